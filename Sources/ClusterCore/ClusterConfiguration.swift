@@ -1,0 +1,106 @@
+/// The cluster as `cluster.conf` describes it, validated.
+///
+/// A pure value: parsing the TOML file lives in the runtime, which fills this struct and
+/// calls ``validate()``.
+public struct ClusterConfiguration: Sendable, Equatable {
+    /// A node listed in the file.
+    public struct NodeEntry: Sendable, Equatable {
+        public var id: NodeID
+        public var clusterAddress: NodeAddress
+        public var httpAddress: NodeAddress
+
+        public init(id: NodeID, clusterAddress: NodeAddress, httpAddress: NodeAddress) {
+            self.id = id
+            self.clusterAddress = clusterAddress
+            self.httpAddress = httpAddress
+        }
+    }
+
+    public var name = "plume-local"
+    /// The shared secret that authenticates nodes to each other; `PLUME_CLUSTER_SECRET` overrides it.
+    public var secret = "dev-only-secret"
+    public var shards = 256
+    public var replication = 3
+    /// Each node keeps its files in `<dataDirectory>/<node id>`.
+    public var dataDirectory = "data"
+    public var seeds: [NodeAddress] = []
+    public var nodes: [NodeEntry] = []
+    public var membership = SWIM.Settings()
+
+    public static let shardsRange = 1...65536
+
+    public init() {}
+
+    /// The configuration of `plume node` with no flags: one node that is its own cluster.
+    public static var standalone: ClusterConfiguration {
+        var configuration = ClusterConfiguration()
+        configuration.name = "plume-standalone"
+        configuration.replication = 1
+        configuration.nodes = [
+            NodeEntry(
+                id: NodeID("standalone")!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: 7100),
+                httpAddress: NodeAddress(host: "127.0.0.1", port: 8080)
+            )
+        ]
+        return configuration
+    }
+
+    /// A configuration problem, naming the key as written in `cluster.conf`.
+    public struct ValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+        public var key: String
+        public var message: String
+
+        public init(key: String, message: String) {
+            self.key = key
+            self.message = message
+        }
+
+        public var description: String { "\(key): \(message)" }
+    }
+
+    /// Checks every rule that does not depend on which node is starting.
+    public func validate() throws(ValidationError) {
+        if name.isEmpty || name.utf8.count > 64 {
+            throw ValidationError(key: "cluster.name", message: "must be 1 to 64 characters")
+        }
+        if secret.isEmpty { throw ValidationError(key: "cluster.secret", message: "must not be empty") }
+        if !Self.shardsRange.contains(shards) {
+            throw ValidationError(key: "cluster.shards", message: "must be between 1 and 65536, got \(shards)")
+        }
+        if replication < 1 {
+            throw ValidationError(key: "cluster.replication", message: "must be at least 1, got \(replication)")
+        }
+        if dataDirectory.isEmpty { throw ValidationError(key: "cluster.data_dir", message: "must not be empty") }
+        var ids = Set<NodeID>()
+        var addresses = Set<NodeAddress>()
+        for (index, node) in nodes.enumerated() {
+            if !ids.insert(node.id).inserted {
+                throw ValidationError(key: "node[\(index)].id", message: "duplicate node id \"\(node.id)\"")
+            }
+            if !addresses.insert(node.clusterAddress).inserted {
+                throw ValidationError(
+                    key: "node[\(index)].cluster",
+                    message: "address \(node.clusterAddress) is used twice"
+                )
+            }
+            if !addresses.insert(node.httpAddress).inserted {
+                throw ValidationError(key: "node[\(index)].http", message: "address \(node.httpAddress) is used twice")
+            }
+        }
+        do {
+            try membership.validate()
+        } catch {
+            throw ValidationError(key: "membership.\(error.key)", message: error.message)
+        }
+    }
+
+    /// The entry of node `id`, or an error naming the ids the file does list.
+    public func node(_ id: NodeID) throws(ValidationError) -> NodeEntry {
+        guard let entry = nodes.first(where: { $0.id == id }) else {
+            let known = nodes.map(\.id.rawValue).joined(separator: ", ")
+            throw ValidationError(key: "--node", message: "node \"\(id)\" is not in the file (it lists: \(known))")
+        }
+        return entry
+    }
+}

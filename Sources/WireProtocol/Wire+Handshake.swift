@@ -1,0 +1,249 @@
+import ClusterCore
+import Crypto
+import Foundation
+
+extension Wire {
+    /// The mutual authentication that opens every connection between two nodes.
+    ///
+    /// ```
+    /// dialer                                   listener
+    ///   hello(version, cluster, id, addr, Nd) →
+    ///                                         ← challenge(version, id, addr, Nl, HMAC(k, "server"…))
+    ///   proof(HMAC(k, "client"…))             →
+    ///                                         ← accept  (or reject(reason), then close)
+    /// ```
+    ///
+    /// Both proofs are HMAC-SHA256 over the cluster secret `k`, both nonces and both node ids,
+    /// so each side proves it knows the secret without sending it, and a recorded handshake
+    /// cannot be replayed against fresh nonces. A wrong cluster name or major wire version is
+    /// refused at `hello`. Until `accept`, no other frame is accepted.
+    public enum Handshake {
+        public static let nonceBytes = 32
+
+        public struct Hello: Sendable, Equatable {
+            public var versionMajor: UInt8
+            public var versionMinor: UInt8
+            public var clusterName: String
+            public var nodeID: NodeID
+            public var clusterAddress: NodeAddress
+            public var nonce: [UInt8]
+
+            public init(
+                versionMajor: UInt8 = Wire.versionMajor,
+                versionMinor: UInt8 = Wire.versionMinor,
+                clusterName: String,
+                nodeID: NodeID,
+                clusterAddress: NodeAddress,
+                nonce: [UInt8]
+            ) {
+                self.versionMajor = versionMajor
+                self.versionMinor = versionMinor
+                self.clusterName = clusterName
+                self.nodeID = nodeID
+                self.clusterAddress = clusterAddress
+                self.nonce = nonce
+            }
+        }
+
+        public struct Challenge: Sendable, Equatable {
+            public var versionMajor: UInt8
+            public var versionMinor: UInt8
+            public var nodeID: NodeID
+            public var clusterAddress: NodeAddress
+            public var nonce: [UInt8]
+            public var proof: [UInt8]
+        }
+
+        public struct Proof: Sendable, Equatable {
+            public var proof: [UInt8]
+        }
+
+        /// Who this node is, and the secret it shares with the cluster.
+        public struct Credentials: Sendable {
+            public var clusterName: String
+            public var nodeID: NodeID
+            public var clusterAddress: NodeAddress
+            public var secret: SymmetricKey
+
+            public init(clusterName: String, nodeID: NodeID, clusterAddress: NodeAddress, secret: String) {
+                self.clusterName = clusterName
+                self.nodeID = nodeID
+                self.clusterAddress = clusterAddress
+                self.secret = SymmetricKey(data: Data(secret.utf8))
+            }
+        }
+
+        /// The authenticated peer at the far end.
+        public struct PeerIdentity: Sendable, Equatable {
+            public var nodeID: NodeID
+            public var clusterAddress: NodeAddress
+        }
+
+        /// What the shell does next.
+        public enum Action: Sendable, Equatable {
+            case send(Wire.Message)
+            /// Send the message (if any), then close: the peer is refused.
+            case refuse(Wire.Message?, reason: String)
+            /// The peer is authenticated; after sending the message (if any) the connection carries traffic.
+            case established(PeerIdentity, send: Wire.Message?)
+        }
+
+        static func mac(
+            _ role: String,
+            key: SymmetricKey,
+            cluster: String,
+            firstNonce: [UInt8],
+            secondNonce: [UInt8],
+            dialer: NodeID,
+            listener: NodeID
+        ) -> [UInt8] {
+            var data = Data()
+            for field in [Array(role.utf8), Array(cluster.utf8), firstNonce, secondNonce, Array(dialer.rawValue.utf8), Array(listener.rawValue.utf8)] {
+                // Length-prefixed, so that no two field lists produce the same bytes.
+                data.append(contentsOf: [UInt8(field.count >> 8), UInt8(field.count & 0xFF)])
+                data.append(contentsOf: field)
+            }
+            return Array(HMAC<SHA256>.authenticationCode(for: data, using: key))
+        }
+
+        static func verify(_ proof: [UInt8], equals expected: [UInt8]) -> Bool {
+            // Constant time: compare every byte whatever the first mismatch.
+            guard proof.count == expected.count else { return false }
+            var difference: UInt8 = 0
+            for (a, b) in zip(proof, expected) { difference |= a ^ b }
+            return difference == 0
+        }
+
+        /// The dialing side.
+        public struct Dialer: Sendable {
+            let credentials: Credentials
+            let nonce: [UInt8]
+            var listener: PeerIdentity?
+
+            public init(credentials: Credentials, nonce: [UInt8]) {
+                self.credentials = credentials
+                self.nonce = nonce
+            }
+
+            public var hello: Wire.Message {
+                .hello(
+                    Hello(
+                        clusterName: credentials.clusterName,
+                        nodeID: credentials.nodeID,
+                        clusterAddress: credentials.clusterAddress,
+                        nonce: nonce
+                    )
+                )
+            }
+
+            public mutating func receive(_ message: Wire.Message) -> Action {
+                switch message {
+                case .challenge(let challenge) where listener == nil:
+                    guard challenge.versionMajor == Wire.versionMajor else {
+                        return .refuse(nil, reason: "listener speaks wire version \(challenge.versionMajor)")
+                    }
+                    let expected = mac(
+                        "server",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: nonce,
+                        secondNonce: challenge.nonce,
+                        dialer: credentials.nodeID,
+                        listener: challenge.nodeID
+                    )
+                    guard verify(challenge.proof, equals: expected) else {
+                        return .refuse(nil, reason: "listener \(challenge.nodeID) failed to prove the cluster secret")
+                    }
+                    listener = PeerIdentity(nodeID: challenge.nodeID, clusterAddress: challenge.clusterAddress)
+                    let proof = mac(
+                        "client",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: challenge.nonce,
+                        secondNonce: nonce,
+                        dialer: credentials.nodeID,
+                        listener: challenge.nodeID
+                    )
+                    return .send(.proof(Proof(proof: proof)))
+                case .accept:
+                    guard let listener else { return .refuse(nil, reason: "accept before challenge") }
+                    return .established(listener, send: nil)
+                case .reject(let reason):
+                    return .refuse(nil, reason: "refused by peer: \(reason)")
+                default:
+                    return .refuse(nil, reason: "unexpected \(message.type) during handshake")
+                }
+            }
+        }
+
+        /// The listening side.
+        public struct Listener: Sendable {
+            let credentials: Credentials
+            let nonce: [UInt8]
+            var dialer: Hello?
+
+            public init(credentials: Credentials, nonce: [UInt8]) {
+                self.credentials = credentials
+                self.nonce = nonce
+            }
+
+            public mutating func receive(_ message: Wire.Message) -> Action {
+                switch message {
+                case .hello(let hello) where dialer == nil:
+                    guard hello.versionMajor == Wire.versionMajor else {
+                        let reason = "wire version \(hello.versionMajor) is not \(Wire.versionMajor)"
+                        return .refuse(.reject(reason: reason), reason: reason)
+                    }
+                    guard hello.clusterName == credentials.clusterName else {
+                        let reason = "cluster \"\(hello.clusterName)\" is not \"\(credentials.clusterName)\""
+                        return .refuse(.reject(reason: reason), reason: reason)
+                    }
+                    guard hello.nonce.count == nonceBytes else {
+                        return .refuse(.reject(reason: "bad nonce"), reason: "bad nonce length \(hello.nonce.count)")
+                    }
+                    dialer = hello
+                    let proof = mac(
+                        "server",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: hello.nonce,
+                        secondNonce: nonce,
+                        dialer: hello.nodeID,
+                        listener: credentials.nodeID
+                    )
+                    return .send(
+                        .challenge(
+                            Challenge(
+                                versionMajor: Wire.versionMajor,
+                                versionMinor: Wire.versionMinor,
+                                nodeID: credentials.nodeID,
+                                clusterAddress: credentials.clusterAddress,
+                                nonce: nonce,
+                                proof: proof
+                            )
+                        )
+                    )
+                case .proof(let proof):
+                    guard let dialer else { return .refuse(.reject(reason: "proof before hello"), reason: "proof before hello") }
+                    let expected = mac(
+                        "client",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: nonce,
+                        secondNonce: dialer.nonce,
+                        dialer: dialer.nodeID,
+                        listener: credentials.nodeID
+                    )
+                    guard verify(proof.proof, equals: expected) else {
+                        let reason = "node \(dialer.nodeID) failed to prove the cluster secret"
+                        return .refuse(.reject(reason: "authentication failed"), reason: reason)
+                    }
+                    return .established(PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress), send: .accept)
+                default:
+                    let reason = "unexpected \(message.type) during handshake"
+                    return .refuse(.reject(reason: reason), reason: reason)
+                }
+            }
+        }
+    }
+}

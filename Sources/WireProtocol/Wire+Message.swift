@@ -1,0 +1,319 @@
+import ClusterCore
+import NIOCore
+
+extension Wire {
+    /// Every message a node sends to another, decoded.
+    public enum Message: Sendable, Equatable {
+        case hello(Handshake.Hello)
+        case challenge(Handshake.Challenge)
+        case proof(Handshake.Proof)
+        case accept
+        case reject(reason: String)
+        /// A request could not be served; `code` is snake_case, like the HTTP error codes.
+        case error(code: String, message: String)
+        case swim(SWIM.Message)
+        /// Echoed back unchanged; used by `plume bench wire`.
+        case echo(ByteBuffer)
+
+        public var type: MessageType {
+            switch self {
+            case .hello: .hello
+            case .challenge: .challenge
+            case .proof: .proof
+            case .accept: .accept
+            case .reject: .reject
+            case .error: .error
+            case .swim(.ping): .swimPing
+            case .swim(.pingRequest): .swimPingRequest
+            case .swim(.ack): .swimAck
+            case .swim(.nack): .swimNack
+            case .swim(.pushPull): .swimPushPull
+            case .echo: .echo
+            }
+        }
+    }
+
+    /// Why a payload does not decode as the message its type names.
+    public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
+        case unknownType(UInt8)
+        case truncated(field: String)
+        case tooLong(field: String, count: Int, limit: Int)
+        case invalid(field: String, reason: String)
+        case trailingBytes(Int)
+
+        public var description: String {
+            switch self {
+            case .unknownType(let type): "unknown message type \(type)"
+            case .truncated(let field): "payload ends inside \(field)"
+            case .tooLong(let field, let count, let limit): "\(field) has \(count) entries, more than \(limit)"
+            case .invalid(let field, let reason): "\(field) is invalid: \(reason)"
+            case .trailingBytes(let count): "\(count) unexpected bytes after the message"
+            }
+        }
+    }
+
+    /// Bounds on decoded collections, checked before anything is allocated.
+    public enum Limits {
+        public static let stringBytesMax = 1024
+        public static let gossipMax = 256
+        public static let membersMax = 16_384
+        public static let digestBytesMax = 64
+    }
+}
+
+extension Wire.Message {
+    /// Writes the payload and returns the type tag for the header.
+    @discardableResult
+    public func encode(into buffer: inout ByteBuffer) -> Wire.MessageType {
+        switch self {
+        case .hello(let hello):
+            buffer.writeInteger(hello.versionMajor)
+            buffer.writeInteger(hello.versionMinor)
+            buffer.writeWireString(hello.clusterName)
+            buffer.writeWireString(hello.nodeID.rawValue)
+            buffer.writeWireAddress(hello.clusterAddress)
+            buffer.writeWireBytes(hello.nonce)
+        case .challenge(let challenge):
+            buffer.writeInteger(challenge.versionMajor)
+            buffer.writeInteger(challenge.versionMinor)
+            buffer.writeWireString(challenge.nodeID.rawValue)
+            buffer.writeWireAddress(challenge.clusterAddress)
+            buffer.writeWireBytes(challenge.nonce)
+            buffer.writeWireBytes(challenge.proof)
+        case .proof(let proof):
+            buffer.writeWireBytes(proof.proof)
+        case .accept:
+            break
+        case .reject(let reason):
+            buffer.writeWireString(reason)
+        case .error(let code, let message):
+            buffer.writeWireString(code)
+            buffer.writeWireString(message)
+        case .swim(let message):
+            switch message {
+            case .ping(let sequence, let gossip):
+                buffer.writeInteger(sequence)
+                buffer.writeWireUpdates(gossip)
+            case .pingRequest(let sequence, let target, let targetAddress, let gossip):
+                buffer.writeInteger(sequence)
+                buffer.writeWireString(target.rawValue)
+                buffer.writeWireAddress(targetAddress)
+                buffer.writeWireUpdates(gossip)
+            case .ack(let sequence, let from, let gossip):
+                buffer.writeInteger(sequence)
+                buffer.writeWireString(from.rawValue)
+                buffer.writeWireUpdates(gossip)
+            case .nack(let sequence, let gossip):
+                buffer.writeInteger(sequence)
+                buffer.writeWireUpdates(gossip)
+            case .pushPull(let members, let isReply):
+                buffer.writeInteger(UInt8(isReply ? 1 : 0))
+                buffer.writeInteger(UInt16(members.count))
+                for member in members { buffer.writeWireMember(member) }
+            }
+        case .echo(var bytes):
+            buffer.writeBuffer(&bytes)
+        }
+        return type
+    }
+
+    /// Decodes a payload of the given type tag; the whole payload must be consumed.
+    public static func decode(type: UInt8, from buffer: inout ByteBuffer) throws(Wire.CodecError) -> Wire.Message {
+        guard let type = Wire.MessageType(rawValue: type) else { throw .unknownType(type) }
+        let message: Wire.Message
+        switch type {
+        case .hello:
+            message = .hello(
+                Wire.Handshake.Hello(
+                    versionMajor: try buffer.readWireInteger("hello.version_major"),
+                    versionMinor: try buffer.readWireInteger("hello.version_minor"),
+                    clusterName: try buffer.readWireString("hello.cluster_name"),
+                    nodeID: try buffer.readWireNodeID("hello.node_id"),
+                    clusterAddress: try buffer.readWireAddress("hello.cluster_address"),
+                    nonce: try buffer.readWireBytes("hello.nonce")
+                )
+            )
+        case .challenge:
+            message = .challenge(
+                Wire.Handshake.Challenge(
+                    versionMajor: try buffer.readWireInteger("challenge.version_major"),
+                    versionMinor: try buffer.readWireInteger("challenge.version_minor"),
+                    nodeID: try buffer.readWireNodeID("challenge.node_id"),
+                    clusterAddress: try buffer.readWireAddress("challenge.cluster_address"),
+                    nonce: try buffer.readWireBytes("challenge.nonce"),
+                    proof: try buffer.readWireBytes("challenge.proof")
+                )
+            )
+        case .proof:
+            message = .proof(Wire.Handshake.Proof(proof: try buffer.readWireBytes("proof")))
+        case .accept:
+            message = .accept
+        case .reject:
+            message = .reject(reason: try buffer.readWireString("reject.reason"))
+        case .error:
+            message = .error(code: try buffer.readWireString("error.code"), message: try buffer.readWireString("error.message"))
+        case .swimPing:
+            message = .swim(.ping(sequence: try buffer.readWireInteger("ping.sequence"), gossip: try buffer.readWireUpdates()))
+        case .swimPingRequest:
+            message = .swim(
+                .pingRequest(
+                    sequence: try buffer.readWireInteger("ping_request.sequence"),
+                    target: try buffer.readWireNodeID("ping_request.target"),
+                    targetAddress: try buffer.readWireAddress("ping_request.target_address"),
+                    gossip: try buffer.readWireUpdates()
+                )
+            )
+        case .swimAck:
+            message = .swim(
+                .ack(
+                    sequence: try buffer.readWireInteger("ack.sequence"),
+                    from: try buffer.readWireNodeID("ack.from"),
+                    gossip: try buffer.readWireUpdates()
+                )
+            )
+        case .swimNack:
+            message = .swim(.nack(sequence: try buffer.readWireInteger("nack.sequence"), gossip: try buffer.readWireUpdates()))
+        case .swimPushPull:
+            let flag: UInt8 = try buffer.readWireInteger("push_pull.is_reply")
+            guard flag <= 1 else { throw .invalid(field: "push_pull.is_reply", reason: "not 0 or 1") }
+            let count = Int(try buffer.readWireInteger("push_pull.count") as UInt16)
+            guard count <= Wire.Limits.membersMax else {
+                throw .tooLong(field: "push_pull.members", count: count, limit: Wire.Limits.membersMax)
+            }
+            var members: [SWIM.Member] = []
+            members.reserveCapacity(count)
+            for _ in 0..<count { members.append(try buffer.readWireMember()) }
+            message = .swim(.pushPull(members: members, isReply: flag == 1))
+        case .echo:
+            message = .echo(buffer.readSlice(length: buffer.readableBytes)!)
+        }
+        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+        return message
+    }
+}
+
+// MARK: - Field codecs
+
+extension ByteBuffer {
+    mutating func writeWireString(_ text: String) {
+        let bytes = Array(text.utf8.prefix(Wire.Limits.stringBytesMax))
+        writeInteger(UInt16(bytes.count))
+        writeBytes(bytes)
+    }
+
+    mutating func writeWireBytes(_ bytes: [UInt8]) {
+        writeInteger(UInt8(bytes.count))
+        writeBytes(bytes)
+    }
+
+    mutating func writeWireAddress(_ address: NodeAddress) {
+        writeWireString(address.host)
+        writeInteger(UInt16(address.port))
+    }
+
+    mutating func writeWireMember(_ member: SWIM.Member) {
+        writeWireString(member.id.rawValue)
+        writeWireAddress(member.clusterAddress)
+        if let http = member.httpAddress {
+            writeInteger(UInt8(1))
+            writeWireAddress(http)
+        } else {
+            writeInteger(UInt8(0))
+        }
+        writeInteger(member.status.rawValue)
+        writeInteger(member.incarnation)
+    }
+
+    mutating func writeWireUpdates(_ updates: [SWIM.Update]) {
+        writeInteger(UInt16(updates.count))
+        for update in updates {
+            writeWireMember(update.member)
+            if let origin = update.origin {
+                writeInteger(UInt8(1))
+                writeWireString(origin.rawValue)
+            } else {
+                writeInteger(UInt8(0))
+            }
+        }
+    }
+
+    mutating func readWireInteger<T: FixedWidthInteger>(_ field: String) throws(Wire.CodecError) -> T {
+        guard let value = readInteger(as: T.self) else { throw .truncated(field: field) }
+        return value
+    }
+
+    mutating func readWireString(_ field: String) throws(Wire.CodecError) -> String {
+        let length = Int(try readWireInteger(field) as UInt16)
+        guard length <= Wire.Limits.stringBytesMax else {
+            throw .tooLong(field: field, count: length, limit: Wire.Limits.stringBytesMax)
+        }
+        guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalid(field: field, reason: "not UTF-8") }
+        return text
+    }
+
+    mutating func readWireBytes(_ field: String) throws(Wire.CodecError) -> [UInt8] {
+        let length = Int(try readWireInteger(field) as UInt8)
+        guard length <= Wire.Limits.digestBytesMax else {
+            throw .tooLong(field: field, count: length, limit: Wire.Limits.digestBytesMax)
+        }
+        guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
+        return bytes
+    }
+
+    mutating func readWireNodeID(_ field: String) throws(Wire.CodecError) -> NodeID {
+        let text = try readWireString(field)
+        guard let id = NodeID(text) else { throw .invalid(field: field, reason: "not a node id") }
+        return id
+    }
+
+    mutating func readWireAddress(_ field: String) throws(Wire.CodecError) -> NodeAddress {
+        let host = try readWireString("\(field).host")
+        let port = Int(try readWireInteger("\(field).port") as UInt16)
+        guard !host.isEmpty, port > 0 else { throw .invalid(field: field, reason: "empty host or port 0") }
+        return NodeAddress(host: host, port: port)
+    }
+
+    mutating func readWireMember() throws(Wire.CodecError) -> SWIM.Member {
+        let id = try readWireNodeID("member.id")
+        let clusterAddress = try readWireAddress("member.cluster_address")
+        let hasHTTP: UInt8 = try readWireInteger("member.has_http")
+        let httpAddress: NodeAddress?
+        switch hasHTTP {
+        case 0: httpAddress = nil
+        case 1: httpAddress = try readWireAddress("member.http_address")
+        default: throw .invalid(field: "member.has_http", reason: "not 0 or 1")
+        }
+        let rawStatus: UInt8 = try readWireInteger("member.status")
+        guard let status = SWIM.Status(rawValue: rawStatus) else {
+            throw .invalid(field: "member.status", reason: "unknown status \(rawStatus)")
+        }
+        let incarnation: UInt64 = try readWireInteger("member.incarnation")
+        return SWIM.Member(
+            id: id,
+            clusterAddress: clusterAddress,
+            httpAddress: httpAddress,
+            status: status,
+            incarnation: incarnation
+        )
+    }
+
+    mutating func readWireUpdates() throws(Wire.CodecError) -> [SWIM.Update] {
+        let count = Int(try readWireInteger("gossip.count") as UInt16)
+        guard count <= Wire.Limits.gossipMax else {
+            throw .tooLong(field: "gossip", count: count, limit: Wire.Limits.gossipMax)
+        }
+        var updates: [SWIM.Update] = []
+        updates.reserveCapacity(count)
+        for _ in 0..<count {
+            let member = try readWireMember()
+            let hasOrigin: UInt8 = try readWireInteger("gossip.has_origin")
+            switch hasOrigin {
+            case 0: updates.append(SWIM.Update(member: member))
+            case 1: updates.append(SWIM.Update(member: member, origin: try readWireNodeID("gossip.origin")))
+            default: throw .invalid(field: "gossip.has_origin", reason: "not 0 or 1")
+            }
+        }
+        return updates
+    }
+}
