@@ -56,6 +56,8 @@ extension Wire {
 
         public struct Proof: Sendable, Equatable {
             public var proof: [UInt8]
+
+            public init(proof: [UInt8]) { self.proof = proof }
         }
 
         /// Who this node is, and the secret it shares with the cluster.

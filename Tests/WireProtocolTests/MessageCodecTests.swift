@@ -1,0 +1,96 @@
+import ClusterCore
+import NIOCore
+import Testing
+import WireProtocol
+
+@Suite struct MessageCodecTests {
+    static func member(_ index: Int, status: SWIM.Status, http: Bool = true) -> SWIM.Member {
+        SWIM.Member(
+            id: NodeID("n\(index)")!,
+            clusterAddress: NodeAddress(host: "127.0.0.\(index)", port: 7100 + index),
+            httpAddress: http ? NodeAddress(host: "::1", port: 8100 + index) : nil,
+            status: status,
+            incarnation: UInt64(index) << 40
+        )
+    }
+
+    static let gossip = [
+        SWIM.Update(member: member(1, status: .alive)),
+        SWIM.Update(member: member(2, status: .suspect), origin: NodeID("n3")!),
+        SWIM.Update(member: member(4, status: .dead, http: false)),
+        SWIM.Update(member: member(5, status: .left)),
+    ]
+
+    static let messages: [Wire.Message] = [
+        .hello(
+            Wire.Handshake.Hello(
+                clusterName: "plume-local",
+                nodeID: NodeID("n1")!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: 7101),
+                nonce: Array(repeating: 7, count: 32)
+            )
+        ),
+        .proof(Wire.Handshake.Proof(proof: Array(0..<32))),
+        .accept,
+        .reject(reason: "authentication failed"),
+        .error(code: "unknown_type", message: "no handler for type 99 ✓"),
+        .swim(.ping(sequence: .max, gossip: gossip)),
+        .swim(.ping(sequence: 0, gossip: [])),
+        .swim(.pingRequest(sequence: 42, target: NodeID("n2")!, targetAddress: NodeAddress(host: "h", port: 1), gossip: gossip)),
+        .swim(.ack(sequence: 43, from: NodeID("n9")!, gossip: gossip)),
+        .swim(.nack(sequence: 44, gossip: [])),
+        .swim(.pushPull(members: gossip.map(\.member), isReply: true)),
+        .swim(.pushPull(members: [], isReply: false)),
+        .echo(ByteBuffer(bytes: [0, 1, 2, 255])),
+    ]
+
+    @Test(arguments: messages)
+    func everyMessageRoundTrips(message: Wire.Message) throws {
+        let frame = Wire.Frame(message, correlationID: 5, allocator: ByteBufferAllocator())
+        #expect(frame.type == message.type.rawValue)
+        #expect(try frame.message() == message)
+    }
+
+    @Test(arguments: messages)
+    func everyTruncationIsAnErrorNotACrash(message: Wire.Message) {
+        var payload = ByteBuffer()
+        let type = message.encode(into: &payload)
+        guard payload.readableBytes > 0, type != .echo else { return }
+        for length in 0..<payload.readableBytes {
+            var prefix = payload.getSlice(at: 0, length: length)!
+            #expect(throws: Wire.CodecError.self, "prefix of \(length) bytes of \(type)") {
+                try Wire.Message.decode(type: type.rawValue, from: &prefix)
+            }
+        }
+    }
+
+    @Test func trailingBytesAreRefused() {
+        var payload = ByteBuffer()
+        let type = Wire.Message.accept.encode(into: &payload)
+        payload.writeInteger(UInt8(1))
+        #expect(throws: Wire.CodecError.trailingBytes(1)) { try Wire.Message.decode(type: type.rawValue, from: &payload) }
+    }
+
+    @Test func anUnknownTypeIsAnError() {
+        var payload = ByteBuffer()
+        #expect(throws: Wire.CodecError.unknownType(200)) { try Wire.Message.decode(type: 200, from: &payload) }
+    }
+
+    @Test func aHugeCountIsRefusedBeforeAllocating() {
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt64(1))
+        payload.writeInteger(UInt16.max)
+        #expect(throws: Wire.CodecError.tooLong(field: "gossip", count: 65535, limit: Wire.Limits.gossipMax)) {
+            try Wire.Message.decode(type: Wire.MessageType.swimPing.rawValue, from: &payload)
+        }
+    }
+
+    @Test func typeTagsAreAppendOnly() {
+        // Changing any of these breaks every running cluster: add new numbers, never renumber.
+        let tags = Dictionary(uniqueKeysWithValues: Wire.MessageType.allCases.map { ("\($0)", $0.rawValue) })
+        #expect(tags == [
+            "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
+            "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
+        ])
+    }
+}
