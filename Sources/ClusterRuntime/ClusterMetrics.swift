@@ -1,0 +1,39 @@
+import ClusterCore
+import Metrics
+
+/// The metrics of the cluster layer, declared in one place.
+///
+/// They go through swift-metrics, so whichever backend the process bootstraps (Prometheus in
+/// `plume node`) receives them; with none bootstrapped they cost next to nothing.
+public struct ClusterMetrics: Sendable {
+    /// Members known to this node, by status (`plume_members{status=…}`).
+    public let membersByStatus: [SWIM.Status: Gauge]
+    /// Round trip of answered probes, direct or indirect (`plume_probe_rtt_seconds`).
+    public let probeRoundTrip: Metrics.Timer
+    /// SWIM messages sent (`plume_gossip_messages_sent_total`).
+    public let gossipMessagesSent: Counter
+    /// Bytes of SWIM frames sent, headers included (`plume_gossip_bytes_sent_total`).
+    public let gossipBytesSent: Counter
+    /// Frames or connections refused, by reason (`plume_frames_rejected_total{reason=…}`).
+    public let framesRejected: @Sendable (String) -> Counter
+    /// Messages dropped because a peer was unreachable or its queue full (`plume_peer_messages_dropped_total{reason=…}`).
+    public let messagesDropped: @Sendable (String) -> Counter
+    /// Handshakes that failed, by side (`plume_handshakes_refused_total{side=…}`).
+    public let handshakesRefused: @Sendable (String) -> Counter
+
+    public static let probeRoundTripLabel = "plume_probe_rtt_seconds"
+
+    public init() {
+        membersByStatus = Dictionary(
+            uniqueKeysWithValues: SWIM.Status.allCases.map {
+                ($0, Gauge(label: "plume_members", dimensions: [("status", $0.description)]))
+            }
+        )
+        probeRoundTrip = Metrics.Timer(label: Self.probeRoundTripLabel)
+        gossipMessagesSent = Counter(label: "plume_gossip_messages_sent_total")
+        gossipBytesSent = Counter(label: "plume_gossip_bytes_sent_total")
+        framesRejected = { Counter(label: "plume_frames_rejected_total", dimensions: [("reason", $0)]) }
+        messagesDropped = { Counter(label: "plume_peer_messages_dropped_total", dimensions: [("reason", $0)]) }
+        handshakesRefused = { Counter(label: "plume_handshakes_refused_total", dimensions: [("side", $0)]) }
+    }
+}

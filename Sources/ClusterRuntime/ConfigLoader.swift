@@ -1,0 +1,190 @@
+import ClusterCore
+import Foundation
+import TOMLKit
+
+/// A problem in `cluster.conf` or on the command line, naming the key and, where known, the line.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var key: String
+    public var line: Int?
+    public var message: String
+
+    public init(key: String, line: Int? = nil, message: String) {
+        self.key = key
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { return "cluster.conf line \(line): \(key): \(message)" }
+        return "\(key): \(message)"
+    }
+}
+
+/// Reads `cluster.conf` (TOML) into a validated ``ClusterConfiguration``.
+///
+/// Every table has a closed set of keys: a misspelt key is an error, never silently ignored.
+/// `PLUME_CLUSTER_SECRET` in the environment overrides `cluster.secret`.
+public enum ConfigLoader {
+    static let clusterKeys: Set<String> = ["name", "secret", "shards", "replication", "data_dir", "seeds"]
+    static let nodeKeys: Set<String> = ["id", "cluster", "http"]
+    static let membershipKeys: Set<String> = [
+        "probe_interval_ms", "probe_timeout_ms", "indirect_probes", "suspicion_min_ms", "suspicion_max_ms",
+        "push_pull_interval_ms", "retransmit_multiplier",
+    ]
+    static let topKeys: Set<String> = ["cluster", "node", "membership"]
+
+    /// Loads and validates the file at `path`.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigError) -> ClusterConfiguration
+    {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(key: "--config", message: "cannot read \(path)")
+        }
+        return try parse(text, environment: environment)
+    }
+
+    /// Parses and validates TOML text.
+    public static func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigError) -> ClusterConfiguration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(key: "syntax", line: error.source.begin.line, message: error.description)
+        } catch {
+            throw ConfigError(key: "syntax", message: "\(error)")
+        }
+        let lines = TOMLLineIndex(source: text)
+        let reader = Reader(lines: lines)
+        var configuration = ClusterConfiguration()
+
+        try reader.rejectUnknown(root, path: "", allowed: topKeys)
+
+        if let value = root["cluster"] {
+            let cluster = try reader.table(value, path: "cluster")
+            try reader.rejectUnknown(cluster, path: "cluster", allowed: clusterKeys)
+            if let name = try reader.string(cluster, "name", path: "cluster") { configuration.name = name }
+            if let secret = try reader.string(cluster, "secret", path: "cluster") { configuration.secret = secret }
+            if let shards = try reader.int(cluster, "shards", path: "cluster") { configuration.shards = shards }
+            if let replication = try reader.int(cluster, "replication", path: "cluster") {
+                configuration.replication = replication
+            }
+            if let dataDirectory = try reader.string(cluster, "data_dir", path: "cluster") {
+                configuration.dataDirectory = dataDirectory
+            }
+            if let seeds = cluster["seeds"] {
+                guard let array = seeds.array else {
+                    throw reader.error("cluster.seeds", "must be an array of \"host:port\" strings")
+                }
+                configuration.seeds = try array.enumerated().map { index, element throws(ConfigError) in
+                    guard let text = element.string else {
+                        throw reader.error("cluster.seeds", "entry \(index) must be a \"host:port\" string")
+                    }
+                    return try reader.address(text, key: "cluster.seeds")
+                }
+            }
+        }
+
+        if let value = root["node"] {
+            guard let array = value.array else {
+                throw reader.error("node", "must be an array of tables, written [[node]]")
+            }
+            for (index, element) in array.enumerated() {
+                let path = "node[\(index)]"
+                let node = try reader.table(element, path: path)
+                try reader.rejectUnknown(node, path: path, allowed: nodeKeys)
+                guard let idText = try reader.string(node, "id", path: path) else {
+                    throw reader.error(path, "is missing the key \"id\"")
+                }
+                guard let id = NodeID(idText) else {
+                    throw reader.error("\(path).id", "\"\(idText)\" is not a node id (1-64 of [A-Za-z0-9_.-])")
+                }
+                guard let clusterText = try reader.string(node, "cluster", path: path) else {
+                    throw reader.error(path, "is missing the key \"cluster\"")
+                }
+                guard let httpText = try reader.string(node, "http", path: path) else {
+                    throw reader.error(path, "is missing the key \"http\"")
+                }
+                configuration.nodes.append(
+                    ClusterConfiguration.NodeEntry(
+                        id: id,
+                        clusterAddress: try reader.address(clusterText, key: "\(path).cluster"),
+                        httpAddress: try reader.address(httpText, key: "\(path).http")
+                    )
+                )
+            }
+        }
+
+        if let value = root["membership"] {
+            let membership = try reader.table(value, path: "membership")
+            try reader.rejectUnknown(membership, path: "membership", allowed: membershipKeys)
+            var settings = configuration.membership
+            func milliseconds(_ key: String) throws(ConfigError) -> Duration? {
+                try reader.int(membership, key, path: "membership").map { .milliseconds($0) }
+            }
+            if let value = try milliseconds("probe_interval_ms") { settings.probeInterval = value }
+            if let value = try milliseconds("probe_timeout_ms") { settings.probeTimeout = value }
+            if let value = try reader.int(membership, "indirect_probes", path: "membership") {
+                settings.indirectProbes = value
+            }
+            if let value = try milliseconds("suspicion_min_ms") { settings.suspicionMin = value }
+            if let value = try milliseconds("suspicion_max_ms") { settings.suspicionMax = value }
+            if let value = try milliseconds("push_pull_interval_ms") { settings.pushPullInterval = value }
+            if let value = try reader.int(membership, "retransmit_multiplier", path: "membership") {
+                settings.retransmitMultiplier = value
+            }
+            configuration.membership = settings
+        }
+
+        if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }
+
+        do {
+            try configuration.validate()
+        } catch {
+            throw ConfigError(key: error.key, line: lines.line(for: error.key), message: error.message)
+        }
+        return configuration
+    }
+
+    /// Typed access to TOML values with errors that carry the key and line.
+    struct Reader {
+        let lines: TOMLLineIndex
+
+        func error(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(key: key, line: lines.line(for: key), message: message)
+        }
+
+        func rejectUnknown(_ table: TOMLTable, path: String, allowed: Set<String>) throws(ConfigError) {
+            let unknown = table.keys.filter { !allowed.contains($0) }
+                .map { path.isEmpty ? $0 : "\(path).\($0)" }
+                .sorted { (lines.line(for: $0) ?? .max) < (lines.line(for: $1) ?? .max) }
+            if let key = unknown.first {
+                throw error(key, "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func table(_ value: any TOMLValueConvertible, path: String) throws(ConfigError) -> TOMLTable {
+            guard let table = value.table else { throw error(path, "must be a table, got \(value.type)") }
+            return table
+        }
+
+        func string(_ table: TOMLTable, _ key: String, path: String) throws(ConfigError) -> String? {
+            guard let value = table[key] else { return nil }
+            guard let text = value.string else { throw error("\(path).\(key)", "must be a string, got \(value.type)") }
+            return text
+        }
+
+        func int(_ table: TOMLTable, _ key: String, path: String) throws(ConfigError) -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let number = value.int else { throw error("\(path).\(key)", "must be an integer, got \(value.type)") }
+            return number
+        }
+
+        func address(_ text: String, key: String) throws(ConfigError) -> NodeAddress {
+            do {
+                return try NodeAddress(parsing: text)
+            } catch {
+                throw self.error(key, "malformed address: \(error)")
+            }
+        }
+    }
+}

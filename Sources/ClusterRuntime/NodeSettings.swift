@@ -1,0 +1,134 @@
+import ClusterCore
+import Foundation
+
+/// Bounds and timings of the node-to-node transport.
+public struct TransportSettings: Sendable, Equatable {
+    /// The largest frame payload accepted or sent.
+    public var frameBytesMax = 16 * 1024 * 1024
+    /// Messages held for a peer while its connection is being set up; past this they are dropped.
+    public var pendingMessagesMax = 1024
+    /// Bytes buffered for a connected peer before sends are refused (the channel's high water mark).
+    public var outboundBytesMax = 8 * 1024 * 1024
+    /// The longest a request waits for its response unless the caller says otherwise.
+    public var requestTimeout: Duration = .seconds(5)
+    public var connectTimeout: Duration = .seconds(2)
+    /// How long a connection may take to authenticate.
+    public var handshakeTimeout: Duration = .seconds(3)
+    /// Reconnection backoff: doubles from `backoffMin` up to `backoffMax` after each failed attempt.
+    public var backoffMin: Duration = .milliseconds(100)
+    public var backoffMax: Duration = .seconds(3)
+
+    public init() {}
+}
+
+/// Everything one node needs to start: the cluster's configuration and this node's place in it.
+public struct NodeSettings: Sendable {
+    public var configuration: ClusterConfiguration
+    public var nodeID: NodeID
+    public var clusterAddress: NodeAddress
+    public var httpAddress: NodeAddress
+    public var seeds: [NodeAddress]
+    /// `<data_dir>/<node id>`.
+    public var dataDirectory: String
+    public var transport = TransportSettings()
+
+    public init(
+        configuration: ClusterConfiguration,
+        nodeID: NodeID,
+        clusterAddress: NodeAddress,
+        httpAddress: NodeAddress,
+        seeds: [NodeAddress]
+    ) {
+        self.configuration = configuration
+        self.nodeID = nodeID
+        self.clusterAddress = clusterAddress
+        self.httpAddress = httpAddress
+        self.seeds = seeds
+        self.dataDirectory = (configuration.dataDirectory as NSString).appendingPathComponent(nodeID.rawValue)
+    }
+
+    /// Resolves the command line of `plume node` into settings.
+    ///
+    /// - With no `--config`, the node is standalone (replication 1, HTTP on 127.0.0.1:8080), unless
+    ///   `--seeds` makes it join a cluster with the default settings.
+    /// - With `--config`, `--node` picks a listed node; a node that is not listed may still join
+    ///   when `--cluster-addr` and `--http-addr` say where it listens.
+    /// - Seeds come from `--seeds`, else `cluster.seeds`, else every listed node.
+    public static func resolve(
+        configPath: String?,
+        node: String?,
+        clusterAddress: String?,
+        httpAddress: String?,
+        seeds: [String]?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> NodeSettings {
+        func parse(_ text: String, _ flag: String) throws(ConfigError) -> NodeAddress {
+            do { return try NodeAddress(parsing: text) } catch { throw ConfigError(key: flag, message: "\(error)") }
+        }
+        var configuration: ClusterConfiguration
+        if let configPath {
+            configuration = try ConfigLoader.load(path: configPath, environment: environment)
+        } else {
+            configuration = seeds?.isEmpty == false ? ClusterConfiguration() : .standalone
+            if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }
+        }
+
+        let id: NodeID
+        if let node {
+            guard let parsed = NodeID(node) else {
+                throw ConfigError(key: "--node", message: "\"\(node)\" is not a node id (1-64 of [A-Za-z0-9_.-])")
+            }
+            id = parsed
+        } else if configPath == nil || configuration.nodes.count == 1, let only = configuration.nodes.first {
+            id = only.id
+        } else if configPath == nil && (seeds ?? []).isEmpty {
+            id = NodeID("standalone")!
+        } else if configPath == nil {
+            throw ConfigError(key: "--node", message: "required to join a cluster through --seeds")
+        } else {
+            throw ConfigError(key: "--node", message: "required with --config when the file lists several nodes")
+        }
+
+        let listed = configuration.nodes.first { $0.id == id }
+        let cluster: NodeAddress
+        let http: NodeAddress
+        if let listed {
+            cluster = try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") } ?? listed.clusterAddress
+            http = try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") } ?? listed.httpAddress
+        } else if let clusterAddress, let httpAddress {
+            cluster = try parse(clusterAddress, "--cluster-addr")
+            http = try parse(httpAddress, "--http-addr")
+        } else if configPath == nil {
+            cluster = try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") }
+                ?? NodeAddress(host: "127.0.0.1", port: 7100)
+            http = try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") }
+                ?? NodeAddress(host: "127.0.0.1", port: 8080)
+        } else {
+            let listedIDs = configuration.nodes.map(\.id.rawValue).joined(separator: ", ")
+            throw ConfigError(
+                key: "--node",
+                message: "node \"\(id)\" is not in \(configPath ?? "the file") (it lists: \(listedIDs)); "
+                    + "to join as a new node, also pass --cluster-addr and --http-addr"
+            )
+        }
+
+        var seedAddresses: [NodeAddress]
+        if let seeds, !seeds.isEmpty {
+            seedAddresses = try seeds.flatMap { $0.split(separator: ",") }.map { text throws(ConfigError) in
+                try parse(String(text), "--seeds")
+            }
+        } else if !configuration.seeds.isEmpty {
+            seedAddresses = configuration.seeds
+        } else {
+            seedAddresses = configuration.nodes.map(\.clusterAddress)
+        }
+        if configPath == nil && (seeds ?? []).isEmpty { seedAddresses = [] }
+        return NodeSettings(
+            configuration: configuration,
+            nodeID: id,
+            clusterAddress: cluster,
+            httpAddress: http,
+            seeds: seedAddresses
+        )
+    }
+}

@@ -1,0 +1,295 @@
+import ClusterCore
+import Logging
+import NIOCore
+import WireProtocol
+
+/// What the transport asks a connection to do.
+enum PeerCommand: Sendable {
+    /// Send one-way.
+    case send(Wire.Message)
+    /// Send with a correlation id and complete the promise with the response (or an error).
+    case request(Wire.Message, EventLoopPromise<Wire.Message>, timeout: TimeAmount)
+    /// Answer a request received earlier.
+    case respond(Wire.Message, correlationID: UInt64)
+}
+
+/// One connection to a peer: runs the handshake, then correlates requests with responses,
+/// answers echoes, and hands every other message to the transport.
+///
+/// Writes made while a read batch is being processed are flushed once at the end of the
+/// batch, so pipelined traffic costs one syscall per batch, not per message.
+final class PeerChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = Wire.Frame
+    typealias OutboundIn = PeerCommand
+    typealias OutboundOut = Wire.Frame
+
+    enum Handshake {
+        case dialer(Wire.Handshake.Dialer)
+        case listener(Wire.Handshake.Listener)
+    }
+
+    private let transport: ClusterTransport
+    /// The address this side dialed, or `nil` for an accepted connection.
+    let dialedAddress: NodeAddress?
+    private var handshake: Handshake?
+    private(set) var peer: Wire.Handshake.PeerIdentity?
+    private var logger: Logger
+    private var pending: [UInt64: (promise: EventLoopPromise<Wire.Message>, timeout: Scheduled<Void>)] = [:]
+    private var nextCorrelationID: UInt64 = 1
+    private var queuedUntilEstablished: [PeerCommand] = []
+    private var handshakeTimeout: Scheduled<Void>?
+    private var inReadBatch = false
+    private var flushPending = false
+    private var context: ChannelHandlerContext?
+
+    init(transport: ClusterTransport, dialedAddress: NodeAddress?, nonce: [UInt8]) {
+        self.transport = transport
+        self.dialedAddress = dialedAddress
+        if dialedAddress != nil {
+            handshake = .dialer(Wire.Handshake.Dialer(credentials: transport.credentials, nonce: nonce))
+        } else {
+            handshake = .listener(Wire.Handshake.Listener(credentials: transport.credentials, nonce: nonce))
+        }
+        logger = transport.logger
+        if let dialedAddress { logger[metadataKey: "cluster/peer-address"] = "\(dialedAddress)" }
+    }
+
+    var isDialer: Bool { dialedAddress != nil }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let timeout = TimeAmount.nanoseconds(transport.settings.handshakeTimeout.nanosecondsClamped)
+        handshakeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard peer == nil, let context = self.context else { return }
+            reject(context: context, reason: "handshake_timeout", "no handshake within \(transport.settings.handshakeTimeout)")
+        }
+        if case .dialer(let dialer) = handshake {
+            write(context: context, message: dialer.hello, correlationID: 0, flags: [])
+            context.flush()
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimeout?.cancel()
+        let failed = pending
+        pending.removeAll()
+        for (_, entry) in failed {
+            entry.timeout.cancel()
+            entry.promise.fail(TransportError.connectionClosed)
+        }
+        for case .request(_, let promise, _) in queuedUntilEstablished { promise.fail(TransportError.connectionClosed) }
+        queuedUntilEstablished.removeAll()
+        transport.connectionClosed(context.channel, peer: peer, dialedAddress: dialedAddress)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? Wire.FrameError {
+            reject(context: context, reason: frameError.reason, "\(frameError)")
+        } else if let decoderError = error as? ByteToMessageDecoderError {
+            reject(context: context, reason: "decoder", "\(decoderError)")
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// Closes the connection for a protocol violation, logged and counted by reason.
+    private func reject(context: ChannelHandlerContext, reason: String, _ detail: String) {
+        transport.metrics.framesRejected(reason).increment()
+        logger.warning(
+            "closing cluster connection",
+            metadata: ["reason": "\(reason)", "detail": "\(detail)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"]
+        )
+        context.close(promise: nil)
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inReadBatch = true
+        let frame = unwrapInboundIn(data)
+        if handshake != nil {
+            handleHandshake(context: context, frame: frame)
+        } else if frame.flags.contains(.response) {
+            handleResponse(frame)
+        } else {
+            handleRequest(context: context, frame: frame)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBatch = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func handleHandshake(context: ChannelHandlerContext, frame: Wire.Frame) {
+        let message: Wire.Message
+        do {
+            message = try frame.message()
+        } catch {
+            reject(context: context, reason: "bad_handshake", "\(error)")
+            return
+        }
+        let action: Wire.Handshake.Action
+        switch handshake {
+        case .dialer(var dialer):
+            action = dialer.receive(message)
+            handshake = .dialer(dialer)
+        case .listener(var listener):
+            action = listener.receive(message)
+            handshake = .listener(listener)
+        case nil:
+            return
+        }
+        switch action {
+        case .send(let reply):
+            write(context: context, message: reply, correlationID: 0, flags: [])
+            markFlush(context: context)
+        case .refuse(let reply, let reason):
+            if let reply { write(context: context, message: reply, correlationID: 0, flags: []) }
+            context.flush()
+            transport.metrics.handshakesRefused(isDialer ? "dialer" : "listener").increment()
+            transport.metrics.framesRejected("unauthenticated").increment()
+            logger.warning("cluster handshake refused", metadata: ["reason": "\(reason)"])
+            context.close(promise: nil)
+        case .established(let identity, let reply):
+            if let reply { write(context: context, message: reply, correlationID: 0, flags: []) }
+            markFlush(context: context)
+            handshake = nil
+            handshakeTimeout?.cancel()
+            peer = identity
+            logger[metadataKey: "cluster/peer"] = "\(identity.nodeID)"
+            guard transport.connectionEstablished(context.channel, peer: identity, dialedAddress: dialedAddress) else {
+                logger.debug("closing duplicate connection")
+                context.close(promise: nil)
+                return
+            }
+            let queued = queuedUntilEstablished
+            queuedUntilEstablished.removeAll()
+            for command in queued { perform(context: context, command: command) }
+            markFlush(context: context)
+        }
+    }
+
+    private func handleResponse(_ frame: Wire.Frame) {
+        guard let entry = pending.removeValue(forKey: frame.correlationID) else { return }  // timed out already
+        entry.timeout.cancel()
+        do {
+            let message = try frame.message()
+            if case .error(let code, let text) = message {
+                entry.promise.fail(TransportError.remote(code: code, message: text))
+            } else {
+                entry.promise.succeed(message)
+            }
+        } catch {
+            entry.promise.fail(TransportError.malformedResponse("\(error)"))
+        }
+    }
+
+    private func handleRequest(context: ChannelHandlerContext, frame: Wire.Frame) {
+        guard let peer else { return }
+        let message: Wire.Message
+        do {
+            message = try frame.message()
+        } catch {
+            // A well-framed message this build cannot read: answer with an error, keep the connection.
+            transport.metrics.framesRejected("bad_message").increment()
+            logger.warning("undecodable message", metadata: ["type": "\(frame.type)", "error": "\(error)"])
+            if frame.correlationID != 0 {
+                write(context: context, message: .error(code: "bad_message", message: "\(error)"), correlationID: frame.correlationID, flags: .response)
+                markFlush(context: context)
+            }
+            return
+        }
+        switch message {
+        case .echo:
+            var payload = frame.payload
+            payload.moveReaderIndex(to: payload.readerIndex)
+            let reply = Wire.Frame(type: frame.type, flags: .response, correlationID: frame.correlationID, payload: payload)
+            context.write(wrapOutboundOut(reply), promise: nil)
+            markFlush(context: context)
+        case .hello, .challenge, .proof, .accept, .reject, .error:
+            if frame.correlationID != 0 {
+                write(
+                    context: context,
+                    message: .error(code: "unexpected_message", message: "\(message.type) after the handshake"),
+                    correlationID: frame.correlationID,
+                    flags: .response
+                )
+                markFlush(context: context)
+            }
+        case .swim:
+            transport.deliver(message, from: peer, correlationID: frame.correlationID, channel: context.channel)
+        }
+    }
+
+    // MARK: - Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let command = unwrapOutboundIn(data)
+        promise?.succeed(())
+        guard handshake == nil else {
+            if queuedUntilEstablished.count >= transport.settings.pendingMessagesMax {
+                transport.metrics.messagesDropped("queue_full").increment()
+                if case .request(_, let promise, _) = command { promise.fail(TransportError.overloaded) }
+                return
+            }
+            queuedUntilEstablished.append(command)
+            return
+        }
+        perform(context: context, command: command)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        markFlush(context: context)
+    }
+
+    private func perform(context: ChannelHandlerContext, command: PeerCommand) {
+        switch command {
+        case .send(let message):
+            write(context: context, message: message, correlationID: 0, flags: [])
+        case .respond(let message, let correlationID):
+            write(context: context, message: message, correlationID: correlationID, flags: .response)
+        case .request(let message, let promise, let timeout):
+            let correlationID = nextCorrelationID
+            nextCorrelationID &+= 1
+            if nextCorrelationID == 0 { nextCorrelationID = 1 }
+            let scheduled = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                if let entry = pending.removeValue(forKey: correlationID) {
+                    entry.promise.fail(TransportError.timeout)
+                }
+            }
+            pending[correlationID] = (promise, scheduled)
+            write(context: context, message: message, correlationID: correlationID, flags: [])
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, message: Wire.Message, correlationID: UInt64, flags: Wire.Flags) {
+        let frame = Wire.Frame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
+        if case .swim = message {
+            transport.metrics.gossipMessagesSent.increment()
+            transport.metrics.gossipBytesSent.increment(by: Wire.headerBytes + frame.payload.readableBytes)
+        }
+        context.write(wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Flushes now, or at the end of the current read batch.
+    private func markFlush(context: ChannelHandlerContext) {
+        if inReadBatch {
+            flushPending = true
+        } else {
+            context.flush()
+        }
+    }
+}

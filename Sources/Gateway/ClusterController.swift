@@ -1,0 +1,92 @@
+import ClusterCore
+import ClusterRuntime
+import Hummingbird
+
+/// `GET /health`, `GET /ready` and `GET /v1/cluster`: how a node and its view of the cluster look from outside.
+public struct ClusterController<Context: RequestContext>: Sendable {
+    let view: @Sendable () -> ClusterView
+
+    public init(view: @escaping @Sendable () -> ClusterView) {
+        self.view = view
+    }
+
+    public func addRoutes(to router: Router<Context>) {
+        router.get("/health") { _, _ in
+            HealthBody(status: "ok")
+        }
+        router.get("/ready") { _, _ -> Response in
+            let view = self.view()
+            let body = ReadyBody(ready: view.isJoined, node: view.node.rawValue)
+            var response = try JSONResponse.make(body)
+            response.status = view.isJoined ? .ok : .serviceUnavailable
+            return response
+        }
+        router.get("/v1/cluster") { _, _ in
+            ClusterBody(self.view())
+        }
+    }
+}
+
+struct HealthBody: ResponseEncodable {
+    let status: String
+}
+
+struct ReadyBody: Encodable {
+    let ready: Bool
+    let node: String
+}
+
+/// The JSON of `GET /v1/cluster`.
+public struct ClusterBody: ResponseCodable, Sendable {
+    public struct Member: Codable, Sendable {
+        public let id: String
+        public let clusterAddr: String
+        public let httpAddr: String?
+        public let status: String
+        public let incarnation: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, incarnation
+            case clusterAddr = "cluster_addr"
+            case httpAddr = "http_addr"
+        }
+    }
+
+    public struct Shard: Codable, Sendable {
+        public let shard: Int
+        public let replicas: [String]
+        public let primary: String?
+    }
+
+    public struct Shards: Codable, Sendable {
+        public let count: Int
+        public let replication: Int
+        public let table: [Shard]
+    }
+
+    public let node: String
+    public let ready: Bool
+    public let members: [Member]
+    public let shards: Shards
+
+    public init(_ view: ClusterView) {
+        node = view.node.rawValue
+        ready = view.isJoined
+        members = view.members.map {
+            Member(
+                id: $0.id.rawValue,
+                clusterAddr: $0.clusterAddress.description,
+                httpAddr: $0.httpAddress?.description,
+                status: $0.status.description,
+                incarnation: $0.incarnation
+            )
+        }
+        shards = Shards(
+            count: view.shards.shardCount,
+            replication: view.shards.replication,
+            table: view.shards.entries.map {
+                Shard(shard: $0.shard, replicas: $0.replicas.map(\.rawValue), primary: $0.primary?.rawValue)
+            }
+        )
+    }
+}

@@ -1,0 +1,4 @@
+import Histogram
+
+/// hdrhistogram's type, named apart from Prometheus' `Histogram`.
+typealias LatencyHistogram = Histogram<UInt64>

@@ -1,0 +1,111 @@
+import ArgumentParser
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Gateway
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a Plume node (standalone on 127.0.0.1:8080 when given no flags)."
+    )
+
+    @Option(help: "The cluster configuration file (TOML).")
+    var config: String?
+
+    @Option(help: "This node's id in the configuration file.")
+    var node: String?
+
+    @Option(name: .customLong("cluster-addr"), help: "host:port for the cluster protocol (overrides the file).")
+    var clusterAddr: String?
+
+    @Option(name: .customLong("http-addr"), help: "host:port for HTTP (overrides the file).")
+    var httpAddr: String?
+
+    @Option(parsing: .upToNextOption, help: "Seed nodes' cluster addresses (host:port, comma- or space-separated).")
+    var seeds: [String] = []
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        let settings: NodeSettings
+        do {
+            settings = try NodeSettings.resolve(
+                configPath: config,
+                node: node,
+                clusterAddress: clusterAddr,
+                httpAddress: httpAddr,
+                seeds: seeds.isEmpty ? nil : seeds
+            )
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "plume")
+        logger.logLevel = level
+
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[ClusterMetrics.probeRoundTripLabel] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1),
+        ]
+        MetricsSystem.bootstrap(factory)
+
+        do {
+            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot create data directory \(settings.dataDirectory): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+
+        let clusterNode = ClusterNode(settings: settings, logger: logger)
+        let http = GatewayApplication.make(
+            address: settings.httpAddress,
+            view: { clusterNode.view },
+            registry: registry,
+            logger: logger
+        )
+        logger.info(
+            "starting node",
+            metadata: [
+                "cluster/node": "\(settings.nodeID)",
+                "cluster/name": "\(settings.configuration.name)",
+                "http": "\(settings.httpAddress)",
+                "replication": "\(settings.configuration.replication)",
+                "shards": "\(settings.configuration.shards)",
+                "data": "\(settings.dataDirectory)",
+            ]
+        )
+        // Shutdown runs in reverse order: the HTTP edge stops first, then the node leaves the cluster.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [clusterNode, http],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("node stopped", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        logger.info("node stopped")
+    }
+}
