@@ -154,7 +154,11 @@ extension Wire {
                         listener: challenge.nodeID
                     )
                     guard verify(challenge.proof, equals: expected) else {
-                        return .refuse(nil, reason: "listener \(challenge.nodeID) failed to prove the cluster secret")
+                        // Tell the listener, so both sides log and count the refusal.
+                        return .refuse(
+                            .reject(reason: "authentication failed"),
+                            reason: "listener \(challenge.nodeID) failed to prove the cluster secret"
+                        )
                     }
                     listener = PeerIdentity(nodeID: challenge.nodeID, clusterAddress: challenge.clusterAddress)
                     let proof = mac(
@@ -241,6 +245,8 @@ extension Wire {
                         return .refuse(.reject(reason: "authentication failed"), reason: reason)
                     }
                     return .established(PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress), send: .accept)
+                case .reject(let reason):
+                    return .refuse(nil, reason: "refused by the dialing node: \(reason)")
                 default:
                     let reason = "unexpected \(message.type) during handshake"
                     return .refuse(.reject(reason: reason), reason: reason)

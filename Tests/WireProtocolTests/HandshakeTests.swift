@@ -50,11 +50,12 @@ import WireProtocol
 
     @Test func aWrongSecretIsRefusedByTheDialerBeforeItProvesAnything() {
         let (dialer, listener) = run(dialer: credentials("n1", secret: "wrong"), listener: credentials("n2"))
-        guard case .refuse(_, let reason)? = dialer else {
+        guard case .refuse(.reject(let told)?, let reason)? = dialer else {
             Issue.record("dialer did not refuse: \(String(describing: dialer))")
             return
         }
         #expect(reason.contains("secret"))
+        #expect(told == "authentication failed")
         #expect(listener == nil)
     }
 

@@ -1,0 +1,173 @@
+"""Helpers for Plume's multi-process tests: free loopback ports, generated configs, node
+processes started and ended by PID, HTTP probes and bounded waits. Standard library only."""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def plume_binary():
+    """The plume binary: $PLUME_BIN, else the debug build the test tier just made."""
+    path = os.environ.get("PLUME_BIN") or os.path.join(ROOT, ".build", "debug", "plume")
+    if not os.access(path, os.X_OK):
+        sys.exit(f"plume binary not found at {path}: run `swift build` or set PLUME_BIN")
+    return path
+
+
+def free_ports(count):
+    """Ports the kernel just handed out on 127.0.0.1 (closed again, so a node can bind them)."""
+    sockets, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+        ports.append(s.getsockname()[1])
+    for s in sockets:
+        s.close()
+    return ports
+
+
+class Cluster:
+    """Nodes of a generated loopback cluster, each a `plume node` process."""
+
+    def __init__(self, size, name="plume-test", secret="test-secret", membership=None):
+        self.dir = tempfile.mkdtemp(prefix="plume-test-")
+        ports = free_ports(2 * size)
+        self.nodes = {
+            f"n{i + 1}": {"cluster": ports[2 * i], "http": ports[2 * i + 1]} for i in range(size)
+        }
+        self.binary = plume_binary()
+        self.secret = secret
+        self.processes = {}
+        lines = [
+            "[cluster]",
+            f'name = "{name}"',
+            f'secret = "{secret}"',
+            "shards = 64",
+            "replication = 3",
+            f'data_dir = "{self.dir}/data"',
+            "seeds = [" + ", ".join(f'"127.0.0.1:{n["cluster"]}"' for n in list(self.nodes.values())[:2]) + "]",
+        ]
+        for node_id, n in self.nodes.items():
+            lines += ["", "[[node]]", f'id = "{node_id}"', f'cluster = "127.0.0.1:{n["cluster"]}"',
+                      f'http = "127.0.0.1:{n["http"]}"']
+        if membership:
+            lines += ["", "[membership]"] + [f"{k} = {v}" for k, v in membership.items()]
+        self.config = os.path.join(self.dir, "cluster.conf")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, node_id, extra_args=(), env=None):
+        log = open(os.path.join(self.dir, f"{node_id}.log"), "ab")
+        args = [self.binary, "node", "--config", self.config, "--node", node_id, *extra_args]
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.processes[node_id] = process
+        return process
+
+    def start_all(self):
+        for node_id in self.nodes:
+            self.start(node_id)
+
+    def url(self, node_id, path):
+        return f"http://127.0.0.1:{self.nodes[node_id]['http']}{path}"
+
+    def signal(self, node_id, sig):
+        self.processes[node_id].send_signal(sig)
+
+    def stop_all(self):
+        """Ends every process this test started, by PID."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log(self, node_id):
+        try:
+            with open(os.path.join(self.dir, f"{node_id}.log"), "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def http_get(url, timeout=2.0):
+    """(status, body) of a GET, or (None, error text) when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except (urllib.error.URLError, OSError) as error:
+        return None, str(error)
+
+
+def cluster_view(cluster, node_id):
+    status, body = http_get(cluster.url(node_id, "/v1/cluster"))
+    return json.loads(body) if status == 200 else None
+
+
+def statuses(cluster, node_id):
+    view = cluster_view(cluster, node_id)
+    return {m["id"]: m["status"] for m in view["members"]} if view else None
+
+
+def wait_until(condition, timeout, interval=0.05):
+    """Polls `condition` until it returns a truthy value or `timeout` seconds pass; returns
+    (value, seconds waited). Bounded in time by construction."""
+    start = time.monotonic()
+    while True:
+        value = condition()
+        elapsed = time.monotonic() - start
+        if value or elapsed >= timeout:
+            return value, elapsed
+        time.sleep(interval)
+
+
+def metric(cluster, node_id, name, labels=""):
+    status, body = http_get(cluster.url(node_id, "/metrics"))
+    if status != 200:
+        return None
+    for line in body.splitlines():
+        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + " ")):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def frame_header(length, crc=0, magic=0x504C, version=1, type_=20, flags=0, correlation=1):
+    return struct.pack(">HBBBBQII", magic, version, type_, flags, 0, correlation, length, crc)
+
+
+class Runner:
+    """Runs test functions in order; prints a closing 'N passed, N failed' line."""
+
+    def __init__(self):
+        self.passed, self.failed = 0, 0
+
+    def run(self, name, function, *args):
+        start = time.monotonic()
+        try:
+            function(*args)
+            self.passed += 1
+            print(f"PASS {name} ({time.monotonic() - start:.1f} s)", flush=True)
+        except Exception:
+            self.failed += 1
+            print(f"FAIL {name} ({time.monotonic() - start:.1f} s)", flush=True)
+            traceback.print_exc()
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 0 if self.failed == 0 else 1
