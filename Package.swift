@@ -91,7 +91,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ClusterRuntimeTests", dependencies: ["ClusterRuntime"], swiftSettings: strict),
+        .testTarget(
+            name: "ClusterRuntimeTests",
+            dependencies: [
+                "ClusterRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -13,4 +13,22 @@ public struct ClusterView: Sendable {
     public var isJoined: Bool
     /// Lifeguard's local health multiplier (0 is healthy).
     public var localHealth: Int
+
+    public init(
+        node: NodeID,
+        clusterAddress: NodeAddress,
+        httpAddress: NodeAddress,
+        members: [SWIM.Member],
+        shards: ShardTable,
+        isJoined: Bool,
+        localHealth: Int
+    ) {
+        self.node = node
+        self.clusterAddress = clusterAddress
+        self.httpAddress = httpAddress
+        self.members = members
+        self.shards = shards
+        self.isJoined = isJoined
+        self.localHealth = localHealth
+    }
 }

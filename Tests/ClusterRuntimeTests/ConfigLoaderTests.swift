@@ -1,0 +1,148 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Testing
+
+@Suite struct ConfigLoaderTests {
+    static let good = """
+        [cluster]
+        name = "plume-local"
+        secret = "dev-only-secret"
+        shards = 128
+        replication = 3
+        data_dir = "data"
+        seeds = ["127.0.0.1:7101", "127.0.0.1:7102"]
+
+        [[node]]
+        id = "n1"
+        cluster = "127.0.0.1:7101"
+        http = "127.0.0.1:8101"
+
+        [[node]]
+        id = "n2"
+        cluster = "127.0.0.1:7102"
+        http = "127.0.0.1:8102"
+
+        [membership]
+        probe_interval_ms = 400
+        probe_timeout_ms = 150
+        indirect_probes = 2
+        suspicion_min_ms = 800
+        suspicion_max_ms = 3000
+        """
+
+    func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
+        do {
+            _ = try ConfigLoader.parse(text, environment: environment)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func theGoodFileLoadsEveryKey() throws {
+        let configuration = try ConfigLoader.parse(Self.good)
+        #expect(configuration.name == "plume-local")
+        #expect(configuration.shards == 128)
+        #expect(configuration.replication == 3)
+        #expect(configuration.seeds == [NodeAddress(host: "127.0.0.1", port: 7101), NodeAddress(host: "127.0.0.1", port: 7102)])
+        #expect(configuration.nodes.map(\.id.rawValue) == ["n1", "n2"])
+        #expect(configuration.nodes[1].httpAddress == NodeAddress(host: "127.0.0.1", port: 8102))
+        #expect(configuration.membership.probeInterval == .milliseconds(400))
+        #expect(configuration.membership.probeTimeout == .milliseconds(150))
+        #expect(configuration.membership.indirectProbes == 2)
+        #expect(configuration.membership.suspicionMin == .milliseconds(800))
+        #expect(configuration.membership.suspicionMax == .milliseconds(3000))
+    }
+
+    @Test func theRepositoryClusterConfLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("cluster.conf").path
+        let configuration = try ConfigLoader.load(path: path, environment: [:])
+        #expect(configuration.nodes.count == 3)
+        #expect(configuration.replication == 3)
+    }
+
+    @Test func theEnvironmentOverridesTheSecret() throws {
+        let configuration = try ConfigLoader.parse(Self.good, environment: ["PLUME_CLUSTER_SECRET": "from-env"])
+        #expect(configuration.secret == "from-env")
+    }
+
+    @Test func anUnknownKeyIsNamedWithItsLine() {
+        let text = Self.good.replacingOccurrences(of: "probe_timeout_ms = 150", with: "probe_timeout = 150")
+        let failure = error(text)
+        #expect(failure?.key == "membership.probe_timeout")
+        #expect(failure?.line == 21)
+        #expect(failure?.description.contains("line 21") == true)
+        #expect(error(Self.good + "\n[extra]\nx = 1\n")?.key == "extra")
+        let inNode = Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"n2\"\nport = 1")
+        #expect(error(inNode)?.key == "node[1].port")
+        #expect(error(inNode)?.line == 16)
+    }
+
+    @Test func aSyntaxErrorCarriesTheParserLine() {
+        let failure = error("[cluster]\nname = \"x\"\nshards = = 3\n")
+        #expect(failure?.key == "syntax")
+        #expect(failure?.line == 3)
+    }
+
+    @Test func aMalformedAddressIsNamed() {
+        let failure = error(Self.good.replacingOccurrences(of: "cluster = \"127.0.0.1:7102\"", with: "cluster = \"127.0.0.1\""))
+        #expect(failure?.key == "node[1].cluster")
+        #expect(failure?.line == 16)
+        #expect(error(Self.good.replacingOccurrences(of: "\"127.0.0.1:7101\", \"127", with: "\"nope\", \"127"))?.key == "cluster.seeds")
+    }
+
+    @Test func wrongTypesAreNamed() {
+        #expect(error(Self.good.replacingOccurrences(of: "shards = 128", with: "shards = \"128\""))?.key == "cluster.shards")
+        #expect(error(Self.good.replacingOccurrences(of: "seeds = [", with: "seeds = 1 #["))?.key == "cluster.seeds")
+    }
+
+    @Test func rangeAndDuplicateRulesAreChecked() {
+        let shards = error(Self.good.replacingOccurrences(of: "shards = 128", with: "shards = 70000"))
+        #expect(shards?.key == "cluster.shards")
+        #expect(shards?.line == 4)
+        #expect(error(Self.good.replacingOccurrences(of: "replication = 3", with: "replication = 0"))?.key == "cluster.replication")
+        #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"n1\""))?.key == "node[1].id")
+        #expect(error(Self.good.replacingOccurrences(of: "http = \"127.0.0.1:8102\"", with: "http = \"127.0.0.1:8101\""))?.key == "node[1].http")
+        #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"bad id\""))?.key == "node[1].id")
+    }
+
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("plume-\(UUID().uuidString).conf").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func aNodeNotInTheFileIsRefusedUnlessItSaysWhereItListens() throws {
+        let path = try write(Self.good)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: ConfigError.self) {
+            try NodeSettings.resolve(configPath: path, node: "n9", clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        }
+        let joining = try NodeSettings.resolve(
+            configPath: path,
+            node: "n9",
+            clusterAddress: "127.0.0.1:7109",
+            httpAddress: "127.0.0.1:8109",
+            seeds: nil,
+            environment: [:]
+        )
+        #expect(joining.nodeID == NodeID("n9"))
+        #expect(joining.seeds.count == 2)
+        #expect(joining.dataDirectory == "data/n9")
+        let listed = try NodeSettings.resolve(configPath: path, node: "n2", clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        #expect(listed.httpAddress == NodeAddress(host: "127.0.0.1", port: 8102))
+        #expect(throws: ConfigError.self) {
+            try NodeSettings.resolve(configPath: path, node: nil, clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        }
+    }
+
+    @Test func noFlagsMeanAStandaloneNode() throws {
+        let settings = try NodeSettings.resolve(configPath: nil, node: nil, clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        #expect(settings.configuration.replication == 1)
+        #expect(settings.httpAddress == NodeAddress(host: "127.0.0.1", port: 8080))
+        #expect(settings.seeds.isEmpty)
+        #expect(settings.dataDirectory == "data/standalone")
+    }
+}

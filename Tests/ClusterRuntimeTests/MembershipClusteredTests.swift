@@ -1,0 +1,93 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Testing
+
+/// Several nodes in one process, talking over real loopback sockets.
+@Suite struct MembershipClusteredTests {
+    static func freePorts(_ count: Int) throws -> [Int] {
+        // Bind to port 0 and read back what the kernel chose; the sockets are closed before the nodes bind.
+        let group = MultiThreadedEventLoopGroup.singleton
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait())
+        }
+        let ports = channels.map { $0.localAddress!.port! }
+        for channel in channels { try channel.close().wait() }
+        return ports
+    }
+
+    struct RunningNode {
+        let node: ClusterNode
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+    }
+
+    static func start(_ settings: NodeSettings) -> RunningNode {
+        var logger = Logger(label: "test.\(settings.nodeID)")
+        logger.logLevel = .warning
+        let node = ClusterNode(settings: settings, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
+        let task = Task { try await group.run() }
+        return RunningNode(node: node, group: group, task: task)
+    }
+
+    static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func threeNodesConvergeAndSeeAGracefulLeave() async throws {
+        let ports = try Self.freePorts(3)
+        var configuration = ClusterConfiguration()
+        configuration.name = "clustered-test"
+        configuration.shards = 32
+        configuration.membership.probeInterval = .milliseconds(200)
+        configuration.membership.probeTimeout = .milliseconds(80)
+        let addresses = ports.map { NodeAddress(host: "127.0.0.1", port: $0) }
+        let nodes = (0..<3).map { index in
+            var settings = NodeSettings(
+                configuration: configuration,
+                nodeID: NodeID("n\(index + 1)")!,
+                clusterAddress: addresses[index],
+                httpAddress: NodeAddress(host: "127.0.0.1", port: 1),
+                seeds: [addresses[0]]
+            )
+            settings.transport.backoffMax = .milliseconds(500)
+            return Self.start(settings)
+        }
+        let converged = await Self.waitUntil(seconds: 10) {
+            nodes.allSatisfy { running in
+                running.node.view.members.count == 3 && running.node.view.members.allSatisfy { $0.status == .alive }
+            }
+        }
+        #expect(converged, "views: \(nodes.map { $0.node.view.members.map(\.description) })")
+        #expect(nodes.allSatisfy { $0.node.view.isJoined })
+        // Every node computes the same shard table from the same membership.
+        let tables = nodes.map { $0.node.view.shards }
+        #expect(tables.allSatisfy { $0 == tables[0] })
+        #expect(tables[0].entries.allSatisfy { Set($0.replicas).count == 3 })
+
+        await nodes[2].group.triggerGracefulShutdown()
+        try await nodes[2].task.value
+        let left = await Self.waitUntil(seconds: 5) {
+            nodes[0..<2].allSatisfy { $0.node.view.members.first { $0.id == NodeID("n3") }?.status == .left }
+        }
+        #expect(left, "n3 not seen as left")
+        #expect(nodes[0].node.view.shards.entries.allSatisfy { !$0.replicas.contains(NodeID("n3")!) })
+
+        for running in nodes[0..<2] {
+            await running.group.triggerGracefulShutdown()
+            try await running.task.value
+        }
+    }
+}
