@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "plume", targets: ["plume"]),
         .library(name: "ClusterCore", targets: ["ClusterCore"]),
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
+        .library(name: "Persistence", targets: ["Persistence"]),
         .library(name: "ClusterRuntime", targets: ["ClusterRuntime"]),
         .library(name: "Gateway", targets: ["Gateway"]),
     ],
@@ -38,6 +39,16 @@ let package = Package(
                 "ClusterCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .target(
+            name: "Persistence",
+            dependencies: [
+                "ClusterCore",
+                "CZstd",
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -102,6 +113,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], swiftSettings: strict),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import ClusterCore
 import NIOCore
 
 extension Wire {

@@ -1,3 +1,4 @@
+import ClusterCore
 import NIOCore
 
 /// The binary framed protocol that nodes speak to each other over TCP.

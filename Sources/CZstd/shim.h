@@ -1,0 +1,4 @@
+#ifndef PLUME_CZSTD_SHIM_H
+#define PLUME_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

@@ -1,0 +1,117 @@
+import ClusterCore
+
+/// Per-shard snapshots: the shard's state at a log position, zstd-compressed.
+///
+/// A snapshot is written to a temporary file, fsynced, renamed into place and the directory
+/// fsynced, so a crash leaves either the old snapshot or the new one, never half of one. On
+/// load the newest snapshot whose checksum holds wins; a damaged one is skipped.
+///
+/// File layout (big-endian): `"PLSN" | version u32 | shard u32 | epoch u64 | lsn u64 |
+/// uncompressed bytes u64 | CRC32C of the compressed bytes u32 | zstd frame`.
+public struct SnapshotStore: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var shard: UInt32
+        public var epoch: UInt64
+        /// Every log record of the shard up to and including this LSN is in the snapshot.
+        public var lsn: UInt64
+        public var state: [UInt8]
+
+        public init(shard: UInt32, epoch: UInt64, lsn: UInt64, state: [UInt8]) {
+            self.shard = shard
+            self.epoch = epoch
+            self.lsn = lsn
+            self.state = state
+        }
+    }
+
+    static let magic: [UInt8] = Array("PLSN".utf8)
+    static let version: UInt32 = 1
+    static let headerBytes = 4 + 4 + 4 + 8 + 8 + 8 + 4
+
+    public let directory: String
+    /// Snapshots kept per shard (the newest ones); older ones are deleted after a write.
+    public var keep = 2
+    public var compressionLevel: Int32 = 3
+
+    public init(directory: String) throws(PersistenceError) {
+        self.directory = directory
+        try Directory.create(directory)
+    }
+
+    func fileName(shard: UInt32, lsn: UInt64) -> String {
+        let lsnText = String(lsn)
+        return "shard-\(shard)-" + String(repeating: "0", count: max(0, 20 - lsnText.count)) + lsnText + ".snap"
+    }
+
+    /// Writes a snapshot durably, then prunes older ones of the same shard.
+    public func write(_ snapshot: Snapshot) throws {
+        let compressed = try Zstd.compress(snapshot.state, level: compressionLevel)
+        var bytes = Self.magic
+        bytes.reserveCapacity(Self.headerBytes + compressed.count)
+        bytes.appendBigEndian(Self.version)
+        bytes.appendBigEndian(snapshot.shard)
+        bytes.appendBigEndian(snapshot.epoch)
+        bytes.appendBigEndian(snapshot.lsn)
+        bytes.appendBigEndian(UInt64(snapshot.state.count))
+        bytes.appendBigEndian(CRC32C.checksum(compressed))
+        bytes.append(contentsOf: compressed)
+
+        let name = fileName(shard: snapshot.shard, lsn: snapshot.lsn)
+        let temporary = directory + "/." + name + ".tmp"
+        let file = try PosixFile.open(temporary, create: true)
+        try file.truncate(0)
+        try file.write(bytes, at: 0)
+        try file.sync()
+        try Directory.rename(temporary, directory + "/" + name)
+        try Directory.sync(directory)
+        try prune(shard: snapshot.shard)
+    }
+
+    /// The newest intact snapshot of `shard`, if any.
+    public func latest(shard: UInt32) throws -> Snapshot? {
+        for name in try names(shard: shard).reversed() {
+            if let snapshot = try? read(directory + "/" + name, shard: shard) { return snapshot }
+        }
+        return nil
+    }
+
+    /// The shards that have at least one snapshot.
+    public func shards() throws -> [UInt32] {
+        let shards = try Directory.list(directory).compactMap { name -> UInt32? in
+            guard name.hasPrefix("shard-"), name.hasSuffix(".snap") else { return nil }
+            return UInt32(name.dropFirst(6).prefix { $0 != "-" })
+        }
+        return Array(Set(shards)).sorted()
+    }
+
+    func names(shard: UInt32) throws(PersistenceError) -> [String] {
+        try Directory.list(directory).filter { $0.hasPrefix("shard-\(shard)-") && $0.hasSuffix(".snap") }.sorted()
+    }
+
+    func read(_ path: String, shard: UInt32) throws -> Snapshot {
+        let bytes = try PosixFile.open(path, create: false).readAll()
+        guard bytes.count >= Self.headerBytes, Array(bytes[0..<4]) == Self.magic else {
+            throw PersistenceError(.invalid("not a snapshot"), path: path)
+        }
+        return try bytes.withUnsafeBytes { raw in
+            guard raw.loadBigEndianUInt32(at: 4) == Self.version else {
+                throw PersistenceError(.invalid("unknown snapshot version"), path: path)
+            }
+            let storedShard = raw.loadBigEndianUInt32(at: 8)
+            let epoch = raw.loadBigEndianUInt64(at: 12)
+            let lsn = raw.loadBigEndianUInt64(at: 20)
+            let size = Int(raw.loadBigEndianUInt64(at: 28))
+            let crc = raw.loadBigEndianUInt32(at: 36)
+            let compressed = Array(raw[Self.headerBytes...])
+            guard storedShard == shard, CRC32C.checksum(compressed) == crc, size <= 1 << 34 else {
+                throw PersistenceError(.invalid("checksum or header mismatch"), path: path)
+            }
+            return Snapshot(shard: shard, epoch: epoch, lsn: lsn, state: try Zstd.decompress(compressed, expectedBytes: size))
+        }
+    }
+
+    private func prune(shard: UInt32) throws {
+        let names = try names(shard: shard)
+        for name in names.dropLast(keep) { try Directory.remove(directory + "/" + name) }
+    }
+}

@@ -1,0 +1,38 @@
+import CZstd
+
+/// zstd compression of whole buffers (libzstd through the `CZstd` system library).
+public enum Zstd {
+    public struct Error: Swift.Error, Equatable, CustomStringConvertible {
+        public let message: String
+        public var description: String { "zstd: \(message)" }
+    }
+
+    /// Compresses `bytes` at `level` (1 fast … 19 small; 3 is zstd's default).
+    public static func compress(_ bytes: [UInt8], level: Int32 = 3) throws(Error) -> [UInt8] {
+        let bound = ZSTD_compressBound(bytes.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = output.withUnsafeMutableBytes { out in
+            bytes.withUnsafeBytes { input in
+                ZSTD_compress(out.baseAddress, bound, input.baseAddress, input.count, level)
+            }
+        }
+        if ZSTD_isError(written) != 0 { throw Error(message: String(cString: ZSTD_getErrorName(written))) }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    /// Decompresses one frame whose content size is `expectedBytes`.
+    public static func decompress(_ bytes: [UInt8], expectedBytes: Int) throws(Error) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: expectedBytes)
+        let written = output.withUnsafeMutableBytes { out in
+            bytes.withUnsafeBytes { input in
+                ZSTD_decompress(out.baseAddress, expectedBytes, input.baseAddress, input.count)
+            }
+        }
+        if ZSTD_isError(written) != 0 { throw Error(message: String(cString: ZSTD_getErrorName(written))) }
+        guard written == expectedBytes else {
+            throw Error(message: "decompressed \(written) bytes, expected \(expectedBytes)")
+        }
+        return output
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Persistence
+import Testing
+
+@Suite struct WriteAheadLogTests {
+    static let segmentBytes = 64 * 1024
+
+    func record(_ index: Int, shard: UInt32 = 0, payloadBytes: Int = 24) -> WALRecord {
+        WALRecord(
+            shard: shard,
+            epoch: 1,
+            lsn: UInt64(index),
+            type: 1,
+            payload: Array("record-\(index)-".utf8) + [UInt8](repeating: UInt8(index & 0xFF), count: payloadBytes)
+        )
+    }
+
+    func configuration(_ directory: TestDirectory, segmentBytes: Int = segmentBytes) -> WriteAheadLog.Configuration {
+        var configuration = WriteAheadLog.Configuration(directory: directory.path + "/wal")
+        configuration.segmentBytes = segmentBytes
+        return configuration
+    }
+
+    func reopen(_ directory: TestDirectory, segmentBytes: Int = segmentBytes) throws -> ([WALRecord], WriteAheadLog, WriteAheadLog.RecoveryReport) {
+        var records: [WALRecord] = []
+        let (log, report) = try WriteAheadLog.open(configuration(directory, segmentBytes: segmentBytes)) { records.append($0) }
+        return (records, log, report)
+    }
+
+    @Test func appendedRecordsReplayInOrder() async throws {
+        let directory = TestDirectory()
+        let (_, log, report) = try reopen(directory)
+        #expect(report.records == 0)
+        let written = (1...50).map { record($0) }
+        for chunk in stride(from: 0, to: 50, by: 7) { try await log.append(Array(written[chunk..<min(chunk + 7, 50)])) }
+        let (replayed, _, second) = try reopen(directory)
+        #expect(replayed == written)
+        #expect(second.tornTail == nil)
+    }
+
+    @Test func concurrentAppendsAllBecomeDurable() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 1...200 { group.addTask { try await log.append([self.record(index, shard: UInt32(index % 4))]) } }
+            try await group.waitForAll()
+        }
+        let (replayed, _, _) = try reopen(directory)
+        #expect(Set(replayed.map(\.lsn)) == Set((1...200).map(UInt64.init)))
+    }
+
+    @Test func recordsRollOverIntoNewSegments() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory, segmentBytes: 4096)
+        let written = (1...300).map { record($0, payloadBytes: 100) }
+        for item in written { try await log.append([item]) }
+        #expect(await log.segmentCount > 5)
+        let (replayed, _, _) = try reopen(directory, segmentBytes: 4096)
+        #expect(replayed == written)
+    }
+
+    @Test func aRecordLargerThanTheLimitIsRefused() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory, segmentBytes: 4096)
+        await #expect(throws: PersistenceError.self) { try await log.append([record(1, payloadBytes: 5000)]) }
+        try await log.append([record(2)])
+        let (replayed, _, _) = try reopen(directory, segmentBytes: 4096)
+        #expect(replayed == [record(2)])
+    }
+
+    /// Writes five records and returns the segment name and the byte range of the last one.
+    func fiveRecords(_ directory: TestDirectory) async throws -> (segment: String, start: Int, end: Int) {
+        let (_, log, _) = try reopen(directory)
+        for index in 1...5 { try await log.append([record(index)]) }
+        let segment = "wal/" + directory.files(in: "wal")[0]
+        let end = (1...5).map { record($0).encodedBytes }.reduce(0, +)
+        return (segment, end - record(5).encodedBytes, end)
+    }
+
+    @Test func aTornTailIsTruncatedAtEveryByteOffsetOfTheLastRecord() async throws {
+        let original = TestDirectory()
+        let (segment, start, end) = try await fiveRecords(original)
+        for cut in start..<end {
+            for garbage in [UInt8(0x00), 0xA5] {
+                let directory = original.copy()
+                var bytes = directory.bytes(segment)
+                for index in cut..<end { bytes[index] = garbage }
+                directory.write(bytes, to: segment)
+
+                let (replayed, log, report) = try reopen(directory)
+                #expect(replayed == (1...4).map { record($0) }, "cut at \(cut) with \(garbage)")
+                #expect(report.records == 4)
+                // Only a write that left some non-zero byte behind is visible as a torn tail;
+                // a prefix of zeros is indistinguishable from nothing written at all.
+                if garbage != 0 || original.bytes(segment)[start..<cut].contains(where: { $0 != 0 }) {
+                    #expect(report.tornTail?.offset == start, "cut at \(cut) with \(garbage)")
+                    #expect(report.tornTail?.path.hasSuffix(segment) == true)
+                }
+                // The log goes on after the truncation point, and what follows survives.
+                try await log.append([record(6)])
+                let (after, _, clean) = try reopen(directory)
+                #expect(after == (1...4).map { record($0) } + [record(6)], "cut at \(cut) with \(garbage)")
+                #expect(clean.tornTail == nil)
+            }
+        }
+    }
+
+    @Test func aFlippedBitBeforeValidRecordsIsRefusedNamingFileAndOffset() async throws {
+        let directory = TestDirectory()
+        let (segment, _, _) = try await fiveRecords(directory)
+        let third = record(1).encodedBytes + record(2).encodedBytes
+        var bytes = directory.bytes(segment)
+        bytes[third + 15] ^= 0x04
+        directory.write(bytes, to: segment)
+        do {
+            _ = try reopen(directory)
+            Issue.record("a corrupt WAL was accepted")
+        } catch let error as PersistenceError {
+            #expect(error.kind == .corruption(offset: third))
+            #expect(error.path.hasSuffix(segment))
+            #expect(error.description.contains("offset \(third)"))
+        }
+    }
+
+    @Test func coveredSegmentsAreDeletedAndTheRestReplays() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory, segmentBytes: 4096)
+        for index in 1...200 { try await log.append([record(index, shard: UInt32(index % 2), payloadBytes: 100)]) }
+        let before = await log.segmentCount
+        // Shard 0 covered up to 100, shard 1 up to 99: segments holding only lower LSNs can go.
+        let removed = try await log.removeSegments(coveredBy: [0: 100, 1: 99])
+        #expect(removed > 0 && removed < before)
+        let (replayed, _, _) = try reopen(directory, segmentBytes: 4096)
+        #expect(replayed.last == record(200, shard: 0, payloadBytes: 100))
+        #expect(replayed.contains { $0.lsn == 101 })
+        #expect(!replayed.contains { $0.lsn == 1 })
+        // Nothing is deleted while a shard without a snapshot still has records there.
+        #expect(try await log.removeSegments(coveredBy: [0: 1000]) == 0)
+    }
+}

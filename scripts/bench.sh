@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmarks that print figures (never pass/fail). Builds the release binary first.
+#   scripts/bench.sh              wire + gossip + membership
+#   scripts/bench.sh wire|gossip|membership [extra plume bench args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product plume >/dev/null
+bin=.build/release/plume
+what=${1:-all}
+[ $# -gt 0 ] && shift
+case "$what" in
+wire) "$bin" bench wire "$@" ;;
+gossip) "$bin" bench gossip "$@" ;;
+membership) PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py "$@" ;;
+all)
+    "$bin" bench wire
+    "$bin" bench gossip
+    PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py
+    ;;
+*) echo "usage: scripts/bench.sh [wire|gossip|membership]" >&2; exit 2 ;;
+esac
