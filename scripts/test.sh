@@ -18,7 +18,7 @@ swift test --skip-build > .build/swift-test.log 2>&1
 status=$?
 set -e
 # Per-test progress lines are noise in CI logs; failures, issues and the summary stay.
-awk '/^(◇|↳)/ || /started\.$/ || /^\[[0-9]+\/[0-9]+\]/ { next } /^✔ / && !/^✔ Test run with/ { next } { print }' .build/swift-test.log
+awk '/^(◇|↳)/ || /^Test Suite / || /Executed 0 tests/ || /started\.$/ || /^\[[0-9]+\/[0-9]+\]/ { next } /^✔ / && !/^✔ Test run with/ { next } { print }' .build/swift-test.log
 if [ "$status" -ne 0 ]; then
     echo "swift test failed with exit code $status" >&2
     exit "$status"

@@ -34,7 +34,10 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     private var handshake: Handshake?
     private(set) var peer: Wire.Handshake.PeerIdentity?
     private var logger: Logger
-    private var pending: [UInt64: (promise: EventLoopPromise<Wire.Message>, timeout: Scheduled<Void>)] = [:]
+    private var pending: [UInt64: (promise: EventLoopPromise<Wire.Message>, deadline: NIODeadline)] = [:]
+    /// One periodic sweep fails overdue requests: cheaper than a timer per request.
+    private var timeoutSweep: RepeatedTask?
+    static let sweepInterval = TimeAmount.milliseconds(50)
     private var nextCorrelationID: UInt64 = 1
     private var queuedUntilEstablished: [PeerCommand] = []
     private var handshakeTimeout: Scheduled<Void>?
@@ -62,6 +65,20 @@ final class PeerChannelHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeoutSweep?.cancel()
+        self.context = nil
+    }
+
+    private func sweepTimeouts() {
+        let now = NIODeadline.now()
+        let overdue = pending.filter { $0.value.deadline <= now }
+        for (correlationID, entry) in overdue {
+            pending[correlationID] = nil
+            entry.promise.fail(TransportError.timeout)
+        }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         let timeout = TimeAmount.nanoseconds(transport.settings.handshakeTimeout.nanosecondsClamped)
         handshakeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
@@ -77,12 +94,10 @@ final class PeerChannelHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimeout?.cancel()
+        timeoutSweep?.cancel()
         let failed = pending
         pending.removeAll()
-        for (_, entry) in failed {
-            entry.timeout.cancel()
-            entry.promise.fail(TransportError.connectionClosed)
-        }
+        for (_, entry) in failed { entry.promise.fail(TransportError.connectionClosed) }
         for case .request(_, let promise, _) in queuedUntilEstablished { promise.fail(TransportError.connectionClosed) }
         queuedUntilEstablished.removeAll()
         transport.connectionClosed(context.channel, peer: peer, dialedAddress: dialedAddress)
@@ -184,7 +199,6 @@ final class PeerChannelHandler: ChannelDuplexHandler {
 
     private func handleResponse(_ frame: Wire.Frame) {
         guard let entry = pending.removeValue(forKey: frame.correlationID) else { return }  // timed out already
-        entry.timeout.cancel()
         do {
             let message = try frame.message()
             if case .error(let code, let text) = message {
@@ -265,12 +279,14 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             let correlationID = nextCorrelationID
             nextCorrelationID &+= 1
             if nextCorrelationID == 0 { nextCorrelationID = 1 }
-            let scheduled = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-                if let entry = pending.removeValue(forKey: correlationID) {
-                    entry.promise.fail(TransportError.timeout)
-                }
+            if timeoutSweep == nil {
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                timeoutSweep = context.eventLoop.scheduleRepeatedTask(
+                    initialDelay: Self.sweepInterval,
+                    delay: Self.sweepInterval
+                ) { (_: RepeatedTask) in handler.value.sweepTimeouts() }
             }
-            pending[correlationID] = (promise, scheduled)
+            pending[correlationID] = (promise, NIODeadline.now() + timeout)
             write(context: context, message: message, correlationID: correlationID, flags: [])
         }
     }

@@ -1,0 +1,344 @@
+extension Replication {
+    /// One node's replica of one shard.
+    public struct Replica: Sendable {
+        public let me: NodeID
+        /// The configuration every node assumes before any epoch (placement over the configured nodes).
+        public let genesis: Config
+        /// The highest epoch this node promised; messages of lower epochs are refused. Durable.
+        public private(set) var promised: Epoch = .genesis
+        /// Configurations promised since the last committed start entry. Durable.
+        public private(set) var history: [Config] = []
+        /// The log: `log[i].lsn == i + 1`. Durable.
+        public private(set) var log: [Entry] = []
+        /// Entries up to here are committed. Durable.
+        public private(set) var commitLSN: UInt64 = 0
+        private var role: Role = .follower
+
+        /// How many entries one append message carries at most.
+        public var appendBatchMax = 64
+
+        enum Role: Sendable {
+            case follower
+            case candidate(Candidacy)
+            case primary(Leadership)
+        }
+
+        struct Candidacy: Sendable {
+            var epoch: Epoch
+            var replicas: [NodeID]
+            var fromLSN: UInt64
+            var promises: [NodeID: Promise] = [:]
+            var contacted: Set<NodeID> = []
+        }
+
+        struct Leadership: Sendable {
+            var epoch: Epoch
+            var replicas: [NodeID]
+            var next: [NodeID: UInt64]
+            var match: [NodeID: UInt64]
+        }
+
+        public init(me: NodeID, genesis: [NodeID]) {
+            self.me = me
+            self.genesis = Config(epoch: .genesis, replicas: genesis)
+        }
+
+        // MARK: - Views
+
+        public var isPrimary: Bool { if case .primary = role { true } else { false } }
+        public var isCandidate: Bool { if case .candidate = role { true } else { false } }
+
+        /// The epoch this node leads, if it is primary.
+        public var primaryEpoch: Epoch? { if case .primary(let leadership) = role { leadership.epoch } else { nil } }
+
+        /// The replica set this node leads, if it is primary.
+        public var primaryReplicas: [NodeID]? { if case .primary(let leadership) = role { leadership.replicas } else { nil } }
+
+        public var lastLSN: UInt64 { UInt64(log.count) }
+        public var lastEpoch: Epoch { log.last?.epoch ?? .genesis }
+
+        /// The configuration of the last start entry in the log.
+        public var latestConfig: Config {
+            for entry in log.reversed() {
+                if case .start(let replicas) = entry.payload { return Config(epoch: entry.epoch, replicas: replicas) }
+            }
+            return genesis
+        }
+
+        /// The epoch of the last committed start entry.
+        public var committedStart: Epoch {
+            for entry in log[..<Int(commitLSN)].reversed() {
+                if case .start = entry.payload { return entry.epoch }
+            }
+            return .genesis
+        }
+
+        // MARK: - Becoming primary
+
+        /// Starts a candidacy for a new epoch with `replicas` (this node first). Any earlier
+        /// candidacy or leadership of this node ends.
+        public mutating func startCandidacy(replicas: [NodeID]) -> [Directive] {
+            precondition(replicas.first == me, "the candidate leads its replica set")
+            var directives: [Directive] = []
+            stepDown(into: &directives)
+            let epoch = Epoch(number: max(promised.number, lastEpoch.number) + 1, node: me.rawValue)
+            promised = epoch
+            history.append(Config(epoch: epoch, replicas: replicas))
+            var candidacy = Candidacy(epoch: epoch, replicas: replicas, fromLSN: commitLSN)
+            candidacy.promises[me] = promise(fromLSN: commitLSN)
+            candidacy.contacted = [me]
+            role = .candidate(candidacy)
+            continueCandidacy(into: &directives)
+            return directives
+        }
+
+        private func promise(fromLSN: UInt64) -> Promise {
+            Promise(
+                from: me,
+                lastEpoch: lastEpoch,
+                lastLSN: lastLSN,
+                latestConfig: latestConfig,
+                history: history,
+                committedStart: committedStart,
+                commitLSN: commitLSN,
+                entries: Array(log[Int(min(fromLSN, lastLSN))...])
+            )
+        }
+
+        /// The configurations whose majority the candidacy needs: the new one, and every one
+        /// learned at or after the latest committed start anybody reported.
+        private func requiredConfigs(_ candidacy: Candidacy) -> [Config] {
+            var learned: [Config] = [latestConfig] + history
+            var floor = committedStart
+            for promise in candidacy.promises.values {
+                learned.append(promise.latestConfig)
+                learned.append(contentsOf: promise.history)
+                floor = max(floor, promise.committedStart)
+            }
+            var required: [Epoch: Config] = [candidacy.epoch: Config(epoch: candidacy.epoch, replicas: candidacy.replicas)]
+            for config in learned where config.epoch >= floor && config.epoch != candidacy.epoch {
+                required[config.epoch] = config
+            }
+            return required.values.sorted { $0.epoch < $1.epoch }
+        }
+
+        private mutating func continueCandidacy(into directives: inout [Directive]) {
+            guard case .candidate(var candidacy) = role else { return }
+            let required = requiredConfigs(candidacy)
+            for config in required {
+                for node in config.replicas where !candidacy.contacted.contains(node) {
+                    candidacy.contacted.insert(node)
+                    directives.append(
+                        .send(.prepare(epoch: candidacy.epoch, replicas: candidacy.replicas, fromLSN: candidacy.fromLSN), to: node)
+                    )
+                }
+            }
+            role = .candidate(candidacy)
+            let voters = Set(candidacy.promises.keys)
+            guard required.allSatisfy({ $0.isQuorum(voters) }) else { return }
+            activate(candidacy, into: &directives)
+        }
+
+        /// Adopts the most advanced log among the promises, appends the start entry, and leads.
+        private mutating func activate(_ candidacy: Candidacy, into directives: inout [Directive]) {
+            let best = candidacy.promises.values.max { a, b in
+                (a.lastEpoch, a.lastLSN, a.from.rawValue) < (b.lastEpoch, b.lastLSN, b.from.rawValue)
+            }!
+            if best.from != me {
+                // Everything up to fromLSN is committed and therefore identical everywhere.
+                log.removeSubrange(Int(candidacy.fromLSN)...)
+                log.append(contentsOf: best.entries.filter { $0.lsn > candidacy.fromLSN })
+            }
+            log.append(Entry(epoch: candidacy.epoch, lsn: lastLSN + 1, payload: .start(replicas: candidacy.replicas)))
+            let followers = candidacy.replicas.filter { $0 != me }
+            var leadership = Leadership(
+                epoch: candidacy.epoch,
+                replicas: candidacy.replicas,
+                next: Dictionary(uniqueKeysWithValues: followers.map { ($0, lastLSN) }),
+                match: Dictionary(uniqueKeysWithValues: followers.map { ($0, 0) })
+            )
+            leadership.match[me] = lastLSN
+            role = .primary(leadership)
+            directives.append(.becamePrimary(candidacy.epoch))
+            for follower in followers { sendAppend(to: follower, into: &directives) }
+            advanceCommit(into: &directives)
+        }
+
+        // MARK: - Proposing
+
+        /// Appends a command as primary; returns its LSN. It is committed when a `.commit`
+        /// directive covers that LSN while this node still leads the same epoch.
+        public mutating func propose(_ command: [UInt8]) throws(ProposeError) -> (lsn: UInt64, directives: [Directive]) {
+            guard case .primary(var leadership) = role else { throw .notPrimary }
+            let entry = Entry(epoch: leadership.epoch, lsn: lastLSN + 1, payload: .command(command))
+            log.append(entry)
+            leadership.match[me] = entry.lsn
+            role = .primary(leadership)
+            var directives: [Directive] = []
+            for follower in leadership.replicas where follower != me {
+                // Followers that are caught up get the new entry at once; others on their next reply or tick.
+                if leadership.next[follower] == entry.lsn { sendAppend(to: follower, into: &directives) }
+            }
+            advanceCommit(into: &directives)
+            return (entry.lsn, directives)
+        }
+
+        /// Retransmits: a primary re-sends to every follower (a heartbeat when nothing is new), a
+        /// candidate re-asks every node that has not promised.
+        public mutating func onTick() -> [Directive] {
+            var directives: [Directive] = []
+            switch role {
+            case .primary(let leadership):
+                for follower in leadership.replicas where follower != me { sendAppend(to: follower, into: &directives) }
+            case .candidate(var candidacy):
+                candidacy.contacted = Set(candidacy.promises.keys)
+                role = .candidate(candidacy)
+                continueCandidacy(into: &directives)
+            case .follower:
+                break
+            }
+            return directives
+        }
+
+        // MARK: - Messages
+
+        public mutating func onMessage(_ message: Message, from sender: NodeID) -> [Directive] {
+            var directives: [Directive] = []
+            switch message {
+            case .prepare(let epoch, let replicas, let fromLSN):
+                guard epoch > promised else {
+                    directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
+                    break
+                }
+                stepDown(into: &directives)
+                promised = epoch
+                history.append(Config(epoch: epoch, replicas: replicas))
+                directives.append(.send(.promise(epoch: epoch, promise(fromLSN: fromLSN)), to: sender))
+
+            case .promise(let epoch, let promise):
+                guard case .candidate(var candidacy) = role, candidacy.epoch == epoch else { break }
+                candidacy.promises[promise.from] = promise
+                role = .candidate(candidacy)
+                continueCandidacy(into: &directives)
+
+            case .refuse(let epoch, let higher):
+                let mine: Epoch? =
+                    switch role {
+                    case .candidate(let candidacy): candidacy.epoch
+                    case .primary(let leadership): leadership.epoch
+                    case .follower: nil
+                    }
+                if let mine, mine == epoch, higher > mine { stepDown(into: &directives) }
+
+            case .append(let epoch, let prevLSN, let prevEpoch, let entries, let leaderCommit):
+                guard epoch >= promised else {
+                    directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
+                    break
+                }
+                if epoch > promised || primaryEpoch.map({ $0 != epoch }) ?? isCandidate {
+                    stepDown(into: &directives)
+                    promised = epoch
+                }
+                handleAppend(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, leaderCommit: leaderCommit, from: sender, into: &directives)
+
+            case .appendReply(let epoch, let success, let lsn):
+                guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil else { break }
+                if success {
+                    leadership.match[sender] = max(leadership.match[sender] ?? 0, lsn)
+                    leadership.next[sender] = max(leadership.next[sender] ?? 1, lsn + 1)
+                    role = .primary(leadership)
+                    advanceCommit(into: &directives)
+                    if lsn < lastLSN { sendAppend(to: sender, into: &directives) }
+                } else {
+                    // The follower's log ends (or diverges) before our probe: back up and retry.
+                    leadership.next[sender] = max(1, min((leadership.next[sender] ?? 1) - 1, lsn + 1))
+                    role = .primary(leadership)
+                    sendAppend(to: sender, into: &directives)
+                }
+            }
+            return directives
+        }
+
+        private mutating func handleAppend(
+            epoch: Epoch,
+            prevLSN: UInt64,
+            prevEpoch: Epoch,
+            entries: [Entry],
+            leaderCommit: UInt64,
+            from sender: NodeID,
+            into directives: inout [Directive]
+        ) {
+            // Log matching (Raft §5.3): our entry at prevLSN must be from prevEpoch.
+            guard prevLSN <= lastLSN, prevLSN == 0 || log[Int(prevLSN) - 1].epoch == prevEpoch else {
+                let hint = min(lastLSN, prevLSN - 1)
+                directives.append(.send(.appendReply(epoch: epoch, success: false, lsn: hint), to: sender))
+                return
+            }
+            for entry in entries {
+                let index = Int(entry.lsn) - 1
+                if index < log.count {
+                    if log[index].epoch == entry.epoch { continue }
+                    precondition(entry.lsn > commitLSN, "a committed entry would be overwritten at \(entry.lsn)")
+                    log.removeSubrange(index...)
+                }
+                log.append(entry)
+            }
+            let lastNew = prevLSN + UInt64(entries.count)
+            let newCommit = min(leaderCommit, lastNew)
+            if newCommit > commitLSN { commit(upTo: newCommit, into: &directives) }
+            directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: lastNew), to: sender))
+        }
+
+        private func sendAppend(to follower: NodeID, into directives: inout [Directive]) {
+            guard case .primary(let leadership) = role, let next = leadership.next[follower] else { return }
+            let from = max(1, min(next, lastLSN + 1))
+            let prevLSN = from - 1
+            let prevEpoch = prevLSN == 0 ? Epoch.genesis : log[Int(prevLSN) - 1].epoch
+            let end = min(lastLSN, prevLSN + UInt64(appendBatchMax))
+            let entries = Array(log[Int(prevLSN)..<Int(end)])
+            directives.append(
+                .send(
+                    .append(epoch: leadership.epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN),
+                    to: follower
+                )
+            )
+        }
+
+        /// Commits the highest LSN of the current epoch held by a majority of the replica set.
+        private mutating func advanceCommit(into directives: inout [Directive]) {
+            guard case .primary(let leadership) = role else { return }
+            let config = Config(epoch: leadership.epoch, replicas: leadership.replicas)
+            var candidate = lastLSN
+            while candidate > commitLSN && log[Int(candidate) - 1].epoch == leadership.epoch {
+                let holders = Set(leadership.match.filter { $0.value >= candidate }.map(\.key))
+                if config.isQuorum(holders) {
+                    commit(upTo: candidate, into: &directives)
+                    return
+                }
+                candidate -= 1
+            }
+        }
+
+        private mutating func commit(upTo lsn: UInt64, into directives: inout [Directive]) {
+            let newly = Array(log[Int(commitLSN)..<Int(lsn)])
+            commitLSN = lsn
+            let floor = committedStart
+            history.removeAll { $0.epoch < floor }
+            directives.append(.commit(newly))
+        }
+
+        private mutating func stepDown(into directives: inout [Directive]) {
+            switch role {
+            case .candidate(let candidacy): directives.append(.steppedDown(candidacy.epoch))
+            case .primary(let leadership): directives.append(.steppedDown(leadership.epoch))
+            case .follower: break
+            }
+            role = .follower
+        }
+
+        /// Forgets volatile state, as after a crash and restart: the durable parts stay.
+        public mutating func restart() {
+            role = .follower
+        }
+    }
+}

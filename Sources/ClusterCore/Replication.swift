@@ -1,0 +1,119 @@
+/// Per-shard replication: an epoch-fenced primary and its followers, as a pure state machine.
+///
+/// One ``Replication/Replica`` is one node's copy of one shard's log. A node designated
+/// primary (by the ring) starts a *candidacy* for a fresh, unique epoch: it collects durable
+/// promises from a majority of the new replica set **and** of every replica set that may hold
+/// committed data it does not know about — found by following, from the configuration it
+/// knows, the chain of configurations that later epochs promised. It adopts the most advanced
+/// log among the promises, appends an epoch-start record, and replicates. An entry is committed
+/// once the current epoch's start record and the entry are on a majority of the replica set.
+///
+/// The chain starts at a *genesis* configuration every node computes alike (the placement over
+/// the configured node list), so even a node that knows nothing of a shard contacts a quorum
+/// that does.
+///
+/// Durability contract for the shell: after every input, persist what changed (promised epoch,
+/// promise history, log entries and truncations, commit position) *before* sending any message
+/// the input produced.
+///
+/// - SeeAlso: Viewstamped Replication Revisited (Liskov, Cowling 2012); Raft §5.3-5.4 (log
+///   matching, safety); Vertical Paxos (Lamport, Malkhi, Zhou 2009) for changing the replica set
+///   between epochs.
+public enum Replication {}
+
+extension Replication {
+    /// An epoch: a number and the node that started it, so two candidates never share one.
+    public struct Epoch: Hashable, Comparable, Sendable, CustomStringConvertible {
+        public var number: UInt64
+        public var node: String
+
+        public init(number: UInt64, node: String) {
+            self.number = number
+            self.node = node
+        }
+
+        /// The epoch of the genesis configuration, before any primary.
+        public static let genesis = Epoch(number: 0, node: "")
+
+        public static func < (lhs: Epoch, rhs: Epoch) -> Bool { (lhs.number, lhs.node) < (rhs.number, rhs.node) }
+
+        public var description: String { "\(number).\(node)" }
+    }
+
+    /// The replica set of one epoch.
+    public struct Config: Equatable, Sendable, CustomStringConvertible {
+        public var epoch: Epoch
+        public var replicas: [NodeID]
+
+        public init(epoch: Epoch, replicas: [NodeID]) {
+            self.epoch = epoch
+            self.replicas = replicas
+        }
+
+        /// Whether `voters` include a majority of the replicas.
+        public func isQuorum(_ voters: Set<NodeID>) -> Bool {
+            replicas.count { voters.contains($0) } * 2 > replicas.count
+        }
+
+        public var description: String { "\(epoch):[\(replicas.map(\.rawValue).joined(separator: ","))]" }
+    }
+
+    public enum Payload: Equatable, Sendable {
+        /// The first entry of an epoch: its replica set.
+        case start(replicas: [NodeID])
+        /// An opaque command for the layer above (entity events).
+        case command([UInt8])
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var epoch: Epoch
+        public var lsn: UInt64
+        public var payload: Payload
+
+        public init(epoch: Epoch, lsn: UInt64, payload: Payload) {
+            self.epoch = epoch
+            self.lsn = lsn
+            self.payload = payload
+        }
+    }
+
+    /// What a node tells a candidate when it promises.
+    public struct Promise: Equatable, Sendable {
+        public var from: NodeID
+        /// (epoch, lsn) of the last entry, or genesis/0.
+        public var lastEpoch: Epoch
+        public var lastLSN: UInt64
+        /// The configuration of the last start entry in its log (genesis if none).
+        public var latestConfig: Config
+        /// Configurations it promised since the last committed start it knows.
+        public var history: [Config]
+        /// The epoch of the last committed start entry it knows (genesis if none).
+        public var committedStart: Epoch
+        public var commitLSN: UInt64
+        /// Its entries after the candidate's `fromLSN`.
+        public var entries: [Entry]
+    }
+
+    public enum Message: Equatable, Sendable {
+        case prepare(epoch: Epoch, replicas: [NodeID], fromLSN: UInt64)
+        case promise(epoch: Epoch, Promise)
+        /// The receiver has promised a higher epoch than the message's.
+        case refuse(epoch: Epoch, promised: Epoch)
+        case append(epoch: Epoch, prevLSN: UInt64, prevEpoch: Epoch, entries: [Entry], commitLSN: UInt64)
+        case appendReply(epoch: Epoch, success: Bool, lsn: UInt64)
+    }
+
+    public enum Directive: Equatable, Sendable {
+        case send(Message, to: NodeID)
+        /// These entries are now committed, in order: apply them.
+        case commit([Entry])
+        case becamePrimary(Epoch)
+        /// This node is no longer primary (or candidate); proposals in flight have unknown outcomes.
+        case steppedDown(Epoch)
+    }
+
+    /// Why a proposal was refused.
+    public enum ProposeError: Error, Equatable, Sendable {
+        case notPrimary
+    }
+}
