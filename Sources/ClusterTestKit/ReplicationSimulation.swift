@@ -1,0 +1,275 @@
+import ClusterCore
+
+/// A seeded simulation of one shard's replication across several nodes, with a nemesis.
+///
+/// Nodes crash and restart (keeping their durable state: promised epoch, promise history,
+/// log, commit position), the network drops, duplicates, delays and reorders messages and
+/// partitions the nodes, and each node's view of who is alive lags behind the truth, so two
+/// nodes may both believe they should lead. Clients propose through whichever node leads.
+///
+/// Checked on every step: a committed LSN never holds two different entries anywhere, and no
+/// epoch is led by two nodes. Checked at the end, after healing: every acknowledged write is
+/// in the committed log at the LSN it was acknowledged at.
+public final class ReplicationSimulation {
+    public struct Violation: Error, CustomStringConvertible {
+        public let seed: UInt64
+        public let message: String
+        public var description: String { "seed \(seed): \(message)" }
+    }
+
+    struct SimNode {
+        var replica: Replication.Replica
+        var isUp = true
+        var life = 0
+        var view: Set<NodeID>
+        var candidacyStartedAt: MonotonicTime?
+        var candidacyTimeout: Duration = .milliseconds(300)
+    }
+
+    enum Event {
+        case deliver(Replication.Message, from: NodeID, to: Int, life: Int)
+    }
+
+    public let seed: UInt64
+    public let replication: Int
+    private var random: SplitMix64
+    private var nodes: [SimNode] = []
+    private var ids: [NodeID] = []
+    private var preference: [NodeID] = []
+    private var queue = EventQueue<Event>()
+    private var groups: [Int] = []
+    public private(set) var now = MonotonicTime.zero
+
+    public var lossProbability = 0.0
+    public var duplicateProbability = 0.0
+    public var latency: ClosedRange<Int> = 1...10  // milliseconds
+
+    /// Every committed LSN, as first committed anywhere.
+    public private(set) var committed: [UInt64: Replication.Entry] = [:]
+    /// Writes whose proposer saw them committed: (lsn, value).
+    public private(set) var acknowledged: [(lsn: UInt64, value: UInt64)] = []
+    private var inFlight: [Int: [(epoch: Replication.Epoch, lsn: UInt64, value: UInt64)]] = [:]
+    private var leaders: [Replication.Epoch: NodeID] = [:]
+    private var nextValue: UInt64 = 1
+    public private(set) var violations: [String] = []
+    public private(set) var messagesSent = 0
+
+    public init(seed: UInt64, nodeCount: Int = 5, replication: Int = 3) {
+        self.seed = seed
+        self.replication = replication
+        random = SplitMix64(seed: seed)
+        ids = (0..<nodeCount).map { NodeID("r\($0)")! }
+        // The placement preference of this shard over the configured nodes, as the ring would give it.
+        preference = ids.shuffled(using: &random)
+        let genesis = Array(preference.prefix(replication))
+        nodes = ids.map { SimNode(replica: Replication.Replica(me: $0, genesis: genesis), view: Set(ids)) }
+        groups = Array(repeating: 0, count: nodeCount)
+    }
+
+    // MARK: - Running
+
+    /// Runs the nemesis for `duration`, then heals everything and checks that the cluster
+    /// recovers and kept every acknowledged write.
+    public func run(chaos duration: Duration) throws(Violation) {
+        let chaosEnd = now + duration
+        var nextNemesis = now + .milliseconds(Int64.random(in: 50...200, using: &random))
+        lossProbability = Double.random(in: 0...0.1, using: &random)
+        duplicateProbability = Double.random(in: 0...0.05, using: &random)
+        while now < chaosEnd {
+            step(clients: true)
+            if now >= nextNemesis {
+                nemesis()
+                nextNemesis = now + .milliseconds(Int64.random(in: 50...300, using: &random))
+            }
+            try check()
+        }
+        // Heal: everyone up, connected, no loss; views catch up.
+        for index in nodes.indices where !nodes[index].isUp { restart(index) }
+        groups = Array(repeating: 0, count: nodes.count)
+        lossProbability = 0
+        duplicateProbability = 0
+        let deadline = now + .seconds(10)
+        var sentinel: (node: Int, lsn: UInt64, epoch: Replication.Epoch)?
+        while now < deadline {
+            step(clients: false)
+            try check()
+            if let (node, lsn, epoch) = sentinel {
+                if nodes[node].replica.primaryEpoch != epoch {
+                    sentinel = nil
+                } else if nodes[node].replica.commitLSN >= lsn {
+                    try finalCheck()
+                    return
+                }
+            } else if let leader = nodes.indices.first(where: {
+                nodes[$0].replica.isPrimary && nodes[$0].replica.primaryReplicas == designated(by: $0)
+            }) {
+                var replica = nodes[leader].replica
+                if let (lsn, directives) = try? replica.propose(Self.bytes(0)) {
+                    nodes[leader].replica = replica
+                    sentinel = (leader, lsn, replica.primaryEpoch!)
+                    carryOut(directives, node: leader)
+                }
+            }
+        }
+        throw Violation(seed: seed, message: "no primary committed a write within 10 s after healing")
+    }
+
+    static func bytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+
+    static func value(_ payload: Replication.Payload) -> UInt64? {
+        guard case .command(let bytes) = payload, bytes.count == 8 else { return nil }
+        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Advances 10 ms: deliveries, view updates, ticks, candidacies and client proposals.
+    private func step(clients: Bool) {
+        let end = now + .milliseconds(10)
+        while let next = queue.nextTime, next <= end {
+            guard let (at, event) = queue.pop() else { break }
+            now = at
+            if case .deliver(let message, let from, let to, let life) = event {
+                guard nodes[to].isUp, nodes[to].life == life else { continue }
+                var replica = nodes[to].replica
+                let directives = replica.onMessage(message, from: from)
+                nodes[to].replica = replica
+                carryOut(directives, node: to)
+            }
+        }
+        now = end
+        for index in nodes.indices where nodes[index].isUp {
+            // Views lag the truth: each node learns the reachable set now and then.
+            if Double.random(in: 0..<1, using: &random) < 0.3 {
+                nodes[index].view = Set(nodes.indices.filter { nodes[$0].isUp && groups[$0] == groups[index] }.map { ids[$0] })
+            }
+            var replica = nodes[index].replica
+            var directives = replica.onTick()
+            let wanted = designated(by: index)
+            if wanted.first == ids[index], !(replica.isPrimary && replica.primaryReplicas == wanted) {
+                let started = nodes[index].candidacyStartedAt
+                if !replica.isCandidate || started.map({ now - $0 > nodes[index].candidacyTimeout }) ?? true {
+                    directives += replica.startCandidacy(replicas: wanted)
+                    nodes[index].candidacyStartedAt = now
+                    nodes[index].candidacyTimeout = .milliseconds(Int64.random(in: 150...450, using: &random))
+                }
+            }
+            nodes[index].replica = replica
+            carryOut(directives, node: index)
+            if clients, replica.isPrimary, Double.random(in: 0..<1, using: &random) < 0.5 {
+                propose(at: index)
+            }
+        }
+    }
+
+    private func designated(by index: Int) -> [NodeID] {
+        Array(preference.filter { nodes[index].view.contains($0) }.prefix(replication))
+    }
+
+    private func propose(at index: Int) {
+        var replica = nodes[index].replica
+        let value = nextValue
+        nextValue += 1
+        guard let (lsn, directives) = try? replica.propose(Self.bytes(value)) else { return }
+        inFlight[index, default: []].append((replica.primaryEpoch!, lsn, value))
+        nodes[index].replica = replica
+        carryOut(directives, node: index)
+    }
+
+    private func carryOut(_ directives: [Replication.Directive], node index: Int) {
+        for directive in directives {
+            switch directive {
+            case .send(let message, let to):
+                send(message, from: index, to: ids.firstIndex(of: to)!)
+            case .commit(let entries):
+                for entry in entries {
+                    if let existing = committed[entry.lsn], existing != entry {
+                        violations.append(
+                            "lsn \(entry.lsn) committed as \(existing) and as \(entry) (at \(ids[index]))"
+                        )
+                    } else {
+                        committed[entry.lsn] = entry
+                    }
+                }
+                // The proposer acknowledges what it sees committed in the epoch it proposed in.
+                let lastCommitted = entries.last?.lsn ?? 0
+                inFlight[index]?.removeAll { pending in
+                    guard pending.lsn <= lastCommitted else { return false }
+                    let entry = nodes[index].replica.log[Int(pending.lsn) - 1]
+                    if entry.epoch == pending.epoch, Self.value(entry.payload) == pending.value {
+                        acknowledged.append((pending.lsn, pending.value))
+                    }
+                    return true
+                }
+            case .becamePrimary(let epoch):
+                if let other = leaders[epoch], other != ids[index] {
+                    violations.append("epoch \(epoch) led by \(other) and \(ids[index])")
+                }
+                leaders[epoch] = ids[index]
+                nodes[index].candidacyStartedAt = nil
+            case .steppedDown:
+                // Proposals in flight have unknown outcomes now: never acknowledged.
+                inFlight[index] = nil
+            }
+        }
+    }
+
+    private func send(_ message: Replication.Message, from: Int, to: Int) {
+        messagesSent += 1
+        guard groups[from] == groups[to] else { return }
+        var copies = 1
+        if Double.random(in: 0..<1, using: &random) < lossProbability { copies = 0 }
+        if Double.random(in: 0..<1, using: &random) < duplicateProbability { copies += 1 }
+        for _ in 0..<copies {
+            let delay = Duration.milliseconds(Int64.random(in: Int64(latency.lowerBound)...Int64(latency.upperBound), using: &random))
+            queue.push(.deliver(message, from: ids[from], to: to, life: nodes[to].life), at: now + delay)
+        }
+    }
+
+    private func nemesis() {
+        let up = nodes.indices.filter { nodes[$0].isUp }
+        let down = nodes.indices.filter { !nodes[$0].isUp }
+        switch Int.random(in: 0..<6, using: &random) {
+        case 0, 1:
+            if up.count > 1, let victim = up.randomElement(using: &random) { crash(victim) }
+        case 2:
+            if let back = down.randomElement(using: &random) { restart(back) }
+        case 3:
+            let side = Set(nodes.indices.shuffled(using: &random).prefix(Int.random(in: 1...2, using: &random)))
+            groups = nodes.indices.map { side.contains($0) ? 1 : 0 }
+        case 4:
+            groups = Array(repeating: 0, count: nodes.count)
+        default:
+            latency = 1...Int.random(in: 2...40, using: &random)
+        }
+    }
+
+    private func crash(_ index: Int) {
+        nodes[index].isUp = false
+        nodes[index].life += 1
+        inFlight[index] = nil
+    }
+
+    private func restart(_ index: Int) {
+        nodes[index].isUp = true
+        nodes[index].life += 1
+        nodes[index].replica.restart()
+        nodes[index].candidacyStartedAt = nil
+    }
+
+    private func check() throws(Violation) {
+        if let first = violations.first { throw Violation(seed: seed, message: first) }
+    }
+
+    private func finalCheck() throws(Violation) {
+        for (lsn, value) in acknowledged {
+            guard let entry = committed[lsn], Self.value(entry.payload) == value else {
+                throw Violation(seed: seed, message: "acknowledged write \(value) at lsn \(lsn) is lost (committed: \(String(describing: committed[lsn])))")
+            }
+        }
+        // Every live replica's committed prefix is the cluster's committed log.
+        for node in nodes {
+            for entry in node.replica.log.prefix(Int(node.replica.commitLSN)) where committed[entry.lsn] != entry {
+                throw Violation(seed: seed, message: "\(node.replica.me) holds \(entry) as committed")
+            }
+        }
+    }
+}
