@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "plume", targets: ["plume"]),
         .library(name: "ClusterCore", targets: ["ClusterCore"]),
+        .library(name: "GameDomain", targets: ["GameDomain"]),
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
         .library(name: "Persistence", targets: ["Persistence"]),
         .library(name: "ClusterRuntime", targets: ["ClusterRuntime"]),
@@ -33,6 +34,7 @@ let package = Package(
     targets: [
         // Pure: no sockets, files, clocks or random sources.
         .target(name: "ClusterCore", swiftSettings: strict),
+        .target(name: "GameDomain", swiftSettings: strict),
         .target(
             name: "WireProtocol",
             dependencies: [
@@ -113,6 +115,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "GameDomainTests", dependencies: ["GameDomain"], swiftSettings: strict),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], swiftSettings: strict),
         .testTarget(
             name: "GatewayTests",

@@ -1,0 +1,160 @@
+/// A player account: identity, profile, and login sessions with rotating refresh tokens.
+///
+/// Secrets never enter the aggregate in clear: the password arrives already hashed (scrypt,
+/// by the edge) and refresh tokens as their SHA-256 hashes.
+public enum User {
+    public struct Session: Sendable, Equatable {
+        public var id: String
+        public var refreshTokenHash: String
+        public var expiresAt: Double
+        public var isRevoked: Bool
+    }
+
+    public struct Profile: Sendable, Equatable {
+        public var displayName: String
+        public var bio: String
+        public var avatarURL: String?
+        public var country: String?
+
+        public init(displayName: String, bio: String = "", avatarURL: String? = nil, country: String? = nil) {
+            self.displayName = displayName
+            self.bio = bio
+            self.avatarURL = avatarURL
+            self.country = country
+        }
+    }
+
+    /// A partial profile update: `nil` leaves a field as it is; `.some(nil)` clears an optional one.
+    public struct ProfileChange: Sendable, Equatable {
+        public var displayName: String?
+        public var bio: String?
+        public var avatarURL: String??
+        public var country: String??
+
+        public init(displayName: String? = nil, bio: String? = nil, avatarURL: String?? = nil, country: String?? = nil) {
+            self.displayName = displayName
+            self.bio = bio
+            self.avatarURL = avatarURL
+            self.country = country
+        }
+    }
+
+    public struct State: Aggregate {
+        public var id: String?
+        public var username = ""
+        public var email = ""
+        public var passwordHash = ""
+        public var profile = Profile(displayName: "")
+        public var createdAt: Double = 0
+        public var sessions: [String: Session] = [:]
+
+        public static let initial = State()
+
+        public var exists: Bool { id != nil }
+
+        public init() {}
+
+        public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
+            switch command {
+            case .create(let id, let username, let email, let passwordHash):
+                guard !exists else { throw .alreadyExists }
+                try Validation.username(username)
+                try Validation.email(email)
+                guard !passwordHash.isEmpty else { throw .invalid(field: "password", message: "missing password hash") }
+                return [.created(id: id, username: username, email: Validation.normalizedEmail(email), passwordHash: passwordHash, at: now)]
+
+            case .updateProfile(let change):
+                guard exists else { throw .notFound }
+                var profile = self.profile
+                if let name = change.displayName {
+                    try Validation.displayName(name)
+                    profile.displayName = name
+                }
+                if let bio = change.bio {
+                    try Validation.bio(bio)
+                    profile.bio = bio
+                }
+                if let avatar = change.avatarURL {
+                    if let avatar { try Validation.avatarURL(avatar) }
+                    profile.avatarURL = avatar
+                }
+                if let country = change.country {
+                    if let country { try Validation.country(country) }
+                    profile.country = country?.uppercased()
+                }
+                return profile == self.profile ? [] : [.profileUpdated(profile)]
+
+            case .openSession(let sessionID, let refreshTokenHash, let expiresAt):
+                guard exists else { throw .notFound }
+                guard sessions[sessionID] == nil else { throw .invalid(field: "session", message: "session id in use") }
+                return [.sessionOpened(id: sessionID, refreshTokenHash: refreshTokenHash, expiresAt: expiresAt)]
+
+            case .refresh(let sessionID, let presentedHash, let newHash, let expiresAt):
+                guard exists else { throw .notFound }
+                guard let session = sessions[sessionID], !session.isRevoked else { throw .sessionInvalid }
+                guard session.refreshTokenHash == presentedHash else {
+                    // A refresh token presented a second time was stolen or replayed: end the session.
+                    return [.sessionRevoked(id: sessionID, reason: .refreshTokenReused)]
+                }
+                guard session.expiresAt > now else { throw .sessionInvalid }
+                return [.refreshRotated(id: sessionID, refreshTokenHash: newHash, expiresAt: expiresAt)]
+
+            case .closeSession(let sessionID):
+                guard exists else { throw .notFound }
+                guard let session = sessions[sessionID], !session.isRevoked else { return [] }
+                return [.sessionRevoked(id: sessionID, reason: .logout)]
+            }
+        }
+
+        public mutating func apply(_ event: Event) {
+            switch event {
+            case .created(let id, let username, let email, let passwordHash, let at):
+                self.id = id
+                self.username = username
+                self.email = email
+                self.passwordHash = passwordHash
+                self.profile = Profile(displayName: username)
+                self.createdAt = at
+            case .profileUpdated(let profile):
+                self.profile = profile
+            case .sessionOpened(let id, let hash, let expiresAt):
+                sessions[id] = Session(id: id, refreshTokenHash: hash, expiresAt: expiresAt, isRevoked: false)
+            case .refreshRotated(let id, let hash, let expiresAt):
+                sessions[id]?.refreshTokenHash = hash
+                sessions[id]?.expiresAt = expiresAt
+            case .sessionRevoked(let id, _):
+                sessions[id]?.isRevoked = true
+            }
+        }
+    }
+
+    public enum Command: Sendable, Equatable {
+        case create(id: String, username: String, email: String, passwordHash: String)
+        case updateProfile(ProfileChange)
+        case openSession(id: String, refreshTokenHash: String, expiresAt: Double)
+        /// Rotates the refresh token; presenting an outdated one revokes the session.
+        case refresh(sessionID: String, presentedHash: String, newHash: String, expiresAt: Double)
+        case closeSession(id: String)
+    }
+
+    public enum RevocationReason: UInt8, Sendable, Equatable {
+        case logout = 1
+        case refreshTokenReused = 2
+    }
+
+    public enum Event: Sendable, Equatable {
+        case created(id: String, username: String, email: String, passwordHash: String, at: Double)
+        case profileUpdated(Profile)
+        case sessionOpened(id: String, refreshTokenHash: String, expiresAt: Double)
+        case refreshRotated(id: String, refreshTokenHash: String, expiresAt: Double)
+        case sessionRevoked(id: String, reason: RevocationReason)
+    }
+
+    public enum Failure: Error, Equatable, Sendable {
+        case alreadyExists
+        case notFound
+        case invalid(field: String, message: String)
+        /// The session is unknown, expired or revoked.
+        case sessionInvalid
+    }
+}

@@ -1,0 +1,132 @@
+import GameDomain
+import Testing
+
+@Suite struct UserTests {
+    func created() throws -> (User.State, [User.Event]) {
+        let events = try User.State.initial.handle(
+            .create(id: "u1", username: "Ada_L", email: "ada@Example.COM", passwordHash: "scrypt$hash"),
+            now: 100
+        )
+        return (User.State.replay(events), events)
+    }
+
+    @Test func creationNormalisesTheEmailAndDefaultsTheDisplayName() throws {
+        let (user, _) = try created()
+        #expect(user.exists)
+        #expect(user.username == "Ada_L")
+        #expect(user.email == "ada@example.com")
+        #expect(user.profile.displayName == "Ada_L")
+        #expect(user.createdAt == 100)
+        #expect(throws: User.Failure.alreadyExists) {
+            try user.handle(.create(id: "u1", username: "Ada_L", email: "a@b.co", passwordHash: "x"), now: 1)
+        }
+    }
+
+    @Test(arguments: ["ab", String(repeating: "a", count: 33), "has space", "émile", "semi;colon"])
+    func badUsernamesAreRefused(username: String) {
+        #expect(throws: User.Failure.self) {
+            try User.State.initial.handle(.create(id: "u", username: username, email: "a@b.co", passwordHash: "h"), now: 0)
+        }
+    }
+
+    @Test(arguments: ["plain", "a@b", "@b.co", "a@-b.co", "a b@c.co", "a@b.c", "a@@b.co"])
+    func badEmailsAreRefused(email: String) {
+        #expect(throws: User.Failure.invalid(field: "email", message: "is not a valid email address")) {
+            try Validation.email(email)
+        }
+    }
+
+    @Test func goodInputsPass() throws {
+        try Validation.username("a.b-c_9")
+        try Validation.email("first.last+tag@sub.example.org")
+        try Validation.password("12345678")
+        #expect(throws: User.Failure.self) { try Validation.password("1234567") }
+        #expect(Validation.usernameKey("Ada_L") == Validation.usernameKey("ada_l"))
+    }
+
+    @Test func profileUpdatesAreValidatedAndPartial() throws {
+        var (user, _) = try created()
+        let events = try user.handle(.updateProfile(.init(bio: "hello", country: .some("fr"))), now: 1)
+        for event in events { user.apply(event) }
+        #expect(user.profile == User.Profile(displayName: "Ada_L", bio: "hello", avatarURL: nil, country: "FR"))
+        #expect(try user.handle(.updateProfile(.init(bio: "hello")), now: 2).isEmpty)
+        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(displayName: String(repeating: "x", count: 65))), now: 2) }
+        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(bio: String(repeating: "x", count: 513))), now: 2) }
+        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(avatarURL: .some("ftp://x/y"))), now: 2) }
+        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(country: .some("FRA"))), now: 2) }
+        #expect(throws: User.Failure.notFound) { try User.State.initial.handle(.updateProfile(.init(bio: "x")), now: 2) }
+    }
+
+    @Test func refreshTokensRotateAndAReusedOneRevokesTheSession() throws {
+        var (user, _) = try created()
+        func run(_ command: User.Command, now: Double = 10) throws -> [User.Event] {
+            let events = try user.handle(command, now: now)
+            for event in events { user.apply(event) }
+            return events
+        }
+        _ = try run(.openSession(id: "s1", refreshTokenHash: "h1", expiresAt: 1000))
+        #expect(try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h2", expiresAt: 2000)) == [
+            .refreshRotated(id: "s1", refreshTokenHash: "h2", expiresAt: 2000)
+        ])
+        // The old token again: the session is revoked, and the current token stops working too.
+        #expect(try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h3", expiresAt: 3000)) == [
+            .sessionRevoked(id: "s1", reason: .refreshTokenReused)
+        ])
+        #expect(throws: User.Failure.sessionInvalid) { try run(.refresh(sessionID: "s1", presentedHash: "h2", newHash: "h4", expiresAt: 1)) }
+        // Expired sessions do not refresh.
+        _ = try run(.openSession(id: "s2", refreshTokenHash: "k1", expiresAt: 50))
+        #expect(throws: User.Failure.sessionInvalid) { try run(.refresh(sessionID: "s2", presentedHash: "k1", newHash: "k2", expiresAt: 90), now: 60) }
+        #expect(try run(.closeSession(id: "s2")) == [.sessionRevoked(id: "s2", reason: .logout)])
+        #expect(try run(.closeSession(id: "s2")).isEmpty)
+    }
+
+    @Test func stateIsTheReplayOfItsEvents() throws {
+        var (user, events) = try created()
+        let commands: [User.Command] = [
+            .updateProfile(.init(displayName: "Ada", bio: "b")),
+            .openSession(id: "s1", refreshTokenHash: "a", expiresAt: 500),
+            .refresh(sessionID: "s1", presentedHash: "a", newHash: "b", expiresAt: 600),
+            .updateProfile(.init(avatarURL: .some("https://cdn.example/a.png"))),
+            .closeSession(id: "s1"),
+        ]
+        for (index, command) in commands.enumerated() {
+            let produced = try user.handle(command, now: Double(200 + index))
+            for event in produced { user.apply(event) }
+            events += produced
+        }
+        #expect(user == User.State.replay(events))
+    }
+}
+
+@Suite struct NameReservationTests {
+    @Test func onlyOneUserGetsAName() throws {
+        var name = NameReservation.State.initial
+        for event in try name.handle(.reserve(userID: "u1"), now: 0) { name.apply(event) }
+        #expect(throws: NameReservation.Failure.taken) { try name.handle(.reserve(userID: "u2"), now: 1) }
+        // Idempotent for the same user.
+        #expect(try name.handle(.reserve(userID: "u1"), now: 1).isEmpty)
+        for event in try name.handle(.confirm(userID: "u1"), now: 2) { name.apply(event) }
+        #expect(throws: NameReservation.Failure.taken) { try name.handle(.reserve(userID: "u2"), now: 10_000) }
+        #expect(try name.handle(.release(userID: "u1"), now: 3).isEmpty)
+    }
+
+    @Test func anAbandonedReservationExpires() throws {
+        var name = NameReservation.State.initial
+        for event in try name.handle(.reserve(userID: "u1"), now: 0) { name.apply(event) }
+        #expect(throws: NameReservation.Failure.taken) { try name.handle(.reserve(userID: "u2"), now: 30) }
+        for event in try name.handle(.reserve(userID: "u2"), now: 61) { name.apply(event) }
+        #expect(name.owner == "u2")
+        #expect(throws: NameReservation.Failure.notReservedBy("u1")) { try name.handle(.confirm(userID: "u1"), now: 62) }
+    }
+
+    @Test func aFailedSignupReleasesItsReservation() throws {
+        var events = try NameReservation.State.initial.handle(.reserve(userID: "u1"), now: 0)
+        var name = NameReservation.State.replay(events)
+        let released = try name.handle(.release(userID: "u1"), now: 1)
+        for event in released { name.apply(event) }
+        events += released
+        #expect(name.owner == nil)
+        #expect(name == NameReservation.State.replay(events))
+        #expect(try name.handle(.reserve(userID: "u2"), now: 2) == [.reserved(userID: "u2", at: 2)])
+    }
+}
