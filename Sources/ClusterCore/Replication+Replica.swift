@@ -13,6 +13,7 @@ extension Replication {
         /// Entries up to here are committed. Durable.
         public private(set) var commitLSN: UInt64 = 0
         private var role: Role = .follower
+        private var changes = DurableChanges()
 
         /// How many entries one append message carries at most.
         public var appendBatchMax = 64
@@ -43,6 +44,90 @@ extension Replication {
             self.genesis = Config(epoch: .genesis, replicas: genesis)
         }
 
+        /// Rebuilds a replica from its durable state (after a restart).
+        public init(me: NodeID, genesis: [NodeID], durable: Durable) {
+            self.init(me: me, genesis: genesis)
+            promised = durable.promised
+            history = durable.history
+            log = durable.log
+            commitLSN = min(durable.commitLSN, UInt64(durable.log.count))
+        }
+
+        /// Everything that must survive a crash.
+        public struct Durable: Sendable, Equatable {
+            public var promised: Epoch = .genesis
+            public var history: [Config] = []
+            public var log: [Entry] = []
+            public var commitLSN: UInt64 = 0
+
+            public init() {}
+
+            /// Replays one persisted change.
+            public mutating func apply(_ change: DurableChange) {
+                switch change {
+                case .promised(let config):
+                    promised = max(promised, config.epoch)
+                    history.append(config)
+                case .promisedEpoch(let epoch):
+                    promised = max(promised, epoch)
+                case .entries(let entries):
+                    guard let first = entries.first else { return }
+                    if Int(first.lsn) - 1 < log.count { log.removeSubrange((Int(first.lsn) - 1)...) }
+                    log.append(contentsOf: entries)
+                case .committed(let lsn):
+                    commitLSN = max(commitLSN, lsn)
+                    let floor = Replica.committedStart(log: log, commitLSN: commitLSN)
+                    history.removeAll { $0.epoch < floor }
+                }
+            }
+        }
+
+        /// One change to the durable state, in the order it happened.
+        public enum DurableChange: Sendable, Equatable {
+            /// A promise for the epoch of the configuration (which joins the history).
+            case promised(Config)
+            /// A newer primary was accepted without a prepare: only the epoch is promised.
+            case promisedEpoch(Epoch)
+            /// The log from `entries[0].lsn` on is replaced by these entries.
+            case entries([Entry])
+            case committed(UInt64)
+        }
+
+        struct DurableChanges: Sendable {
+            var promises: [DurableChange] = []
+            var logFrom: UInt64?
+            var committed: UInt64?
+        }
+
+        public var durable: Durable {
+            var state = Durable()
+            state.promised = promised
+            state.history = history
+            state.log = log
+            state.commitLSN = commitLSN
+            return state
+        }
+
+        /// The durable changes since the last call, in an order that replays correctly. The
+        /// shell persists them before it sends the messages of the same input.
+        public mutating func takeDurableChanges() -> [DurableChange] {
+            var result: [DurableChange] = changes.promises
+            if let from = changes.logFrom, Int(from) <= log.count {
+                result.append(.entries(Array(log[(Int(from) - 1)...])))
+            }
+            if let committed = changes.committed { result.append(.committed(committed)) }
+            changes = DurableChanges()
+            return result
+        }
+
+        private mutating func noteLogChange(from lsn: UInt64) {
+            changes.logFrom = min(changes.logFrom ?? lsn, lsn)
+        }
+
+        private mutating func notePromise(_ config: Config) {
+            changes.promises.append(.promised(config))
+        }
+
         // MARK: - Views
 
         public var isPrimary: Bool { if case .primary = role { true } else { false } }
@@ -66,8 +151,10 @@ extension Replication {
         }
 
         /// The epoch of the last committed start entry.
-        public var committedStart: Epoch {
-            for entry in log[..<Int(commitLSN)].reversed() {
+        public var committedStart: Epoch { Self.committedStart(log: log, commitLSN: commitLSN) }
+
+        static func committedStart(log: [Entry], commitLSN: UInt64) -> Epoch {
+            for entry in log[..<Int(min(commitLSN, UInt64(log.count)))].reversed() {
                 if case .start = entry.payload { return entry.epoch }
             }
             return .genesis
@@ -84,6 +171,7 @@ extension Replication {
             let epoch = Epoch(number: max(promised.number, lastEpoch.number) + 1, node: me.rawValue)
             promised = epoch
             history.append(Config(epoch: epoch, replicas: replicas))
+            notePromise(Config(epoch: epoch, replicas: replicas))
             var candidacy = Candidacy(epoch: epoch, replicas: replicas, fromLSN: commitLSN)
             candidacy.promises[me] = promise(fromLSN: commitLSN)
             candidacy.contacted = [me]
@@ -148,8 +236,10 @@ extension Replication {
                 // Everything up to fromLSN is committed and therefore identical everywhere.
                 log.removeSubrange(Int(candidacy.fromLSN)...)
                 log.append(contentsOf: best.entries.filter { $0.lsn > candidacy.fromLSN })
+                noteLogChange(from: candidacy.fromLSN + 1)
             }
             log.append(Entry(epoch: candidacy.epoch, lsn: lastLSN + 1, payload: .start(replicas: candidacy.replicas)))
+            noteLogChange(from: lastLSN)
             let followers = candidacy.replicas.filter { $0 != me }
             var leadership = Leadership(
                 epoch: candidacy.epoch,
@@ -172,6 +262,7 @@ extension Replication {
             guard case .primary(var leadership) = role else { throw .notPrimary }
             let entry = Entry(epoch: leadership.epoch, lsn: lastLSN + 1, payload: .command(command))
             log.append(entry)
+            noteLogChange(from: entry.lsn)
             leadership.match[me] = entry.lsn
             role = .primary(leadership)
             var directives: [Directive] = []
@@ -213,6 +304,7 @@ extension Replication {
                 stepDown(into: &directives)
                 promised = epoch
                 history.append(Config(epoch: epoch, replicas: replicas))
+                notePromise(Config(epoch: epoch, replicas: replicas))
                 directives.append(.send(.promise(epoch: epoch, promise(fromLSN: fromLSN)), to: sender))
 
             case .promise(let epoch, let promise):
@@ -237,7 +329,11 @@ extension Replication {
                 }
                 if epoch > promised || primaryEpoch.map({ $0 != epoch }) ?? isCandidate {
                     stepDown(into: &directives)
-                    promised = epoch
+                    if epoch > promised {
+                        // Accepting a newer primary is a promise too; its configuration arrives in its start entry.
+                        promised = epoch
+                        changes.promises.append(.promisedEpoch(epoch))
+                    }
                 }
                 handleAppend(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, leaderCommit: leaderCommit, from: sender, into: &directives)
 
@@ -282,6 +378,7 @@ extension Replication {
                     log.removeSubrange(index...)
                 }
                 log.append(entry)
+                noteLogChange(from: entry.lsn)
             }
             let lastNew = prevLSN + UInt64(entries.count)
             let newCommit = min(leaderCommit, lastNew)
@@ -322,6 +419,7 @@ extension Replication {
         private mutating func commit(upTo lsn: UInt64, into directives: inout [Directive]) {
             let newly = Array(log[Int(commitLSN)..<Int(lsn)])
             commitLSN = lsn
+            changes.committed = lsn
             let floor = committedStart
             history.removeAll { $0.epoch < floor }
             directives.append(.commit(newly))

@@ -19,6 +19,8 @@ public final class ReplicationSimulation {
 
     struct SimNode {
         var replica: Replication.Replica
+        /// What the node has persisted: replayed from the replica's durable changes only.
+        var persisted = Replication.Replica.Durable()
         var isUp = true
         var life = 0
         var view: Set<NodeID>
@@ -175,6 +177,8 @@ public final class ReplicationSimulation {
     }
 
     private func carryOut(_ directives: [Replication.Directive], node index: Int) {
+        // Persist before sending, as the shell does.
+        for change in nodes[index].replica.takeDurableChanges() { nodes[index].persisted.apply(change) }
         for directive in directives {
             switch directive {
             case .send(let message, let to):
@@ -243,6 +247,9 @@ public final class ReplicationSimulation {
     }
 
     private func crash(_ index: Int) {
+        if nodes[index].persisted != nodes[index].replica.durable {
+            violations.append("\(ids[index])'s persisted changes do not rebuild its durable state")
+        }
         nodes[index].isUp = false
         nodes[index].life += 1
         inFlight[index] = nil
@@ -251,7 +258,8 @@ public final class ReplicationSimulation {
     private func restart(_ index: Int) {
         nodes[index].isUp = true
         nodes[index].life += 1
-        nodes[index].replica.restart()
+        // Only what was persisted survives the crash.
+        nodes[index].replica = Replication.Replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
         nodes[index].candidacyStartedAt = nil
     }
 
