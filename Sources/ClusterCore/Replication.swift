@@ -92,6 +92,26 @@ extension Replication {
         public var commitLSN: UInt64
         /// Its entries after the candidate's `fromLSN`.
         public var entries: [Entry]
+
+        public init(
+            from: NodeID,
+            lastEpoch: Epoch,
+            lastLSN: UInt64,
+            latestConfig: Config,
+            history: [Config],
+            committedStart: Epoch,
+            commitLSN: UInt64,
+            entries: [Entry]
+        ) {
+            self.from = from
+            self.lastEpoch = lastEpoch
+            self.lastLSN = lastLSN
+            self.latestConfig = latestConfig
+            self.history = history
+            self.committedStart = committedStart
+            self.commitLSN = commitLSN
+            self.entries = entries
+        }
     }
 
     public enum Message: Equatable, Sendable {

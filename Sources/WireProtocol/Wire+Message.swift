@@ -14,6 +14,12 @@ extension Wire {
         case swim(SWIM.Message)
         /// Echoed back unchanged; used by `plume bench wire`.
         case echo(ByteBuffer)
+        /// A replication message for one shard.
+        case replication(shard: UInt32, Replication.Message)
+        /// A command for an entity, forwarded to the primary of its shard; answered with
+        /// ``entityReply(_:)`` or ``error(code:message:)``.
+        case entityRequest(shard: UInt32, key: String, command: [UInt8])
+        case entityReply([UInt8])
 
         public var type: MessageType {
             switch self {
@@ -29,6 +35,9 @@ extension Wire {
             case .swim(.nack): .swimNack
             case .swim(.pushPull): .swimPushPull
             case .echo: .echo
+            case .replication: .replication
+            case .entityRequest: .entityRequest
+            case .entityReply: .entityReply
             }
         }
     }
@@ -113,6 +122,16 @@ extension Wire.Message {
             }
         case .echo(var bytes):
             buffer.writeBuffer(&bytes)
+        case .replication(let shard, let message):
+            buffer.writeWireReplication(shard: shard, message)
+        case .entityRequest(let shard, let key, let command):
+            buffer.writeInteger(shard)
+            buffer.writeWireString(key)
+            buffer.writeInteger(UInt32(command.count))
+            buffer.writeBytes(command)
+        case .entityReply(let bytes):
+            buffer.writeInteger(UInt32(bytes.count))
+            buffer.writeBytes(bytes)
         }
         return type
     }
@@ -186,6 +205,15 @@ extension Wire.Message {
             message = .swim(.pushPull(members: members, isReply: flag == 1))
         case .echo:
             message = .echo(buffer.readSlice(length: buffer.readableBytes)!)
+        case .replication:
+            let (shard, replication) = try buffer.readWireReplication()
+            message = .replication(shard: shard, replication)
+        case .entityRequest:
+            let shard: UInt32 = try buffer.readWireInteger("entity_request.shard")
+            let key = try buffer.readWireString("entity_request.key")
+            message = .entityRequest(shard: shard, key: key, command: try buffer.readWireBlob("entity_request.command"))
+        case .entityReply:
+            message = .entityReply(try buffer.readWireBlob("entity_reply"))
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
         return message
@@ -256,6 +284,15 @@ extension ByteBuffer {
         let length = Int(try readWireInteger(field) as UInt8)
         guard length <= Wire.Limits.digestBytesMax else {
             throw .tooLong(field: field, count: length, limit: Wire.Limits.digestBytesMax)
+        }
+        guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
+        return bytes
+    }
+
+    mutating func readWireBlob(_ field: String) throws(Wire.CodecError) -> [UInt8] {
+        let length = Int(try readWireInteger("\(field).length") as UInt32)
+        guard length <= Wire.Limits.payloadBytesMax else {
+            throw .tooLong(field: field, count: length, limit: Wire.Limits.payloadBytesMax)
         }
         guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
         return bytes

@@ -51,6 +51,9 @@ public enum Wire {
         case swimNack = 13
         case swimPushPull = 14
         case echo = 20
+        case replication = 30
+        case entityRequest = 40
+        case entityReply = 41
     }
 
     /// One frame: header fields and the payload bytes.

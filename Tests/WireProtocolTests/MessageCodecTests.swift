@@ -42,6 +42,36 @@ import WireProtocol
         .swim(.pushPull(members: gossip.map(\.member), isReply: true)),
         .swim(.pushPull(members: [], isReply: false)),
         .echo(ByteBuffer(bytes: [0, 1, 2, 255])),
+        .replication(shard: 7, .prepare(epoch: epoch, replicas: [NodeID("n1")!, NodeID("n2")!], fromLSN: 9)),
+        .replication(
+            shard: 65535,
+            .promise(
+                epoch: epoch,
+                Replication.Promise(
+                    from: NodeID("n2")!,
+                    lastEpoch: .genesis,
+                    lastLSN: 3,
+                    latestConfig: Replication.Config(epoch: .genesis, replicas: [NodeID("n1")!]),
+                    history: [Replication.Config(epoch: epoch, replicas: [NodeID("n3")!])],
+                    committedStart: .genesis,
+                    commitLSN: 2,
+                    entries: entries
+                )
+            )
+        ),
+        .replication(shard: 1, .refuse(epoch: epoch, promised: Replication.Epoch(number: 9, node: "n3"))),
+        .replication(shard: 2, .append(epoch: epoch, prevLSN: 1, prevEpoch: .genesis, entries: entries, commitLSN: 1)),
+        .replication(shard: 3, .appendReply(epoch: epoch, success: true, lsn: 3)),
+        .replication(shard: 3, .appendReply(epoch: epoch, success: false, lsn: 0)),
+        .entityRequest(shard: 12, key: "user/42", command: [1, 2, 3]),
+        .entityReply([]),
+        .entityReply([9, 8, 7]),
+    ]
+
+    static let epoch = Replication.Epoch(number: 4, node: "n1")
+    static let entries = [
+        Replication.Entry(epoch: epoch, lsn: 2, payload: .start(replicas: [NodeID("n1")!, NodeID("n2")!])),
+        Replication.Entry(epoch: epoch, lsn: 3, payload: .command([0, 255, 7])),
     ]
 
     @Test(arguments: messages)
@@ -91,6 +121,7 @@ import WireProtocol
         #expect(tags == [
             "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
             "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
+            "replication": 30, "entityRequest": 40, "entityReply": 41,
         ])
     }
 }

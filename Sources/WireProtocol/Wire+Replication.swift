@@ -1,0 +1,197 @@
+import ClusterCore
+import NIOCore
+
+extension Wire.Limits {
+    public static let entriesMax = 4096
+    public static let replicasMax = 64
+    public static let historyMax = 1024
+    public static let payloadBytesMax = 8 * 1024 * 1024
+}
+
+// MARK: - Replication messages
+
+extension ByteBuffer {
+    mutating func writeWireEpoch(_ epoch: Replication.Epoch) {
+        writeInteger(epoch.number)
+        writeWireString(epoch.node)
+    }
+
+    mutating func readWireEpoch(_ field: String) throws(Wire.CodecError) -> Replication.Epoch {
+        Replication.Epoch(number: try readWireInteger("\(field).number"), node: try readWireString("\(field).node"))
+    }
+
+    mutating func writeWireNodeIDs(_ ids: [NodeID]) {
+        writeInteger(UInt16(ids.count))
+        for id in ids { writeWireString(id.rawValue) }
+    }
+
+    mutating func readWireNodeIDs(_ field: String) throws(Wire.CodecError) -> [NodeID] {
+        let count = Int(try readWireInteger("\(field).count") as UInt16)
+        guard count <= Wire.Limits.replicasMax else {
+            throw .tooLong(field: field, count: count, limit: Wire.Limits.replicasMax)
+        }
+        var ids: [NodeID] = []
+        for _ in 0..<count { ids.append(try readWireNodeID(field)) }
+        return ids
+    }
+
+    mutating func writeWireConfig(_ config: Replication.Config) {
+        writeWireEpoch(config.epoch)
+        writeWireNodeIDs(config.replicas)
+    }
+
+    mutating func readWireConfig(_ field: String) throws(Wire.CodecError) -> Replication.Config {
+        Replication.Config(epoch: try readWireEpoch("\(field).epoch"), replicas: try readWireNodeIDs("\(field).replicas"))
+    }
+
+    mutating func writeWireEntries(_ entries: [Replication.Entry]) {
+        writeInteger(UInt32(entries.count))
+        for entry in entries {
+            writeWireEpoch(entry.epoch)
+            writeInteger(entry.lsn)
+            switch entry.payload {
+            case .start(let replicas):
+                writeInteger(UInt8(1))
+                writeWireNodeIDs(replicas)
+            case .command(let bytes):
+                writeInteger(UInt8(2))
+                writeInteger(UInt32(bytes.count))
+                writeBytes(bytes)
+            }
+        }
+    }
+
+    mutating func readWireEntries() throws(Wire.CodecError) -> [Replication.Entry] {
+        let count = Int(try readWireInteger("entries.count") as UInt32)
+        guard count <= Wire.Limits.entriesMax else {
+            throw .tooLong(field: "entries", count: count, limit: Wire.Limits.entriesMax)
+        }
+        var entries: [Replication.Entry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let epoch = try readWireEpoch("entry.epoch")
+            let lsn: UInt64 = try readWireInteger("entry.lsn")
+            let kind: UInt8 = try readWireInteger("entry.kind")
+            switch kind {
+            case 1:
+                entries.append(.init(epoch: epoch, lsn: lsn, payload: .start(replicas: try readWireNodeIDs("entry.replicas"))))
+            case 2:
+                let length = Int(try readWireInteger("entry.length") as UInt32)
+                guard length <= Wire.Limits.payloadBytesMax else {
+                    throw .tooLong(field: "entry.payload", count: length, limit: Wire.Limits.payloadBytesMax)
+                }
+                guard let bytes = readBytes(length: length) else { throw .truncated(field: "entry.payload") }
+                entries.append(.init(epoch: epoch, lsn: lsn, payload: .command(bytes)))
+            default:
+                throw .invalid(field: "entry.kind", reason: "unknown kind \(kind)")
+            }
+        }
+        return entries
+    }
+
+    mutating func writeWireReplication(shard: UInt32, _ message: Replication.Message) {
+        writeInteger(shard)
+        switch message {
+        case .prepare(let epoch, let replicas, let fromLSN):
+            writeInteger(UInt8(1))
+            writeWireEpoch(epoch)
+            writeWireNodeIDs(replicas)
+            writeInteger(fromLSN)
+        case .promise(let epoch, let promise):
+            writeInteger(UInt8(2))
+            writeWireEpoch(epoch)
+            writeWireString(promise.from.rawValue)
+            writeWireEpoch(promise.lastEpoch)
+            writeInteger(promise.lastLSN)
+            writeWireConfig(promise.latestConfig)
+            writeInteger(UInt16(promise.history.count))
+            for config in promise.history { writeWireConfig(config) }
+            writeWireEpoch(promise.committedStart)
+            writeInteger(promise.commitLSN)
+            writeWireEntries(promise.entries)
+        case .refuse(let epoch, let promised):
+            writeInteger(UInt8(3))
+            writeWireEpoch(epoch)
+            writeWireEpoch(promised)
+        case .append(let epoch, let prevLSN, let prevEpoch, let entries, let commitLSN):
+            writeInteger(UInt8(4))
+            writeWireEpoch(epoch)
+            writeInteger(prevLSN)
+            writeWireEpoch(prevEpoch)
+            writeWireEntries(entries)
+            writeInteger(commitLSN)
+        case .appendReply(let epoch, let success, let lsn):
+            writeInteger(UInt8(5))
+            writeWireEpoch(epoch)
+            writeInteger(UInt8(success ? 1 : 0))
+            writeInteger(lsn)
+        }
+    }
+
+    mutating func readWireReplication() throws(Wire.CodecError) -> (UInt32, Replication.Message) {
+        let shard: UInt32 = try readWireInteger("replication.shard")
+        let kind: UInt8 = try readWireInteger("replication.kind")
+        switch kind {
+        case 1:
+            return (
+                shard,
+                .prepare(
+                    epoch: try readWireEpoch("prepare.epoch"),
+                    replicas: try readWireNodeIDs("prepare.replicas"),
+                    fromLSN: try readWireInteger("prepare.from_lsn")
+                )
+            )
+        case 2:
+            let epoch = try readWireEpoch("promise.epoch")
+            let from = try readWireNodeID("promise.from")
+            let lastEpoch = try readWireEpoch("promise.last_epoch")
+            let lastLSN: UInt64 = try readWireInteger("promise.last_lsn")
+            let latest = try readWireConfig("promise.latest_config")
+            let historyCount = Int(try readWireInteger("promise.history.count") as UInt16)
+            guard historyCount <= Wire.Limits.historyMax else {
+                throw .tooLong(field: "promise.history", count: historyCount, limit: Wire.Limits.historyMax)
+            }
+            var history: [Replication.Config] = []
+            for _ in 0..<historyCount { history.append(try readWireConfig("promise.history")) }
+            let committedStart = try readWireEpoch("promise.committed_start")
+            let commitLSN: UInt64 = try readWireInteger("promise.commit_lsn")
+            let entries = try readWireEntries()
+            return (
+                shard,
+                .promise(
+                    epoch: epoch,
+                    Replication.Promise(
+                        from: from,
+                        lastEpoch: lastEpoch,
+                        lastLSN: lastLSN,
+                        latestConfig: latest,
+                        history: history,
+                        committedStart: committedStart,
+                        commitLSN: commitLSN,
+                        entries: entries
+                    )
+                )
+            )
+        case 3:
+            return (shard, .refuse(epoch: try readWireEpoch("refuse.epoch"), promised: try readWireEpoch("refuse.promised")))
+        case 4:
+            return (
+                shard,
+                .append(
+                    epoch: try readWireEpoch("append.epoch"),
+                    prevLSN: try readWireInteger("append.prev_lsn"),
+                    prevEpoch: try readWireEpoch("append.prev_epoch"),
+                    entries: try readWireEntries(),
+                    commitLSN: try readWireInteger("append.commit_lsn")
+                )
+            )
+        case 5:
+            let epoch = try readWireEpoch("append_reply.epoch")
+            let success: UInt8 = try readWireInteger("append_reply.success")
+            guard success <= 1 else { throw .invalid(field: "append_reply.success", reason: "not 0 or 1") }
+            return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireInteger("append_reply.lsn")))
+        default:
+            throw .invalid(field: "replication.kind", reason: "unknown kind \(kind)")
+        }
+    }
+}
