@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Persistence
 import ServiceLifecycle
 import WireProtocol
 
@@ -18,13 +19,24 @@ public final class ClusterNode: Service, Sendable {
     private let shell: MembershipShell
     private let viewBox: NIOLockedValueBox<ClusterView>
     private let started = NIOLockedValueBox(false)
+    private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
+    private let replicationInbox: AsyncStream<(UInt32, Replication.Message, NodeID)>.Continuation
+    private let replicationInputs: AsyncStream<(UInt32, Replication.Message, NodeID)>
+    /// This node's replicas of every shard.
+    public let replication: ReplicationHost
+    /// What recovery found in the node's storage.
+    public let recovery: Storage.Report
 
+    /// Opens the node's storage (recovering every shard) and prepares its transport and membership.
+    ///
+    /// - Parameter makeMachine: the state machine of each shard, fed with committed commands.
     public init(
         settings: NodeSettings,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        metrics: ClusterMetrics = ClusterMetrics()
-    ) {
+        metrics: ClusterMetrics = ClusterMetrics(),
+        makeMachine: @escaping @Sendable (UInt32) -> any ShardStateMachine
+    ) throws {
         var logger = logger
         logger[metadataKey: "cluster/node"] = "\(settings.nodeID)"
         self.settings = settings
@@ -50,6 +62,14 @@ public final class ClusterNode: Service, Sendable {
             secret: configuration.secret
         )
         let inbox = NIOLockedValueBox<AsyncStream<MembershipShell.Input>.Continuation?>(nil)
+        let (replicationInputs, replicationInbox) = AsyncStream.makeStream(
+            of: (UInt32, Replication.Message, NodeID).self,
+            bufferingPolicy: .bufferingNewest(100_000)
+        )
+        self.replicationInputs = replicationInputs
+        self.replicationInbox = replicationInbox
+        let handlerBox = self.handlerBox
+        let transportBox = NIOLockedValueBox<ClusterTransport?>(nil)
         let transport = ClusterTransport(
             credentials: credentials,
             settings: settings.transport,
@@ -57,11 +77,33 @@ public final class ClusterNode: Service, Sendable {
             logger: logger,
             metrics: metrics,
             onMessage: { inbound in
-                if case .swim(let message) = inbound.message {
+                switch inbound.message {
+                case .swim(let message):
                     _ = inbox.withLockedValue { $0?.yield(.message(message, from: inbound.from)) }
+                case .replication(let shard, let message):
+                    replicationInbox.yield((shard, message, inbound.from.id))
+                case .entityRequest(let shard, let key, let command):
+                    guard let transport = transportBox.withLockedValue({ $0 }) else { return }
+                    let handler = handlerBox.withLockedValue { $0 }
+                    Task {
+                        do {
+                            guard let handler else { throw EntityError(code: "unavailable", message: "no entity handler") }
+                            let reply = try await handler.handle(shard: shard, key: key, command: command)
+                            transport.respond(.entityReply(reply), to: inbound)
+                        } catch let error as EntityError {
+                            transport.respond(.error(code: error.code, message: error.message), to: inbound)
+                        } catch let error as ReplicationError {
+                            transport.respond(.error(code: ClusterNode.code(of: error), message: "\(error)"), to: inbound)
+                        } catch {
+                            transport.respond(.error(code: "internal_error", message: "\(error)"), to: inbound)
+                        }
+                    }
+                default:
+                    break
                 }
             }
         )
+        transportBox.withLockedValue { $0 = transport }
         self.transport = transport
         // Wall-clock milliseconds: higher than anything a previous run of this node gossiped.
         let incarnation = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
@@ -72,8 +114,95 @@ public final class ClusterNode: Service, Sendable {
             incarnation: incarnation
         )
         let swim = SWIM.Instance(myself: myself, seeds: settings.seeds, settings: configuration.membership)
-        self.shell = MembershipShell(swim: swim, transport: transport, view: viewBox, metrics: metrics, logger: logger)
+        let shell = MembershipShell(swim: swim, transport: transport, view: viewBox, metrics: metrics, logger: logger)
+        self.shell = shell
         inbox.withLockedValue { $0 = shell.inbox }
+
+        var records: [WALRecord] = []
+        let storage = try Storage.open(directory: settings.dataDirectory, restore: { _ in }, apply: { records.append($0) })
+        self.recovery = storage.report
+        if let torn = storage.report.wal.tornTail {
+            logger.warning(
+                "write-ahead log had a torn tail; truncated",
+                metadata: ["file": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"]
+            )
+        }
+        let genesisNodes = configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)
+        self.replication = ReplicationHost(
+            me: settings.nodeID,
+            shardCount: configuration.shards,
+            replication: configuration.replication,
+            genesisNodes: genesisNodes,
+            storage: storage,
+            transport: transport,
+            addressOf: { id in viewBox.withLockedValue { view in view.members.first { $0.id == id }?.clusterAddress } },
+            placement: {
+                viewBox.withLockedValue { view in view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil }
+            },
+            durable: try ReplicationHost.recover(records),
+            logger: logger,
+            makeMachine: makeMachine
+        )
+    }
+
+    /// Sets who serves entity commands on this node (before ``run()``).
+    public func setEntityHandler(_ handler: any EntityHandler) {
+        handlerBox.withLockedValue { $0 = handler }
+    }
+
+    static func code(of error: ReplicationError) -> String {
+        switch error {
+        case .notPrimary: "not_primary"
+        case .outcomeUnknown: "outcome_unknown"
+        case .timeout: "timeout"
+        case .overloaded: "overloaded"
+        case .shutdown: "unavailable"
+        }
+    }
+
+    /// Sends a command to the entity `key` wherever its shard is led: handled here when this node
+    /// leads the shard, else forwarded (one hop) to the node the ring designates. While a shard
+    /// has no primary (an election in progress) the call retries until `timeout`.
+    public func ask(key: String, command: [UInt8], timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+        let shard = UInt32(Placement.shard(forKey: key, shardCount: settings.configuration.shards))
+        let deadline = ContinuousClock.now + timeout
+        var delay = Duration.milliseconds(20)
+        while true {
+            do {
+                return try await askOnce(shard: shard, key: key, command: command, deadline: deadline)
+            } catch let error as EntityError where error.code == "not_primary" || error.code == "unavailable" {
+                guard ContinuousClock.now + delay < deadline else { throw error }
+            } catch let error as ReplicationError where { if case .notPrimary = error { true } else { false } }() {
+                guard ContinuousClock.now + delay < deadline else { throw error }
+            } catch TransportError.unreachable(_) {
+                guard ContinuousClock.now + delay < deadline else { throw ReplicationError.timeout }
+            }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(200))
+        }
+    }
+
+    private func askOnce(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        if await replication.serves(shard: shard) {
+            guard let handler = handlerBox.withLockedValue({ $0 }) else {
+                throw EntityError(code: "unavailable", message: "no entity handler")
+            }
+            return try await handler.handle(shard: shard, key: key, command: command)
+        }
+        guard let leader = await replication.leader(of: shard), leader != settings.nodeID,
+            let address = view.members.first(where: { $0.id == leader })?.clusterAddress
+        else { throw ReplicationError.notPrimary(leader: nil) }
+        let remaining = deadline - ContinuousClock.now
+        guard remaining > .zero else { throw ReplicationError.timeout }
+        do {
+            let reply = try await transport.request(.entityRequest(shard: shard, key: key, command: command), to: address, timeout: remaining)
+            guard case .entityReply(let bytes) = reply else {
+                throw EntityError(code: "bad_reply", message: "unexpected \(reply.type) from \(leader)")
+            }
+            return bytes
+        } catch TransportError.remote(let code, let message) {
+            throw EntityError(code: code, message: message)
+        }
     }
 
     /// This node's current view of the cluster.
@@ -91,6 +220,12 @@ public final class ClusterNode: Service, Sendable {
         )
         let shell = self.shell
         let membership = Task { await shell.run() }
+        let replication = self.replication
+        let inputs = self.replicationInputs
+        await replication.start()
+        let replicationPump = Task {
+            for await (shard, message, from) in inputs { await replication.receive(shard: shard, message, from: from) }
+        }
         do {
             try await gracefulShutdown()
         } catch {
@@ -102,6 +237,9 @@ public final class ClusterNode: Service, Sendable {
         try? await Task.sleep(for: .milliseconds(told > 0 ? 300 : 0))
         await shell.stop()
         await membership.value
+        replicationInbox.finish()
+        await replicationPump.value
+        await replication.stop()
         await transport.shutdown()
     }
 }

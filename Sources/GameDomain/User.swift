@@ -8,6 +8,13 @@ public enum User {
         public var refreshTokenHash: String
         public var expiresAt: Double
         public var isRevoked: Bool
+
+        public init(id: String, refreshTokenHash: String, expiresAt: Double, isRevoked: Bool) {
+            self.id = id
+            self.refreshTokenHash = refreshTokenHash
+            self.expiresAt = expiresAt
+            self.isRevoked = isRevoked
+        }
     }
 
     public struct Profile: Sendable, Equatable {

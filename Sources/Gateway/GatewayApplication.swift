@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterRuntime
 import Hummingbird
 import Logging
+import PlatformServices
 import Prometheus
 
 /// The HTTP edge of a node: builds the Hummingbird application with every controller.
@@ -9,12 +10,14 @@ public enum GatewayApplication {
     /// The router, separate from the server so tests can drive it without a socket.
     public static func router(
         view: @escaping @Sendable () -> ClusterView,
-        registry: PrometheusCollectorRegistry
+        registry: PrometheusCollectorRegistry,
+        accounts: AccountService? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         ClusterController(view: view).addRoutes(to: router)
         MetricsController(registry: registry).addRoutes(to: router)
+        if let accounts { AccountsController(accounts: accounts).addRoutes(to: router) }
         return router
     }
 
@@ -23,11 +26,12 @@ public enum GatewayApplication {
         address: NodeAddress,
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
+        accounts: AccountService?,
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(view: view, registry: registry),
+            router: router(view: view, registry: registry, accounts: accounts),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "plume"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? address.port) },
             logger: logger

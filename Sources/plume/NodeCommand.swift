@@ -4,7 +4,9 @@ import ClusterRuntime
 import Foundation
 import Gateway
 import Logging
+import Crypto
 import Metrics
+import PlatformServices
 import Prometheus
 import ServiceLifecycle
 
@@ -74,11 +76,25 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let clusterNode = ClusterNode(settings: settings, logger: logger)
+        let clusterNode: ClusterNode
+        do {
+            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot open the node's storage: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        clusterNode.setEntityHandler(
+            EntityService(host: clusterNode.replication, clock: { Date().timeIntervalSince1970 })
+        )
+        // Every node derives the same access-token key from the cluster secret.
+        let tokenKey = SHA256.hash(data: Array("plume-access-tokens:\(settings.configuration.secret)".utf8))
+            .map { String(format: "%02x", $0) }.joined()
+        let accounts = await AccountService(tokenSecret: tokenKey, ask: AccountService.asking(clusterNode))
         let http = GatewayApplication.make(
             address: settings.httpAddress,
             view: { clusterNode.view },
             registry: registry,
+            accounts: accounts,
             logger: logger
         )
         logger.info(

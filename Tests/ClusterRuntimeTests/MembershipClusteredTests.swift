@@ -30,7 +30,7 @@ import Testing
     static func start(_ settings: NodeSettings) -> RunningNode {
         var logger = Logger(label: "test.\(settings.nodeID)")
         logger.logLevel = .warning
-        let node = ClusterNode(settings: settings, logger: logger)
+        let node = try! ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let task = Task { try await group.run() }
         return RunningNode(node: node, group: group, task: task)
@@ -63,6 +63,7 @@ import Testing
                 seeds: [addresses[0]]
             )
             settings.transport.backoffMax = .milliseconds(500)
+            settings.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-clustered-\(UUID().uuidString)").path
             return Self.start(settings)
         }
         let converged = await Self.waitUntil(seconds: 10) {
@@ -89,5 +90,17 @@ import Testing
             await running.group.triggerGracefulShutdown()
             try await running.task.value
         }
+    }
+}
+
+/// A shard state for runtime tests: `key=value` commands.
+struct KeyValueMachine: ShardStateMachine {
+    var values: [String: String] = [:]
+    var applied: [UInt64] = []
+
+    mutating func apply(_ command: [UInt8], lsn: UInt64) {
+        let parts = String(decoding: command, as: UTF8.self).split(separator: "=", maxSplits: 1).map(String.init)
+        if parts.count == 2 { values[parts[0]] = parts[1] }
+        applied.append(lsn)
     }
 }

@@ -1,0 +1,289 @@
+import ClusterCore
+import Logging
+import Persistence
+import WireProtocol
+
+/// Hosts this node's replica of every shard: drives each ``Replication/Replica`` over the
+/// transport, persists its durable changes in the write-ahead log before sending what they
+/// produce, applies committed commands to the shard's state machine, and starts a candidacy
+/// for the shards the ring designates this node to lead.
+///
+/// Persisting and sending go through one outbox: changes made while a WAL write is in flight
+/// join the next write (group commit across shards), and messages leave only after the write
+/// that covers them is durable.
+public actor ReplicationHost {
+    public struct Settings: Sendable {
+        public var tickInterval: Duration = .milliseconds(50)
+        public var candidacyTimeout: Duration = .milliseconds(600)
+        /// Writes waiting for commit on this node, all shards together.
+        public var inFlightMax = 100_000
+        public init() {}
+    }
+
+    struct Slot {
+        var replica: Replication.Replica
+        var machine: any ShardStateMachine
+        var waiters: [UInt64: (epoch: Replication.Epoch, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
+        var candidacyStartedAt: ContinuousClock.Instant?
+        var candidacyTimeout: Duration
+    }
+
+    struct Outbox {
+        var records: [WALRecord] = []
+        var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
+        var commits: [(shard: UInt32, entries: [Replication.Entry])] = []
+        var isEmpty: Bool { records.isEmpty && messages.isEmpty && commits.isEmpty }
+    }
+
+    public let me: NodeID
+    public let settings: Settings
+    private let log: WriteAheadLog
+    private let transport: ClusterTransport
+    private let addressOf: @Sendable (NodeID) -> NodeAddress?
+    private var logger: Logger
+    private var slots: [UInt32: Slot] = [:]
+    private var outbox = Outbox()
+    private var flushing = false
+    private var placement: ShardTable
+    private let placementProvider: @Sendable () -> ShardTable?
+    private var inFlight = 0
+    private var ticker: Task<Void, Never>?
+
+    /// Opens the node's storage and rebuilds every shard from it.
+    ///
+    /// - Parameters:
+    ///   - genesisNodes: the configured node list; a shard's first configuration is its placement over them.
+    ///   - makeMachine: the state machine of a shard, to which committed commands are re-applied now.
+    public init(
+        me: NodeID,
+        shardCount: Int,
+        replication: Int,
+        genesisNodes: [NodeID],
+        storage: Storage,
+        transport: ClusterTransport,
+        addressOf: @escaping @Sendable (NodeID) -> NodeAddress?,
+        placement placementProvider: @escaping @Sendable () -> ShardTable?,
+        durable: [UInt32: Replication.Replica.Durable],
+        settings: Settings = Settings(),
+        logger: Logger,
+        makeMachine: @Sendable (UInt32) -> any ShardStateMachine
+    ) {
+        self.me = me
+        self.settings = settings
+        self.log = storage.log
+        self.transport = transport
+        self.addressOf = addressOf
+        self.placementProvider = placementProvider
+        self.logger = logger
+        let genesis = ShardTable(shardCount: shardCount, replication: replication, nodes: genesisNodes)
+        self.placement = ShardTable(shardCount: shardCount, replication: replication, nodes: [])
+        var random = SystemRandomNumberGenerator()
+        for entry in genesis.entries {
+            let shard = UInt32(entry.shard)
+            let replica =
+                durable[shard].map { Replication.Replica(me: me, genesis: entry.replicas, durable: $0) }
+                ?? Replication.Replica(me: me, genesis: entry.replicas)
+            var machine = makeMachine(shard)
+            for committed in replica.log.prefix(Int(replica.commitLSN)) {
+                if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
+            }
+            let jitter = Double.random(in: 1...2, using: &random)
+            slots[shard] = Slot(replica: replica, machine: machine, candidacyTimeout: settings.candidacyTimeout * jitter)
+        }
+    }
+
+    /// Reads the replication records of a node's storage: the durable state of every shard.
+    public static func recover(_ records: [WALRecord]) throws -> [UInt32: Replication.Replica.Durable] {
+        var durable: [UInt32: Replication.Replica.Durable] = [:]
+        for record in records {
+            durable[record.shard, default: .init()].apply(try Wire.DurableRecord.decode(type: record.type, payload: record.payload))
+        }
+        return durable
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts the periodic tick (retransmissions, heartbeats, candidacies).
+    public func start() {
+        guard ticker == nil else { return }
+        let interval = settings.tickInterval
+        ticker = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.tick()
+            }
+        }
+    }
+
+    public func stop() {
+        ticker?.cancel()
+        ticker = nil
+        for shard in slots.keys {
+            let waiters = slots[shard]!.waiters
+            slots[shard]!.waiters.removeAll()
+            for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.shutdown) }
+        }
+    }
+
+    // MARK: - Inputs
+
+
+    public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
+        guard var slot = slots[shard] else { return }
+        let directives = slot.replica.onMessage(message, from: sender)
+        slots[shard] = slot
+        collect(shard: shard, directives)
+    }
+
+    func tick() {
+        for shard in slots.keys.sorted() {
+            let directives = slots[shard]!.replica.onTick()
+            collect(shard: shard, directives)
+        }
+        driveCandidacies()
+    }
+
+    /// Starts a candidacy for every shard the ring (from the current membership) designates this
+    /// node to lead, unless it already leads it with that replica set or a candidacy is under way.
+    private func driveCandidacies() {
+        guard let current = placementProvider() else { return }  // not joined yet: the view is not the cluster's
+        placement = current
+        let now = ContinuousClock.now
+        for entry in placement.entries where entry.primary == me {
+            let shard = UInt32(entry.shard)
+            guard let slot = slots[shard] else { continue }
+            let replica = slot.replica
+            if replica.isPrimary && replica.primaryReplicas == entry.replicas { continue }
+            if replica.isCandidate, let started = slot.candidacyStartedAt, now - started < slot.candidacyTimeout { continue }
+            slots[shard]!.candidacyStartedAt = now
+            let directives = slots[shard]!.replica.startCandidacy(replicas: entry.replicas)
+            collect(shard: shard, directives)
+        }
+    }
+
+    /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
+    /// on a majority of the replica set) and applied here.
+    public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
+        guard var slot = slots[shard] else { throw ReplicationError.notPrimary(leader: nil) }
+        guard isServing(slot.replica) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
+        let (lsn, directives): (UInt64, [Replication.Directive])
+        do {
+            (lsn, directives) = try slot.replica.propose(command)
+        } catch {
+            throw ReplicationError.notPrimary(leader: leader(of: shard))
+        }
+        let epoch = slot.replica.primaryEpoch!
+        slots[shard] = slot
+        inFlight += 1
+        defer { inFlight -= 1 }
+        return try await withCheckedThrowingContinuation { continuation in
+            slots[shard]!.waiters[lsn] = (epoch, continuation)
+            collect(shard: shard, directives)
+        }
+    }
+
+    /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
+    public func read<T: Sendable>(shard: UInt32, _ body: (any ShardStateMachine) throws -> T) throws -> T {
+        guard let slot = slots[shard], isServing(slot.replica) else {
+            throw ReplicationError.notPrimary(leader: leader(of: shard))
+        }
+        return try body(slot.machine)
+    }
+
+    /// Whether this node leads `shard` and has committed its epoch's start (so its state is complete).
+    public func serves(shard: UInt32) -> Bool {
+        slots[shard].map { isServing($0.replica) } ?? false
+    }
+
+    /// The number of shards this node currently serves as primary.
+    public var servedShards: Int { slots.values.count { isServing($0.replica) } }
+
+    private func isServing(_ replica: Replication.Replica) -> Bool {
+        guard let epoch = replica.primaryEpoch else { return false }
+        // The start entry of our epoch is committed once commit reaches an entry of our epoch.
+        return replica.commitLSN > 0 && replica.log[Int(replica.commitLSN) - 1].epoch == epoch
+    }
+
+    /// The node the ring designates for the shard, which leads it once its candidacy succeeds.
+    public func leader(of shard: UInt32) -> NodeID? {
+        placement.entries.indices.contains(Int(shard)) ? placement.entries[Int(shard)].primary : nil
+    }
+
+    // MARK: - Directives and the outbox
+
+    private func collect(shard: UInt32, _ directives: [Replication.Directive]) {
+        let changes = slots[shard]!.replica.takeDurableChanges()
+        for change in changes {
+            let (type, payload) = Wire.DurableRecord.encode(change)
+            let (epoch, lsn): (UInt64, UInt64) =
+                switch change {
+                case .promised(let config): (config.epoch.number, 0)
+                case .promisedEpoch(let epoch): (epoch.number, 0)
+                case .entries(let entries): (entries.first?.epoch.number ?? 0, entries.first?.lsn ?? 0)
+                case .committed(let lsn): (0, lsn)
+                }
+            outbox.records.append(WALRecord(shard: shard, epoch: epoch, lsn: lsn, type: type, payload: payload))
+        }
+        for directive in directives {
+            switch directive {
+            case .send(let message, let to):
+                outbox.messages.append((shard, message, to))
+            case .commit(let entries):
+                outbox.commits.append((shard, entries))
+            case .becamePrimary(let epoch):
+                slots[shard]!.candidacyStartedAt = nil
+                logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
+            case .steppedDown(let epoch):
+                let waiters = slots[shard]!.waiters
+                slots[shard]!.waiters.removeAll()
+                for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
+                logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
+            }
+        }
+        if !flushing && !outbox.isEmpty {
+            flushing = true
+            Task { await self.flush() }
+        }
+    }
+
+    private func flush() async {
+        while !outbox.isEmpty {
+            let batch = outbox
+            outbox = Outbox()
+            if !batch.records.isEmpty {
+                do {
+                    try await log.append(batch.records)
+                } catch {
+                    // Nothing of this batch may leave the node: its durability is unknown.
+                    logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
+                    return
+                }
+            }
+            for (shard, message, to) in batch.messages {
+                if to == me {
+                    receive(shard: shard, message, from: me)
+                } else if let address = addressOf(to) {
+                    transport.send(.replication(shard: shard, message), to: address)
+                }
+            }
+            for (shard, entries) in batch.commits { applyCommitted(shard: shard, entries) }
+        }
+        flushing = false
+    }
+
+    private func applyCommitted(shard: UInt32, _ entries: [Replication.Entry]) {
+        guard var slot = slots[shard] else { return }
+        for entry in entries {
+            if case .command(let bytes) = entry.payload { slot.machine.apply(bytes, lsn: entry.lsn) }
+            if let waiter = slot.waiters.removeValue(forKey: entry.lsn) {
+                if waiter.epoch == entry.epoch {
+                    waiter.continuation.resume(returning: entry.lsn)
+                } else {
+                    waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown)
+                }
+            }
+        }
+        slots[shard] = slot
+    }
+}

@@ -1,0 +1,31 @@
+/// The state a shard's replicated log builds: committed commands are applied in log order, on
+/// every replica, so every replica holds the same state up to its commit position.
+///
+/// A value owned by the ``ReplicationHost`` actor; reads get a copy-on-write snapshot.
+public protocol ShardStateMachine: Sendable {
+    /// Applies one committed command.
+    mutating func apply(_ command: [UInt8], lsn: UInt64)
+}
+
+/// Why a proposal or a read was not served.
+public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// This node does not lead the shard (yet); `leader` is the node it believes does, if any.
+    case notPrimary(leader: NodeID?)
+    /// The primary lost its role before the write committed: it may or may not be applied.
+    case outcomeUnknown
+    case timeout
+    case overloaded
+    case shutdown
+
+    public var description: String {
+        switch self {
+        case .notPrimary(let leader): "this node does not lead the shard" + (leader.map { " (try \($0))" } ?? "")
+        case .outcomeUnknown: "the primary changed before the write committed; its outcome is unknown"
+        case .timeout: "the write did not commit in time"
+        case .overloaded: "too many writes in flight"
+        case .shutdown: "the node is shutting down"
+        }
+    }
+}
+
+import ClusterCore

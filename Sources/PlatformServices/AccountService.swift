@@ -1,0 +1,280 @@
+import ClusterCore
+import ClusterRuntime
+import Crypto
+import Foundation
+import GameDomain
+import JWTKit
+import WireProtocol
+
+/// Accounts: signup with unique usernames and emails, login, rotating refresh tokens, logout and
+/// profiles. Every write goes through the user's (or the name's) entity on its shard's primary.
+public final class AccountService: Sendable {
+    /// A failure the HTTP edge maps to a status and a code.
+    public struct Failure: Error, Equatable, Sendable {
+        public enum Kind: Sendable, Equatable {
+            case invalid(field: String)
+            case usernameTaken
+            case emailTaken
+            case badCredentials
+            case unauthorized
+            case notFound
+            case unavailable
+        }
+
+        public var kind: Kind
+        public var message: String
+    }
+
+    /// What signup, login and refresh answer.
+    public struct Tokens: Sendable {
+        public var user: User.State
+        public var accessToken: String
+        public var refreshToken: String
+        public var expiresIn: Int
+    }
+
+    struct AccessClaims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        var iat: IssuedAtClaim
+        var sid: String
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {
+            try exp.verifyNotExpired()
+        }
+    }
+
+    public static let accessTokenLifetime: TimeInterval = 15 * 60
+    public static let refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
+
+    private let ask: @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
+    private let keys: JWTKeyCollection
+    private let hasher: PasswordHasher
+    private let now: @Sendable () -> Double
+
+    /// - Parameters:
+    ///   - ask: sends a command to an entity wherever it lives (``ClusterNode/ask(key:command:timeout:)``).
+    ///   - tokenSecret: the HMAC key of access tokens; every node of a cluster uses the same one.
+    public init(
+        tokenSecret: String,
+        hasher: PasswordHasher = PasswordHasher(),
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        ask: @escaping @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
+    ) async {
+        self.ask = ask
+        self.hasher = hasher
+        self.now = now
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: tokenSecret), digestAlgorithm: .sha256)
+    }
+
+    /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:timeout:)``.
+    public static func asking(_ node: ClusterNode) -> @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply {
+        { key, command in
+            do {
+                return try EntityCodec.decodeReply(try await node.ask(key: key, command: EntityCodec.encode(command)))
+            } catch let error as EntityError {
+                throw Failure(kind: .unavailable, message: "\(error)")
+            } catch let error as ReplicationError {
+                throw Failure(kind: .unavailable, message: "\(error)")
+            } catch let error as TransportError {
+                throw Failure(kind: .unavailable, message: "\(error)")
+            }
+        }
+    }
+
+    // MARK: - Signup and login
+
+    public func signup(username: String, email: String, password: String) async throws(Failure) -> Tokens {
+        try validate { () throws(User.Failure) in
+            try Validation.username(username)
+            try Validation.email(email)
+            try Validation.password(password)
+        }
+        let userID = UUID().uuidString.lowercased()
+        let usernameKey = EntityKey.username(username)
+        let emailKey = EntityKey.email(email)
+        // Step 1: reserve both names for this user id (idempotent; the first reservation wins).
+        if case .failure = try await call(usernameKey, .name(.reserve(userID: userID))) {
+            throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" is taken")
+        }
+        if case .failure = try await call(emailKey, .name(.reserve(userID: userID))) {
+            _ = try? await call(usernameKey, .name(.release(userID: userID)))
+            throw Failure(kind: .emailTaken, message: "the email \"\(email)\" is taken")
+        }
+        // Step 2: create the user, then confirm the names.
+        let passwordHash: String
+        do {
+            passwordHash = try hasher.hash(password)
+        } catch {
+            throw Failure(kind: .unavailable, message: "password hashing failed")
+        }
+        let created = try await call(EntityKey.user(userID), .user(.create(id: userID, username: username, email: email, passwordHash: passwordHash)))
+        if case .failure(let code, let message) = created {
+            _ = try? await call(usernameKey, .name(.release(userID: userID)))
+            _ = try? await call(emailKey, .name(.release(userID: userID)))
+            throw Self.failure(code: code, message: message)
+        }
+        _ = try await call(usernameKey, .name(.confirm(userID: userID)))
+        _ = try await call(emailKey, .name(.confirm(userID: userID)))
+        return try await openSession(userID: userID)
+    }
+
+    /// Logs in with a username or an email.
+    public func login(username: String?, email: String?, password: String) async throws(Failure) -> Tokens {
+        let nameKey: String
+        if let username, !username.isEmpty {
+            nameKey = EntityKey.username(username)
+        } else if let email, !email.isEmpty {
+            nameKey = EntityKey.email(email)
+        } else {
+            throw Failure(kind: .invalid(field: "username"), message: "give a username or an email")
+        }
+        let bad = Failure(kind: .badCredentials, message: "wrong username, email or password")
+        guard case .owner(let owner?, confirmed: true) = try await call(nameKey, .getName) else { throw bad }
+        guard case .user(let user?) = try await call(EntityKey.user(owner), .getUser),
+            hasher.verify(password, against: user.passwordHash)
+        else { throw bad }
+        return try await openSession(userID: owner)
+    }
+
+    private func openSession(userID: String) async throws(Failure) -> Tokens {
+        let sessionID = Self.randomToken(bytes: 12)
+        let secret = Self.randomToken(bytes: 32)
+        let refreshToken = "\(userID).\(sessionID).\(secret)"
+        let reply = try await call(
+            EntityKey.user(userID),
+            .user(.openSession(id: sessionID, refreshTokenHash: Self.digest(refreshToken), expiresAt: now() + Self.refreshTokenLifetime))
+        )
+        guard case .user(let user?) = reply else { throw Self.failure(reply) }
+        return try await tokens(user: user, sessionID: sessionID, refreshToken: refreshToken)
+    }
+
+    /// Rotates a refresh token. Presenting an outdated one revokes its session.
+    public func refresh(_ refreshToken: String) async throws(Failure) -> Tokens {
+        let parts = refreshToken.split(separator: ".").map(String.init)
+        let invalid = Failure(kind: .unauthorized, message: "the refresh token is invalid, expired or revoked")
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw invalid }
+        let (userID, sessionID) = (parts[0], parts[1])
+        let next = "\(userID).\(sessionID).\(Self.randomToken(bytes: 32))"
+        let reply = try await call(
+            EntityKey.user(userID),
+            .user(
+                .refresh(
+                    sessionID: sessionID,
+                    presentedHash: Self.digest(refreshToken),
+                    newHash: Self.digest(next),
+                    expiresAt: now() + Self.refreshTokenLifetime
+                )
+            )
+        )
+        guard case .user(let user?) = reply else { throw invalid }
+        return try await tokens(user: user, sessionID: sessionID, refreshToken: next)
+    }
+
+    /// Ends the session of an access token.
+    public func logout(accessToken: String) async throws(Failure) {
+        let (userID, sessionID) = try await authenticate(accessToken)
+        let reply = try await call(EntityKey.user(userID), .user(.closeSession(id: sessionID)))
+        if case .failure(let code, let message) = reply { throw Self.failure(code: code, message: message) }
+    }
+
+    // MARK: - Profiles
+
+    /// The user behind a valid access token whose session is still open.
+    public func me(accessToken: String) async throws(Failure) -> User.State {
+        let (userID, sessionID) = try await authenticate(accessToken)
+        guard case .user(let user?) = try await call(EntityKey.user(userID), .getUser),
+            let session = user.sessions[sessionID], !session.isRevoked
+        else { throw Failure(kind: .unauthorized, message: "the session has ended") }
+        return user
+    }
+
+    public func updateProfile(accessToken: String, change: User.ProfileChange) async throws(Failure) -> User.State {
+        _ = try await me(accessToken: accessToken)
+        let (userID, _) = try await authenticate(accessToken)
+        let reply = try await call(EntityKey.user(userID), .user(.updateProfile(change)))
+        guard case .user(let user?) = reply else { throw Self.failure(reply) }
+        return user
+    }
+
+    public func user(id: String) async throws(Failure) -> User.State {
+        guard !id.isEmpty, id.count <= 64, case .user(let user?) = try await call(EntityKey.user(id), .getUser) else {
+            throw Failure(kind: .notFound, message: "no user \(id)")
+        }
+        return user
+    }
+
+    // MARK: - Helpers
+
+    private func tokens(user: User.State, sessionID: String, refreshToken: String) async throws(Failure) -> Tokens {
+        let issued = now()
+        let claims = AccessClaims(
+            sub: SubjectClaim(value: user.id ?? ""),
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: issued + Self.accessTokenLifetime)),
+            iat: IssuedAtClaim(value: Date(timeIntervalSince1970: issued)),
+            sid: sessionID
+        )
+        do {
+            let token = try await keys.sign(claims)
+            return Tokens(user: user, accessToken: token, refreshToken: refreshToken, expiresIn: Int(Self.accessTokenLifetime))
+        } catch {
+            throw Failure(kind: .unavailable, message: "cannot sign the access token")
+        }
+    }
+
+    private func authenticate(_ token: String) async throws(Failure) -> (userID: String, sessionID: String) {
+        do {
+            let claims = try await keys.verify(token, as: AccessClaims.self)
+            return (claims.sub.value, claims.sid)
+        } catch {
+            throw Failure(kind: .unauthorized, message: "the access token is invalid or expired")
+        }
+    }
+
+    private func call(_ key: String, _ command: EntityCodec.Command) async throws(Failure) -> EntityCodec.Reply {
+        do {
+            return try await ask(key, command)
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(kind: .unavailable, message: "\(error)")
+        }
+    }
+
+    private func validate(_ body: () throws(User.Failure) -> Void) throws(Failure) {
+        do {
+            try body()
+        } catch {
+            if case .invalid(let field, let message) = error {
+                throw Failure(kind: .invalid(field: field), message: "\(field) \(message)")
+            }
+            throw Failure(kind: .invalid(field: "body"), message: "\(error)")
+        }
+    }
+
+    static func failure(_ reply: EntityCodec.Reply) -> Failure {
+        if case .failure(let code, let message) = reply { return failure(code: code, message: message) }
+        return Failure(kind: .unavailable, message: "unexpected reply")
+    }
+
+    static func failure(code: String, message: String) -> Failure {
+        if code.hasPrefix("invalid:") { return Failure(kind: .invalid(field: String(code.dropFirst(8))), message: message) }
+        switch code {
+        case "not_found": return Failure(kind: .notFound, message: message)
+        case "session_invalid", "session_revoked": return Failure(kind: .unauthorized, message: message)
+        default: return Failure(kind: .unavailable, message: "\(code): \(message)")
+        }
+    }
+
+    static func digest(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomToken(bytes: Int) -> String {
+        var random = SystemRandomNumberGenerator()
+        let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &random) }
+        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

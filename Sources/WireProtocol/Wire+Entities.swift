@@ -1,0 +1,414 @@
+import ClusterCore
+import GameDomain
+import NIOCore
+
+/// Binary codecs of entity commands, events and replies: what `ask` carries between nodes and
+/// what the replicated log stores. Tags are append-only.
+public enum EntityCodec {
+    /// A command for one entity, as `ask` carries it.
+    public enum Command: Sendable, Equatable {
+        case user(User.Command)
+        case name(NameReservation.Command)
+        /// Read the user's current state.
+        case getUser
+        /// Read a name reservation's owner.
+        case getName
+    }
+
+    /// What the log stores for one handled command: the entity key and the events it produced.
+    public enum Events: Sendable, Equatable {
+        case user([User.Event])
+        case name([NameReservation.Event])
+    }
+
+    /// The answer to a command.
+    public enum Reply: Sendable, Equatable {
+        case done
+        case user(User.State?)
+        case owner(String?, confirmed: Bool)
+        case failure(code: String, message: String)
+    }
+
+    // MARK: - Commands
+
+    public static func encode(_ command: Command) -> [UInt8] {
+        var buffer = ByteBuffer()
+        switch command {
+        case .user(let command):
+            buffer.writeInteger(UInt8(1))
+            switch command {
+            case .create(let id, let username, let email, let passwordHash):
+                buffer.writeInteger(UInt8(1))
+                for text in [id, username, email, passwordHash] { buffer.writeWireString(text) }
+            case .updateProfile(let change):
+                buffer.writeInteger(UInt8(2))
+                buffer.writeOptionalString(change.displayName)
+                buffer.writeOptionalString(change.bio)
+                buffer.writeDoubleOptionalString(change.avatarURL)
+                buffer.writeDoubleOptionalString(change.country)
+            case .openSession(let id, let hash, let expiresAt):
+                buffer.writeInteger(UInt8(3))
+                buffer.writeWireString(id)
+                buffer.writeWireString(hash)
+                buffer.writeInteger(expiresAt.bitPattern)
+            case .refresh(let sessionID, let presented, let newHash, let expiresAt):
+                buffer.writeInteger(UInt8(4))
+                buffer.writeWireString(sessionID)
+                buffer.writeWireString(presented)
+                buffer.writeWireString(newHash)
+                buffer.writeInteger(expiresAt.bitPattern)
+            case .closeSession(let id):
+                buffer.writeInteger(UInt8(5))
+                buffer.writeWireString(id)
+            }
+        case .name(let command):
+            buffer.writeInteger(UInt8(2))
+            switch command {
+            case .reserve(let userID):
+                buffer.writeInteger(UInt8(1))
+                buffer.writeWireString(userID)
+            case .confirm(let userID):
+                buffer.writeInteger(UInt8(2))
+                buffer.writeWireString(userID)
+            case .release(let userID):
+                buffer.writeInteger(UInt8(3))
+                buffer.writeWireString(userID)
+            }
+        case .getUser:
+            buffer.writeInteger(UInt8(3))
+        case .getName:
+            buffer.writeInteger(UInt8(4))
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func decodeCommand(_ bytes: [UInt8]) throws(Wire.CodecError) -> Command {
+        var buffer = ByteBuffer(bytes: bytes)
+        let kind: UInt8 = try buffer.readWireInteger("command.kind")
+        let command: Command
+        switch kind {
+        case 1:
+            let tag: UInt8 = try buffer.readWireInteger("user_command.tag")
+            switch tag {
+            case 1:
+                command = .user(
+                    .create(
+                        id: try buffer.readWireString("id"),
+                        username: try buffer.readWireString("username"),
+                        email: try buffer.readWireString("email"),
+                        passwordHash: try buffer.readWireString("password_hash")
+                    )
+                )
+            case 2:
+                command = .user(
+                    .updateProfile(
+                        User.ProfileChange(
+                            displayName: try buffer.readOptionalString("display_name"),
+                            bio: try buffer.readOptionalString("bio"),
+                            avatarURL: try buffer.readDoubleOptionalString("avatar_url"),
+                            country: try buffer.readDoubleOptionalString("country")
+                        )
+                    )
+                )
+            case 3:
+                command = .user(
+                    .openSession(
+                        id: try buffer.readWireString("session"),
+                        refreshTokenHash: try buffer.readWireString("hash"),
+                        expiresAt: Double(bitPattern: try buffer.readWireInteger("expires_at"))
+                    )
+                )
+            case 4:
+                command = .user(
+                    .refresh(
+                        sessionID: try buffer.readWireString("session"),
+                        presentedHash: try buffer.readWireString("presented"),
+                        newHash: try buffer.readWireString("new_hash"),
+                        expiresAt: Double(bitPattern: try buffer.readWireInteger("expires_at"))
+                    )
+                )
+            case 5:
+                command = .user(.closeSession(id: try buffer.readWireString("session")))
+            default:
+                throw .invalid(field: "user_command.tag", reason: "unknown tag \(tag)")
+            }
+        case 2:
+            let tag: UInt8 = try buffer.readWireInteger("name_command.tag")
+            let userID = try buffer.readWireString("user_id")
+            switch tag {
+            case 1: command = .name(.reserve(userID: userID))
+            case 2: command = .name(.confirm(userID: userID))
+            case 3: command = .name(.release(userID: userID))
+            default: throw .invalid(field: "name_command.tag", reason: "unknown tag \(tag)")
+            }
+        case 3:
+            command = .getUser
+        case 4:
+            command = .getName
+        default:
+            throw .invalid(field: "command.kind", reason: "unknown kind \(kind)")
+        }
+        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+        return command
+    }
+
+    // MARK: - Log records
+
+    /// The replicated-log payload: the entity key and its events.
+    public static func encodeRecord(key: String, events: Events) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.writeWireString(key)
+        switch events {
+        case .user(let events):
+            buffer.writeInteger(UInt8(1))
+            buffer.writeInteger(UInt16(events.count))
+            for event in events { buffer.writeUserEvent(event) }
+        case .name(let events):
+            buffer.writeInteger(UInt8(2))
+            buffer.writeInteger(UInt16(events.count))
+            for event in events {
+                switch event {
+                case .reserved(let userID, let at):
+                    buffer.writeInteger(UInt8(1))
+                    buffer.writeWireString(userID)
+                    buffer.writeInteger(at.bitPattern)
+                case .confirmed(let userID):
+                    buffer.writeInteger(UInt8(2))
+                    buffer.writeWireString(userID)
+                case .released(let userID):
+                    buffer.writeInteger(UInt8(3))
+                    buffer.writeWireString(userID)
+                }
+            }
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func decodeRecord(_ bytes: [UInt8]) throws(Wire.CodecError) -> (key: String, events: Events) {
+        var buffer = ByteBuffer(bytes: bytes)
+        let key = try buffer.readWireString("record.key")
+        let kind: UInt8 = try buffer.readWireInteger("record.kind")
+        let count = Int(try buffer.readWireInteger("record.count") as UInt16)
+        let events: Events
+        switch kind {
+        case 1:
+            var list: [User.Event] = []
+            for _ in 0..<count { list.append(try buffer.readUserEvent()) }
+            events = .user(list)
+        case 2:
+            var list: [NameReservation.Event] = []
+            for _ in 0..<count {
+                let tag: UInt8 = try buffer.readWireInteger("name_event.tag")
+                let userID = try buffer.readWireString("user_id")
+                switch tag {
+                case 1: list.append(.reserved(userID: userID, at: Double(bitPattern: try buffer.readWireInteger("at"))))
+                case 2: list.append(.confirmed(userID: userID))
+                case 3: list.append(.released(userID: userID))
+                default: throw .invalid(field: "name_event.tag", reason: "unknown tag \(tag)")
+                }
+            }
+            events = .name(list)
+        default:
+            throw .invalid(field: "record.kind", reason: "unknown kind \(kind)")
+        }
+        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+        return (key, events)
+    }
+
+    // MARK: - Replies
+
+    public static func encode(_ reply: Reply) -> [UInt8] {
+        var buffer = ByteBuffer()
+        switch reply {
+        case .done:
+            buffer.writeInteger(UInt8(1))
+        case .user(let state):
+            buffer.writeInteger(UInt8(2))
+            if let state {
+                buffer.writeInteger(UInt8(1))
+                buffer.writeUserState(state)
+            } else {
+                buffer.writeInteger(UInt8(0))
+            }
+        case .failure(let code, let message):
+            buffer.writeInteger(UInt8(3))
+            buffer.writeWireString(code)
+            buffer.writeWireString(message)
+        case .owner(let owner, let confirmed):
+            buffer.writeInteger(UInt8(4))
+            buffer.writeOptionalString(owner)
+            buffer.writeInteger(UInt8(confirmed ? 1 : 0))
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func decodeReply(_ bytes: [UInt8]) throws(Wire.CodecError) -> Reply {
+        var buffer = ByteBuffer(bytes: bytes)
+        let kind: UInt8 = try buffer.readWireInteger("reply.kind")
+        let reply: Reply
+        switch kind {
+        case 1: reply = .done
+        case 2:
+            let present: UInt8 = try buffer.readWireInteger("reply.present")
+            reply = .user(present == 1 ? try buffer.readUserState() : nil)
+        case 3: reply = .failure(code: try buffer.readWireString("code"), message: try buffer.readWireString("message"))
+        case 4: reply = .owner(try buffer.readOptionalString("owner"), confirmed: (try buffer.readWireInteger("confirmed") as UInt8) == 1)
+        default: throw .invalid(field: "reply.kind", reason: "unknown kind \(kind)")
+        }
+        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+        return reply
+    }
+}
+
+extension ByteBuffer {
+    mutating func writeOptionalString(_ text: String?) {
+        if let text {
+            writeInteger(UInt8(1))
+            writeWireString(text)
+        } else {
+            writeInteger(UInt8(0))
+        }
+    }
+
+    mutating func readOptionalString(_ field: String) throws(Wire.CodecError) -> String? {
+        let present: UInt8 = try readWireInteger("\(field).present")
+        switch present {
+        case 0: return nil
+        case 1: return try readWireString(field)
+        default: throw .invalid(field: field, reason: "bad presence flag")
+        }
+    }
+
+    /// `nil` (leave), `.some(nil)` (clear) or `.some(text)`.
+    mutating func writeDoubleOptionalString(_ value: String??) {
+        switch value {
+        case .none: writeInteger(UInt8(0))
+        case .some(.none): writeInteger(UInt8(1))
+        case .some(.some(let text)):
+            writeInteger(UInt8(2))
+            writeWireString(text)
+        }
+    }
+
+    mutating func readDoubleOptionalString(_ field: String) throws(Wire.CodecError) -> String?? {
+        let tag: UInt8 = try readWireInteger("\(field).tag")
+        switch tag {
+        case 0: return .none
+        case 1: return .some(.none)
+        case 2: return .some(.some(try readWireString(field)))
+        default: throw .invalid(field: field, reason: "bad tag")
+        }
+    }
+
+    mutating func writeProfile(_ profile: User.Profile) {
+        writeWireString(profile.displayName)
+        writeWireString(profile.bio)
+        writeOptionalString(profile.avatarURL)
+        writeOptionalString(profile.country)
+    }
+
+    mutating func readProfile() throws(Wire.CodecError) -> User.Profile {
+        User.Profile(
+            displayName: try readWireString("display_name"),
+            bio: try readWireString("bio"),
+            avatarURL: try readOptionalString("avatar_url"),
+            country: try readOptionalString("country")
+        )
+    }
+
+    mutating func writeUserEvent(_ event: User.Event) {
+        switch event {
+        case .created(let id, let username, let email, let passwordHash, let at):
+            writeInteger(UInt8(1))
+            for text in [id, username, email, passwordHash] { writeWireString(text) }
+            writeInteger(at.bitPattern)
+        case .profileUpdated(let profile):
+            writeInteger(UInt8(2))
+            writeProfile(profile)
+        case .sessionOpened(let id, let hash, let expiresAt):
+            writeInteger(UInt8(3))
+            writeWireString(id)
+            writeWireString(hash)
+            writeInteger(expiresAt.bitPattern)
+        case .refreshRotated(let id, let hash, let expiresAt):
+            writeInteger(UInt8(4))
+            writeWireString(id)
+            writeWireString(hash)
+            writeInteger(expiresAt.bitPattern)
+        case .sessionRevoked(let id, let reason):
+            writeInteger(UInt8(5))
+            writeWireString(id)
+            writeInteger(reason.rawValue)
+        }
+    }
+
+    mutating func readUserEvent() throws(Wire.CodecError) -> User.Event {
+        let tag: UInt8 = try readWireInteger("user_event.tag")
+        switch tag {
+        case 1:
+            return .created(
+                id: try readWireString("id"),
+                username: try readWireString("username"),
+                email: try readWireString("email"),
+                passwordHash: try readWireString("password_hash"),
+                at: Double(bitPattern: try readWireInteger("at"))
+            )
+        case 2:
+            return .profileUpdated(try readProfile())
+        case 3, 4:
+            let id = try readWireString("session")
+            let hash = try readWireString("hash")
+            let expiresAt = Double(bitPattern: try readWireInteger("expires_at"))
+            return tag == 3
+                ? .sessionOpened(id: id, refreshTokenHash: hash, expiresAt: expiresAt)
+                : .refreshRotated(id: id, refreshTokenHash: hash, expiresAt: expiresAt)
+        case 5:
+            let id = try readWireString("session")
+            let raw: UInt8 = try readWireInteger("reason")
+            guard let reason = User.RevocationReason(rawValue: raw) else {
+                throw .invalid(field: "reason", reason: "unknown reason \(raw)")
+            }
+            return .sessionRevoked(id: id, reason: reason)
+        default:
+            throw .invalid(field: "user_event.tag", reason: "unknown tag \(tag)")
+        }
+    }
+
+    mutating func writeUserState(_ state: User.State) {
+        writeWireString(state.id ?? "")
+        writeWireString(state.username)
+        writeWireString(state.email)
+        writeWireString(state.passwordHash)
+        writeProfile(state.profile)
+        writeInteger(state.createdAt.bitPattern)
+        writeInteger(UInt16(state.sessions.count))
+        for session in state.sessions.values.sorted(by: { $0.id < $1.id }) {
+            writeWireString(session.id)
+            writeWireString(session.refreshTokenHash)
+            writeInteger(session.expiresAt.bitPattern)
+            writeInteger(UInt8(session.isRevoked ? 1 : 0))
+        }
+    }
+
+    mutating func readUserState() throws(Wire.CodecError) -> User.State {
+        var state = User.State()
+        let id = try readWireString("id")
+        state.id = id.isEmpty ? nil : id
+        state.username = try readWireString("username")
+        state.email = try readWireString("email")
+        state.passwordHash = try readWireString("password_hash")
+        state.profile = try readProfile()
+        state.createdAt = Double(bitPattern: try readWireInteger("created_at"))
+        let count = Int(try readWireInteger("sessions.count") as UInt16)
+        for _ in 0..<count {
+            let session = User.Session(
+                id: try readWireString("session.id"),
+                refreshTokenHash: try readWireString("session.hash"),
+                expiresAt: Double(bitPattern: try readWireInteger("session.expires_at")),
+                isRevoked: (try readWireInteger("session.revoked") as UInt8) == 1
+            )
+            state.sessions[session.id] = session
+        }
+        return state
+    }
+}
