@@ -104,7 +104,6 @@ let package = Package(
                 "Gateway",
                 "PlatformServices",
                 "ClusterTestKit",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -139,6 +138,11 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway",
+                "PlatformServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

@@ -54,7 +54,8 @@ public final class AccountService: Sendable {
 
     /// - Parameters:
     ///   - ask: sends a command to an entity wherever it lives (``ClusterNode/ask(key:command:timeout:)``).
-    ///   - tokenSecret: the HMAC key of access tokens; every node of a cluster uses the same one.
+    ///   - tokenSecret: the secret access tokens are signed with (through a derived 256-bit key);
+    ///     every node of a cluster uses the same one.
     public init(
         tokenSecret: String,
         hasher: PasswordHasher = PasswordHasher(),
@@ -65,7 +66,9 @@ public final class AccountService: Sendable {
         self.hasher = hasher
         self.now = now
         keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: tokenSecret), digestAlgorithm: .sha256)
+        // A 256-bit key derived from the secret, whatever its length (HS256 wants at least 32 bytes).
+        let key = SymmetricKey(data: SHA256.hash(data: Array("plume-access-tokens:\(tokenSecret)".utf8)))
+        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
     }
 
     /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:timeout:)``.

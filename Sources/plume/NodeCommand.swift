@@ -4,7 +4,6 @@ import ClusterRuntime
 import Foundation
 import Gateway
 import Logging
-import Crypto
 import Metrics
 import PlatformServices
 import Prometheus
@@ -86,10 +85,11 @@ struct NodeCommand: AsyncParsableCommand {
         clusterNode.setEntityHandler(
             EntityService(host: clusterNode.replication, clock: { Date().timeIntervalSince1970 })
         )
-        // Every node derives the same access-token key from the cluster secret.
-        let tokenKey = SHA256.hash(data: Array("plume-access-tokens:\(settings.configuration.secret)".utf8))
-            .map { String(format: "%02x", $0) }.joined()
-        let accounts = await AccountService(tokenSecret: tokenKey, ask: AccountService.asking(clusterNode))
+        // Every node signs access tokens with a key derived from the cluster secret.
+        let accounts = await AccountService(
+            tokenSecret: settings.configuration.secret,
+            ask: AccountService.asking(clusterNode)
+        )
         let http = GatewayApplication.make(
             address: settings.httpAddress,
             view: { clusterNode.view },
