@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Multi-process chaos test of replicated accounts (short form).
+
+3 nodes, replication 3. Clients sign up users and update profiles through random nodes while a
+nemesis kills nodes with kill -9 and restarts them, and pauses them with SIGSTOP/SIGCONT (one
+node at a time, so a majority stays). Every operation and its outcome is recorded. At the end:
+every acknowledged signup can log in, every profile shows its last acknowledged update (or a
+later unacknowledged one), and no username maps to two accounts.
+
+Bounded: at most PLUME_CHAOS_OPS operations (default 150) and PLUME_CHAOS_SECONDS (default 30)."""
+
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plumetest import Cluster, Runner, statuses, wait_until  # noqa: E402
+
+OPS = int(os.environ.get("PLUME_CHAOS_OPS", "150"))
+SECONDS = float(os.environ.get("PLUME_CHAOS_SECONDS", "30"))
+SEED = int(os.environ.get("PLUME_CHAOS_SEED", str(int(time.time()))))
+
+
+def request(cluster, node, method, path, body=None, token=None, timeout=6.0):
+    """(status, json) or (None, error) when the node did not answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(cluster.url(node, path), data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw)
+        except ValueError:
+            return error.code, None
+    except Exception as error:  # noqa: BLE001 - timeouts, refused, reset: outcome unknown
+        return None, str(error)
+
+
+class Nemesis(threading.Thread):
+    def __init__(self, cluster, rng, stop):
+        super().__init__(daemon=True)
+        self.cluster, self.rng, self.stop = cluster, rng, stop
+        self.log = []
+
+    def run(self):
+        while not self.stop.wait(self.rng.uniform(1.5, 3.0)):
+            node = self.rng.choice(list(self.cluster.nodes))
+            if self.rng.random() < 0.5:
+                self.log.append(("kill -9", node))
+                self.cluster.signal(node, signal.SIGKILL)
+                self.cluster.processes[node].wait(timeout=5)
+                if self.stop.wait(self.rng.uniform(1.0, 2.5)):
+                    self.cluster.start(node)
+                    break
+                self.cluster.start(node)
+                self.log.append(("restart", node))
+            else:
+                self.log.append(("SIGSTOP", node))
+                self.cluster.signal(node, signal.SIGSTOP)
+                self.stop.wait(self.rng.uniform(0.5, 2.0))
+                self.cluster.signal(node, signal.SIGCONT)
+                self.log.append(("SIGCONT", node))
+            # Let the cluster settle a little between faults.
+            self.stop.wait(1.0)
+
+
+def test_chaos(cluster):
+    rng = random.Random(SEED)
+    print(f"  seed {SEED} (replay with PLUME_CHAOS_SEED={SEED})")
+    cluster.start_all()
+    ids = list(cluster.nodes)
+    ok, _ = wait_until(lambda: all((statuses(cluster, n) or {}).get(m) == "alive" for n in ids for m in ids), 20.0)
+    assert ok, "the cluster did not converge"
+    # Warm-up: shards elect their primaries.
+    ok, _ = wait_until(lambda: request(cluster, "n1", "POST", "/v1/auth/login",
+                                       {"username": "nobody", "password": "x" * 8})[0] == 401, 30.0, interval=0.5)
+    assert ok, "accounts never became available"
+
+    users = {}  # username -> {"id", "password", "token", "updates": [(value, acked)]}
+    unknown_signups = []
+    stop = threading.Event()
+    nemesis = Nemesis(cluster, rng, stop)
+    nemesis.start()
+    started = time.monotonic()
+    ops = 0
+    try:
+        while ops < OPS and time.monotonic() - started < SECONDS:
+            ops += 1
+            node = rng.choice(ids)
+            acked_users = [u for u, r in users.items() if r["id"]]
+            if not acked_users or rng.random() < 0.4:
+                name = f"p{SEED % 10000}_{ops}"
+                status, body = request(cluster, node, "POST", "/v1/auth/signup",
+                                       {"username": name, "email": f"{name}@example.com", "password": "password-" + name})
+                if status == 201:
+                    users[name] = {"id": body["user"]["id"], "password": "password-" + name,
+                                   "token": body["access_token"], "updates": []}
+                else:
+                    unknown_signups.append((name, status))
+            else:
+                name = rng.choice(acked_users)
+                record = users[name]
+                value = f"bio-{ops}"
+                status, body = request(cluster, node, "PATCH", "/v1/users/me", {"bio": value}, token=record["token"])
+                record["updates"].append((value, status == 200 and body.get("bio") == value))
+    finally:
+        stop.set()
+        nemesis.join(timeout=15)
+    for process in cluster.processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+    for node in ids:
+        if cluster.processes[node].poll() is not None:
+            cluster.start(node)
+    acked = sum(1 for r in users.values() if r["id"])
+    updates = sum(1 for r in users.values() for _, a in r["updates"] if a)
+    print(f"  {ops} operations; {acked} signups and {updates} profile updates acknowledged; "
+          f"{len(unknown_signups)} signups unacknowledged; nemesis: {len(nemesis.log)} actions")
+    assert acked >= 5, "too few signups were acknowledged for the check to mean anything"
+
+    ok, _ = wait_until(lambda: all((statuses(cluster, n) or {}).get(m) == "alive" for n in ids for m in ids), 30.0)
+    assert ok, "the cluster did not converge after the nemesis"
+
+    def login(name, record):
+        for _ in range(40):  # bounded: shards may still be electing
+            status, body = request(cluster, rng.choice(ids), "POST", "/v1/auth/login",
+                                   {"username": name, "password": record["password"]})
+            if status == 200:
+                return body
+            time.sleep(0.5)
+        return None
+
+    for name, record in users.items():
+        body = login(name, record)
+        assert body is not None, f"acknowledged signup {name} cannot log in"
+        assert body["user"]["id"] == record["id"], f"{name} maps to {body['user']['id']}, not {record['id']}"
+        attempts = record["updates"]
+        last_acked = max((i for i, (_, a) in enumerate(attempts) if a), default=None)
+        allowed = {v for v, _ in attempts[last_acked:]} if last_acked is not None else {""} | {v for v, _ in attempts}
+        assert body["user"]["bio"] in allowed, f"{name} shows bio {body['user']['bio']!r}, allowed {sorted(allowed)}"
+        # The name is taken exactly once.
+        status, again = request(cluster, rng.choice(ids), "POST", "/v1/auth/signup",
+                                {"username": name.upper(), "email": f"other-{name}@example.com", "password": "password-x"})
+        assert status in (409, 503), f"re-signup of {name} answered {status} {again}"
+
+
+def main():
+    cluster = Cluster(3, membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
+    runner = Runner()
+    try:
+        runner.run("test_chaos", test_chaos, cluster)
+    finally:
+        cluster.stop_all()
+        if runner.failed:
+            for node_id in cluster.processes:
+                print(f"--- log of {node_id} (last 30 lines) ---")
+                print("\n".join(cluster.log(node_id).splitlines()[-30:]))
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
