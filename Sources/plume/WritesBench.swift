@@ -1,0 +1,150 @@
+import ArgumentParser
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import GameDomain
+import Logging
+import NIOCore
+import NIOPosix
+import PlatformServices
+import ServiceLifecycle
+
+/// `plume bench writes`: durable, acknowledged profile updates per second through the account
+/// service, on in-process nodes (one standalone, or three with replication 3 over loopback).
+struct WritesBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "writes",
+        abstract: "Acknowledged profile updates per second (durable on a majority before each reply)."
+    )
+
+    @Option(help: "1 (standalone, replication 1) or 3 (replication 3 over loopback).")
+    var nodes = 1
+
+    @Option(parsing: .upToNextOption, help: "Concurrent clients, one run per value.")
+    var clients: [Int] = [16, 64, 256]
+
+    @Option(help: "Seconds per run.")
+    var seconds = 10
+
+    func validate() throws {
+        guard nodes == 1 || nodes == 3 else { throw ValidationError("--nodes is 1 or 3") }
+        guard clients.allSatisfy({ (1...4096).contains($0) }), (1...600).contains(seconds) else {
+            throw ValidationError("--clients 1...4096, --seconds 1...600")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "plume.bench")
+        logger.logLevel = .error
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var configuration = nodes == 1 ? ClusterConfiguration.standalone : ClusterConfiguration()
+        configuration.name = "bench"
+        var ports: [Int] = []
+        for _ in 0..<(2 * nodes) {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            ports.append(channel.localAddress!.port!)
+            try await channel.close()
+        }
+        configuration.nodes = (0..<nodes).map {
+            .init(
+                id: NodeID(nodes == 1 ? "standalone" : "n\($0 + 1)")!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[$0]),
+                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[nodes + $0])
+            )
+        }
+        var running: [(node: ClusterNode, group: ServiceGroup, task: Task<Void, any Error>)] = []
+        for entry in configuration.nodes {
+            var settings = NodeSettings(
+                configuration: configuration,
+                nodeID: entry.id,
+                clusterAddress: entry.clusterAddress,
+                httpAddress: entry.httpAddress,
+                seeds: nodes == 1 ? [] : [configuration.nodes[0].clusterAddress]
+            )
+            settings.dataDirectory = root + "/" + entry.id.rawValue
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
+            node.setEntityHandler(EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 }))
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
+            running.append((node, group, Task { try await group.run() }))
+        }
+        // Clients talk to all nodes in turn, as a load balancer would spread them.
+        var services: [AccountService] = []
+        for (node, _, _) in running {
+            services.append(
+                await AccountService(tokenSecret: "bench", hasher: PasswordHasher(rounds: 1 << 10), ask: AccountService.asking(node))
+            )
+        }
+        print("plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply")
+        var userCounter = 0
+        for clientCount in clients {
+            var tokens: [(AccountService, String)] = []
+            for index in 0..<clientCount {
+                userCounter += 1
+                let service = services[index % services.count]
+                let name = "bench\(userCounter)"
+                let issued = try await Self.retrying {
+                    try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
+                }
+                tokens.append((service, issued.accessToken))
+            }
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            let results = await withTaskGroup(of: (Int, Int, LatencyHistogram).self) { group in
+                for (service, token) in tokens {
+                    group.addTask {
+                        var histogram = LatencyHistogram(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                        var done = 0
+                        var failed = 0
+                        while ContinuousClock.now < deadline {
+                            let start = ContinuousClock.now
+                            do {
+                                _ = try await service.updateProfile(accessToken: token, change: .init(bio: "bio \(done)"))
+                                done += 1
+                                histogram.record(UInt64((ContinuousClock.now - start).nanosecondsClamped))
+                            } catch {
+                                failed += 1
+                            }
+                        }
+                        return (done, failed, histogram)
+                    }
+                }
+                var total = (0, 0, LatencyHistogram(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+                for await (done, failed, histogram) in group {
+                    total.0 += done
+                    total.1 += failed
+                    total.2.add(histogram)
+                }
+                return total
+            }
+            print(
+                String(
+                    format: "clients %4d  %8d writes  %9.0f writes/s  p50 %7.2f ms  p99 %7.2f ms  errors %d",
+                    clientCount,
+                    results.0,
+                    Double(results.0) / Double(seconds),
+                    Double(results.2.valueAtPercentile(50)) / 1e6,
+                    Double(results.2.valueAtPercentile(99)) / 1e6,
+                    results.1
+                )
+            )
+        }
+        for (_, group, task) in running {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+        }
+    }
+
+    /// Retries while shards elect their first primaries (bounded: 100 attempts).
+    static func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch {
+                attempt += 1
+                if attempt >= 100 { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}
