@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership [extra plume bench args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -12,10 +12,16 @@ case "$what" in
 wire) "$bin" bench wire "$@" ;;
 gossip) "$bin" bench gossip "$@" ;;
 membership) PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py "$@" ;;
+writes) "$bin" bench writes --nodes 1 "$@"; "$bin" bench writes --nodes 3 "$@"; scripts/bench_redis.sh ;;
+failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
     PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py
+    "$bin" bench writes --nodes 1
+    "$bin" bench writes --nodes 3
+    scripts/bench_redis.sh
+    PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py
     ;;
-*) echo "usage: scripts/bench.sh [wire|gossip|membership]" >&2; exit 2 ;;
+*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover]" >&2; exit 2 ;;
 esac

@@ -127,11 +127,9 @@ extension Wire.Message {
         case .entityRequest(let shard, let key, let command):
             buffer.writeInteger(shard)
             buffer.writeWireString(key)
-            buffer.writeInteger(UInt32(command.count))
-            buffer.writeBytes(command)
+            buffer.writeWireBlob(command)
         case .entityReply(let bytes):
-            buffer.writeInteger(UInt32(bytes.count))
-            buffer.writeBytes(bytes)
+            buffer.writeWireBlob(bytes)
         }
         return type
     }
@@ -287,6 +285,11 @@ extension ByteBuffer {
         }
         guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
         return bytes
+    }
+
+    mutating func writeWireBlob(_ bytes: [UInt8]) {
+        writeInteger(UInt32(bytes.count))
+        writeBytes(bytes)
     }
 
     mutating func readWireBlob(_ field: String) throws(Wire.CodecError) -> [UInt8] {

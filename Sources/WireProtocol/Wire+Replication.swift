@@ -55,8 +55,7 @@ extension ByteBuffer {
                 writeWireNodeIDs(replicas)
             case .command(let bytes):
                 writeInteger(UInt8(2))
-                writeInteger(UInt32(bytes.count))
-                writeBytes(bytes)
+                writeWireBlob(bytes)
             }
         }
     }
@@ -76,12 +75,7 @@ extension ByteBuffer {
             case 1:
                 entries.append(.init(epoch: epoch, lsn: lsn, payload: .start(replicas: try readWireNodeIDs("entry.replicas"))))
             case 2:
-                let length = Int(try readWireInteger("entry.length") as UInt32)
-                guard length <= Wire.Limits.payloadBytesMax else {
-                    throw .tooLong(field: "entry.payload", count: length, limit: Wire.Limits.payloadBytesMax)
-                }
-                guard let bytes = readBytes(length: length) else { throw .truncated(field: "entry.payload") }
-                entries.append(.init(epoch: epoch, lsn: lsn, payload: .command(bytes)))
+                entries.append(.init(epoch: epoch, lsn: lsn, payload: .command(try readWireBlob("entry.payload"))))
             default:
                 throw .invalid(field: "entry.kind", reason: "unknown kind \(kind)")
             }
