@@ -115,6 +115,7 @@ let package = Package(
             name: "WireProtocolTests",
             dependencies: [
                 "WireProtocol",
+                "GameDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

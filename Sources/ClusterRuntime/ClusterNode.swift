@@ -235,6 +235,16 @@ public final class ClusterNode: Service, Sendable {
         logger.info("leaving the cluster", metadata: ["notified": "\(told)"])
         // Give the notices a moment to be written and answered before closing connections.
         try? await Task.sleep(for: .milliseconds(told > 0 ? 300 : 0))
+        if told > 0 && !Task.isCancelled {
+            // Hand over: the nodes now designated start new epochs for the shards this node led;
+            // stay (answering their prepares with this node's log) until they have, or 3 s pass.
+            let deadline = ContinuousClock.now + .seconds(3)
+            while await replication.servedShards > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            let stillLeading = await replication.servedShards
+            logger.info("handed over", metadata: ["still-leading": "\(stillLeading)"])
+        }
         await shell.stop()
         await membership.value
         replicationInbox.finish()

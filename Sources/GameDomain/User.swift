@@ -70,6 +70,11 @@ public enum User {
                 guard !passwordHash.isEmpty else { throw .invalid(field: "password", message: "missing password hash") }
                 return [.created(id: id, username: username, email: Validation.normalizedEmail(email), passwordHash: passwordHash, at: now)]
 
+            case .updateProfileInSession(let sessionID, let change):
+                guard exists else { throw .notFound }
+                guard let session = sessions[sessionID], !session.isRevoked else { throw .sessionInvalid }
+                return try handle(.updateProfile(change), now: now)
+
             case .updateProfile(let change):
                 guard exists else { throw .notFound }
                 var profile = self.profile
@@ -138,6 +143,8 @@ public enum User {
     public enum Command: Sendable, Equatable {
         case create(id: String, username: String, email: String, passwordHash: String)
         case updateProfile(ProfileChange)
+        /// Updates the profile on behalf of a session, which must still be open.
+        case updateProfileInSession(sessionID: String, ProfileChange)
         case openSession(id: String, refreshTokenHash: String, expiresAt: Double)
         /// Rotates the refresh token; presenting an outdated one revokes the session.
         case refresh(sessionID: String, presentedHash: String, newHash: String, expiresAt: Double)

@@ -193,10 +193,11 @@ public final class AccountService: Sendable {
         return user
     }
 
+    /// Updates the profile in one command to the user's entity, which also checks that the
+    /// token's session is still open.
     public func updateProfile(accessToken: String, change: User.ProfileChange) async throws(Failure) -> User.State {
-        _ = try await me(accessToken: accessToken)
-        let (userID, _) = try await authenticate(accessToken)
-        let reply = try await call(EntityKey.user(userID), .user(.updateProfile(change)))
+        let (userID, sessionID) = try await authenticate(accessToken)
+        let reply = try await call(EntityKey.user(userID), .user(.updateProfileInSession(sessionID: sessionID, change)))
         guard case .user(let user?) = reply else { throw Self.failure(reply) }
         return user
     }

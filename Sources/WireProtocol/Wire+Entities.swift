@@ -42,10 +42,7 @@ public enum EntityCodec {
                 for text in [id, username, email, passwordHash] { buffer.writeWireString(text) }
             case .updateProfile(let change):
                 buffer.writeInteger(UInt8(2))
-                buffer.writeOptionalString(change.displayName)
-                buffer.writeOptionalString(change.bio)
-                buffer.writeDoubleOptionalString(change.avatarURL)
-                buffer.writeDoubleOptionalString(change.country)
+                buffer.writeProfileChange(change)
             case .openSession(let id, let hash, let expiresAt):
                 buffer.writeInteger(UInt8(3))
                 buffer.writeWireString(id)
@@ -60,6 +57,10 @@ public enum EntityCodec {
             case .closeSession(let id):
                 buffer.writeInteger(UInt8(5))
                 buffer.writeWireString(id)
+            case .updateProfileInSession(let sessionID, let change):
+                buffer.writeInteger(UInt8(6))
+                buffer.writeWireString(sessionID)
+                buffer.writeProfileChange(change)
             }
         case .name(let command):
             buffer.writeInteger(UInt8(2))
@@ -100,16 +101,7 @@ public enum EntityCodec {
                     )
                 )
             case 2:
-                command = .user(
-                    .updateProfile(
-                        User.ProfileChange(
-                            displayName: try buffer.readOptionalString("display_name"),
-                            bio: try buffer.readOptionalString("bio"),
-                            avatarURL: try buffer.readDoubleOptionalString("avatar_url"),
-                            country: try buffer.readDoubleOptionalString("country")
-                        )
-                    )
-                )
+                command = .user(.updateProfile(try buffer.readProfileChange()))
             case 3:
                 command = .user(
                     .openSession(
@@ -129,6 +121,9 @@ public enum EntityCodec {
                 )
             case 5:
                 command = .user(.closeSession(id: try buffer.readWireString("session")))
+            case 6:
+                let sessionID = try buffer.readWireString("session")
+                command = .user(.updateProfileInSession(sessionID: sessionID, try buffer.readProfileChange()))
             default:
                 throw .invalid(field: "user_command.tag", reason: "unknown tag \(tag)")
             }
@@ -298,6 +293,22 @@ extension ByteBuffer {
         case 2: return .some(.some(try readWireString(field)))
         default: throw .invalid(field: field, reason: "bad tag")
         }
+    }
+
+    mutating func writeProfileChange(_ change: User.ProfileChange) {
+        writeOptionalString(change.displayName)
+        writeOptionalString(change.bio)
+        writeDoubleOptionalString(change.avatarURL)
+        writeDoubleOptionalString(change.country)
+    }
+
+    mutating func readProfileChange() throws(Wire.CodecError) -> User.ProfileChange {
+        User.ProfileChange(
+            displayName: try readOptionalString("display_name"),
+            bio: try readOptionalString("bio"),
+            avatarURL: try readDoubleOptionalString("avatar_url"),
+            country: try readDoubleOptionalString("country")
+        )
     }
 
     mutating func writeProfile(_ profile: User.Profile) {

@@ -130,3 +130,22 @@ import Testing
         #expect(try name.handle(.reserve(userID: "u2"), now: 2) == [.reserved(userID: "u2", at: 2)])
     }
 }
+
+@Suite struct SessionBoundUpdateTests {
+    @Test func anUpdateOnBehalfOfAClosedSessionIsRefused() throws {
+        var user = User.State.replay(
+            try User.State.initial.handle(.create(id: "u", username: "eve", email: "e@example.com", passwordHash: "h"), now: 0)
+        )
+        for event in try user.handle(.openSession(id: "s", refreshTokenHash: "r", expiresAt: 100), now: 1) { user.apply(event) }
+        #expect(try user.handle(.updateProfileInSession(sessionID: "s", .init(bio: "x")), now: 2) == [
+            .profileUpdated(User.Profile(displayName: "eve", bio: "x"))
+        ])
+        for event in try user.handle(.closeSession(id: "s"), now: 3) { user.apply(event) }
+        #expect(throws: User.Failure.sessionInvalid) {
+            try user.handle(.updateProfileInSession(sessionID: "s", .init(bio: "y")), now: 4)
+        }
+        #expect(throws: User.Failure.sessionInvalid) {
+            try user.handle(.updateProfileInSession(sessionID: "other", .init(bio: "y")), now: 4)
+        }
+    }
+}

@@ -156,17 +156,49 @@ def test_chaos(cluster):
         assert status in (409, 503), f"re-signup of {name} answered {status} {again}"
 
 
+def test_sigterm_hands_over(cluster):
+    """SIGTERM on a shard's primary: it hands its shards over before exiting 0, and the user's
+    writes keep succeeding through the survivors."""
+    cluster.start_all()
+    ids = list(cluster.nodes)
+    ok, _ = wait_until(lambda: all((statuses(cluster, n) or {}).get(m) == "alive" for n in ids for m in ids), 20.0)
+    assert ok, "the cluster did not converge"
+    body = None
+    for _ in range(60):
+        status, body = request(cluster, "n1", "POST", "/v1/auth/signup",
+                               {"username": "handover", "email": "handover@example.com", "password": "password-1"})
+        if status == 201:
+            break
+        time.sleep(0.5)
+    assert status == 201, f"signup failed: {status} {body}"
+    token = body["access_token"]
+    leaving = "n2"
+    cluster.signal(leaving, signal.SIGTERM)
+    code = cluster.processes[leaving].wait(timeout=15)
+    assert code == 0, f"{leaving} exited {code}"
+    log = cluster.log(leaving)
+    assert "handed over" in log and "still-leading=0" in log, "the node exited while still leading shards"
+    status, answer = None, None
+    for _ in range(20):  # bounded; liveness only
+        status, answer = request(cluster, "n1", "PATCH", "/v1/users/me", {"bio": "after handover"}, token=token)
+        if status == 200:
+            break
+        time.sleep(0.2)
+    assert status == 200 and answer["bio"] == "after handover", f"write after handover failed: {status} {answer}"
+
+
 def main():
-    cluster = Cluster(3, membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
     runner = Runner()
-    try:
-        runner.run("test_chaos", test_chaos, cluster)
-    finally:
-        cluster.stop_all()
-        if runner.failed:
-            for node_id in cluster.processes:
-                print(f"--- log of {node_id} (last 30 lines) ---")
-                print("\n".join(cluster.log(node_id).splitlines()[-30:]))
+    for test in (test_chaos, test_sigterm_hands_over):
+        cluster = Cluster(3, membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
+        try:
+            runner.run(test.__name__, test, cluster)
+        finally:
+            cluster.stop_all()
+            if runner.failed:
+                for node_id in cluster.processes:
+                    print(f"--- log of {node_id} (last 30 lines) ---")
+                    print("\n".join(cluster.log(node_id).splitlines()[-30:]))
     return runner.finish()
 
 
