@@ -26,13 +26,22 @@ public actor ReplicationHost {
         var waiters: [UInt64: (epoch: Replication.Epoch, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
         var candidacyStartedAt: ContinuousClock.Instant?
         var candidacyTimeout: Duration
+        /// Entries up to here are in the local WAL (written and fsynced).
+        var durableLSN: UInt64 = 0
+        /// Committed entries up to here have been applied to the state machine.
+        var appliedLSN: UInt64 = 0
+        /// The highest LSN handed to the outbox, and how many times the log was rewritten below it:
+        /// a batch written before a rewrite must not mark the rewritten entries durable.
+        var queuedLSN: UInt64 = 0
+        var rewrites: UInt64 = 0
     }
 
     struct Outbox {
         var records: [WALRecord] = []
         var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
-        var commits: [(shard: UInt32, entries: [Replication.Entry])] = []
-        var isEmpty: Bool { records.isEmpty && messages.isEmpty && commits.isEmpty }
+        /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
+        var durableUpTo: [UInt32: (lsn: UInt64, rewrites: UInt64)] = [:]
+        var isEmpty: Bool { records.isEmpty && messages.isEmpty }
     }
 
     public let me: NodeID
@@ -88,7 +97,11 @@ public actor ReplicationHost {
                 if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
             }
             let jitter = Double.random(in: 1...2, using: &random)
-            slots[shard] = Slot(replica: replica, machine: machine, candidacyTimeout: settings.candidacyTimeout * jitter)
+            var slot = Slot(replica: replica, machine: machine, candidacyTimeout: settings.candidacyTimeout * jitter)
+            slot.durableLSN = replica.lastLSN
+            slot.queuedLSN = replica.lastLSN
+            slot.appliedLSN = replica.commitLSN
+            slots[shard] = slot
         }
     }
 
@@ -129,9 +142,9 @@ public actor ReplicationHost {
 
 
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
-        guard var slot = slots[shard] else { return }
-        let directives = slot.replica.onMessage(message, from: sender)
-        slots[shard] = slot
+        // Mutated in place: a copy of the slot would copy the replica's whole log.
+        guard slots[shard] != nil else { return }
+        let directives = slots[shard]!.replica.onMessage(message, from: sender)
         collect(shard: shard, directives)
     }
 
@@ -164,17 +177,16 @@ public actor ReplicationHost {
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
     /// on a majority of the replica set) and applied here.
     public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
-        guard var slot = slots[shard] else { throw ReplicationError.notPrimary(leader: nil) }
-        guard isServing(slot.replica) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard let replica = slots[shard]?.replica else { throw ReplicationError.notPrimary(leader: nil) }
+        guard isServing(replica) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
         do {
-            (lsn, directives) = try slot.replica.propose(command)
+            (lsn, directives) = try slots[shard]!.replica.propose(command)
         } catch {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
-        let epoch = slot.replica.primaryEpoch!
-        slots[shard] = slot
+        let epoch = slots[shard]!.replica.primaryEpoch!
         inFlight += 1
         defer { inFlight -= 1 }
         return try await withCheckedThrowingContinuation { continuation in
@@ -215,6 +227,13 @@ public actor ReplicationHost {
     private func collect(shard: UInt32, _ directives: [Replication.Directive]) {
         let changes = slots[shard]!.replica.takeDurableChanges()
         for change in changes {
+            if case .entries(let entries) = change, let first = entries.first, let last = entries.last {
+                // Rewritten from `first`: only the prefix before it stays durable until this batch is written.
+                if first.lsn <= slots[shard]!.queuedLSN { slots[shard]!.rewrites += 1 }
+                slots[shard]!.queuedLSN = last.lsn
+                slots[shard]!.durableLSN = min(slots[shard]!.durableLSN, first.lsn - 1)
+                outbox.durableUpTo[shard] = (last.lsn, slots[shard]!.rewrites)
+            }
             let (type, payload) = Wire.DurableRecord.encode(change)
             let (epoch, lsn): (UInt64, UInt64) =
                 switch change {
@@ -229,8 +248,10 @@ public actor ReplicationHost {
             switch directive {
             case .send(let message, let to):
                 outbox.messages.append((shard, message, to))
-            case .commit(let entries):
-                outbox.commits.append((shard, entries))
+            case .commit:
+                // Applied (and waiters answered) as far as the entries are durable here too;
+                // the commit position itself need not be durable first.
+                applyCommitted(shard: shard)
             case .becamePrimary(let epoch):
                 slots[shard]!.candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
@@ -267,16 +288,26 @@ public actor ReplicationHost {
                     transport.send(.replication(shard: shard, message), to: address)
                 }
             }
-            for (shard, entries) in batch.commits { applyCommitted(shard: shard, entries) }
+            for (shard, written) in batch.durableUpTo where slots[shard] != nil {
+                // Unless the log was rewritten since this batch was collected (a newer batch carries that).
+                if slots[shard]!.rewrites == written.rewrites {
+                    slots[shard]!.durableLSN = max(slots[shard]!.durableLSN, written.lsn)
+                }
+                applyCommitted(shard: shard)
+            }
         }
         flushing = false
     }
 
-    private func applyCommitted(shard: UInt32, _ entries: [Replication.Entry]) {
-        guard var slot = slots[shard] else { return }
-        for entry in entries {
-            if case .command(let bytes) = entry.payload { slot.machine.apply(bytes, lsn: entry.lsn) }
-            if let waiter = slot.waiters.removeValue(forKey: entry.lsn) {
+    /// Applies committed entries that are durable locally, in order, and answers their waiters.
+    private func applyCommitted(shard: UInt32) {
+        guard let slot = slots[shard] else { return }
+        let upTo = min(slot.replica.commitLSN, slot.durableLSN)
+        guard upTo > slot.appliedLSN else { return }
+        for lsn in (slot.appliedLSN + 1)...upTo {
+            let entry = slots[shard]!.replica.log[Int(lsn) - 1]
+            if case .command(let bytes) = entry.payload { slots[shard]!.machine.apply(bytes, lsn: entry.lsn) }
+            if let waiter = slots[shard]!.waiters.removeValue(forKey: entry.lsn) {
                 if waiter.epoch == entry.epoch {
                     waiter.continuation.resume(returning: entry.lsn)
                 } else {
@@ -284,6 +315,6 @@ public actor ReplicationHost {
                 }
             }
         }
-        slots[shard] = slot
+        slots[shard]!.appliedLSN = upTo
     }
 }
