@@ -103,6 +103,7 @@ let package = Package(
                 "ClusterRuntime",
                 "Gateway",
                 "PlatformServices",
+                "Persistence",
                 "ClusterTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

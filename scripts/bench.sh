@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership|writes|failover [extra args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -14,6 +14,7 @@ gossip) "$bin" bench gossip "$@" ;;
 membership) PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py "$@" ;;
 writes) "$bin" bench writes --nodes 1 "$@"; "$bin" bench writes --nodes 3 "$@"; scripts/bench_redis.sh ;;
 failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
+recovery) "$bin" bench recovery "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
@@ -22,6 +23,7 @@ all)
     "$bin" bench writes --nodes 3
     scripts/bench_redis.sh
     PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py
+    "$bin" bench recovery
     ;;
-*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover]" >&2; exit 2 ;;
+*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover|recovery]" >&2; exit 2 ;;
 esac
