@@ -21,7 +21,21 @@ public struct ClusterMetrics: Sendable {
     /// Handshakes that failed, by side (`plume_handshakes_refused_total{side=…}`).
     public let handshakesRefused: @Sendable (String) -> Counter
 
+    /// WAL writes of the replication outbox, each one `fdatasync` (`plume_wal_writes_total`).
+    public let walWrites: Counter
+    /// Records per WAL write: how much group commit batches (`plume_wal_records_total`).
+    public let walRecords: Counter
+    /// Time of one WAL write including `fdatasync` (`plume_wal_write_seconds`).
+    public let walWriteDuration: Metrics.Timer
+    /// Entries committed and applied on this node, all shards (`plume_replication_applied_total`).
+    public let entriesApplied: Counter
+    /// Shards this node leads and serves (`plume_shards_led`).
+    public let shardsLed: Gauge
+    /// Epochs this node started (`plume_candidacies_total`).
+    public let candidacies: Counter
+
     public static let probeRoundTripLabel = "plume_probe_rtt_seconds"
+    public static let walWriteLabel = "plume_wal_write_seconds"
 
     public init() {
         membersByStatus = Dictionary(
@@ -35,5 +49,11 @@ public struct ClusterMetrics: Sendable {
         framesRejected = { Counter(label: "plume_frames_rejected_total", dimensions: [("reason", $0)]) }
         messagesDropped = { Counter(label: "plume_peer_messages_dropped_total", dimensions: [("reason", $0)]) }
         handshakesRefused = { Counter(label: "plume_handshakes_refused_total", dimensions: [("side", $0)]) }
+        walWrites = Counter(label: "plume_wal_writes_total")
+        walRecords = Counter(label: "plume_wal_records_total")
+        walWriteDuration = Metrics.Timer(label: Self.walWriteLabel)
+        entriesApplied = Counter(label: "plume_replication_applied_total")
+        shardsLed = Gauge(label: "plume_shards_led")
+        candidacies = Counter(label: "plume_candidacies_total")
     }
 }

@@ -140,6 +140,7 @@ public final class ClusterNode: Service, Sendable {
                 viewBox.withLockedValue { view in view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil }
             },
             durable: try ReplicationHost.recover(records),
+            metrics: metrics,
             logger: logger,
             makeMachine: makeMachine
         )

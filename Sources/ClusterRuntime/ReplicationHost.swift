@@ -57,6 +57,7 @@ public actor ReplicationHost {
     private let placementProvider: @Sendable () -> ShardTable?
     private var inFlight = 0
     private var ticker: Task<Void, Never>?
+    private let metrics: ClusterMetrics
 
     /// Opens the node's storage and rebuilds every shard from it.
     ///
@@ -74,9 +75,11 @@ public actor ReplicationHost {
         placement placementProvider: @escaping @Sendable () -> ShardTable?,
         durable: [UInt32: Replication.Replica.Durable],
         settings: Settings = Settings(),
+        metrics: ClusterMetrics = ClusterMetrics(),
         logger: Logger,
         makeMachine: @Sendable (UInt32) -> any ShardStateMachine
     ) {
+        self.metrics = metrics
         self.me = me
         self.settings = settings
         self.log = storage.log
@@ -154,6 +157,7 @@ public actor ReplicationHost {
             collect(shard: shard, directives)
         }
         driveCandidacies()
+        metrics.shardsLed.record(servedShards)
     }
 
     /// Starts a candidacy for every shard the ring (from the current membership) designates this
@@ -169,6 +173,7 @@ public actor ReplicationHost {
             if replica.isPrimary && replica.primaryReplicas == entry.replicas { continue }
             if replica.isCandidate, let started = slot.candidacyStartedAt, now - started < slot.candidacyTimeout { continue }
             slots[shard]!.candidacyStartedAt = now
+            metrics.candidacies.increment()
             let directives = slots[shard]!.replica.startCandidacy(replicas: entry.replicas)
             collect(shard: shard, directives)
         }
@@ -274,7 +279,11 @@ public actor ReplicationHost {
             outbox = Outbox()
             if !batch.records.isEmpty {
                 do {
+                    let started = ContinuousClock.now
                     try await log.append(batch.records)
+                    metrics.walWriteDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsClamped)
+                    metrics.walWrites.increment()
+                    metrics.walRecords.increment(by: batch.records.count)
                 } catch {
                     // Nothing of this batch may leave the node: its durability is unknown.
                     logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
@@ -315,6 +324,7 @@ public actor ReplicationHost {
                 }
             }
         }
+        metrics.entriesApplied.increment(by: Int(upTo - slot.appliedLSN))
         slots[shard]!.appliedLSN = upTo
     }
 }

@@ -66,6 +66,10 @@ struct NodeCommand: AsyncParsableCommand {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1),
         ]
+        factory.durationHistogramBuckets[ClusterMetrics.walWriteLabel] = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(500),
+        ]
         MetricsSystem.bootstrap(factory)
 
         do {
