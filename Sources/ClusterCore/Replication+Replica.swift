@@ -434,9 +434,5 @@ extension Replication {
             role = .follower
         }
 
-        /// Forgets volatile state, as after a crash and restart: the durable parts stay.
-        public mutating func restart() {
-            role = .follower
-        }
     }
 }
