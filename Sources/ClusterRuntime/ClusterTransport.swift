@@ -134,7 +134,6 @@ public final class ClusterTransport: Sendable {
         for index in nonce.indices { nonce[index] = random.next() }
         let handlers: [any ChannelHandler] = [
             ByteToMessageHandler(Wire.FrameDecoder(frameBytesMax: settings.frameBytesMax)),
-            MessageToByteHandler(Wire.FrameEncoder()),
             PeerChannelHandler(transport: self, dialedAddress: dialedAddress, nonce: nonce),
         ]
         try channel.pipeline.syncOperations.addHandlers(handlers)

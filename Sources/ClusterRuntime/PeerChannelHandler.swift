@@ -21,7 +21,7 @@ enum PeerCommand: Sendable {
 final class PeerChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = Wire.Frame
     typealias OutboundIn = PeerCommand
-    typealias OutboundOut = Wire.Frame
+    typealias OutboundOut = ByteBuffer
 
     enum Handshake {
         case dialer(Wire.Handshake.Dialer)
@@ -228,10 +228,10 @@ final class PeerChannelHandler: ChannelDuplexHandler {
         }
         switch message {
         case .echo:
-            var payload = frame.payload
-            payload.moveReaderIndex(to: payload.readerIndex)
-            let reply = Wire.Frame(type: frame.type, flags: .response, correlationID: frame.correlationID, payload: payload)
-            context.write(wrapOutboundOut(reply), promise: nil)
+            let reply = Wire.Frame(type: frame.type, flags: .response, correlationID: frame.correlationID, payload: frame.payload)
+            var bytes = context.channel.allocator.buffer(capacity: Wire.headerBytes + frame.payload.readableBytes)
+            Wire.write(reply, into: &bytes)
+            context.write(wrapOutboundOut(bytes), promise: nil)
             markFlush(context: context)
         case .hello, .challenge, .proof, .accept, .reject, .error:
             if frame.correlationID != 0 {
@@ -292,12 +292,12 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     }
 
     private func write(context: ChannelHandlerContext, message: Wire.Message, correlationID: UInt64, flags: Wire.Flags) {
-        let frame = Wire.Frame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
+        let bytes = Wire.encodeFrame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
         if case .swim = message {
             transport.metrics.gossipMessagesSent.increment()
-            transport.metrics.gossipBytesSent.increment(by: Wire.headerBytes + frame.payload.readableBytes)
+            transport.metrics.gossipBytesSent.increment(by: bytes.readableBytes)
         }
-        context.write(wrapOutboundOut(frame), promise: nil)
+        context.write(wrapOutboundOut(bytes), promise: nil)
     }
 
     /// Flushes now, or at the end of the current read batch.

@@ -90,15 +90,28 @@ extension Wire {
         }
     }
 
-    /// Writes frames: header, then payload, with the payload's CRC32C.
-    public struct FrameEncoder: MessageToByteEncoder {
-        public typealias OutboundIn = Frame
-
-        public init() {}
-
-        public func encode(data frame: Frame, out: inout ByteBuffer) throws {
-            Wire.write(frame, into: &out)
-        }
+    /// Encodes a message as one whole frame in a single buffer: the header space is reserved,
+    /// the payload encoded after it, then the header (length, CRC32C) filled in. No intermediate
+    /// payload buffer, no copy.
+    public static func encodeFrame(
+        _ message: Message,
+        flags: Flags = [],
+        correlationID: UInt64 = 0,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 128)
+        buffer.writeRepeatingByte(0, count: headerBytes)
+        let type = message.encode(into: &buffer)
+        let payloadBytes = buffer.writerIndex - headerBytes
+        let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerBytes...])) }
+        buffer.setInteger(magic, at: 0)
+        buffer.setInteger(versionMajor, at: 2)
+        buffer.setInteger(type.rawValue, at: 3)
+        buffer.setInteger(flags.rawValue, at: 4)
+        buffer.setInteger(correlationID, at: 6)
+        buffer.setInteger(UInt32(payloadBytes), at: 14)
+        buffer.setInteger(crc, at: 18)
+        return buffer
     }
 
     /// Appends the encoded frame to `buffer`.

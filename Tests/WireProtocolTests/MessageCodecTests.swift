@@ -82,6 +82,14 @@ import WireProtocol
     }
 
     @Test(arguments: messages)
+    func theSingleBufferEncoderWritesTheSameFrame(message: Wire.Message) {
+        let allocator = ByteBufferAllocator()
+        var expected = ByteBuffer()
+        Wire.write(Wire.Frame(message, flags: .response, correlationID: 99, allocator: allocator), into: &expected)
+        #expect(Wire.encodeFrame(message, flags: .response, correlationID: 99, allocator: allocator) == expected)
+    }
+
+    @Test(arguments: messages)
     func everyTruncationIsAnErrorNotACrash(message: Wire.Message) {
         var payload = ByteBuffer()
         let type = message.encode(into: &payload)
