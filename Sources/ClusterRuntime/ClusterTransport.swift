@@ -109,17 +109,17 @@ public final class ClusterTransport: Sendable {
 
     /// Closes the listener and every connection; pending requests fail.
     public func shutdown() async {
-        let (server, channels) = state.withLockedValue { state in
+        let (server, channels, waiting) = state.withLockedValue { state in
             state.isShutdown = true
-            let result = (state.server, Array(state.channels.values))
-            for (address, slot) in state.slots {
-                if case .connecting(let pending, _) = slot {
-                    for case .request(_, let promise, _) in pending { promise.fail(TransportError.shutdown) }
-                }
-                state.slots[address] = nil
+            var waiting: [EventLoopPromise<Wire.Message>] = []
+            for case .connecting(let pending, _) in state.slots.values {
+                for case .request(_, let promise, _) in pending { waiting.append(promise) }
             }
-            return result
+            state.slots.removeAll()
+            return (state.server, Array(state.channels.values), waiting)
         }
+        // Failed outside the lock: a promise's callbacks may call back into the transport.
+        for promise in waiting { promise.fail(TransportError.shutdown) }
         try? await server?.close()
         for channel in channels { try? await channel.close() }
     }
@@ -278,24 +278,26 @@ public final class ClusterTransport: Sendable {
     func connectionEstablished(_ channel: any Channel, peer: Wire.Handshake.PeerIdentity, dialedAddress: NodeAddress?) -> Bool {
         let key = dialedAddress ?? peer.clusterAddress
         let dialer = dialedAddress != nil ? credentials.nodeID : peer.nodeID
-        let (keep, pending) = state.withLockedValue { state -> (Bool, [PeerCommand]) in
+        let (keep, pending, replaced) = state.withLockedValue { state -> (Bool, [PeerCommand], (any Channel)?) in
             switch state.slots[key] {
             case .ready(let existing, let existingDialer)? where existing !== channel:
                 // Both sides dialed at once: both keep the one dialed by the smaller id.
                 if dialer < existingDialer {
                     state.slots[key] = .ready(channel, dialer: dialer)
-                    existing.close(promise: nil)
-                    return (true, [])
+                    return (true, [], existing)
                 }
-                return (false, [])
+                return (false, [], nil)
             case .connecting(let pending, _)?:
                 state.slots[key] = .ready(channel, dialer: dialer)
-                return (true, pending)
+                return (true, pending, nil)
             default:
                 state.slots[key] = .ready(channel, dialer: dialer)
-                return (true, [])
+                return (true, [], nil)
             }
         }
+        // Closed outside the lock: on the same event loop the close runs at once, and its
+        // channelInactive takes the lock again.
+        replaced?.close(promise: nil)
         logger.debug("peer connected", metadata: ["cluster/peer": "\(peer.nodeID)", "cluster/peer-address": "\(key)"])
         for command in pending { channel.write(command, promise: nil) }
         if !pending.isEmpty { channel.flush() }

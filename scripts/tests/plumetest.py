@@ -96,6 +96,12 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 pass
 
+    def log_excerpt(self, node_id, lines=30):
+        """Crash reasons (anywhere in the log) followed by the last lines."""
+        text = self.log(node_id).splitlines()
+        reasons = [l for l in text if "Fatal error" in l or "Precondition failed" in l or "Program crashed" in l]
+        return "\n".join(reasons + ["..."] + text[-lines:])
+
     def log(self, node_id):
         try:
             with open(os.path.join(self.dir, f"{node_id}.log"), "rb") as f:

@@ -198,7 +198,7 @@ def main():
             if runner.failed:
                 for node_id in cluster.processes:
                     print(f"--- log of {node_id} (last 30 lines) ---")
-                    print("\n".join(cluster.log(node_id).splitlines()[-30:]))
+                    print(cluster.log_excerpt(node_id))
     return runner.finish()
 
 

@@ -140,7 +140,7 @@ def main():
         if runner.failed:
             for node_id in cluster.processes:
                 print(f"--- log of {node_id} (last 40 lines) ---")
-                print("\n".join(cluster.log(node_id).splitlines()[-40:]))
+                print(cluster.log_excerpt(node_id, 40))
     return runner.finish()
 
 
