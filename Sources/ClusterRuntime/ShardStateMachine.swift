@@ -1,3 +1,5 @@
+import ClusterCore
+
 /// The state a shard's replicated log builds: committed commands are applied in log order, on
 /// every replica, so every replica holds the same state up to its commit position.
 ///
@@ -27,5 +29,3 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
         }
     }
 }
-
-import ClusterCore

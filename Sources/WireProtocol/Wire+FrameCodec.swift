@@ -100,33 +100,38 @@ extension Wire {
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 128)
+        let start = buffer.writerIndex
         buffer.writeRepeatingByte(0, count: headerBytes)
         let type = message.encode(into: &buffer)
-        let payloadBytes = buffer.writerIndex - headerBytes
-        let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[headerBytes...])) }
-        buffer.setInteger(magic, at: 0)
-        buffer.setInteger(versionMajor, at: 2)
-        buffer.setInteger(type.rawValue, at: 3)
-        buffer.setInteger(flags.rawValue, at: 4)
-        buffer.setInteger(correlationID, at: 6)
-        buffer.setInteger(UInt32(payloadBytes), at: 14)
-        buffer.setInteger(crc, at: 18)
+        fillHeader(of: &buffer, at: start, type: type.rawValue, flags: flags, correlationID: correlationID)
         return buffer
     }
 
     /// Appends the encoded frame to `buffer`.
     public static func write(_ frame: Frame, into buffer: inout ByteBuffer) {
-        let crc = frame.payload.withUnsafeReadableBytes { CRC32C.checksum($0) }
         buffer.reserveCapacity(minimumWritableBytes: headerBytes + frame.payload.readableBytes)
-        buffer.writeInteger(magic)
-        buffer.writeInteger(versionMajor)
-        buffer.writeInteger(frame.type)
-        buffer.writeInteger(frame.flags.rawValue)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(frame.correlationID)
-        buffer.writeInteger(UInt32(frame.payload.readableBytes))
-        buffer.writeInteger(crc)
+        let start = buffer.writerIndex
+        buffer.writeRepeatingByte(0, count: headerBytes)
         var payload = frame.payload
         buffer.writeBuffer(&payload)
+        fillHeader(of: &buffer, at: start, type: frame.type, flags: frame.flags, correlationID: frame.correlationID)
+    }
+
+    /// Fills the header reserved at `start`; the payload is everything written after it.
+    private static func fillHeader(of buffer: inout ByteBuffer, at start: Int, type: UInt8, flags: Flags, correlationID: UInt64) {
+        let payloadStart = start + headerBytes
+        let payloadBytes = buffer.writerIndex - payloadStart
+        let crc = buffer.withUnsafeReadableBytes { raw in
+            let offset = payloadStart - buffer.readerIndex
+            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + payloadBytes)]))
+        }
+        buffer.setInteger(magic, at: start)
+        buffer.setInteger(versionMajor, at: start + 2)
+        buffer.setInteger(type, at: start + 3)
+        buffer.setInteger(flags.rawValue, at: start + 4)
+        buffer.setInteger(UInt8(0), at: start + 5)
+        buffer.setInteger(correlationID, at: start + 6)
+        buffer.setInteger(UInt32(payloadBytes), at: start + 14)
+        buffer.setInteger(crc, at: start + 18)
     }
 }
