@@ -8,7 +8,9 @@ extension Replication {
         public private(set) var promised: Epoch = .genesis
         /// Configurations promised since the last committed start entry. Durable.
         public private(set) var history: [Config] = []
-        /// The log: `log[i].lsn == i + 1`. Durable.
+        /// The committed prefix kept as state instead of entries (see ``compact(upTo:state:)``). Durable.
+        public private(set) var base: Base?
+        /// The log after the base: `log[i].lsn == baseLSN + i + 1`. Durable.
         public private(set) var log: [Entry] = []
         /// Entries up to here are committed. Durable.
         public private(set) var commitLSN: UInt64 = 0
@@ -49,18 +51,22 @@ extension Replication {
             self.init(me: me, genesis: genesis)
             promised = durable.promised
             history = durable.history
+            base = durable.base
             log = durable.log
-            commitLSN = min(durable.commitLSN, UInt64(durable.log.count))
+            commitLSN = min(durable.commitLSN, lastLSN)
         }
 
         /// Everything that must survive a crash.
         public struct Durable: Sendable, Equatable {
             public var promised: Epoch = .genesis
             public var history: [Config] = []
+            public var base: Base?
             public var log: [Entry] = []
             public var commitLSN: UInt64 = 0
 
             public init() {}
+
+            var baseLSN: UInt64 { base?.lsn ?? 0 }
 
             /// Replays one persisted change.
             public mutating func apply(_ change: DurableChange) {
@@ -71,14 +77,25 @@ extension Replication {
                 case .promisedEpoch(let epoch):
                     promised = max(promised, epoch)
                 case .entries(let entries):
+                    let entries = entries.drop { $0.lsn <= baseLSN }
                     guard let first = entries.first else { return }
-                    if Int(first.lsn) - 1 < log.count { log.removeSubrange((Int(first.lsn) - 1)...) }
+                    let index = Int(first.lsn - baseLSN) - 1
+                    if index < log.count { log.removeSubrange(index...) }
                     log.append(contentsOf: entries)
+                case .installed(let installed):
+                    log = Replica.log(log, keptAfter: installed, currentBase: base)
+                    base = installed
+                    commitLSN = max(commitLSN, installed.lsn)
+                    pruneHistory()
                 case .committed(let lsn):
                     commitLSN = max(commitLSN, lsn)
-                    let floor = Replica.committedStart(log: log, commitLSN: commitLSN)
-                    history.removeAll { $0.epoch < floor }
+                    pruneHistory()
                 }
+            }
+
+            private mutating func pruneHistory() {
+                let floor = Replica.committedStart(log: log, base: base, commitLSN: commitLSN)
+                history.removeAll { $0.epoch < floor }
             }
         }
 
@@ -90,10 +107,14 @@ extension Replication {
             case promisedEpoch(Epoch)
             /// The log from `entries[0].lsn` on is replaced by these entries.
             case entries([Entry])
+            /// A base from another node replaced the log up to its LSN (entries after it that
+            /// agree with it are kept).
+            case installed(Base)
             case committed(UInt64)
         }
 
         struct DurableChanges: Sendable {
+            /// Promises and installed bases, in order.
             var promises: [DurableChange] = []
             var logFrom: UInt64?
             var committed: UInt64?
@@ -103,6 +124,7 @@ extension Replication {
             var state = Durable()
             state.promised = promised
             state.history = history
+            state.base = base
             state.log = log
             state.commitLSN = commitLSN
             return state
@@ -112,8 +134,8 @@ extension Replication {
         /// shell persists them before it sends the messages of the same input.
         public mutating func takeDurableChanges() -> [DurableChange] {
             var result: [DurableChange] = changes.promises
-            if let from = changes.logFrom, Int(from) <= log.count {
-                result.append(.entries(Array(log[(Int(from) - 1)...])))
+            if let from = changes.logFrom.map({ max($0, baseLSN + 1) }), from <= lastLSN {
+                result.append(.entries(Array(log[index(of: from)...])))
             }
             if let committed = changes.committed { result.append(.committed(committed)) }
             changes = DurableChanges()
@@ -136,28 +158,83 @@ extension Replication {
         /// The epoch this node leads, if it is primary.
         public var primaryEpoch: Epoch? { if case .primary(let leadership) = role { leadership.epoch } else { nil } }
 
+        /// Whether this node leads and has committed an entry of its epoch (its start entry at
+        /// least), so its committed state is complete and it may serve.
+        public var isServing: Bool {
+            guard let epoch = primaryEpoch, commitLSN > 0 else { return false }
+            return self.epoch(at: commitLSN) == epoch
+        }
+
         /// The replica set this node leads, if it is primary.
         public var primaryReplicas: [NodeID]? { if case .primary(let leadership) = role { leadership.replicas } else { nil } }
 
-        public var lastLSN: UInt64 { UInt64(log.count) }
-        public var lastEpoch: Epoch { log.last?.epoch ?? .genesis }
+        /// The LSN of the last compacted entry (0 when nothing is compacted).
+        public var baseLSN: UInt64 { base?.lsn ?? 0 }
+        public var lastLSN: UInt64 { baseLSN + UInt64(log.count) }
+        public var lastEpoch: Epoch { log.last?.epoch ?? base?.epoch ?? .genesis }
 
-        /// The configuration of the last start entry in the log.
-        public var latestConfig: Config {
-            for entry in log.reversed() {
+        /// The entry at `lsn`, if it is in the log (after the base).
+        public func entry(at lsn: UInt64) -> Entry? {
+            lsn > baseLSN && lsn <= lastLSN ? log[index(of: lsn)] : nil
+        }
+
+        /// The committed entries after the base, in order.
+        public var committedEntries: ArraySlice<Entry> { log[..<index(of: commitLSN + 1)] }
+
+        /// The index in `log` of the entry at `lsn` (which is after the base).
+        private func index(of lsn: UInt64) -> Int { Int(lsn - baseLSN) - 1 }
+
+        /// The epoch of the entry at `lsn`: genesis for 0, the base's epoch at the base, nil
+        /// before the base (compacted, so committed and identical everywhere) or past the end.
+        private func epoch(at lsn: UInt64) -> Epoch? {
+            if lsn == 0 { return .genesis }
+            if lsn == baseLSN { return base?.epoch }
+            return entry(at: lsn)?.epoch
+        }
+
+        /// The configuration of the last start entry in the log (or in the compacted prefix).
+        public var latestConfig: Config { Self.latestConfig(log[...], base: base, genesis: genesis) }
+
+        static func latestConfig(_ entries: ArraySlice<Entry>, base: Base?, genesis: Config) -> Config {
+            for entry in entries.reversed() {
                 if case .start(let replicas) = entry.payload { return Config(epoch: entry.epoch, replicas: replicas) }
             }
-            return genesis
+            return base?.config ?? genesis
         }
 
         /// The epoch of the last committed start entry.
-        public var committedStart: Epoch { Self.committedStart(log: log, commitLSN: commitLSN) }
+        public var committedStart: Epoch { Self.committedStart(log: log, base: base, commitLSN: commitLSN) }
 
-        static func committedStart(log: [Entry], commitLSN: UInt64) -> Epoch {
-            for entry in log[..<Int(min(commitLSN, UInt64(log.count)))].reversed() {
+        static func committedStart(log: [Entry], base: Base?, commitLSN: UInt64) -> Epoch {
+            let baseLSN = base?.lsn ?? 0
+            let committed = Int(min(commitLSN - min(commitLSN, baseLSN), UInt64(log.count)))
+            for entry in log[..<committed].reversed() {
                 if case .start = entry.payload { return entry.epoch }
             }
-            return .genesis
+            return base?.config.epoch ?? .genesis
+        }
+
+        /// The log after installing `installed`: the entries after its LSN when the log holds
+        /// the same entry at its LSN, otherwise nothing (Raft §7).
+        static func log(_ log: [Entry], keptAfter installed: Base, currentBase: Base?) -> [Entry] {
+            let baseLSN = currentBase?.lsn ?? 0
+            guard installed.lsn > baseLSN, installed.lsn <= baseLSN + UInt64(log.count) else { return [] }
+            let index = Int(installed.lsn - baseLSN) - 1
+            return log[index].epoch == installed.epoch ? Array(log[(index + 1)...]) : []
+        }
+
+        // MARK: - Compaction
+
+        /// Drops the committed entries up to `lsn`, keeping `state` (the layer above's state
+        /// after applying them) as the base instead. The caller persists the result (a snapshot
+        /// of ``durable``) before it deletes the records of the dropped entries.
+        public mutating func compact(upTo lsn: UInt64, state: [UInt8]) {
+            precondition(lsn <= commitLSN, "only committed entries are compacted")
+            guard lsn > baseLSN else { return }
+            let upTo = index(of: lsn)
+            let config = Self.latestConfig(log[...upTo], base: base, genesis: genesis)
+            base = Base(lsn: lsn, epoch: log[upTo].epoch, config: config, state: state)
+            log.removeSubrange(...upTo)
         }
 
         // MARK: - Becoming primary
@@ -181,7 +258,8 @@ extension Replication {
         }
 
         private func promise(fromLSN: UInt64) -> Promise {
-            Promise(
+            let from = min(max(fromLSN, baseLSN), lastLSN)
+            return Promise(
                 from: me,
                 lastEpoch: lastEpoch,
                 lastLSN: lastLSN,
@@ -189,7 +267,8 @@ extension Replication {
                 history: history,
                 committedStart: committedStart,
                 commitLSN: commitLSN,
-                entries: Array(log[Int(min(fromLSN, lastLSN))...])
+                base: fromLSN < baseLSN ? base : nil,
+                entries: Array(log[index(of: from + 1)...])
             )
         }
 
@@ -233,10 +312,15 @@ extension Replication {
                 (a.lastEpoch, a.lastLSN, a.from.rawValue) < (b.lastEpoch, b.lastLSN, b.from.rawValue)
             }!
             if best.from != me {
-                // Everything up to fromLSN is committed and therefore identical everywhere.
-                log.removeSubrange(Int(candidacy.fromLSN)...)
-                log.append(contentsOf: best.entries.filter { $0.lsn > candidacy.fromLSN })
-                noteLogChange(from: candidacy.fromLSN + 1)
+                if let installed = best.base {
+                    // The best log starts after a base beyond what this node has committed.
+                    install(installed, into: &directives)
+                }
+                // Everything up to fromLSN (and the base) is committed and therefore identical everywhere.
+                let keep = max(candidacy.fromLSN, baseLSN)
+                log.removeSubrange(index(of: keep + 1)...)
+                log.append(contentsOf: best.entries.filter { $0.lsn > keep })
+                noteLogChange(from: keep + 1)
             }
             log.append(Entry(epoch: candidacy.epoch, lsn: lastLSN + 1, payload: .start(replicas: candidacy.replicas)))
             noteLogChange(from: lastLSN)
@@ -327,15 +411,17 @@ extension Replication {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
                     break
                 }
-                if epoch > promised || primaryEpoch.map({ $0 != epoch }) ?? isCandidate {
-                    stepDown(into: &directives)
-                    if epoch > promised {
-                        // Accepting a newer primary is a promise too; its configuration arrives in its start entry.
-                        promised = epoch
-                        changes.promises.append(.promisedEpoch(epoch))
-                    }
-                }
+                follow(epoch, into: &directives)
                 handleAppend(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, leaderCommit: leaderCommit, from: sender, into: &directives)
+
+            case .installSnapshot(let epoch, let installed):
+                guard epoch >= promised else {
+                    directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
+                    break
+                }
+                follow(epoch, into: &directives)
+                if installed.lsn > commitLSN { install(installed, into: &directives) }
+                directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: installed.lsn), to: sender))
 
             case .appendReply(let epoch, let success, let lsn):
                 guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil else { break }
@@ -355,6 +441,28 @@ extension Replication {
             return directives
         }
 
+        /// Accepts the primary of `epoch` (at least the promised one): steps down from any own role.
+        private mutating func follow(_ epoch: Epoch, into directives: inout [Directive]) {
+            guard epoch > promised || primaryEpoch.map({ $0 != epoch }) ?? isCandidate else { return }
+            stepDown(into: &directives)
+            if epoch > promised {
+                // Accepting a newer primary is a promise too; its configuration arrives in its start entry.
+                promised = epoch
+                changes.promises.append(.promisedEpoch(epoch))
+            }
+        }
+
+        /// Replaces the log up to `installed.lsn` (beyond the commit position) by the base.
+        private mutating func install(_ installed: Base, into directives: inout [Directive]) {
+            log = Self.log(log, keptAfter: installed, currentBase: base)
+            base = installed
+            commitLSN = installed.lsn
+            changes.promises.append(.installed(installed))
+            let floor = committedStart
+            history.removeAll { $0.epoch < floor }
+            directives.append(.installed(installed))
+        }
+
         private mutating func handleAppend(
             epoch: Epoch,
             prevLSN: UInt64,
@@ -365,13 +473,14 @@ extension Replication {
             into directives: inout [Directive]
         ) {
             // Log matching (Raft §5.3): our entry at prevLSN must be from prevEpoch.
-            guard prevLSN <= lastLSN, prevLSN == 0 || log[Int(prevLSN) - 1].epoch == prevEpoch else {
+            // Entries up to the base are committed, so they match whatever the primary holds there.
+            guard prevLSN <= lastLSN, prevLSN < baseLSN || self.epoch(at: prevLSN) == prevEpoch else {
                 let hint = min(lastLSN, prevLSN - 1)
                 directives.append(.send(.appendReply(epoch: epoch, success: false, lsn: hint), to: sender))
                 return
             }
-            for entry in entries {
-                let index = Int(entry.lsn) - 1
+            for entry in entries where entry.lsn > baseLSN {
+                let index = index(of: entry.lsn)
                 if index < log.count {
                     if log[index].epoch == entry.epoch { continue }
                     precondition(entry.lsn > commitLSN, "a committed entry would be overwritten at \(entry.lsn)")
@@ -388,11 +497,16 @@ extension Replication {
 
         private func sendAppend(to follower: NodeID, into directives: inout [Directive]) {
             guard case .primary(let leadership) = role, let next = leadership.next[follower] else { return }
-            let from = max(1, min(next, lastLSN + 1))
+            if next <= baseLSN, let base {
+                // The follower needs entries compacted away: it gets the base instead.
+                directives.append(.send(.installSnapshot(epoch: leadership.epoch, base: base), to: follower))
+                return
+            }
+            let from = max(baseLSN + 1, min(next, lastLSN + 1))
             let prevLSN = from - 1
-            let prevEpoch = prevLSN == 0 ? Epoch.genesis : log[Int(prevLSN) - 1].epoch
+            let prevEpoch = epoch(at: prevLSN)!
             let end = min(lastLSN, prevLSN + UInt64(appendBatchMax))
-            let entries = Array(log[Int(prevLSN)..<Int(end)])
+            let entries = Array(log[index(of: from)..<index(of: end + 1)])
             directives.append(
                 .send(
                     .append(epoch: leadership.epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN),
@@ -406,7 +520,7 @@ extension Replication {
             guard case .primary(let leadership) = role else { return }
             let config = Config(epoch: leadership.epoch, replicas: leadership.replicas)
             var candidate = lastLSN
-            while candidate > commitLSN && log[Int(candidate) - 1].epoch == leadership.epoch {
+            while candidate > commitLSN && entry(at: candidate)?.epoch == leadership.epoch {
                 let holders = Set(leadership.match.filter { $0.value >= candidate }.map(\.key))
                 if config.isQuorum(holders) {
                     commit(upTo: candidate, into: &directives)
@@ -417,7 +531,7 @@ extension Replication {
         }
 
         private mutating func commit(upTo lsn: UInt64, into directives: inout [Directive]) {
-            let newly = Array(log[Int(commitLSN)..<Int(lsn)])
+            let newly = Array(log[index(of: commitLSN + 1)..<index(of: lsn + 1)])
             commitLSN = lsn
             changes.committed = lsn
             let floor = committedStart

@@ -77,6 +77,25 @@ extension Replication {
         }
     }
 
+    /// The committed prefix of a log that a replica keeps as state rather than entries: the
+    /// layer above's state after applying every entry up to `lsn`.
+    public struct Base: Equatable, Sendable {
+        public var lsn: UInt64
+        /// The epoch of the entry at `lsn`.
+        public var epoch: Epoch
+        /// The configuration of the last start entry at or before `lsn` (committed, since `lsn` is).
+        public var config: Config
+        /// The opaque state of the layer above after `lsn`.
+        public var state: [UInt8]
+
+        public init(lsn: UInt64, epoch: Epoch, config: Config, state: [UInt8]) {
+            self.lsn = lsn
+            self.epoch = epoch
+            self.config = config
+            self.state = state
+        }
+    }
+
     /// What a node tells a candidate when it promises.
     public struct Promise: Equatable, Sendable {
         public var from: NodeID
@@ -90,7 +109,9 @@ extension Replication {
         /// The epoch of the last committed start entry it knows (genesis if none).
         public var committedStart: Epoch
         public var commitLSN: UInt64
-        /// Its entries after the candidate's `fromLSN`.
+        /// Its compacted base, when that covers entries after the candidate's `fromLSN`.
+        public var base: Base?
+        /// Its entries after the candidate's `fromLSN` (after `base` when there is one).
         public var entries: [Entry]
 
         public init(
@@ -101,6 +122,7 @@ extension Replication {
             history: [Config],
             committedStart: Epoch,
             commitLSN: UInt64,
+            base: Base? = nil,
             entries: [Entry]
         ) {
             self.from = from
@@ -110,6 +132,7 @@ extension Replication {
             self.history = history
             self.committedStart = committedStart
             self.commitLSN = commitLSN
+            self.base = base
             self.entries = entries
         }
     }
@@ -121,12 +144,18 @@ extension Replication {
         case refuse(epoch: Epoch, promised: Epoch)
         case append(epoch: Epoch, prevLSN: UInt64, prevEpoch: Epoch, entries: [Entry], commitLSN: UInt64)
         case appendReply(epoch: Epoch, success: Bool, lsn: UInt64)
+        /// Sent instead of `append` when the follower needs entries the primary compacted away;
+        /// answered with an `appendReply`.
+        case installSnapshot(epoch: Epoch, base: Base)
     }
 
     public enum Directive: Equatable, Sendable {
         case send(Message, to: NodeID)
         /// These entries are now committed, in order: apply them.
         case commit([Entry])
+        /// The replica adopted a compacted base from another node: replace the state with
+        /// `base.state`; entries after `base.lsn` follow in `.commit` directives.
+        case installed(Base)
         case becamePrimary(Epoch)
         /// This node is no longer primary (or candidate); proposals in flight have unknown outcomes.
         case steppedDown(Epoch)

@@ -33,6 +33,11 @@ public struct ClusterMetrics: Sendable {
     public let shardsLed: Gauge
     /// Epochs this node started (`plume_candidacies_total`).
     public let candidacies: Counter
+    /// Checkpoints completed (`plume_checkpoints_total`) and how long each took (`plume_checkpoint_seconds`).
+    public let checkpoints: Counter
+    public let checkpointDuration: Metrics.Timer
+    /// Shard states installed from another node's base (`plume_snapshots_installed_total`).
+    public let snapshotsInstalled: Counter
 
     public static let probeRoundTripLabel = "plume_probe_rtt_seconds"
     public static let walWriteLabel = "plume_wal_write_seconds"
@@ -55,5 +60,8 @@ public struct ClusterMetrics: Sendable {
         entriesApplied = Counter(label: "plume_replication_applied_total")
         shardsLed = Gauge(label: "plume_shards_led")
         candidacies = Counter(label: "plume_candidacies_total")
+        checkpoints = Counter(label: "plume_checkpoints_total")
+        checkpointDuration = Metrics.Timer(label: "plume_checkpoint_seconds")
+        snapshotsInstalled = Counter(label: "plume_snapshots_installed_total")
     }
 }

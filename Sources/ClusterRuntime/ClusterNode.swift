@@ -118,8 +118,7 @@ public final class ClusterNode: Service, Sendable {
         self.shell = shell
         inbox.withLockedValue { $0 = shell.inbox }
 
-        var records: [WALRecord] = []
-        let storage = try Storage.open(directory: settings.dataDirectory, restore: { _ in }, apply: { records.append($0) })
+        let (storage, durable) = try ReplicationHost.openStorage(directory: settings.dataDirectory)
         self.recovery = storage.report
         if let torn = storage.report.wal.tornTail {
             logger.warning(
@@ -128,7 +127,7 @@ public final class ClusterNode: Service, Sendable {
             )
         }
         let genesisNodes = configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)
-        self.replication = ReplicationHost(
+        self.replication = try ReplicationHost(
             me: settings.nodeID,
             shardCount: configuration.shards,
             replication: configuration.replication,
@@ -139,7 +138,7 @@ public final class ClusterNode: Service, Sendable {
             placement: {
                 viewBox.withLockedValue { view in view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil }
             },
-            durable: try ReplicationHost.recover(records),
+            durable: durable,
             metrics: metrics,
             logger: logger,
             makeMachine: makeMachine
@@ -250,6 +249,14 @@ public final class ClusterNode: Service, Sendable {
         await membership.value
         replicationInbox.finish()
         await replicationPump.value
+        if await replication.walBytesSinceLastCheckpoint > 0 {
+            // The next start loads snapshots instead of replaying this run's log.
+            do {
+                try await replication.checkpoint()
+            } catch {
+                logger.error("checkpoint at shutdown failed", metadata: ["error": "\(error)"])
+            }
+        }
         await replication.stop()
         await transport.shutdown()
     }

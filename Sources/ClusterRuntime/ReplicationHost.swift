@@ -1,5 +1,6 @@
 import ClusterCore
 import Logging
+import NIOPosix
 import Persistence
 import WireProtocol
 
@@ -11,12 +12,19 @@ import WireProtocol
 /// Persisting and sending go through one outbox: changes made while a WAL write is in flight
 /// join the next write (group commit across shards), and messages leave only after the write
 /// that covers them is durable.
+///
+/// Checkpoints bound the log: every `checkpointBytes` of WAL, each shard's log is compacted into
+/// its state machine's state (the replica's base), every shard's durable state is written as a
+/// snapshot covering the WAL up to a sealed segment, and the segments before it are deleted. A
+/// follower behind a primary's base gets the base (a snapshot transfer) instead of entries.
 public actor ReplicationHost {
     public struct Settings: Sendable {
         public var tickInterval: Duration = .milliseconds(50)
         public var candidacyTimeout: Duration = .milliseconds(600)
         /// Writes waiting for commit on this node, all shards together.
         public var inFlightMax = 100_000
+        /// WAL bytes written since the last checkpoint that start the next one.
+        public var checkpointBytes = 64 * 1024 * 1024
         public init() {}
     }
 
@@ -41,17 +49,25 @@ public actor ReplicationHost {
         var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
         /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
         var durableUpTo: [UInt32: (lsn: UInt64, rewrites: UInt64)] = [:]
-        var isEmpty: Bool { records.isEmpty && messages.isEmpty }
+        /// Checkpoints waiting for the WAL to be sealed right after this batch: they get the
+        /// index of the segment later batches go to.
+        var sealWaiters: [CheckedContinuation<Int, any Error>] = []
+        var isEmpty: Bool { records.isEmpty && messages.isEmpty && sealWaiters.isEmpty }
     }
 
     public let me: NodeID
     public let settings: Settings
     private let log: WriteAheadLog
+    private let storage: Storage
+    private var walBytesSinceCheckpoint = 0
+    private var checkpointing = false
     private let transport: ClusterTransport
     private let addressOf: @Sendable (NodeID) -> NodeAddress?
     private var logger: Logger
     private var slots: [UInt32: Slot] = [:]
     private var outbox = Outbox()
+    /// Batches closed by a seal request, written before `outbox`.
+    private var closedBatches: [Outbox] = []
     private var flushing = false
     private var placement: ShardTable
     private let placementProvider: @Sendable () -> ShardTable?
@@ -78,10 +94,11 @@ public actor ReplicationHost {
         metrics: ClusterMetrics = ClusterMetrics(),
         logger: Logger,
         makeMachine: @Sendable (UInt32) -> any ShardStateMachine
-    ) {
+    ) throws {
         self.metrics = metrics
         self.me = me
         self.settings = settings
+        self.storage = storage
         self.log = storage.log
         self.transport = transport
         self.addressOf = addressOf
@@ -96,7 +113,8 @@ public actor ReplicationHost {
                 durable[shard].map { Replication.Replica(me: me, genesis: entry.replicas, durable: $0) }
                 ?? Replication.Replica(me: me, genesis: entry.replicas)
             var machine = makeMachine(shard)
-            for committed in replica.log.prefix(Int(replica.commitLSN)) {
+            if let base = replica.base { try machine.restore(base.state) }
+            for committed in replica.committedEntries {
                 if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
             }
             let jitter = Double.random(in: 1...2, using: &random)
@@ -108,13 +126,22 @@ public actor ReplicationHost {
         }
     }
 
-    /// Reads the replication records of a node's storage: the durable state of every shard.
-    public static func recover(_ records: [WALRecord]) throws -> [UInt32: Replication.Replica.Durable] {
+    /// Opens a node's storage and reads the durable state of every shard from it: each shard's
+    /// snapshot, then its replication records after it.
+    public static func openStorage(
+        directory: String,
+        segmentBytes: Int = 64 * 1024 * 1024
+    ) throws -> (Storage, [UInt32: Replication.Replica.Durable]) {
         var durable: [UInt32: Replication.Replica.Durable] = [:]
-        for record in records {
-            durable[record.shard, default: .init()].apply(try Wire.DurableRecord.decode(type: record.type, payload: record.payload))
-        }
-        return durable
+        let storage = try Storage.open(
+            directory: directory,
+            segmentBytes: segmentBytes,
+            restore: { snapshot in durable[snapshot.shard] = try Wire.ReplicaSnapshot.decode(snapshot.state) },
+            apply: { record in
+                durable[record.shard, default: .init()].apply(try Wire.DurableRecord.decode(type: record.type, payload: record.payload))
+            }
+        )
+        return (storage, durable)
     }
 
     // MARK: - Lifecycle
@@ -158,7 +185,79 @@ public actor ReplicationHost {
         }
         driveCandidacies()
         metrics.shardsLed.record(servedShards)
+        if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing {
+            Task {
+                do {
+                    try await self.checkpoint()
+                } catch {
+                    self.logger.error("checkpoint failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
+
+    // MARK: - Checkpoints
+
+    public struct CheckpointReport: Sendable {
+        public var shardsCompacted = 0
+        public var snapshotsWritten = 0
+        public var segmentsRemoved = 0
+        /// The first WAL segment the snapshots do not cover.
+        public var walSegment = 0
+    }
+
+    /// Compacts every shard's applied log into its state, snapshots every shard's durable state
+    /// and deletes the WAL segments the snapshots cover. Returns nil if a checkpoint is already
+    /// running.
+    @discardableResult
+    public func checkpoint() async throws -> CheckpointReport? {
+        guard !checkpointing else { return nil }
+        checkpointing = true
+        defer { checkpointing = false }
+        let started = ContinuousClock.now
+        walBytesSinceCheckpoint = 0
+        // The state machines of shards with newly applied entries, encoded off the actor.
+        let changed = slots.compactMap { shard, slot in
+            slot.appliedLSN > slot.replica.baseLSN ? (shard, slot.machine, slot.appliedLSN) : nil
+        }
+        let states = await Task.detached { changed.map { (shard: $0.0, state: $0.1.snapshot(), lsn: $0.2) } }.value
+        var report = CheckpointReport()
+        // From here to the seal request nothing suspends: the durable states below are exactly
+        // what the WAL holds before the sealed segment.
+        for (shard, state, lsn) in states where lsn <= slots[shard]!.replica.commitLSN {
+            slots[shard]!.replica.compact(upTo: lsn, state: state)
+            report.shardsCompacted += 1
+        }
+        let durables = slots.map { ($0.key, $0.value.replica.durable) }
+        let segment = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+            // Later changes go to a new batch, written after the seal.
+            outbox.sealWaiters.append(continuation)
+            closedBatches.append(outbox)
+            outbox = Outbox()
+            startFlushing()
+        }
+        report.walSegment = segment
+        let snapshots = await Task.detached {
+            durables.map { shard, durable in
+                SnapshotStore.Snapshot(shard: shard, walSegment: segment, lsn: durable.base?.lsn ?? 0, state: Wire.ReplicaSnapshot.encode(durable))
+            }
+        }.value
+        report.snapshotsWritten = snapshots.count
+        report.segmentsRemoved = try await storage.checkpoint(snapshots)
+        metrics.checkpoints.increment()
+        metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsClamped)
+        logger.info(
+            "checkpoint",
+            metadata: [
+                "compacted": "\(report.shardsCompacted)", "snapshots": "\(report.snapshotsWritten)",
+                "segments-removed": "\(report.segmentsRemoved)", "wal-segment": "\(segment)",
+            ]
+        )
+        return report
+    }
+
+    /// WAL bytes written since the last checkpoint started.
+    public var walBytesSinceLastCheckpoint: Int { walBytesSinceCheckpoint }
 
     /// Starts a candidacy for every shard the ring (from the current membership) designates this
     /// node to lead, unless it already leads it with that replica set or a candidacy is under way.
@@ -183,7 +282,7 @@ public actor ReplicationHost {
     /// on a majority of the replica set) and applied here.
     public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
         guard let replica = slots[shard]?.replica else { throw ReplicationError.notPrimary(leader: nil) }
-        guard isServing(replica) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
         do {
@@ -202,7 +301,7 @@ public actor ReplicationHost {
 
     /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
     public func read<T: Sendable>(shard: UInt32, _ body: (any ShardStateMachine) throws -> T) throws -> T {
-        guard let slot = slots[shard], isServing(slot.replica) else {
+        guard let slot = slots[shard], slot.replica.isServing else {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
         return try body(slot.machine)
@@ -210,17 +309,11 @@ public actor ReplicationHost {
 
     /// Whether this node leads `shard` and has committed its epoch's start (so its state is complete).
     public func serves(shard: UInt32) -> Bool {
-        slots[shard].map { isServing($0.replica) } ?? false
+        slots[shard]?.replica.isServing ?? false
     }
 
     /// The number of shards this node currently serves as primary.
-    public var servedShards: Int { slots.values.count { isServing($0.replica) } }
-
-    private func isServing(_ replica: Replication.Replica) -> Bool {
-        guard let epoch = replica.primaryEpoch else { return false }
-        // The start entry of our epoch is committed once commit reaches an entry of our epoch.
-        return replica.commitLSN > 0 && replica.log[Int(replica.commitLSN) - 1].epoch == epoch
-    }
+    public var servedShards: Int { slots.values.count { $0.replica.isServing } }
 
     /// The node the ring designates for the shard, which leads it once its candidacy succeeds.
     public func leader(of shard: UInt32) -> NodeID? {
@@ -246,6 +339,7 @@ public actor ReplicationHost {
                 case .promisedEpoch(let epoch): (epoch.number, 0)
                 case .entries(let entries): (entries.first?.epoch.number ?? 0, entries.first?.lsn ?? 0)
                 case .committed(let lsn): (0, lsn)
+                case .installed(let base): (base.epoch.number, base.lsn)
                 }
             outbox.records.append(WALRecord(shard: shard, epoch: epoch, lsn: lsn, type: type, payload: payload))
         }
@@ -257,6 +351,21 @@ public actor ReplicationHost {
                 // Applied (and waiters answered) as far as the entries are durable here too;
                 // the commit position itself need not be durable first.
                 applyCommitted(shard: shard)
+            case .installed(let base):
+                // Another node's base replaces this shard's state (it is durable with this batch;
+                // nobody reads a follower's state, and a primary serves only after its start entry
+                // commits, which takes this batch's write first).
+                do {
+                    try slots[shard]!.machine.restore(base.state)
+                } catch {
+                    logger.critical("installed shard state does not decode", metadata: ["shard/id": "\(shard)", "error": "\(error)"])
+                }
+                let lastLSN = slots[shard]!.replica.lastLSN
+                slots[shard]!.appliedLSN = base.lsn
+                slots[shard]!.durableLSN = max(base.lsn, min(slots[shard]!.durableLSN, lastLSN))
+                slots[shard]!.queuedLSN = max(base.lsn, min(slots[shard]!.queuedLSN, lastLSN))
+                metrics.snapshotsInstalled.increment()
+                logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
             case .becamePrimary(let epoch):
                 slots[shard]!.candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
@@ -267,16 +376,25 @@ public actor ReplicationHost {
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
         }
-        if !flushing && !outbox.isEmpty {
+        startFlushing()
+    }
+
+    private func startFlushing() {
+        if !flushing && !(outbox.isEmpty && closedBatches.isEmpty) {
             flushing = true
             Task { await self.flush() }
         }
     }
 
     private func flush() async {
-        while !outbox.isEmpty {
-            let batch = outbox
-            outbox = Outbox()
+        while !(outbox.isEmpty && closedBatches.isEmpty) {
+            let batch: Outbox
+            if closedBatches.isEmpty {
+                batch = outbox
+                outbox = Outbox()
+            } else {
+                batch = closedBatches.removeFirst()
+            }
             if !batch.records.isEmpty {
                 do {
                     let started = ContinuousClock.now
@@ -284,9 +402,11 @@ public actor ReplicationHost {
                     metrics.walWriteDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsClamped)
                     metrics.walWrites.increment()
                     metrics.walRecords.increment(by: batch.records.count)
+                    walBytesSinceCheckpoint += batch.records.reduce(0) { $0 + $1.encodedBytes }
                 } catch {
                     // Nothing of this batch may leave the node: its durability is unknown.
                     logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
+                    for waiter in batch.sealWaiters { waiter.resume(throwing: error) }
                     return
                 }
             }
@@ -304,6 +424,14 @@ public actor ReplicationHost {
                 }
                 applyCommitted(shard: shard)
             }
+            if !batch.sealWaiters.isEmpty {
+                do {
+                    let segment = try await log.sealCurrentSegment()
+                    for waiter in batch.sealWaiters { waiter.resume(returning: segment) }
+                } catch {
+                    for waiter in batch.sealWaiters { waiter.resume(throwing: error) }
+                }
+            }
         }
         flushing = false
     }
@@ -314,7 +442,7 @@ public actor ReplicationHost {
         let upTo = min(slot.replica.commitLSN, slot.durableLSN)
         guard upTo > slot.appliedLSN else { return }
         for lsn in (slot.appliedLSN + 1)...upTo {
-            let entry = slots[shard]!.replica.log[Int(lsn) - 1]
+            let entry = slots[shard]!.replica.entry(at: lsn)!
             if case .command(let bytes) = entry.payload { slots[shard]!.machine.apply(bytes, lsn: entry.lsn) }
             if let waiter = slots[shard]!.waiters.removeValue(forKey: entry.lsn) {
                 if waiter.epoch == entry.epoch {

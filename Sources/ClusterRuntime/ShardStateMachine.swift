@@ -7,6 +7,12 @@ import ClusterCore
 public protocol ShardStateMachine: Sendable {
     /// Applies one committed command.
     mutating func apply(_ command: [UInt8], lsn: UInt64)
+
+    /// The whole state, encoded (what a snapshot and a snapshot transfer carry).
+    func snapshot() -> [UInt8]
+
+    /// Replaces the whole state by a decoded ``snapshot()``.
+    mutating func restore(_ state: [UInt8]) throws
 }
 
 /// Why a proposal or a read was not served.

@@ -7,9 +7,14 @@ import ClusterCore
 /// partitions the nodes, and each node's view of who is alive lags behind the truth, so two
 /// nodes may both believe they should lead. Clients propose through whichever node leads.
 ///
+/// Nodes also compact their logs now and then (keeping their state machine's state as the base,
+/// persisted like a snapshot), so lagging nodes and candidates catch up from another node's
+/// base.
+///
 /// Checked on every step: a committed LSN never holds two different entries anywhere, and no
 /// epoch is led by two nodes. Checked at the end, after healing: every acknowledged write is
-/// in the committed log at the LSN it was acknowledged at.
+/// in the committed log at the LSN it was acknowledged at, and every node's state machine holds
+/// exactly the committed commands up to its commit position.
 public final class ReplicationSimulation {
     public struct Violation: Error, CustomStringConvertible {
         public let seed: UInt64
@@ -26,6 +31,8 @@ public final class ReplicationSimulation {
         var view: Set<NodeID>
         var candidacyStartedAt: MonotonicTime?
         var candidacyTimeout: Duration = .milliseconds(300)
+        /// The state machine: every committed command applied, as (lsn, value).
+        var machine: [(lsn: UInt64, value: UInt64)] = []
     }
 
     enum Event {
@@ -45,6 +52,10 @@ public final class ReplicationSimulation {
     public var lossProbability = 0.0
     public var duplicateProbability = 0.0
     public var latency: ClosedRange<Int> = 1...10  // milliseconds
+    /// The chance per step that a node compacts its committed log.
+    public var compactionProbability = 0.03
+    public private(set) var compactions = 0
+    public private(set) var installs = 0
 
     /// Every committed LSN, as first committed anywhere.
     public private(set) var committed: [UInt64: Replication.Entry] = [:]
@@ -143,6 +154,7 @@ public final class ReplicationSimulation {
             if Double.random(in: 0..<1, using: &random) < 0.3 {
                 nodes[index].view = Set(nodes.indices.filter { nodes[$0].isUp && groups[$0] == groups[index] }.map { ids[$0] })
             }
+            if Double.random(in: 0..<1, using: &random) < compactionProbability { compact(index) }
             var replica = nodes[index].replica
             var directives = replica.onTick()
             let wanted = designated(by: index)
@@ -160,6 +172,24 @@ public final class ReplicationSimulation {
                 propose(at: index)
             }
         }
+    }
+
+    /// Compacts the node's committed log into its machine's state and persists that (a snapshot).
+    private func compact(_ index: Int) {
+        let replica = nodes[index].replica
+        guard replica.commitLSN > replica.baseLSN else { return }
+        nodes[index].replica.compact(upTo: replica.commitLSN, state: Self.encode(nodes[index].machine))
+        nodes[index].persisted = nodes[index].replica.durable
+        compactions += 1
+    }
+
+    static func encode(_ machine: [(lsn: UInt64, value: UInt64)]) -> [UInt8] {
+        machine.flatMap { bytes($0.lsn) + bytes($0.value) }
+    }
+
+    static func decode(_ state: [UInt8]) -> [(lsn: UInt64, value: UInt64)] {
+        func word(_ at: Int) -> UInt64 { state[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+        return stride(from: 0, to: state.count, by: 16).map { (word($0), word($0 + 8)) }
     }
 
     private func designated(by index: Int) -> [NodeID] {
@@ -183,8 +213,12 @@ public final class ReplicationSimulation {
             switch directive {
             case .send(let message, let to):
                 send(message, from: index, to: ids.firstIndex(of: to)!)
+            case .installed(let base):
+                nodes[index].machine = Self.decode(base.state)
+                installs += 1
             case .commit(let entries):
                 for entry in entries {
+                    if let value = Self.value(entry.payload) { nodes[index].machine.append((entry.lsn, value)) }
                     if let existing = committed[entry.lsn], existing != entry {
                         violations.append(
                             "lsn \(entry.lsn) committed as \(existing) and as \(entry) (at \(ids[index]))"
@@ -197,8 +231,9 @@ public final class ReplicationSimulation {
                 let lastCommitted = entries.last?.lsn ?? 0
                 inFlight[index]?.removeAll { pending in
                     guard pending.lsn <= lastCommitted else { return false }
-                    let entry = nodes[index].replica.log[Int(pending.lsn) - 1]
-                    if entry.epoch == pending.epoch, Self.value(entry.payload) == pending.value {
+                    if let entry = nodes[index].replica.entry(at: pending.lsn), entry.epoch == pending.epoch,
+                        Self.value(entry.payload) == pending.value
+                    {
                         acknowledged.append((pending.lsn, pending.value))
                     }
                     return true
@@ -259,7 +294,11 @@ public final class ReplicationSimulation {
         nodes[index].isUp = true
         nodes[index].life += 1
         // Only what was persisted survives the crash.
-        nodes[index].replica = Replication.Replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
+        let replica = Replication.Replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
+        nodes[index].replica = replica
+        nodes[index].machine = Self.decode(replica.base?.state ?? []) + replica.committedEntries.compactMap { entry in
+            Self.value(entry.payload).map { (entry.lsn, $0) }
+        }
         nodes[index].candidacyStartedAt = nil
     }
 
@@ -275,8 +314,17 @@ public final class ReplicationSimulation {
         }
         // Every live replica's committed prefix is the cluster's committed log.
         for node in nodes {
-            for entry in node.replica.log.prefix(Int(node.replica.commitLSN)) where committed[entry.lsn] != entry {
+            for entry in node.replica.committedEntries where committed[entry.lsn] != entry {
                 throw Violation(seed: seed, message: "\(node.replica.me) holds \(entry) as committed")
+            }
+            // Its state machine (base state + applied commits) is exactly the committed commands so far.
+            let expected = committed.values.filter { $0.lsn <= node.replica.commitLSN }.sorted { $0.lsn < $1.lsn }
+                .compactMap { entry in Self.value(entry.payload).map { (entry.lsn, $0) } }
+            guard node.machine.map(\.lsn) == expected.map(\.0), node.machine.map(\.value) == expected.map(\.1) else {
+                throw Violation(
+                    seed: seed,
+                    message: "\(node.replica.me)'s state machine holds \(node.machine.count) commands, expected \(expected.count) up to lsn \(node.replica.commitLSN)"
+                )
             }
         }
     }

@@ -4,33 +4,36 @@ import ClusterCore
 ///
 /// A snapshot is written to a temporary file, fsynced, renamed into place and the directory
 /// fsynced, so a crash leaves either the old snapshot or the new one, never half of one. On
-/// load the newest snapshot whose checksum holds wins; a damaged one is skipped.
+/// load the newest snapshot wins; a damaged one is corruption (the WAL segments it covered may
+/// be gone), reported with its path rather than silently replaced by an older one.
 ///
-/// File layout (big-endian): `"PLSN" | version u32 | shard u32 | epoch u64 | lsn u64 |
+/// File layout (big-endian): `"PLSN" | version u32 | shard u32 | WAL segment u64 | lsn u64 |
 /// uncompressed bytes u64 | CRC32C of the compressed bytes u32 | zstd frame`.
 public struct SnapshotStore: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var shard: UInt32
-        public var epoch: UInt64
-        /// Every log record of the shard up to and including this LSN is in the snapshot.
+        /// The first WAL segment whose records of this shard the snapshot does not contain:
+        /// recovery replays the shard's records from there on.
+        public var walSegment: Int
+        /// The shard's log position the state reflects (informational; the layer above's).
         public var lsn: UInt64
         public var state: [UInt8]
 
-        public init(shard: UInt32, epoch: UInt64, lsn: UInt64, state: [UInt8]) {
+        public init(shard: UInt32, walSegment: Int, lsn: UInt64, state: [UInt8]) {
             self.shard = shard
-            self.epoch = epoch
+            self.walSegment = walSegment
             self.lsn = lsn
             self.state = state
         }
     }
 
     static let magic: [UInt8] = Array("PLSN".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerBytes = 4 + 4 + 4 + 8 + 8 + 8 + 4
 
     public let directory: String
     /// Snapshots kept per shard (the newest ones); older ones are deleted after a write.
-    public var keep = 2
+    public var keep = 1
     public var compressionLevel: Int32 = 3
 
     public init(directory: String) throws(PersistenceError) {
@@ -38,9 +41,9 @@ public struct SnapshotStore: Sendable {
         try Directory.create(directory)
     }
 
-    func fileName(shard: UInt32, lsn: UInt64) -> String {
-        let lsnText = String(lsn)
-        return "shard-\(shard)-" + String(repeating: "0", count: max(0, 20 - lsnText.count)) + lsnText + ".snap"
+    func fileName(shard: UInt32, walSegment: Int) -> String {
+        let text = String(walSegment)
+        return "shard-\(shard)-" + String(repeating: "0", count: max(0, 20 - text.count)) + text + ".snap"
     }
 
     /// Writes a snapshot durably, then prunes older ones of the same shard.
@@ -50,13 +53,13 @@ public struct SnapshotStore: Sendable {
         bytes.reserveCapacity(Self.headerBytes + compressed.count)
         bytes.appendBigEndian(Self.version)
         bytes.appendBigEndian(snapshot.shard)
-        bytes.appendBigEndian(snapshot.epoch)
+        bytes.appendBigEndian(UInt64(snapshot.walSegment))
         bytes.appendBigEndian(snapshot.lsn)
         bytes.appendBigEndian(UInt64(snapshot.state.count))
         bytes.appendBigEndian(CRC32C.checksum(compressed))
         bytes.append(contentsOf: compressed)
 
-        let name = fileName(shard: snapshot.shard, lsn: snapshot.lsn)
+        let name = fileName(shard: snapshot.shard, walSegment: snapshot.walSegment)
         let temporary = directory + "/." + name + ".tmp"
         let file = try PosixFile.open(temporary, create: true)
         try file.truncate(0)
@@ -67,12 +70,10 @@ public struct SnapshotStore: Sendable {
         try prune(shard: snapshot.shard)
     }
 
-    /// The newest intact snapshot of `shard`, if any.
+    /// The newest snapshot of `shard`, if any; throws if it is damaged.
     public func latest(shard: UInt32) throws -> Snapshot? {
-        for name in try names(shard: shard).reversed() {
-            if let snapshot = try? read(directory + "/" + name, shard: shard) { return snapshot }
-        }
-        return nil
+        guard let name = try names(shard: shard).last else { return nil }
+        return try read(directory + "/" + name, shard: shard)
     }
 
     /// The shards that have at least one snapshot.
@@ -98,15 +99,21 @@ public struct SnapshotStore: Sendable {
                 throw PersistenceError(.invalid("unknown snapshot version"), path: path)
             }
             let storedShard = raw.loadBigEndianUInt32(at: 8)
-            let epoch = raw.loadBigEndianUInt64(at: 12)
+            let walSegment = raw.loadBigEndianUInt64(at: 12)
             let lsn = raw.loadBigEndianUInt64(at: 20)
             let size = Int(raw.loadBigEndianUInt64(at: 28))
             let crc = raw.loadBigEndianUInt32(at: 36)
             let compressed = Array(raw[Self.headerBytes...])
-            guard storedShard == shard, CRC32C.checksum(compressed) == crc, size <= 1 << 34 else {
-                throw PersistenceError(.invalid("checksum or header mismatch"), path: path)
+            guard storedShard == shard, CRC32C.checksum(compressed) == crc, size <= 1 << 34, walSegment <= UInt64(Int.max) else {
+                throw PersistenceError(.invalid("damaged snapshot: checksum or header mismatch"), path: path)
             }
-            return Snapshot(shard: shard, epoch: epoch, lsn: lsn, state: try Zstd.decompress(compressed, expectedBytes: size))
+            let state: [UInt8]
+            do {
+                state = try Zstd.decompress(compressed, expectedBytes: size)
+            } catch {
+                throw PersistenceError(.invalid("damaged snapshot: \(error)"), path: path)
+            }
+            return Snapshot(shard: shard, walSegment: Int(walSegment), lsn: lsn, state: state)
         }
     }
 

@@ -1,9 +1,9 @@
 /// A node's durable storage: the write-ahead log plus per-shard snapshots.
 ///
-/// Recovery is "newest intact snapshot of each shard, then every WAL record of that shard
-/// after the snapshot's LSN". Records a snapshot already covers are skipped, so a crash
-/// anywhere between writing a snapshot and deleting the WAL segments it covers recovers the
-/// same state.
+/// Recovery is "newest snapshot of each shard, then that shard's WAL records from the segment
+/// the snapshot names on". A checkpoint seals the current WAL segment, writes snapshots that
+/// cover everything before it, and only then deletes the segments they cover, so a crash
+/// anywhere in between recovers the same state.
 public struct Storage: Sendable {
     public let log: WriteAheadLog
     public let snapshots: SnapshotStore
@@ -16,7 +16,8 @@ public struct Storage: Sendable {
         public var wal = WriteAheadLog.RecoveryReport()
     }
 
-    /// Opens `<directory>/wal` and `<directory>/snapshots`, restoring through the two callbacks.
+    /// Opens `<directory>/wal` and `<directory>/snapshots`, restoring through the two callbacks:
+    /// every shard's snapshot first, then the records that follow them, in log order.
     public static func open(
         directory: String,
         segmentBytes: Int = 64 * 1024 * 1024,
@@ -25,19 +26,28 @@ public struct Storage: Sendable {
     ) throws -> Storage {
         let snapshots = try SnapshotStore(directory: directory + "/snapshots")
         var report = Report()
-        var covered: [UInt32: UInt64] = [:]
+        var covered: [UInt32: Int] = [:]
         for shard in try snapshots.shards() {
             guard let snapshot = try snapshots.latest(shard: shard) else { continue }
             try restore(snapshot)
-            covered[shard] = snapshot.lsn
+            covered[shard] = snapshot.walSegment
             report.snapshotsLoaded += 1
         }
         var configuration = WriteAheadLog.Configuration(directory: directory + "/wal")
         configuration.segmentBytes = segmentBytes
-        let (log, walReport) = try WriteAheadLog.open(configuration) { record in
-            if let lsn = covered[record.shard], record.lsn <= lsn {
+        var firstSegment: Int?
+        let (log, walReport) = try WriteAheadLog.open(configuration) { record, segment in
+            if firstSegment == nil { firstSegment = segment }
+            if let start = covered[record.shard], segment < start {
                 report.recordsSkipped += 1
                 return
+            }
+            if covered[record.shard] == nil, let firstSegment, firstSegment > 1 {
+                // Older segments were deleted because a snapshot covered them; this one is missing.
+                throw PersistenceError(
+                    .invalid("shard \(record.shard) has records but no snapshot, and WAL segments before \(firstSegment) are gone"),
+                    path: directory + "/snapshots"
+                )
             }
             try apply(record)
             report.recordsReplayed += 1
@@ -46,14 +56,16 @@ public struct Storage: Sendable {
         return Storage(log: log, snapshots: snapshots, report: report)
     }
 
-    /// Writes snapshots, then deletes the WAL segments they cover.
-    public func checkpoint(_ taken: [SnapshotStore.Snapshot]) async throws {
-        try await log.sealCurrentSegment()
+    /// Writes snapshots (each covering the WAL before its `walSegment`, which the caller got from
+    /// ``WriteAheadLog/sealCurrentSegment()`` when it took them), then deletes the segments
+    /// every shard's newest snapshot covers. Returns how many segments went.
+    @discardableResult
+    public func checkpoint(_ taken: [SnapshotStore.Snapshot]) async throws -> Int {
         for snapshot in taken { try snapshots.write(snapshot) }
-        var covered: [UInt32: UInt64] = [:]
+        var covered: [UInt32: Int] = [:]
         for shard in try snapshots.shards() {
-            if let latest = try snapshots.latest(shard: shard) { covered[shard] = latest.lsn }
+            if let latest = try snapshots.latest(shard: shard) { covered[shard] = latest.walSegment }
         }
-        try await log.removeSegments(coveredBy: covered)
+        return try await log.removeSegments(coveredBy: covered)
     }
 }

@@ -36,8 +36,9 @@ public actor WriteAheadLog {
     struct Segment {
         let index: Int
         let path: String
-        /// The highest LSN of each shard in this segment: what a snapshot must cover before deletion.
-        var lastLSNByShard: [UInt32: UInt64] = [:]
+        /// The shards with records in this segment: each needs a snapshot that covers the
+        /// segment before it is deleted.
+        var shards: Set<UInt32> = []
     }
 
     public let configuration: Configuration
@@ -49,10 +50,11 @@ public actor WriteAheadLog {
     private var flushing = false
     private var failure: (any Error)?
 
-    /// Opens (or creates) the log, calling `replay` for every valid record in order.
+    /// Opens (or creates) the log, calling `replay` for every valid record in order, with the
+    /// index of the segment that holds it.
     public static func open(
         _ configuration: Configuration,
-        replay: (WALRecord) throws -> Void
+        replay: (WALRecord, _ segment: Int) throws -> Void
     ) throws -> (WriteAheadLog, RecoveryReport) {
         try Directory.create(configuration.directory)
         var report = RecoveryReport()
@@ -75,9 +77,9 @@ public actor WriteAheadLog {
                 while cursor < raw.count && !stop {
                     switch WALRecord.decode(raw, at: cursor, recordBytesMax: configuration.recordBytesMax) {
                     case .record(let record, let next):
-                        try replay(record)
+                        try replay(record, segment.index)
                         report.records += 1
-                        segment.lastLSNByShard[record.shard] = max(segment.lastLSNByShard[record.shard] ?? 0, record.lsn)
+                        segment.shards.insert(record.shard)
                         cursor = next
                     case .end:
                         stop = true
@@ -228,10 +230,7 @@ public actor WriteAheadLog {
                 try await rollover()
             }
             chunk.append(contentsOf: bytes)
-            for record in records {
-                let index = segments.count - 1
-                segments[index].lastLSNByShard[record.shard] = max(segments[index].lastLSNByShard[record.shard] ?? 0, record.lsn)
-            }
+            for record in records { segments[segments.count - 1].shards.insert(record.shard) }
         }
         try await write(chunk)
     }
@@ -259,14 +258,13 @@ public actor WriteAheadLog {
 
     // MARK: - Reclaiming space
 
-    /// Deletes the oldest segments whose every record is covered by a snapshot
-    /// (`lsn <= covered[shard]`); the segment being written is never deleted. Returns how many went.
+    /// Deletes the oldest segments whose every record is covered by a snapshot: `covered[shard]`
+    /// is the first segment a shard's snapshot does not cover. The segment being written is
+    /// never deleted. Returns how many went.
     @discardableResult
-    public func removeSegments(coveredBy covered: [UInt32: UInt64]) throws -> Int {
+    public func removeSegments(coveredBy covered: [UInt32: Int]) throws -> Int {
         var removed = 0
-        while segments.count > 1,
-            segments[0].lastLSNByShard.allSatisfy({ shard, lsn in lsn <= covered[shard, default: 0] && covered[shard] != nil })
-        {
+        while segments.count > 1, segments[0].shards.allSatisfy({ covered[$0, default: 0] > segments[0].index }) {
             try Directory.remove(segments[0].path)
             segments.removeFirst()
             removed += 1
@@ -278,9 +276,15 @@ public actor WriteAheadLog {
     /// The number of segment files in use.
     public var segmentCount: Int { segments.count }
 
-    /// Starts a new segment now, so everything written so far can be reclaimed once covered.
-    public func sealCurrentSegment() async throws {
-        guard offset > 0 else { return }
-        try await rollover()
+    /// The index of the oldest segment still on disk.
+    public var firstSegmentIndex: Int { segments[0].index }
+
+    /// Starts a new segment now (unless the current one is empty), so everything written so far
+    /// can be reclaimed once covered. Returns the index of the segment later appends go to.
+    @discardableResult
+    public func sealCurrentSegment() async throws -> Int {
+        if let failure { throw failure }
+        if offset > 0 { try await rollover() }
+        return segments[segments.count - 1].index
     }
 }

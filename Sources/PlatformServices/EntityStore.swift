@@ -11,6 +11,14 @@ public struct EntityStore: ShardStateMachine {
 
     public init() {}
 
+    public func snapshot() -> [UInt8] {
+        EntityCodec.encodeShardState(users: users, names: names)
+    }
+
+    public mutating func restore(_ state: [UInt8]) throws {
+        (users, names) = try EntityCodec.decodeShardState(state)
+    }
+
     public mutating func apply(_ command: [UInt8], lsn: UInt64) {
         guard let (key, events) = try? EntityCodec.decodeRecord(command) else {
             undecodable += 1

@@ -212,6 +212,59 @@ public enum EntityCodec {
 
     // MARK: - Replies
 
+    /// A shard's entity state (the snapshot of an `EntityStore`): `version u8 | users | names`,
+    /// each a count and (key, state) pairs sorted by key.
+    public static func encodeShardState(users: [String: User.State], names: [String: NameReservation.State]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(users.count * 160 + names.count * 64 + 16)
+        buffer.writeInteger(UInt8(1))
+        buffer.writeInteger(UInt32(users.count))
+        for key in users.keys.sorted() {
+            buffer.writeWireString(key)
+            buffer.writeUserState(users[key]!)
+        }
+        buffer.writeInteger(UInt32(names.count))
+        for key in names.keys.sorted() {
+            let state = names[key]!
+            buffer.writeWireString(key)
+            buffer.writeOptionalString(state.owner)
+            buffer.writeInteger(state.reservedAt.bitPattern)
+            buffer.writeInteger(UInt8(state.isConfirmed ? 1 : 0))
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func decodeShardState(
+        _ bytes: [UInt8]
+    ) throws(Wire.CodecError) -> (users: [String: User.State], names: [String: NameReservation.State]) {
+        var buffer = ByteBuffer(bytes: bytes)
+        let version: UInt8 = try buffer.readWireInteger("shard_state.version")
+        guard version == 1 else { throw .invalid(field: "shard_state.version", reason: "unknown version \(version)") }
+        let userCount = Int(try buffer.readWireInteger("shard_state.users.count") as UInt32)
+        // Every entry takes several bytes: a count beyond the payload is damage, not a reason to allocate.
+        guard userCount <= buffer.readableBytes else { throw .truncated(field: "shard_state.users") }
+        var users: [String: User.State] = Dictionary(minimumCapacity: userCount)
+        for _ in 0..<userCount {
+            let key = try buffer.readWireString("shard_state.user.key")
+            users[key] = try buffer.readUserState()
+        }
+        let nameCount = Int(try buffer.readWireInteger("shard_state.names.count") as UInt32)
+        guard nameCount <= buffer.readableBytes else { throw .truncated(field: "shard_state.names") }
+        var names: [String: NameReservation.State] = Dictionary(minimumCapacity: nameCount)
+        for _ in 0..<nameCount {
+            let key = try buffer.readWireString("shard_state.name.key")
+            var state = NameReservation.State()
+            state.owner = try buffer.readOptionalString("shard_state.name.owner")
+            state.reservedAt = Double(bitPattern: try buffer.readWireInteger("shard_state.name.reserved_at"))
+            let confirmed: UInt8 = try buffer.readWireInteger("shard_state.name.confirmed")
+            guard confirmed <= 1 else { throw .invalid(field: "shard_state.name.confirmed", reason: "not 0 or 1") }
+            state.isConfirmed = confirmed == 1
+            names[key] = state
+        }
+        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+        return (users, names)
+    }
+
     public static func encode(_ reply: Reply) -> [UInt8] {
         var buffer = ByteBuffer()
         switch reply {

@@ -6,6 +6,8 @@ extension Wire.Limits {
     public static let replicasMax = 64
     public static let historyMax = 1024
     public static let payloadBytesMax = 8 * 1024 * 1024
+    /// A shard's state in a snapshot transfer or an install record.
+    public static let stateBytesMax = 64 * 1024 * 1024
 }
 
 // MARK: - Replication messages
@@ -60,13 +62,15 @@ extension ByteBuffer {
         }
     }
 
-    mutating func readWireEntries() throws(Wire.CodecError) -> [Replication.Entry] {
+    /// Reads entries; `limit` bounds the count (messages carry few, durable records and
+    /// snapshots as many as a log holds, which the enclosing length already bounds).
+    mutating func readWireEntries(limit: Int = Wire.Limits.entriesMax) throws(Wire.CodecError) -> [Replication.Entry] {
         let count = Int(try readWireInteger("entries.count") as UInt32)
-        guard count <= Wire.Limits.entriesMax else {
-            throw .tooLong(field: "entries", count: count, limit: Wire.Limits.entriesMax)
+        guard count <= limit else {
+            throw .tooLong(field: "entries", count: count, limit: limit)
         }
         var entries: [Replication.Entry] = []
-        entries.reserveCapacity(count)
+        entries.reserveCapacity(min(count, readableBytes / 16))
         for _ in 0..<count {
             let epoch = try readWireEpoch("entry.epoch")
             let lsn: UInt64 = try readWireInteger("entry.lsn")
@@ -81,6 +85,43 @@ extension ByteBuffer {
             }
         }
         return entries
+    }
+
+    mutating func writeWireBase(_ base: Replication.Base) {
+        writeInteger(base.lsn)
+        writeWireEpoch(base.epoch)
+        writeWireConfig(base.config)
+        writeInteger(UInt32(base.state.count))
+        writeBytes(base.state)
+    }
+
+    mutating func readWireBase(_ field: String) throws(Wire.CodecError) -> Replication.Base {
+        let lsn: UInt64 = try readWireInteger("\(field).lsn")
+        let epoch = try readWireEpoch("\(field).epoch")
+        let config = try readWireConfig("\(field).config")
+        let count = Int(try readWireInteger("\(field).state.count") as UInt32)
+        guard count <= Wire.Limits.stateBytesMax else {
+            throw .tooLong(field: "\(field).state", count: count, limit: Wire.Limits.stateBytesMax)
+        }
+        guard let state = readBytes(length: count) else { throw .truncated(field: "\(field).state") }
+        return Replication.Base(lsn: lsn, epoch: epoch, config: config, state: state)
+    }
+
+    mutating func writeWireOptionalBase(_ base: Replication.Base?) {
+        if let base {
+            writeInteger(UInt8(1))
+            writeWireBase(base)
+        } else {
+            writeInteger(UInt8(0))
+        }
+    }
+
+    mutating func readWireOptionalBase(_ field: String) throws(Wire.CodecError) -> Replication.Base? {
+        switch try readWireInteger("\(field).present") as UInt8 {
+        case 0: return nil
+        case 1: return try readWireBase(field)
+        default: throw .invalid(field: "\(field).present", reason: "not 0 or 1")
+        }
     }
 
     mutating func writeWireReplication(shard: UInt32, _ message: Replication.Message) {
@@ -102,6 +143,7 @@ extension ByteBuffer {
             for config in promise.history { writeWireConfig(config) }
             writeWireEpoch(promise.committedStart)
             writeInteger(promise.commitLSN)
+            writeWireOptionalBase(promise.base)
             writeWireEntries(promise.entries)
         case .refuse(let epoch, let promised):
             writeInteger(UInt8(3))
@@ -119,6 +161,10 @@ extension ByteBuffer {
             writeWireEpoch(epoch)
             writeInteger(UInt8(success ? 1 : 0))
             writeInteger(lsn)
+        case .installSnapshot(let epoch, let base):
+            writeInteger(UInt8(6))
+            writeWireEpoch(epoch)
+            writeWireBase(base)
         }
     }
 
@@ -149,7 +195,8 @@ extension ByteBuffer {
             for _ in 0..<historyCount { history.append(try readWireConfig("promise.history")) }
             let committedStart = try readWireEpoch("promise.committed_start")
             let commitLSN: UInt64 = try readWireInteger("promise.commit_lsn")
-            let entries = try readWireEntries()
+            let base = try readWireOptionalBase("promise.base")
+            let entries = try readWireEntries(limit: Int.max)
             return (
                 shard,
                 .promise(
@@ -162,6 +209,7 @@ extension ByteBuffer {
                         history: history,
                         committedStart: committedStart,
                         commitLSN: commitLSN,
+                        base: base,
                         entries: entries
                     )
                 )
@@ -184,6 +232,8 @@ extension ByteBuffer {
             let success: UInt8 = try readWireInteger("append_reply.success")
             guard success <= 1 else { throw .invalid(field: "append_reply.success", reason: "not 0 or 1") }
             return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireInteger("append_reply.lsn")))
+        case 6:
+            return (shard, .installSnapshot(epoch: try readWireEpoch("install.epoch"), base: try readWireBase("install.base")))
         default:
             throw .invalid(field: "replication.kind", reason: "unknown kind \(kind)")
         }

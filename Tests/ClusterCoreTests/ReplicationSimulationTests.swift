@@ -16,6 +16,7 @@ import Testing
                 (0..<UInt64(Self.runs)).map { 0xC0FFEE &+ $0 &* 7919 }
             }
         var acknowledged = 0
+        var installs = 0
         for seed in seeds {
             let simulation = ReplicationSimulation(seed: seed)
             do {
@@ -25,9 +26,13 @@ import Testing
                 return
             }
             acknowledged += simulation.acknowledged.count
+            installs += simulation.installs
         }
+        print("replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs")
         // The runs did real work: writes were acknowledged despite the nemesis.
         #expect(acknowledged > seeds.count * 10, "only \(acknowledged) writes acknowledged in \(seeds.count) runs")
+        // Lagging replicas and candidates caught up from compacted bases, not only by log shipping.
+        if seeds.count >= 100 { #expect(installs > 0, "no run installed a base") }
     }
 
     @Test func aStablePrimaryCommitsEveryProposal() throws {
@@ -76,5 +81,110 @@ import Testing
         let older = Replication.Epoch(number: 4, node: "a")
         let reply = follower.onMessage(.append(epoch: older, prevLSN: 0, prevEpoch: .genesis, entries: [], commitLSN: 0), from: genesis[0])
         #expect(reply == [.send(.refuse(epoch: older, promised: newer), to: genesis[0])])
+    }
+
+    @Test func aFollowerBehindTheBaseCatchesUpFromIt() throws {
+        let ids = ["a", "b", "c"].map { NodeID($0)! }
+        var replicas = ids.map { Replication.Replica(me: $0, genesis: ids) }
+        var persisted = ids.map { _ in Replication.Replica.Durable() }
+        var inbox: [(Replication.Message, from: NodeID, to: Int)] = []
+        var installed: [Int: Replication.Base] = [:]
+        var cut: Set<Int> = []
+        func deliver(_ directives: [Replication.Directive], from index: Int) {
+            for change in replicas[index].takeDurableChanges() { persisted[index].apply(change) }
+            for directive in directives {
+                switch directive {
+                case .send(let message, let to): inbox.append((message, replicas[index].me, ids.firstIndex(of: to)!))
+                case .installed(let base): installed[index] = base
+                default: break
+                }
+            }
+        }
+        func drain() {
+            while !inbox.isEmpty {
+                let (message, from, to) = inbox.removeFirst()
+                if cut.contains(to) || cut.contains(ids.firstIndex(of: from)!) { continue }
+                deliver(replicas[to].onMessage(message, from: from), from: to)
+            }
+        }
+        deliver(replicas[0].startCandidacy(replicas: ids), from: 0)
+        drain()
+        cut = [2]  // c misses everything from here on
+        for value in 1...30 {
+            deliver(try replicas[0].propose([UInt8(value)]).directives, from: 0)
+            drain()
+        }
+        #expect(replicas[0].commitLSN == 31)
+        replicas[0].compact(upTo: 31, state: [42])
+        #expect(replicas[0].baseLSN == 31 && replicas[0].log.isEmpty)
+        #expect(replicas[0].latestConfig == Replication.Config(epoch: replicas[0].primaryEpoch!, replicas: ids))
+        cut = []
+        deliver(replicas[0].onTick(), from: 0)
+        drain()
+        // c got the base (state and position) instead of 30 entries it could not be sent.
+        #expect(installed[2]?.lsn == 31)
+        #expect(installed[2]?.state == [42])
+        #expect(replicas[2].baseLSN == 31 && replicas[2].commitLSN == 31)
+        // It then follows with ordinary appends.
+        let (lsn, directives) = try replicas[0].propose([99])
+        deliver(directives, from: 0)
+        drain()
+        deliver(replicas[0].onTick(), from: 0)
+        drain()
+        #expect(replicas[2].entry(at: lsn)?.payload == .command([99]))
+        #expect(replicas[2].commitLSN == lsn)
+        // Its durable changes (the installed base among them) rebuild the same state after a restart.
+        #expect(persisted[2] == replicas[2].durable)
+        #expect(Replication.Replica(me: ids[2], genesis: ids, durable: persisted[2]).durable == replicas[2].durable)
+    }
+
+    @Test func aCandidateBehindAPromisersBaseAdoptsIt() throws {
+        let ids = ["a", "b", "c"].map { NodeID($0)! }
+        var replicas = ids.map { Replication.Replica(me: $0, genesis: ids) }
+        var persisted = ids.map { _ in Replication.Replica.Durable() }
+        var inbox: [(Replication.Message, from: NodeID, to: Int)] = []
+        var installed: [Int: Replication.Base] = [:]
+        var cut: Set<Int> = []
+        func deliver(_ directives: [Replication.Directive], from index: Int) {
+            for change in replicas[index].takeDurableChanges() { persisted[index].apply(change) }
+            for directive in directives {
+                switch directive {
+                case .send(let message, let to): inbox.append((message, replicas[index].me, ids.firstIndex(of: to)!))
+                case .installed(let base): installed[index] = base
+                default: break
+                }
+            }
+        }
+        func drain() {
+            while !inbox.isEmpty {
+                let (message, from, to) = inbox.removeFirst()
+                if cut.contains(to) || cut.contains(ids.firstIndex(of: from)!) { continue }
+                deliver(replicas[to].onMessage(message, from: from), from: to)
+            }
+        }
+        deliver(replicas[0].startCandidacy(replicas: ids), from: 0)
+        drain()
+        cut = [2]
+        for value in 1...10 {
+            deliver(try replicas[0].propose([UInt8(value)]).directives, from: 0)
+            drain()
+        }
+        deliver(replicas[0].onTick(), from: 0)
+        drain()
+        #expect(replicas[1].commitLSN == 11)
+        replicas[1].compact(upTo: 11, state: [7, 7])
+        persisted[1] = replicas[1].durable
+        // a is gone; c (which has only the genesis start) runs for the next epoch with b.
+        cut = [0]
+        deliver(replicas[2].startCandidacy(replicas: [ids[2], ids[1]]), from: 2)
+        drain()
+        #expect(replicas[2].isPrimary)
+        #expect(installed[2]?.lsn == 11 && installed[2]?.state == [7, 7])
+        deliver(replicas[2].onTick(), from: 2)
+        drain()
+        #expect(replicas[2].isServing)
+        #expect(replicas[2].commitLSN == 12)
+        // What c persisted (the installed base, then its start entry) rebuilds it.
+        #expect(persisted[2] == replicas[2].durable)
     }
 }

@@ -103,4 +103,16 @@ struct KeyValueMachine: ShardStateMachine {
         if parts.count == 2 { values[parts[0]] = parts[1] }
         applied.append(lsn)
     }
+
+    func snapshot() -> [UInt8] {
+        Array(values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined().utf8)
+    }
+
+    mutating func restore(_ state: [UInt8]) throws {
+        values = [:]
+        for line in String(decoding: state, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { values[parts[0]] = parts[1] }
+        }
+    }
 }

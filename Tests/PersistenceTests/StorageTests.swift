@@ -16,9 +16,15 @@ struct KeyValueState: Equatable {
         lastLSN[record.shard] = record.lsn
     }
 
-    func snapshot(of shard: UInt32) -> SnapshotStore.Snapshot {
+    func snapshot(of shard: UInt32, walSegment: Int) -> SnapshotStore.Snapshot {
         let entries = (shards[shard] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return .init(shard: shard, epoch: 1, lsn: lastLSN[shard] ?? 0, state: Array(entries.joined(separator: "\n").utf8))
+        return .init(shard: shard, walSegment: walSegment, lsn: lastLSN[shard] ?? 0, state: Array(entries.joined(separator: "\n").utf8))
+    }
+
+    /// Seals the WAL and snapshots every shard at that point, as a node's checkpoint does.
+    func checkpoint(_ storage: Storage) async throws {
+        let segment = try await storage.log.sealCurrentSegment()
+        try await storage.checkpoint((0..<3).map { snapshot(of: $0, walSegment: segment) })
     }
 
     mutating func restore(_ snapshot: SnapshotStore.Snapshot) {
@@ -70,7 +76,7 @@ struct KeyValueState: Equatable {
         var (plain, mirror) = try open(walOnly)
         try await write(300, from: 0, to: checkpointed, state: &live)
         try await write(300, from: 0, to: plain, state: &mirror)
-        try await checkpointed.checkpoint((0..<3).map { live.snapshot(of: $0) })
+        try await live.checkpoint(checkpointed)
         try await write(200, from: 300, to: checkpointed, state: &live)
         try await write(200, from: 300, to: plain, state: &mirror)
 
@@ -87,7 +93,7 @@ struct KeyValueState: Equatable {
         var (storage, live) = try open(directory)
         try await write(400, from: 0, to: storage, state: &live)
         let before = directory.files(in: "wal").count
-        try await storage.checkpoint((0..<3).map { live.snapshot(of: $0) })
+        try await live.checkpoint(storage)
         let after = directory.files(in: "wal").count
         #expect(before > 2)
         #expect(after < before)
@@ -100,7 +106,8 @@ struct KeyValueState: Equatable {
         var (storage, live) = try open(directory)
         try await write(250, from: 0, to: storage, state: &live)
         // The snapshots are in place but the covered segments were never deleted.
-        for shard in UInt32(0)..<3 { try storage.snapshots.write(live.snapshot(of: shard)) }
+        let segment = try await storage.log.sealCurrentSegment()
+        for shard in UInt32(0)..<3 { try storage.snapshots.write(live.snapshot(of: shard, walSegment: segment)) }
         try await write(50, from: 250, to: storage, state: &live)
         let (reopened, recovered) = try open(directory)
         #expect(recovered == live)
@@ -108,21 +115,39 @@ struct KeyValueState: Equatable {
         #expect(reopened.report.recordsReplayed == 50)
     }
 
-    @Test func aDamagedNewestSnapshotFallsBackToTheOlderOne() async throws {
+    @Test func aDamagedSnapshotIsRefusedNamingTheFile() async throws {
         let directory = TestDirectory()
         var (storage, live) = try open(directory)
         try await write(60, from: 0, to: storage, state: &live)
-        try storage.snapshots.write(live.snapshot(of: 0))
+        try await live.checkpoint(storage)
         try await write(60, from: 60, to: storage, state: &live)
-        try storage.snapshots.write(live.snapshot(of: 0))
+        try await live.checkpoint(storage)
         let names = directory.files(in: "snapshots").filter { $0.hasPrefix("shard-0-") }
-        #expect(names.count == 2)
-        var newest = directory.bytes("snapshots/" + names[1])
+        #expect(names.count == 1, "older snapshots are pruned: \(names)")
+        var newest = directory.bytes("snapshots/" + names[0])
         newest[newest.count - 3] ^= 0xFF
-        directory.write(newest, to: "snapshots/" + names[1])
-        // No WAL segment was deleted, so the older snapshot plus replay still gives the full state.
-        let (_, recovered) = try open(directory)
-        #expect(recovered == live)
+        directory.write(newest, to: "snapshots/" + names[0])
+        // The segments it covered are gone: starting from anything else would lose data.
+        do {
+            _ = try open(directory)
+            Issue.record("a damaged snapshot was accepted")
+        } catch let error as PersistenceError {
+            #expect(error.path.hasSuffix(names[0]))
+            #expect(error.description.contains("damaged snapshot"))
+        }
+    }
+
+    @Test func recordsOfAShardWithoutSnapshotAfterDeletedSegmentsAreRefused() async throws {
+        let directory = TestDirectory()
+        var (storage, live) = try open(directory)
+        try await write(300, from: 0, to: storage, state: &live)
+        try await live.checkpoint(storage)
+        try await write(30, from: 300, to: storage, state: &live)
+        // Someone deletes shard 1's snapshot: its early records are gone with the deleted segments.
+        for name in directory.files(in: "snapshots") where name.hasPrefix("shard-1-") {
+            try FileManager.default.removeItem(atPath: directory.path + "/snapshots/" + name)
+        }
+        #expect(throws: PersistenceError.self) { _ = try open(directory) }
     }
 
     @Test func zstdRoundTripsAndShrinksRepetitiveState() throws {

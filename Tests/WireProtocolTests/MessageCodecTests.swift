@@ -63,12 +63,36 @@ import WireProtocol
         .replication(shard: 2, .append(epoch: epoch, prevLSN: 1, prevEpoch: .genesis, entries: entries, commitLSN: 1)),
         .replication(shard: 3, .appendReply(epoch: epoch, success: true, lsn: 3)),
         .replication(shard: 3, .appendReply(epoch: epoch, success: false, lsn: 0)),
+        .replication(shard: 4, .installSnapshot(epoch: epoch, base: base)),
+        .replication(
+            shard: 5,
+            .promise(
+                epoch: epoch,
+                Replication.Promise(
+                    from: NodeID("n3")!,
+                    lastEpoch: epoch,
+                    lastLSN: 3,
+                    latestConfig: base.config,
+                    history: [],
+                    committedStart: base.config.epoch,
+                    commitLSN: 3,
+                    base: base,
+                    entries: [entries[1]]
+                )
+            )
+        ),
         .entityRequest(shard: 12, key: "user/42", command: [1, 2, 3]),
         .entityReply([]),
         .entityReply([9, 8, 7]),
     ]
 
     static let epoch = Replication.Epoch(number: 4, node: "n1")
+    static let base = Replication.Base(
+        lsn: 2,
+        epoch: epoch,
+        config: Replication.Config(epoch: epoch, replicas: [NodeID("n1")!, NodeID("n2")!]),
+        state: [7, 0, 7, 255]
+    )
     static let entries = [
         Replication.Entry(epoch: epoch, lsn: 2, payload: .start(replicas: [NodeID("n1")!, NodeID("n2")!])),
         Replication.Entry(epoch: epoch, lsn: 3, payload: .command([0, 255, 7])),
