@@ -26,8 +26,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var seeds: [NodeAddress] = []
     public var nodes: [NodeEntry] = []
     public var membership = SWIM.Settings()
+    /// WAL bytes written between checkpoints (snapshot every shard, delete the covered WAL).
+    public var checkpointBytes = 64 * 1024 * 1024
 
     public static let shardsRange = 1...65536
+    /// `storage.checkpoint_kib`: 64 KiB to 4 GiB.
+    public static let checkpointKiBRange = 64...(4 * 1024 * 1024)
 
     public init() {}
 
@@ -87,6 +91,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
             if !addresses.insert(node.httpAddress).inserted {
                 throw ValidationError(key: "node[\(index)].http", message: "address \(node.httpAddress) is used twice")
             }
+        }
+        if !Self.checkpointKiBRange.contains(checkpointBytes / 1024) || checkpointBytes % 1024 != 0 {
+            throw ValidationError(
+                key: "storage.checkpoint_kib",
+                message: "must be between 64 and 4194304 (KiB), got \(checkpointBytes / 1024)"
+            )
         }
         do {
             try membership.validate()

@@ -126,6 +126,8 @@ public final class ClusterNode: Service, Sendable {
                 metadata: ["file": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"]
             )
         }
+        var replicationSettings = ReplicationHost.Settings()
+        replicationSettings.checkpointBytes = configuration.checkpointBytes
         let genesisNodes = configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)
         self.replication = try ReplicationHost(
             me: settings.nodeID,
@@ -139,6 +141,7 @@ public final class ClusterNode: Service, Sendable {
                 viewBox.withLockedValue { view in view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil }
             },
             durable: durable,
+            settings: replicationSettings,
             metrics: metrics,
             logger: logger,
             makeMachine: makeMachine

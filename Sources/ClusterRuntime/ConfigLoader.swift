@@ -31,7 +31,8 @@ public enum ConfigLoader {
         "probe_interval_ms", "probe_timeout_ms", "indirect_probes", "suspicion_min_ms", "suspicion_max_ms",
         "push_pull_interval_ms", "retransmit_multiplier",
     ]
-    static let topKeys: Set<String> = ["cluster", "node", "membership"]
+    static let storageKeys: Set<String> = ["checkpoint_kib"]
+    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage"]
 
     /// Loads and validates the file at `path`.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -133,6 +134,17 @@ public enum ConfigLoader {
                 settings.retransmitMultiplier = value
             }
             configuration.membership = settings
+        }
+
+        if let value = root["storage"] {
+            let storage = try reader.table(value, path: "storage")
+            try reader.rejectUnknown(storage, path: "storage", allowed: storageKeys)
+            if let kib = try reader.int(storage, "checkpoint_kib", path: "storage") {
+                guard ClusterConfiguration.checkpointKiBRange.contains(kib) else {
+                    throw reader.error("storage.checkpoint_kib", "must be between 64 and 4194304 (KiB), got \(kib)")
+                }
+                configuration.checkpointBytes = kib * 1024
+            }
         }
 
         if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }

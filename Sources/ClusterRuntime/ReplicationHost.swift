@@ -61,6 +61,8 @@ public actor ReplicationHost {
     private let storage: Storage
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
+    /// Shard states this node installed from another node's base (snapshot transfers).
+    public private(set) var snapshotsInstalled = 0
     private let transport: ClusterTransport
     private let addressOf: @Sendable (NodeID) -> NodeAddress?
     private var logger: Logger
@@ -365,6 +367,7 @@ public actor ReplicationHost {
                 slots[shard]!.durableLSN = max(base.lsn, min(slots[shard]!.durableLSN, lastLSN))
                 slots[shard]!.queuedLSN = max(base.lsn, min(slots[shard]!.queuedLSN, lastLSN))
                 metrics.snapshotsInstalled.increment()
+                snapshotsInstalled += 1
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
             case .becamePrimary(let epoch):
                 slots[shard]!.candidacyStartedAt = nil

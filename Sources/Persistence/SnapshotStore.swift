@@ -76,6 +76,18 @@ public struct SnapshotStore: Sendable {
         return try read(directory + "/" + name, shard: shard)
     }
 
+    /// For every shard with a snapshot, the first WAL segment its newest snapshot does not cover
+    /// (from the file names, which the writer derived from the content it checked).
+    public func coverage() throws -> [UInt32: Int] {
+        var covered: [UInt32: Int] = [:]
+        for name in try Directory.list(directory) where name.hasPrefix("shard-") && name.hasSuffix(".snap") {
+            let fields = name.dropFirst(6).dropLast(5).split(separator: "-")
+            guard fields.count == 2, let shard = UInt32(fields[0]), let segment = Int(fields[1]) else { continue }
+            covered[shard] = max(covered[shard] ?? 0, segment)
+        }
+        return covered
+    }
+
     /// The shards that have at least one snapshot.
     public func shards() throws -> [UInt32] {
         let shards = try Directory.list(directory).compactMap { name -> UInt32? in

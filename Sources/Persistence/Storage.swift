@@ -1,3 +1,5 @@
+import NIOPosix
+
 /// A node's durable storage: the write-ahead log plus per-shard snapshots.
 ///
 /// Recovery is "newest snapshot of each shard, then that shard's WAL records from the segment
@@ -61,10 +63,11 @@ public struct Storage: Sendable {
     /// every shard's newest snapshot covers. Returns how many segments went.
     @discardableResult
     public func checkpoint(_ taken: [SnapshotStore.Snapshot]) async throws -> Int {
-        for snapshot in taken { try snapshots.write(snapshot) }
-        var covered: [UInt32: Int] = [:]
-        for shard in try snapshots.shards() {
-            if let latest = try snapshots.latest(shard: shard) { covered[shard] = latest.walSegment }
+        let snapshots = self.snapshots
+        // Compression and fsyncs are blocking work: off the cooperative threads.
+        let covered = try await NIOThreadPool.singleton.runIfActive {
+            for snapshot in taken { try snapshots.write(snapshot) }
+            return try snapshots.coverage()
         }
         return try await log.removeSegments(coveredBy: covered)
     }

@@ -29,6 +29,9 @@ import Testing
         indirect_probes = 2
         suspicion_min_ms = 800
         suspicion_max_ms = 3000
+
+        [storage]
+        checkpoint_kib = 2048
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -53,6 +56,15 @@ import Testing
         #expect(configuration.membership.indirectProbes == 2)
         #expect(configuration.membership.suspicionMin == .milliseconds(800))
         #expect(configuration.membership.suspicionMax == .milliseconds(3000))
+        #expect(configuration.checkpointBytes == 2048 * 1024)
+    }
+
+    @Test func aCheckpointSizeOutOfRangeNamesTheKeyAndLine() throws {
+        let text = Self.good.replacingOccurrences(of: "checkpoint_kib = 2048", with: "checkpoint_kib = 8")
+        let error = try #require(self.error(text))
+        #expect(error.key == "storage.checkpoint_kib")
+        #expect(error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("checkpoint_kib") }! + 1)
+        #expect(self.error(Self.good + "\nsegment_bytes = 1\n")?.key == "storage.segment_bytes")
     }
 
     @Test func theRepositoryClusterConfLoads() throws {

@@ -33,12 +33,12 @@ struct KeyValueHandler: EntityHandler {
         throw ReplicationError.timeout
     }
 
-    @Test(.timeLimit(.minutes(2)))
-    func acknowledgedWritesSurviveThePrimary() async throws {
+    /// A 3-node loopback configuration, replication 3.
+    static func configuration(shards: Int) throws -> ClusterConfiguration {
         let ports = try MembershipClusteredTests.freePorts(6)
         var configuration = ClusterConfiguration()
         configuration.name = "replication-test"
-        configuration.shards = 8
+        configuration.shards = shards
         configuration.replication = 3
         configuration.nodes = (0..<3).map { index in
             .init(
@@ -47,26 +47,46 @@ struct KeyValueHandler: EntityHandler {
                 httpAddress: NodeAddress(host: "127.0.0.1", port: ports[index + 3])
             )
         }
+        return configuration
+    }
+
+    /// Starts the node `entry` of `configuration` with its data in `<root>/<id>`.
+    static func start(_ entry: ClusterConfiguration.NodeEntry, of configuration: ClusterConfiguration, root: String) throws
+        -> MembershipClusteredTests.RunningNode
+    {
+        var settings = NodeSettings(
+            configuration: configuration,
+            nodeID: entry.id,
+            clusterAddress: entry.clusterAddress,
+            httpAddress: entry.httpAddress,
+            seeds: [configuration.nodes[0].clusterAddress]
+        )
+        settings.transport.backoffMax = .milliseconds(300)
+        settings.dataDirectory = root + "/" + entry.id.rawValue
+        var logger = Logger(label: "test.\(entry.id)")
+        logger.logLevel = .warning
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
+        node.setEntityHandler(KeyValueHandler(host: node.replication))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
+        return .init(node: node, group: group, task: Task { try await group.run() })
+    }
+
+    /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it.
+    static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws -> String? {
+        let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
+        for running in nodes where await running.node.replication.serves(shard: shard) {
+            return try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
+        }
+        return nil
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func acknowledgedWritesSurviveThePrimary() async throws {
+        let configuration = try Self.configuration(shards: 8)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes {
-            var settings = NodeSettings(
-                configuration: configuration,
-                nodeID: entry.id,
-                clusterAddress: entry.clusterAddress,
-                httpAddress: entry.httpAddress,
-                seeds: [configuration.nodes[0].clusterAddress]
-            )
-            settings.transport.backoffMax = .milliseconds(300)
-            settings.dataDirectory = root + "/" + entry.id.rawValue
-            var logger = Logger(label: "test.\(entry.id)")
-            logger.logLevel = .warning
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
-            node.setEntityHandler(KeyValueHandler(host: node.replication))
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
-            nodes.append(.init(node: node, group: group, task: Task { try await group.run() }))
-        }
+        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
 
         // Writes go through any node; `ask` waits (bounded) while shards elect their first primaries.
         var acknowledged: [String: String] = [:]
@@ -92,14 +112,67 @@ struct KeyValueHandler: EntityHandler {
 
         // Every acknowledged write is in the state of the shard's current primary.
         for (key, value) in acknowledged {
-            let shard = UInt32(Placement.shard(forKey: key, shardCount: configuration.shards))
-            var found: String?
-            for running in nodes[1...] where await running.node.replication.serves(shard: shard) {
-                found = try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
-            }
+            let found = try await Self.read(key, shards: configuration.shards, on: nodes[1...])
             #expect(found == value, "\(key) lost: \(String(describing: found))")
         }
 
+        for running in nodes[1...] {
+            await running.group.triggerGracefulShutdown()
+            try await running.task.value
+        }
+    }
+
+    /// Checkpoints compact the logs and delete the WAL; a replica that was away past a
+    /// checkpoint gets the shard's snapshot, and its state then serves when it leads.
+    @Test(.timeLimit(.minutes(2)))
+    func aReplicaAwayPastACheckpointCatchesUpFromTheSnapshot() async throws {
+        let configuration = try Self.configuration(shards: 4)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-snapshot-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var nodes: [MembershipClusteredTests.RunningNode] = []
+        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
+        var acknowledged: [String: String] = [:]
+        for index in 0..<30 {
+            _ = try await Self.write("user/\(index)", "v\(index)", via: nodes[index % 3].node)
+            acknowledged["user/\(index)"] = "v\(index)"
+        }
+
+        // n3 goes away; the others take more writes and checkpoint.
+        await nodes[2].group.triggerGracefulShutdown()
+        try await nodes[2].task.value
+        for index in 30..<60 {
+            _ = try await Self.write("user/\(index)", "w\(index)", via: nodes[index % 2].node)
+            acknowledged["user/\(index)"] = "w\(index)"
+        }
+        for running in nodes[0..<2] {
+            let report = try #require(try await running.node.replication.checkpoint())
+            #expect(report.shardsCompacted == 4)
+            #expect(report.snapshotsWritten == 4)
+            #expect(report.segmentsRemoved >= 1, "the WAL before the checkpoint is deleted")
+        }
+
+        // n3 restarts from its own snapshots (taken at its shutdown), then installs the others' bases.
+        nodes[2] = try Self.start(configuration.nodes[2], of: configuration, root: root)
+        #expect(nodes[2].node.recovery.snapshotsLoaded == 4)
+        let restarted = nodes[2].node
+        let deadline = ContinuousClock.now + .seconds(20)
+        while await restarted.replication.snapshotsInstalled < 4, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(await restarted.replication.snapshotsInstalled >= 4, "n3 installs a snapshot of every shard")
+
+        // With n1 gone, n2 and n3 lead; every acknowledged write is still there.
+        await nodes[0].group.triggerGracefulShutdown()
+        try await nodes[0].task.value
+        for index in 60..<70 {
+            _ = try await Self.write("user/\(index)", "x\(index)", via: nodes[1 + index % 2].node)
+            acknowledged["user/\(index)"] = "x\(index)"
+        }
+        #expect(await restarted.replication.servedShards > 0, "n3 leads some shards with the installed state")
+        for (key, value) in acknowledged {
+            let found = try await Self.read(key, shards: configuration.shards, on: nodes[1...])
+            #expect(found == value, "\(key) lost: \(String(describing: found))")
+        }
         for running in nodes[1...] {
             await running.group.triggerGracefulShutdown()
             try await running.task.value
