@@ -88,8 +88,10 @@ extension Replication {
                     commitLSN = max(commitLSN, installed.lsn)
                     pruneHistory()
                 case .committed(let lsn):
+                    let newly = Replica.slice(log, from: commitLSN + 1, through: lsn, base: base)
                     commitLSN = max(commitLSN, lsn)
-                    pruneHistory()
+                    // Only a newly committed start entry moves the floor: no need to rescan the log.
+                    if let start = Replica.lastStart(in: newly) { history.removeAll { $0.epoch < start } }
                 }
             }
 
@@ -212,6 +214,19 @@ extension Replication {
                 if case .start = entry.payload { return entry.epoch }
             }
             return base?.config.epoch ?? .genesis
+        }
+
+        /// The entries of `log` (after `base`) with LSNs in `from...through`, clamped to the log.
+        static func slice(_ log: [Entry], from: UInt64, through: UInt64, base: Base?) -> ArraySlice<Entry> {
+            let baseLSN = base?.lsn ?? 0
+            let lower = Int(max(from, baseLSN + 1) - baseLSN) - 1
+            let upper = min(Int(max(through, baseLSN) - baseLSN), log.count)
+            return lower < upper ? log[lower..<upper] : []
+        }
+
+        /// The epoch of the last start entry among `entries`.
+        static func lastStart(in entries: ArraySlice<Entry>) -> Epoch? {
+            entries.last { if case .start = $0.payload { true } else { false } }?.epoch
         }
 
         /// The log after installing `installed`: the entries after its LSN when the log holds
@@ -534,8 +549,7 @@ extension Replication {
             let newly = Array(log[index(of: commitLSN + 1)..<index(of: lsn + 1)])
             commitLSN = lsn
             changes.committed = lsn
-            let floor = committedStart
-            history.removeAll { $0.epoch < floor }
+            if let floor = Self.lastStart(in: newly[...]) { history.removeAll { $0.epoch < floor } }
             directives.append(.commit(newly))
         }
 

@@ -252,7 +252,7 @@ public final class ClusterNode: Service, Sendable {
         await membership.value
         replicationInbox.finish()
         await replicationPump.value
-        if await replication.walBytesSinceLastCheckpoint > 0 {
+        if settings.checkpointAtShutdown, await replication.walBytesSinceLastCheckpoint > 0 {
             // The next start loads snapshots instead of replaying this run's log.
             do {
                 try await replication.checkpoint()

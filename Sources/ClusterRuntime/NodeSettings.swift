@@ -31,6 +31,9 @@ public struct NodeSettings: Sendable {
     /// `<data_dir>/<node id>`.
     public var dataDirectory: String
     public var transport = TransportSettings()
+    /// Whether a graceful stop ends with a checkpoint (so the next start replays little WAL).
+    /// Benchmarks of recovery from a WAL tail turn it off.
+    public var checkpointAtShutdown = true
 
     public init(
         configuration: ClusterConfiguration,

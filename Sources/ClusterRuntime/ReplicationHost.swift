@@ -270,9 +270,8 @@ public actor ReplicationHost {
         for entry in placement.entries where entry.primary == me {
             let shard = UInt32(entry.shard)
             guard let slot = slots[shard] else { continue }
-            let replica = slot.replica
-            if replica.isPrimary && replica.primaryReplicas == entry.replicas { continue }
-            if replica.isCandidate, let started = slot.candidacyStartedAt, now - started < slot.candidacyTimeout { continue }
+            if slot.replica.isPrimary && slot.replica.primaryReplicas == entry.replicas { continue }
+            if slot.replica.isCandidate, let started = slot.candidacyStartedAt, now - started < slot.candidacyTimeout { continue }
             slots[shard]!.candidacyStartedAt = now
             metrics.candidacies.increment()
             let directives = slots[shard]!.replica.startCandidacy(replicas: entry.replicas)
@@ -283,8 +282,8 @@ public actor ReplicationHost {
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
     /// on a majority of the replica set) and applied here.
     public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
-        guard let replica = slots[shard]?.replica else { throw ReplicationError.notPrimary(leader: nil) }
-        guard replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard let serving = slots[shard]?.replica.isServing else { throw ReplicationError.notPrimary(leader: nil) }
+        guard serving else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
         do {
@@ -441,10 +440,12 @@ public actor ReplicationHost {
 
     /// Applies committed entries that are durable locally, in order, and answers their waiters.
     private func applyCommitted(shard: UInt32) {
-        guard let slot = slots[shard] else { return }
-        let upTo = min(slot.replica.commitLSN, slot.durableLSN)
-        guard upTo > slot.appliedLSN else { return }
-        for lsn in (slot.appliedLSN + 1)...upTo {
+        // Only scalars are read out of the slot: a copy of it would share the machine's and the
+        // log's storage, and every mutation below would then copy them whole.
+        guard let applied = slots[shard]?.appliedLSN else { return }
+        let upTo = min(slots[shard]!.replica.commitLSN, slots[shard]!.durableLSN)
+        guard upTo > applied else { return }
+        for lsn in (applied + 1)...upTo {
             let entry = slots[shard]!.replica.entry(at: lsn)!
             if case .command(let bytes) = entry.payload { slots[shard]!.machine.apply(bytes, lsn: entry.lsn) }
             if let waiter = slots[shard]!.waiters.removeValue(forKey: entry.lsn) {
@@ -455,7 +456,7 @@ public actor ReplicationHost {
                 }
             }
         }
-        metrics.entriesApplied.increment(by: Int(upTo - slot.appliedLSN))
+        metrics.entriesApplied.increment(by: Int(upTo - applied))
         slots[shard]!.appliedLSN = upTo
     }
 }

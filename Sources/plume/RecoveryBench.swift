@@ -11,19 +11,24 @@ import ServiceLifecycle
 import WireProtocol
 
 /// `plume bench recovery`: restart-to-ready time of a standalone node whose storage holds many
-/// entities. The storage is written in the node's own format (replicated-log entries through
-/// `Replication.Replica`, persisted as its durable changes), then a node is started on it and
-/// timed until it serves every shard.
+/// entities as a snapshot plus a WAL tail.
+///
+/// 1. The creations are written in the node's own WAL format (replicated-log entries through
+///    `Replication.Replica`, persisted as its durable changes) — fast, no node needed.
+/// 2. A node starts on that WAL (a full replay, timed too), checkpoints (snapshots every shard,
+///    deletes the WAL), then takes the updates through replication, and stops without a
+///    shutdown checkpoint: the updates stay a WAL tail.
+/// 3. A node starts on the result and is timed until it serves every shard.
 struct RecoveryBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recovery",
-        abstract: "Restart-to-ready time with many entities in storage."
+        abstract: "Restart-to-ready time with many entities in storage (snapshot + WAL tail)."
     )
 
     @Option(help: "Users created.")
     var entities = 1_000_000
 
-    @Option(help: "Profile updates after the creations.")
+    @Option(help: "Profile updates after the checkpoint (the WAL tail replayed at restart).")
     var updates = 100_000
 
     func validate() throws {
@@ -41,6 +46,38 @@ struct RecoveryBench: AsyncParsableCommand {
         let shards = configuration.shards
 
         let writeStart = ContinuousClock.now
+        try await writeCreations(root: root, me: me, shards: shards)
+        let written = ContinuousClock.now - writeStart
+        print("plume bench recovery: \(entities) users in \(shards) shards written to the WAL in \(written)")
+
+        // A node replays them all, checkpoints, and takes the updates as a WAL tail.
+        var settings = try await nodeSettings(configuration, root: root)
+        settings.checkpointAtShutdown = false
+        let (first, replayed) = try await startUntilReady(settings)
+        print("full WAL replay: \(first.node.recovery.recordsReplayed) records, ready after \(replayed)")
+        let checkpointStart = ContinuousClock.now
+        let report = try await first.node.replication.checkpoint()
+        print(
+            "checkpoint: \(report?.snapshotsWritten ?? 0) shard snapshots, \(report?.segmentsRemoved ?? 0) WAL segment(s) deleted, in \(ContinuousClock.now - checkpointStart)"
+        )
+        let updateStart = ContinuousClock.now
+        try await propose(updates: updates, shards: shards, through: first.node.replication)
+        print("\(updates) profile updates replicated in \(ContinuousClock.now - updateStart)")
+        await first.group.triggerGracefulShutdown()
+        _ = try? await first.task.value
+
+        let snapshotBytes = directoryBytes(root + "/snapshots")
+        let walFiles = (try? FileManager.default.contentsOfDirectory(atPath: root + "/wal"))?.count ?? 0
+        let (second, ready) = try await startUntilReady(settings)
+        print(
+            "restart: \(second.node.recovery.snapshotsLoaded) snapshots (\(snapshotBytes / 1_048_576) MiB zstd) + \(second.node.recovery.recordsReplayed) WAL records (\(walFiles) segment file(s)) recovered in \(second.recovered) → ready (every shard led and serving) after \(ready)"
+        )
+        await second.group.triggerGracefulShutdown()
+        _ = try? await second.task.value
+    }
+
+    /// Writes the user creations as a standalone node's replication records.
+    private func writeCreations(root: String, me: NodeID, shards: Int) async throws {
         let storage = try Storage.open(directory: root, restore: { _ in }, apply: { _ in })
         var replicas = (0..<shards).map { _ in Replication.Replica(me: me, genesis: [me]) }
         var pending: [WALRecord] = []
@@ -55,9 +92,15 @@ struct RecoveryBench: AsyncParsableCommand {
             persist(shard)
         }
         var perShard = [Int](repeating: 0, count: shards)
-        func propose(_ key: String, _ events: EntityCodec.Events) async throws {
+        for index in 0..<entities {
+            let id = "u\(index)"
+            let key = EntityKey.user(id)
             let shard = Placement.shard(forKey: key, shardCount: shards)
-            _ = try replicas[shard].propose(EntityCodec.encodeRecord(key: key, events: events))
+            let event = User.Event.created(
+                id: id, username: "player\(index)", email: "player\(index)@example.com",
+                passwordHash: "scrypt$1024$8$1$c2FsdA==$aGFzaA==", at: 1_795_000_000
+            )
+            _ = try replicas[shard].propose(EntityCodec.encodeRecord(key: key, events: .user([event])))
             perShard[shard] += 1
             if perShard[shard] % 256 == 0 { persist(shard) }
             if pending.count >= 4096 {
@@ -65,46 +108,70 @@ struct RecoveryBench: AsyncParsableCommand {
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        for index in 0..<entities {
-            let id = "u\(index)"
-            try await propose(
-                EntityKey.user(id),
-                .user([.created(id: id, username: "player\(index)", email: "player\(index)@example.com", passwordHash: "scrypt$1024$8$1$c2FsdA==$aGFzaA==", at: 1_795_000_000)])
-            )
-        }
-        for index in 0..<updates {
-            let id = "u\(index % entities)"
-            try await propose(EntityKey.user(id), .user([.profileUpdated(User.Profile(displayName: "Player \(index)", bio: "update \(index)"))]))
-        }
         for shard in 0..<shards { persist(shard) }
         try await storage.log.append(pending)
-        let written = ContinuousClock.now - writeStart
-        let walBytes = (try? FileManager.default.contentsOfDirectory(atPath: root + "/wal"))?.count ?? 0
+    }
 
-        var logger = Logger(label: "plume.bench")
-        logger.logLevel = .error
+    /// Profile updates through the node's replication, 256 at a time.
+    private func propose(updates: Int, shards: Int, through host: ReplicationHost) async throws {
+        let entities = self.entities
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<256 {
+                group.addTask {
+                    var index = worker
+                    while index < updates {
+                        let key = EntityKey.user("u\(index % entities)")
+                        let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
+                        let event = User.Event.profileUpdated(User.Profile(displayName: "Player \(index)", bio: "update \(index)"))
+                        _ = try await host.propose(shard: shard, EntityCodec.encodeRecord(key: key, events: .user([event])))
+                        index += 256
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func nodeSettings(_ configuration: ClusterConfiguration, root: String) async throws -> NodeSettings {
         var settings = NodeSettings(
             configuration: configuration,
-            nodeID: me,
+            nodeID: configuration.nodes[0].id,
             clusterAddress: NodeAddress(host: "127.0.0.1", port: try await freePort()),
             httpAddress: NodeAddress(host: "127.0.0.1", port: 1),
             seeds: []
         )
         settings.dataDirectory = root
+        return settings
+    }
+
+    private struct Running {
+        let node: ClusterNode
+        /// Opening storage and rebuilding every shard's state (before the node starts serving).
+        let recovered: Duration
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+    }
+
+    /// Starts a node and returns once it serves every shard, with the time that took.
+    private func startUntilReady(_ settings: NodeSettings) async throws -> (Running, Duration) {
+        var logger = Logger(label: "plume.bench")
+        logger.logLevel = .error
         let start = ContinuousClock.now
         let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
         let recovered = ContinuousClock.now - start
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let task = Task { try await group.run() }
-        while await node.replication.servedShards < shards {
+        while await node.replication.servedShards < settings.configuration.shards {
             try await Task.sleep(for: .milliseconds(5))
         }
-        let ready = ContinuousClock.now - start
-        print("plume bench recovery: \(entities) users created + \(updates) profile updates in \(shards) shards (written in \(written), \(walBytes) WAL segment(s))")
-        print("storage recovered (WAL replayed, state rebuilt) in \(recovered); ready (every shard led and serving) after \(ready)")
-        print("records replayed: \(node.recovery.recordsReplayed); no snapshots are taken yet, so this is a full replay")
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        return (Running(node: node, recovered: recovered, group: group, task: task), ContinuousClock.now - start)
+    }
+
+    private func directoryBytes(_ path: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? Int) ?? 0)
+        }
     }
 
     private func freePort() async throws -> Int {
