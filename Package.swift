@@ -137,6 +137,11 @@ let package = Package(
         .testTarget(name: "GameDomainTests", dependencies: ["GameDomain"], swiftSettings: strict),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], swiftSettings: strict),
         .testTarget(
+            name: "PlatformServicesTests",
+            dependencies: ["PlatformServices", "GameDomain", "WireProtocol"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway",

@@ -30,6 +30,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var checkpointBytes = 64 * 1024 * 1024
 
     public static let shardsRange = 1...65536
+    /// Entities idle this long are passivated (kept encoded rather than decoded in memory).
+    public var passivateAfter: Duration = .seconds(300)
+    /// `entities.passivate_after_s`.
+    public static let passivateAfterSecondsRange = 1...86_400
     /// `storage.checkpoint_kib`: 64 KiB to 4 GiB.
     public static let checkpointKiBRange = 64...(4 * 1024 * 1024)
 

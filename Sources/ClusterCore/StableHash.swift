@@ -5,10 +5,11 @@
 /// weak avalanche on short, similar keys (`n1#0`, `n1#1`) is fixed by a final `mix64`
 /// (the MurmurHash3 64-bit finaliser) where positions on a ring are derived.
 public enum StableHash {
-    static let fnvOffsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
-    static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
+    @usableFromInline static let fnvOffsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    @usableFromInline static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
 
     /// FNV-1a 64 of the bytes.
+    @inlinable
     public static func fnv1a64<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
         var hash = fnvOffsetBasis
         for byte in bytes {

@@ -38,6 +38,8 @@ public struct ClusterMetrics: Sendable {
     public let checkpointDuration: Metrics.Timer
     /// Shard states installed from another node's base (`plume_snapshots_installed_total`).
     public let snapshotsInstalled: Counter
+    /// Entities moved to their encoded, passive form after idling (`plume_entities_passivated_total`).
+    public let entitiesPassivated: Counter
 
     public static let probeRoundTripLabel = "plume_probe_rtt_seconds"
     public static let walWriteLabel = "plume_wal_write_seconds"
@@ -63,5 +65,6 @@ public struct ClusterMetrics: Sendable {
         checkpoints = Counter(label: "plume_checkpoints_total")
         checkpointDuration = Metrics.Timer(label: "plume_checkpoint_seconds")
         snapshotsInstalled = Counter(label: "plume_snapshots_installed_total")
+        entitiesPassivated = Counter(label: "plume_entities_passivated_total")
     }
 }

@@ -32,7 +32,8 @@ public enum ConfigLoader {
         "push_pull_interval_ms", "retransmit_multiplier",
     ]
     static let storageKeys: Set<String> = ["checkpoint_kib"]
-    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage"]
+    static let entitiesKeys: Set<String> = ["passivate_after_s"]
+    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities"]
 
     /// Loads and validates the file at `path`.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -144,6 +145,17 @@ public enum ConfigLoader {
                     throw reader.error("storage.checkpoint_kib", "must be between 64 and 4194304 (KiB), got \(kib)")
                 }
                 configuration.checkpointBytes = kib * 1024
+            }
+        }
+
+        if let value = root["entities"] {
+            let entities = try reader.table(value, path: "entities")
+            try reader.rejectUnknown(entities, path: "entities", allowed: entitiesKeys)
+            if let seconds = try reader.int(entities, "passivate_after_s", path: "entities") {
+                guard ClusterConfiguration.passivateAfterSecondsRange.contains(seconds) else {
+                    throw reader.error("entities.passivate_after_s", "must be between 1 and 86400 (seconds), got \(seconds)")
+                }
+                configuration.passivateAfter = .seconds(seconds)
             }
         }
 

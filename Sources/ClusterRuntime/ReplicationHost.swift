@@ -25,6 +25,10 @@ public actor ReplicationHost {
         public var inFlightMax = 100_000
         /// WAL bytes written since the last checkpoint that start the next one.
         public var checkpointBytes = 64 * 1024 * 1024
+        /// Entities without an event for this long are passivated (see ``ShardStateMachine/passivate(idleSince:)``).
+        public var passivateAfter: Duration = .seconds(300)
+        /// How often the state machines are asked to passivate idle entities.
+        public var passivationInterval: Duration = .seconds(10)
         public init() {}
     }
 
@@ -61,6 +65,9 @@ public actor ReplicationHost {
     private let storage: Storage
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
+    private var lastPassivation = ContinuousClock.now
+    /// Entities passivated since start.
+    public private(set) var entitiesPassivated = 0
     /// Shard states this node installed from another node's base (snapshot transfers).
     public private(set) var snapshotsInstalled = 0
     private let transport: ClusterTransport
@@ -187,6 +194,11 @@ public actor ReplicationHost {
         }
         driveCandidacies()
         metrics.shardsLed.record(servedShards)
+        let now = ContinuousClock.now
+        if now - lastPassivation >= settings.passivationInterval {
+            lastPassivation = now
+            passivateIdle(now: now)
+        }
         if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing {
             Task {
                 do {
@@ -196,6 +208,15 @@ public actor ReplicationHost {
                 }
             }
         }
+    }
+
+    /// Asks every shard's state machine to passivate entities idle for `passivateAfter`.
+    public func passivateIdle(now: ContinuousClock.Instant = .now) {
+        let cutoff = now - settings.passivateAfter
+        var moved = 0
+        for shard in slots.keys { moved += slots[shard]!.machine.passivate(idleSince: cutoff) }
+        entitiesPassivated += moved
+        if moved > 0 { metrics.entitiesPassivated.increment(by: moved) }
     }
 
     // MARK: - Checkpoints

@@ -13,6 +13,15 @@ public protocol ShardStateMachine: Sendable {
 
     /// Replaces the whole state by a decoded ``snapshot()``.
     mutating func restore(_ state: [UInt8]) throws
+
+    /// Moves entities idle since `idleSince` out of their decoded, in-memory form (local memory
+    /// management: the state itself does not change). Returns how many moved.
+    mutating func passivate(idleSince: ContinuousClock.Instant) -> Int
+}
+
+extension ShardStateMachine {
+    /// State machines without passivation keep everything as it is.
+    public mutating func passivate(idleSince: ContinuousClock.Instant) -> Int { 0 }
 }
 
 /// Why a proposal or a read was not served.

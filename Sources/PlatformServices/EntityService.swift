@@ -40,15 +40,15 @@ public final class EntityService: EntityHandler {
         let now = clock()
         switch command {
         case .getUser:
-            let state = try await host.read(shard: shard) { ($0 as! EntityStore).users[key] }
+            let state = try await host.read(shard: shard) { ($0 as! EntityStore).user(key) }
             return .user(state?.exists == true ? state : nil)
 
         case .getName:
-            let state = try await host.read(shard: shard) { ($0 as! EntityStore).names[key] }
+            let state = try await host.read(shard: shard) { ($0 as! EntityStore).name(key) }
             return .owner(state?.owner, confirmed: state?.isConfirmed ?? false)
 
         case .user(let command):
-            var state = try await host.read(shard: shard) { ($0 as! EntityStore).users[key] } ?? .initial
+            var state = try await host.read(shard: shard) { ($0 as! EntityStore).user(key) } ?? .initial
             let events: [User.Event]
             do {
                 events = try state.handle(command, now: now)
@@ -65,7 +65,7 @@ public final class EntityService: EntityHandler {
             return .user(state)
 
         case .name(let command):
-            let state = try await host.read(shard: shard) { ($0 as! EntityStore).names[key] } ?? .initial
+            let state = try await host.read(shard: shard) { ($0 as! EntityStore).name(key) } ?? .initial
             let events: [NameReservation.Event]
             do {
                 events = try state.handle(command, now: now)

@@ -212,57 +212,137 @@ public enum EntityCodec {
 
     // MARK: - Replies
 
-    /// A shard's entity state (the snapshot of an `EntityStore`): `version u8 | users | names`,
-    /// each a count and (key, state) pairs sorted by key.
-    public static func encodeShardState(users: [String: User.State], names: [String: NameReservation.State]) -> [UInt8] {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(users.count * 160 + names.count * 64 + 16)
-        buffer.writeInteger(UInt8(1))
-        buffer.writeInteger(UInt32(users.count))
-        for key in users.keys.sorted() {
-            buffer.writeWireString(key)
-            buffer.writeUserState(users[key]!)
-        }
-        buffer.writeInteger(UInt32(names.count))
-        for key in names.keys.sorted() {
-            let state = names[key]!
-            buffer.writeWireString(key)
-            buffer.writeOptionalString(state.owner)
-            buffer.writeInteger(state.reservedAt.bitPattern)
-            buffer.writeInteger(UInt8(state.isConfirmed ? 1 : 0))
-        }
-        return Array(buffer.readableBytesView)
+    /// One entity's state, as a shard snapshot stores it.
+    public enum EntityState: Sendable, Equatable {
+        case user(User.State)
+        case name(NameReservation.State)
     }
 
-    public static func decodeShardState(
-        _ bytes: [UInt8]
-    ) throws(Wire.CodecError) -> (users: [String: User.State], names: [String: NameReservation.State]) {
-        var buffer = ByteBuffer(bytes: bytes)
-        let version: UInt8 = try buffer.readWireInteger("shard_state.version")
-        guard version == 1 else { throw .invalid(field: "shard_state.version", reason: "unknown version \(version)") }
-        let userCount = Int(try buffer.readWireInteger("shard_state.users.count") as UInt32)
-        // Every entry takes several bytes: a count beyond the payload is damage, not a reason to allocate.
-        guard userCount <= buffer.readableBytes else { throw .truncated(field: "shard_state.users") }
-        var users: [String: User.State] = Dictionary(minimumCapacity: userCount)
-        for _ in 0..<userCount {
-            let key = try buffer.readWireString("shard_state.user.key")
-            users[key] = try buffer.readUserState()
+    /// A shard's entity state (the snapshot of an `EntityStore`):
+    /// `version u8 = 2 | count u32 | entries`, each entry `kind u8 | key | state bytes u32 | state`,
+    /// so a reader can index entries by key without decoding their states.
+    public enum ShardState {
+        static let version: UInt8 = 2
+        public static let headerBytes = 5
+
+        /// An encoder that entries are appended to, then finished with their count.
+        public struct Writer {
+            var buffer = ByteBuffer()
+            var count: UInt32 = 0
+
+            public init(capacity: Int = 0) {
+                buffer.reserveCapacity(capacity + ShardState.headerBytes)
+                buffer.writeInteger(ShardState.version)
+                buffer.writeInteger(UInt32(0))
+            }
+
+            /// Appends an entry; returns where it sits in the finished bytes.
+            @discardableResult
+            public mutating func append(key: String, _ state: EntityState) -> Range<Int> {
+                let start = buffer.writerIndex
+                switch state {
+                case .user: buffer.writeInteger(UInt8(1))
+                case .name: buffer.writeInteger(UInt8(2))
+                }
+                buffer.writeWireString(key)
+                let lengthAt = buffer.writerIndex
+                buffer.writeInteger(UInt32(0))
+                switch state {
+                case .user(let user): buffer.writeUserState(user)
+                case .name(let name): buffer.writeNameState(name)
+                }
+                buffer.setInteger(UInt32(buffer.writerIndex - lengthAt - 4), at: lengthAt)
+                count += 1
+                return start..<buffer.writerIndex
+            }
+
+            /// Appends an entry exactly as ``entry(in:at:)`` found it in another encoding.
+            public mutating func append(raw bytes: ArraySlice<UInt8>) {
+                buffer.writeBytes(bytes)
+                count += 1
+            }
+
+            public mutating func finish() -> [UInt8] {
+                buffer.setInteger(count, at: 1)
+                return Array(buffer.readableBytesView)
+            }
         }
-        let nameCount = Int(try buffer.readWireInteger("shard_state.names.count") as UInt32)
-        guard nameCount <= buffer.readableBytes else { throw .truncated(field: "shard_state.names") }
-        var names: [String: NameReservation.State] = Dictionary(minimumCapacity: nameCount)
-        for _ in 0..<nameCount {
-            let key = try buffer.readWireString("shard_state.name.key")
-            var state = NameReservation.State()
-            state.owner = try buffer.readOptionalString("shard_state.name.owner")
-            state.reservedAt = Double(bitPattern: try buffer.readWireInteger("shard_state.name.reserved_at"))
-            let confirmed: UInt8 = try buffer.readWireInteger("shard_state.name.confirmed")
-            guard confirmed <= 1 else { throw .invalid(field: "shard_state.name.confirmed", reason: "not 0 or 1") }
-            state.isConfirmed = confirmed == 1
-            names[key] = state
+
+        /// The entries of an encoding: each key's hash (FNV-1a of its UTF-8 bytes) and the byte
+        /// range of the whole entry. Checks the framing, not the states.
+        public static func index(_ bytes: [UInt8]) throws(Wire.CodecError) -> [(keyHash: UInt64, entry: Range<Int>)] {
+            guard bytes.count >= headerBytes else { throw .truncated(field: "shard_state.header") }
+            guard bytes[0] == version else { throw .invalid(field: "shard_state.version", reason: "unknown version \(bytes[0])") }
+            let count = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
+            // Every entry takes at least 7 bytes: a count beyond the payload is damage, not a reason to allocate.
+            guard count <= bytes.count / 7 else { throw .truncated(field: "shard_state.entries") }
+            var result: [(keyHash: UInt64, entry: Range<Int>)] = []
+            result.reserveCapacity(count)
+            var cursor = headerBytes
+            // The scan reports its error as a value: `withUnsafeBytes` does not carry typed throws.
+            let failure = bytes.withUnsafeBytes { raw -> Wire.CodecError? in
+                for _ in 0..<count {
+                    let start = cursor
+                    guard raw.count - cursor >= 3 else { return .truncated(field: "shard_state.entry") }
+                    guard raw[cursor] == 1 || raw[cursor] == 2 else {
+                        return .invalid(field: "shard_state.entry.kind", reason: "unknown kind \(raw[cursor])")
+                    }
+                    let keyLength = Int(raw[cursor + 1]) << 8 | Int(raw[cursor + 2])
+                    cursor += 3
+                    guard raw.count - cursor >= keyLength + 4 else { return .truncated(field: "shard_state.entry.key") }
+                    let keyHash = StableHash.fnv1a64(UnsafeRawBufferPointer(rebasing: raw[cursor..<(cursor + keyLength)]))
+                    cursor += keyLength
+                    let stateLength = Int(raw.loadUnaligned(fromByteOffset: cursor, as: UInt32.self).bigEndian)
+                    cursor += 4
+                    guard raw.count - cursor >= stateLength else { return .truncated(field: "shard_state.entry.state") }
+                    cursor += stateLength
+                    result.append((keyHash, start..<cursor))
+                }
+                return nil
+            }
+            if let failure { throw failure }
+            guard cursor == bytes.count else { throw .trailingBytes(bytes.count - cursor) }
+            return result
         }
-        guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
-        return (users, names)
+
+        /// Decodes the entry occupying `range` of `bytes` (as ``index(_:)`` found it).
+        public static func entry(in bytes: [UInt8], at range: Range<Int>) throws(Wire.CodecError) -> (key: String, state: EntityState) {
+            var buffer = ByteBuffer(bytes: bytes[range])
+            let kind: UInt8 = try buffer.readWireInteger("shard_state.entry.kind")
+            let key = try buffer.readWireString("shard_state.entry.key")
+            let length = Int(try buffer.readWireInteger("shard_state.entry.length") as UInt32)
+            guard length == buffer.readableBytes else { throw .invalid(field: "shard_state.entry.length", reason: "does not match") }
+            let state: EntityState
+            switch kind {
+            case 1: state = .user(try buffer.readUserState())
+            case 2: state = .name(try buffer.readNameState())
+            default: throw .invalid(field: "shard_state.entry.kind", reason: "unknown kind \(kind)")
+            }
+            guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
+            return (key, state)
+        }
+
+        /// Whether the entry at `range` is the one of `key` (compares the stored key's bytes).
+        public static func entry(in bytes: [UInt8], at range: Range<Int>, hasKey key: String) -> Bool {
+            var key = key
+            return key.withUTF8 { wanted in
+                let start = range.lowerBound + 3
+                guard range.count >= 3 + wanted.count,
+                    Int(bytes[range.lowerBound + 1]) << 8 | Int(bytes[range.lowerBound + 2]) == wanted.count
+                else { return false }
+                return bytes[start..<(start + wanted.count)].elementsEqual(wanted)
+            }
+        }
+
+        /// Decodes every entry (tests and tools; a node indexes instead).
+        public static func decodeAll(_ bytes: [UInt8]) throws(Wire.CodecError) -> [String: EntityState] {
+            var result: [String: EntityState] = [:]
+            for (_, range) in try index(bytes) {
+                let (key, state) = try entry(in: bytes, at: range)
+                result[key] = state
+            }
+            return result
+        }
     }
 
     public static func encode(_ reply: Reply) -> [UInt8] {
@@ -436,6 +516,22 @@ extension ByteBuffer {
         default:
             throw .invalid(field: "user_event.tag", reason: "unknown tag \(tag)")
         }
+    }
+
+    mutating func writeNameState(_ state: NameReservation.State) {
+        writeOptionalString(state.owner)
+        writeInteger(state.reservedAt.bitPattern)
+        writeInteger(UInt8(state.isConfirmed ? 1 : 0))
+    }
+
+    mutating func readNameState() throws(Wire.CodecError) -> NameReservation.State {
+        var state = NameReservation.State()
+        state.owner = try readOptionalString("name.owner")
+        state.reservedAt = Double(bitPattern: try readWireInteger("name.reserved_at"))
+        let confirmed: UInt8 = try readWireInteger("name.confirmed")
+        guard confirmed <= 1 else { throw .invalid(field: "name.confirmed", reason: "not 0 or 1") }
+        state.isConfirmed = confirmed == 1
+        return state
     }
 
     mutating func writeUserState(_ state: User.State) {

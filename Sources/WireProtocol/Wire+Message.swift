@@ -273,8 +273,11 @@ extension ByteBuffer {
         guard length <= Wire.Limits.stringBytesMax else {
             throw .tooLong(field: field, count: length, limit: Wire.Limits.stringBytesMax)
         }
-        guard let bytes = readBytes(length: length) else { throw .truncated(field: field) }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalid(field: field, reason: "not UTF-8") }
+        guard readableBytes >= length else { throw .truncated(field: field) }
+        // Validated straight from the buffer: no intermediate array.
+        let text = withUnsafeReadableBytes { raw in String(validating: UnsafeRawBufferPointer(rebasing: raw[..<length]), as: UTF8.self) }
+        guard let text else { throw .invalid(field: field, reason: "not UTF-8") }
+        moveReaderIndex(forwardBy: length)
         return text
     }
 

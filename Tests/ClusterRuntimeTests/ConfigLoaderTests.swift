@@ -32,6 +32,9 @@ import Testing
 
         [storage]
         checkpoint_kib = 2048
+
+        [entities]
+        passivate_after_s = 120
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -57,6 +60,7 @@ import Testing
         #expect(configuration.membership.suspicionMin == .milliseconds(800))
         #expect(configuration.membership.suspicionMax == .milliseconds(3000))
         #expect(configuration.checkpointBytes == 2048 * 1024)
+        #expect(configuration.passivateAfter == .seconds(120))
     }
 
     @Test func aCheckpointSizeOutOfRangeNamesTheKeyAndLine() throws {
@@ -64,7 +68,7 @@ import Testing
         let error = try #require(self.error(text))
         #expect(error.key == "storage.checkpoint_kib")
         #expect(error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("checkpoint_kib") }! + 1)
-        #expect(self.error(Self.good + "\nsegment_bytes = 1\n")?.key == "storage.segment_bytes")
+        #expect(self.error(Self.good + "\nidle_s = 1\n")?.key == "entities.idle_s")
     }
 
     @Test func theRepositoryClusterConfLoads() throws {

@@ -60,14 +60,25 @@ import WireProtocol
         name.owner = "u1"
         name.reservedAt = 1_795_000_000.25
         name.isConfirmed = true
-        let users = ["user/u1": user, "user/u2": User.State()]
-        let names = ["name/username/ada": name, "name/email/x": NameReservation.State()]
-        let bytes = EntityCodec.encodeShardState(users: users, names: names)
-        let decoded = try EntityCodec.decodeShardState(bytes)
-        #expect(decoded.users == users)
-        #expect(decoded.names == names)
-        for length in 0..<bytes.count {
-            #expect(throws: Wire.CodecError.self) { try EntityCodec.decodeShardState(Array(bytes.prefix(length))) }
+        let entities: [String: EntityCodec.EntityState] = [
+            "user/u1": .user(user), "user/u2": .user(User.State()),
+            "name/username/ada": .name(name), "name/email/x": .name(NameReservation.State()),
+        ]
+        var writer = EntityCodec.ShardState.Writer()
+        for (key, state) in entities { writer.append(key: key, state) }
+        let bytes = writer.finish()
+        #expect(try EntityCodec.ShardState.decodeAll(bytes) == entities)
+        // The index finds each entry by key hash without decoding it.
+        for (hash, range) in try EntityCodec.ShardState.index(bytes) {
+            let (key, state) = try EntityCodec.ShardState.entry(in: bytes, at: range)
+            #expect(StableHash.fnv1a64(key) == hash)
+            #expect(EntityCodec.ShardState.entry(in: bytes, at: range, hasKey: key))
+            #expect(!EntityCodec.ShardState.entry(in: bytes, at: range, hasKey: key + "x"))
+            #expect(entities[key] == state)
         }
+        for length in 0..<bytes.count {
+            #expect(throws: Wire.CodecError.self) { try EntityCodec.ShardState.decodeAll(Array(bytes.prefix(length))) }
+        }
+        #expect(throws: Wire.CodecError.self) { try EntityCodec.ShardState.decodeAll(bytes + [0]) }
     }
 }
