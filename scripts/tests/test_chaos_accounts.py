@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, Runner, statuses, wait_until  # noqa: E402
+from plumetest import metric, Cluster, Runner, statuses, wait_until  # noqa: E402
 
 OPS = int(os.environ.get("PLUME_CHAOS_OPS", "150"))
 SECONDS = float(os.environ.get("PLUME_CHAOS_SECONDS", "30"))
@@ -132,6 +132,9 @@ def test_chaos(cluster):
 
     ok, _ = wait_until(lambda: all((statuses(cluster, n) or {}).get(m) == "alive" for n in ids for m in ids), 30.0)
     assert ok, "the cluster did not converge after the nemesis"
+    checkpoints = sum(metric(cluster, n, "plume_checkpoints_total") or 0 for n in ids)
+    installs = sum(metric(cluster, n, "plume_snapshots_installed_total") or 0 for n in ids)
+    print(f"  since the nodes' last starts: {int(checkpoints)} checkpoints, {int(installs)} shard snapshots installed")
 
     def login(name, record):
         for _ in range(40):  # bounded: shards may still be electing
@@ -190,7 +193,10 @@ def test_sigterm_hands_over(cluster):
 def main():
     runner = Runner()
     for test in (test_chaos, test_sigterm_hands_over):
-        cluster = Cluster(3, membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
+        # Checkpoints every 64 KiB of WAL: snapshots, WAL deletion and snapshot transfers to
+        # restarted nodes happen many times under the nemesis.
+        cluster = Cluster(3, membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800},
+                          storage={"checkpoint_kib": 64})
         try:
             runner.run(test.__name__, test, cluster)
         finally:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A standalone node keeps every acknowledged write across kill -9, and refuses to start on a
-write-ahead log damaged before valid records, naming the file and offset."""
+"""A standalone node keeps every acknowledged write across kill -9 (also after a checkpoint
+replaced its old WAL segments by snapshots), and refuses to start on a write-ahead log damaged
+before valid records, naming the file and offset."""
 
 import os
 import signal
@@ -64,14 +65,49 @@ def test_kill_9_keeps_acknowledged_writes(node):
     node.start()
     assert wait_until(ready(node), 20)[0], "the node did not become ready after kill -9"
     for name, bio in users.items():
-        status, body = None, None
-        for _ in range(20):  # bounded: shards are re-elected after the restart
-            status, body = request(node, None, "POST", "/v1/auth/login", {"username": name, "password": "password-x"})
-            if status == 200:
-                break
-            time.sleep(0.2)
+        status, body = login(node, name)
         assert status == 200, f"{name} cannot log in after kill -9: {status} {body}"
         assert body["user"]["bio"] == bio, f"{name} lost its update: {body['user']['bio']!r}"
+
+
+def login(node, name):
+    status, body = None, None
+    for _ in range(20):  # bounded: shards are re-elected after a restart
+        status, body = request(node, None, "POST", "/v1/auth/login", {"username": name, "password": "password-x"})
+        if status == 200:
+            break
+        time.sleep(0.2)
+    return status, body
+
+
+def test_checkpoint_then_kill_9_keeps_writes(node):
+    """SIGTERM checkpoints (shard snapshots replace the WAL written so far); writes after the
+    restart are a WAL tail on top of the snapshots, and kill -9 loses none of them."""
+    data = os.path.join(node.dir, "data", "standalone")
+    node.process.send_signal(signal.SIGTERM)
+    assert node.process.wait(timeout=20) == 0, "the node did not exit 0 on SIGTERM"
+    snapshots = [n for n in os.listdir(os.path.join(data, "snapshots")) if n.endswith(".snap")]
+    assert len(snapshots) == 256, f"expected a snapshot per shard, found {len(snapshots)}"
+    segments = sorted(os.listdir(os.path.join(data, "wal")))
+    assert "wal-00000001.seg" not in segments, f"the checkpoint kept the covered WAL: {segments}"
+    node.start()
+    assert wait_until(ready(node), 20)[0], "the node did not become ready from its snapshots"
+    bios = {}
+    for index in range(4):
+        name = f"durable{index}"
+        status, body = login(node, name)
+        assert status == 200, f"{name} cannot log in after the checkpoint: {status} {body}"
+        assert body["user"]["bio"] == f"bio {index}", f"{name} lost its update: {body['user']['bio']!r}"
+        status, body = request(node, None, "PATCH", "/v1/users/me", {"bio": f"after {index}"}, token=body["access_token"])
+        assert status == 200, f"update {name}: {status} {body}"
+        bios[name] = f"after {index}"
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait(timeout=5)
+    node.start()
+    assert wait_until(ready(node), 20)[0], "the node did not become ready after kill -9"
+    for name, bio in bios.items():
+        status, body = login(node, name)
+        assert status == 200 and body["user"]["bio"] == bio, f"{name} after kill -9: {status} {body}"
 
 
 def test_damaged_wal_is_refused(node):
@@ -95,6 +131,7 @@ def main():
     runner = Runner()
     try:
         runner.run("test_kill_9_keeps_acknowledged_writes", test_kill_9_keeps_acknowledged_writes, node)
+        runner.run("test_checkpoint_then_kill_9_keeps_writes", test_checkpoint_then_kill_9_keeps_writes, node)
         runner.run("test_damaged_wal_is_refused", test_damaged_wal_is_refused, node)
     finally:
         node.stop()
