@@ -19,6 +19,14 @@ extension Replication {
 
         /// How many entries one append message carries at most.
         public var appendBatchMax = 64
+        /// Ticks without sending to a follower that still lacks entries before they are sent again
+        /// (retransmission), and ticks of silence before an empty append (a heartbeat carrying the
+        /// commit position). A candidate re-asks every `retransmitTicks`.
+        public var retransmitTicks: UInt64 = 1
+        public var heartbeatTicks: UInt64 = 1
+        private var ticks: UInt64 = 0
+        /// When the primary last sent to each follower, in ticks.
+        private var lastSent: [NodeID: UInt64] = [:]
 
         enum Role: Sendable {
             case follower
@@ -377,10 +385,18 @@ extension Replication {
         /// candidate re-asks every node that has not promised.
         public mutating func onTick() -> [Directive] {
             var directives: [Directive] = []
+            ticks += 1
             switch role {
             case .primary(let leadership):
-                for follower in leadership.replicas where follower != me { sendAppend(to: follower, into: &directives) }
+                for follower in leadership.replicas where follower != me {
+                    let silent = ticks - (lastSent[follower] ?? 0)
+                    let behind = (leadership.next[follower] ?? 0) <= lastLSN
+                    if silent >= heartbeatTicks || (behind && silent >= retransmitTicks) {
+                        sendAppend(to: follower, into: &directives)
+                    }
+                }
             case .candidate(var candidacy):
+                guard ticks % retransmitTicks == 0 else { break }
                 candidacy.contacted = Set(candidacy.promises.keys)
                 role = .candidate(candidacy)
                 continueCandidacy(into: &directives)
@@ -510,8 +526,9 @@ extension Replication {
             directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: lastNew), to: sender))
         }
 
-        private func sendAppend(to follower: NodeID, into directives: inout [Directive]) {
+        private mutating func sendAppend(to follower: NodeID, into directives: inout [Directive]) {
             guard case .primary(let leadership) = role, let next = leadership.next[follower] else { return }
+            lastSent[follower] = ticks
             if next <= baseLSN, let base {
                 // The follower needs entries compacted away: it gets the base instead.
                 directives.append(.send(.installSnapshot(epoch: leadership.epoch, base: base), to: follower))

@@ -20,8 +20,8 @@ public final class ClusterNode: Service, Sendable {
     private let viewBox: NIOLockedValueBox<ClusterView>
     private let started = NIOLockedValueBox(false)
     private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
-    private let replicationInbox: AsyncStream<(UInt32, Replication.Message, NodeID)>.Continuation
-    private let replicationInputs: AsyncStream<(UInt32, Replication.Message, NodeID)>
+    private let replicationInbox: AsyncStream<([Wire.ShardMessage], NodeID)>.Continuation
+    private let replicationInputs: AsyncStream<([Wire.ShardMessage], NodeID)>
     /// This node's replicas of every shard.
     public let replication: ReplicationHost
     /// What recovery found in the node's storage.
@@ -63,7 +63,7 @@ public final class ClusterNode: Service, Sendable {
         )
         let inbox = NIOLockedValueBox<AsyncStream<MembershipShell.Input>.Continuation?>(nil)
         let (replicationInputs, replicationInbox) = AsyncStream.makeStream(
-            of: (UInt32, Replication.Message, NodeID).self,
+            of: ([Wire.ShardMessage], NodeID).self,
             bufferingPolicy: .bufferingNewest(100_000)
         )
         self.replicationInputs = replicationInputs
@@ -81,7 +81,9 @@ public final class ClusterNode: Service, Sendable {
                 case .swim(let message):
                     _ = inbox.withLockedValue { $0?.yield(.message(message, from: inbound.from)) }
                 case .replication(let shard, let message):
-                    replicationInbox.yield((shard, message, inbound.from.id))
+                    replicationInbox.yield(([Wire.ShardMessage(shard: shard, message: message)], inbound.from.id))
+                case .replicationBatch(let messages):
+                    replicationInbox.yield((messages, inbound.from.id))
                 case .entityRequest(let shard, let key, let command):
                     guard let transport = transportBox.withLockedValue({ $0 }) else { return }
                     let handler = handlerBox.withLockedValue { $0 }
@@ -228,7 +230,7 @@ public final class ClusterNode: Service, Sendable {
         let inputs = self.replicationInputs
         await replication.start()
         let replicationPump = Task {
-            for await (shard, message, from) in inputs { await replication.receive(shard: shard, message, from: from) }
+            for await (messages, from) in inputs { await replication.receive(messages, from: from) }
         }
         do {
             try await gracefulShutdown()

@@ -243,7 +243,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
                 )
                 markFlush(context: context)
             }
-        case .swim, .replication, .entityRequest, .entityReply:
+        case .swim, .replication, .replicationBatch, .entityRequest, .entityReply:
             transport.deliver(message, from: peer, correlationID: frame.correlationID, channel: context.channel)
         }
     }

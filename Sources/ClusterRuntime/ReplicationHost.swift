@@ -29,6 +29,13 @@ public actor ReplicationHost {
         public var passivateAfter: Duration = .seconds(300)
         /// How often the state machines are asked to passivate idle entities.
         public var passivationInterval: Duration = .seconds(10)
+        /// A primary re-sends entries a follower has not acknowledged after this long, and sends
+        /// an empty append (carrying the commit position) after this long of silence.
+        public var retransmitInterval: Duration = .milliseconds(200)
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// Replication messages to one peer per frame at most (and about this many bytes).
+        public var batchMessagesMax = 512
+        public var batchBytesMax = 4 * 1024 * 1024
         public init() {}
     }
 
@@ -118,7 +125,7 @@ public actor ReplicationHost {
         var random = SystemRandomNumberGenerator()
         for entry in genesis.entries {
             let shard = UInt32(entry.shard)
-            let replica =
+            var replica =
                 durable[shard].map { Replication.Replica(me: me, genesis: entry.replicas, durable: $0) }
                 ?? Replication.Replica(me: me, genesis: entry.replicas)
             var machine = makeMachine(shard)
@@ -126,6 +133,8 @@ public actor ReplicationHost {
             for committed in replica.committedEntries {
                 if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
             }
+            replica.retransmitTicks = Self.ticks(settings.retransmitInterval, per: settings.tickInterval)
+            replica.heartbeatTicks = Self.ticks(settings.heartbeatInterval, per: settings.tickInterval)
             let jitter = Double.random(in: 1...2, using: &random)
             var slot = Slot(replica: replica, machine: machine, candidacyTimeout: settings.candidacyTimeout * jitter)
             slot.durableLSN = replica.lastLSN
@@ -179,6 +188,16 @@ public actor ReplicationHost {
 
     // MARK: - Inputs
 
+
+    /// Ticks of `interval` in `duration`, at least 1.
+    static func ticks(_ duration: Duration, per interval: Duration) -> UInt64 {
+        UInt64(max(1, Int((duration / interval).rounded(.up))))
+    }
+
+    /// Handles the replication messages of one frame from `sender`, in order.
+    public func receive(_ messages: [Wire.ShardMessage], from sender: NodeID) {
+        for item in messages { receive(shard: item.shard, item.message, from: sender) }
+    }
 
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
         // Mutated in place: a copy of the slot would copy the replica's whole log.
@@ -433,13 +452,7 @@ public actor ReplicationHost {
                     return
                 }
             }
-            for (shard, message, to) in batch.messages {
-                if to == me {
-                    receive(shard: shard, message, from: me)
-                } else if let address = addressOf(to) {
-                    transport.send(.replication(shard: shard, message), to: address)
-                }
-            }
+            send(batch.messages)
             for (shard, written) in batch.durableUpTo where slots[shard] != nil {
                 // Unless the log was rewritten since this batch was collected (a newer batch carries that).
                 if slots[shard]!.rewrites == written.rewrites {
@@ -457,6 +470,56 @@ public actor ReplicationHost {
             }
         }
         flushing = false
+    }
+
+    /// Sends messages, one frame per peer (split when large), and handles those to this node.
+    private func send(_ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)]) {
+        var byPeer: [NodeID: [Wire.ShardMessage]] = [:]
+        var order: [NodeID] = []
+        for (shard, message, to) in messages {
+            if to == me {
+                receive(shard: shard, message, from: me)
+            } else {
+                if byPeer[to] == nil { order.append(to) }
+                byPeer[to, default: []].append(Wire.ShardMessage(shard: shard, message: message))
+            }
+        }
+        for peer in order {
+            guard let address = addressOf(peer), let items = byPeer[peer] else { continue }
+            var frame: [Wire.ShardMessage] = []
+            var bytes = 0
+            func ship() {
+                if frame.count == 1 {
+                    transport.send(.replication(shard: frame[0].shard, frame[0].message), to: address)
+                } else if !frame.isEmpty {
+                    transport.send(.replicationBatch(frame), to: address)
+                }
+                frame.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            for item in items {
+                let size = Self.approximateBytes(item.message)
+                if !frame.isEmpty && (frame.count >= settings.batchMessagesMax || bytes + size > settings.batchBytesMax) { ship() }
+                frame.append(item)
+                bytes += size
+            }
+            ship()
+        }
+    }
+
+    /// About how many bytes a message takes on the wire (to keep batches well under the frame limit).
+    static func approximateBytes(_ message: Replication.Message) -> Int {
+        func size(_ entries: [Replication.Entry]) -> Int {
+            entries.reduce(0) { total, entry in
+                if case .command(let bytes) = entry.payload { total + 48 + bytes.count } else { total + 128 }
+            }
+        }
+        switch message {
+        case .append(_, _, _, let entries, _): return 96 + size(entries)
+        case .promise(_, let promise): return 512 + size(promise.entries) + (promise.base?.state.count ?? 0)
+        case .installSnapshot(_, let base): return 256 + base.state.count
+        case .prepare, .refuse, .appendReply: return 96
+        }
     }
 
     /// Applies committed entries that are durable locally, in order, and answers their waiters.

@@ -75,7 +75,7 @@ public final class ReplicationSimulation {
         // The placement preference of this shard over the configured nodes, as the ring would give it.
         preference = ids.shuffled(using: &random)
         let genesis = Array(preference.prefix(replication))
-        nodes = ids.map { SimNode(replica: Replication.Replica(me: $0, genesis: genesis), view: Set(ids)) }
+        nodes = ids.map { SimNode(replica: Self.replica(me: $0, genesis: genesis, durable: nil), view: Set(ids)) }
         groups = Array(repeating: 0, count: nodeCount)
     }
 
@@ -125,6 +125,15 @@ public final class ReplicationSimulation {
             }
         }
         throw Violation(seed: seed, message: "no primary committed a write within 10 s after healing")
+    }
+
+    /// A replica that retransmits after 3 silent ticks (30 ms) and heartbeats after 10.
+    static func replica(me: NodeID, genesis: [NodeID], durable: Replication.Replica.Durable?) -> Replication.Replica {
+        var replica =
+            durable.map { Replication.Replica(me: me, genesis: genesis, durable: $0) } ?? Replication.Replica(me: me, genesis: genesis)
+        replica.retransmitTicks = 3
+        replica.heartbeatTicks = 10
+        return replica
     }
 
     static func bytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
@@ -294,7 +303,7 @@ public final class ReplicationSimulation {
         nodes[index].isUp = true
         nodes[index].life += 1
         // Only what was persisted survives the crash.
-        let replica = Replication.Replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
+        let replica = Self.replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
         nodes[index].replica = replica
         nodes[index].machine = Self.decode(replica.base?.state ?? []) + replica.committedEntries.compactMap { entry in
             Self.value(entry.payload).map { (entry.lsn, $0) }

@@ -16,6 +16,9 @@ extension Wire {
         case echo(ByteBuffer)
         /// A replication message for one shard.
         case replication(shard: UInt32, Replication.Message)
+        /// Replication messages for several shards to one peer in one frame: a node sends each
+        /// peer one frame per WAL flush, however many shards have something for it.
+        case replicationBatch([ShardMessage])
         /// A command for an entity, forwarded to the primary of its shard; answered with
         /// ``entityReply(_:)`` or ``error(code:message:)``.
         case entityRequest(shard: UInt32, key: String, command: [UInt8])
@@ -36,9 +39,21 @@ extension Wire {
             case .swim(.pushPull): .swimPushPull
             case .echo: .echo
             case .replication: .replication
+            case .replicationBatch: .replicationBatch
             case .entityRequest: .entityRequest
             case .entityReply: .entityReply
             }
+        }
+    }
+
+    /// A replication message and the shard it is for.
+    public struct ShardMessage: Sendable, Equatable {
+        public var shard: UInt32
+        public var message: Replication.Message
+
+        public init(shard: UInt32, message: Replication.Message) {
+            self.shard = shard
+            self.message = message
         }
     }
 
@@ -124,6 +139,9 @@ extension Wire.Message {
             buffer.writeBuffer(&bytes)
         case .replication(let shard, let message):
             buffer.writeWireReplication(shard: shard, message)
+        case .replicationBatch(let messages):
+            buffer.writeInteger(UInt32(messages.count))
+            for item in messages { buffer.writeWireReplication(shard: item.shard, item.message) }
         case .entityRequest(let shard, let key, let command):
             buffer.writeInteger(shard)
             buffer.writeWireString(key)
@@ -206,6 +224,19 @@ extension Wire.Message {
         case .replication:
             let (shard, replication) = try buffer.readWireReplication()
             message = .replication(shard: shard, replication)
+        case .replicationBatch:
+            let count = Int(try buffer.readWireInteger("replication_batch.count") as UInt32)
+            // Each message takes more than 8 bytes: a count beyond that is damage, not a reason to allocate.
+            guard count <= buffer.readableBytes / 8 else {
+                throw .tooLong(field: "replication_batch", count: count, limit: buffer.readableBytes / 8)
+            }
+            var messages: [Wire.ShardMessage] = []
+            messages.reserveCapacity(count)
+            for _ in 0..<count {
+                let (shard, replication) = try buffer.readWireReplication()
+                messages.append(Wire.ShardMessage(shard: shard, message: replication))
+            }
+            message = .replicationBatch(messages)
         case .entityRequest:
             let shard: UInt32 = try buffer.readWireInteger("entity_request.shard")
             let key = try buffer.readWireString("entity_request.key")

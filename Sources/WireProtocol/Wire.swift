@@ -52,6 +52,7 @@ public enum Wire {
         case swimPushPull = 14
         case echo = 20
         case replication = 30
+        case replicationBatch = 31
         case entityRequest = 40
         case entityReply = 41
     }

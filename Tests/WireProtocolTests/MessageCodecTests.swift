@@ -64,6 +64,11 @@ import WireProtocol
         .replication(shard: 3, .appendReply(epoch: epoch, success: true, lsn: 3)),
         .replication(shard: 3, .appendReply(epoch: epoch, success: false, lsn: 0)),
         .replication(shard: 4, .installSnapshot(epoch: epoch, base: base)),
+        .replicationBatch([]),
+        .replicationBatch([
+            .init(shard: 0, message: .appendReply(epoch: epoch, success: true, lsn: 9)),
+            .init(shard: 255, message: .append(epoch: epoch, prevLSN: 1, prevEpoch: .genesis, entries: entries, commitLSN: 1)),
+        ]),
         .replication(
             shard: 5,
             .promise(
@@ -153,7 +158,7 @@ import WireProtocol
         #expect(tags == [
             "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
             "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
-            "replication": 30, "entityRequest": 40, "entityReply": 41,
+            "replication": 30, "replicationBatch": 31, "entityRequest": 40, "entityReply": 41,
         ])
     }
 }
