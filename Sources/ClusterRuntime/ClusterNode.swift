@@ -189,13 +189,19 @@ public final class ClusterNode: Service, Sendable {
     }
 
     private func askOnce(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        if await replication.serves(shard: shard) {
+        let view = self.view
+        let designated = view.isJoined && view.shards.entries.indices.contains(Int(shard)) ? view.shards.entries[Int(shard)].primary : nil
+        // The designated primary handles the command here (the handler refuses with `notPrimary`
+        // while the shard is still electing); so does a node that still serves a shard the ring
+        // has just moved.
+        let local = designated == settings.nodeID ? true : await replication.serves(shard: shard)
+        if local {
             guard let handler = handlerBox.withLockedValue({ $0 }) else {
                 throw EntityError(code: "unavailable", message: "no entity handler")
             }
             return try await handler.handle(shard: shard, key: key, command: command)
         }
-        guard let leader = await replication.leader(of: shard), leader != settings.nodeID,
+        guard let leader = designated, leader != settings.nodeID,
             let address = view.members.first(where: { $0.id == leader })?.clusterAddress
         else { throw ReplicationError.notPrimary(leader: nil) }
         let remaining = deadline - ContinuousClock.now

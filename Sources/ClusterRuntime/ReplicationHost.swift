@@ -342,10 +342,22 @@ public actor ReplicationHost {
 
     /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
     public func read<T: Sendable>(shard: UInt32, _ body: (any ShardStateMachine) throws -> T) throws -> T {
-        guard let slot = slots[shard], slot.replica.isServing else {
+        guard slots[shard]?.replica.isServing == true else {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
-        return try body(slot.machine)
+        return try body(slots[shard]!.machine)
+    }
+
+    /// Decides on the shard's state and replicates the decision, in one call: `decide` sees the
+    /// state (as ``read(shard:_:)``) and returns the command to replicate, if any, and the
+    /// result to return once that command is committed (see ``propose(shard:_:)``).
+    public func execute<T: Sendable>(
+        shard: UInt32,
+        _ decide: (any ShardStateMachine) throws -> (command: [UInt8]?, result: T)
+    ) async throws -> T {
+        let (command, result) = try read(shard: shard, decide)
+        if let command { _ = try await propose(shard: shard, command) }
+        return result
     }
 
     /// Whether this node leads `shard` and has committed its epoch's start (so its state is complete).

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import GameDomain
 import JWTKit
+import Synchronization
 import WireProtocol
 
 /// Accounts: signup with unique usernames and emails, login, rotating refresh tokens, logout and
@@ -49,6 +50,11 @@ public final class AccountService: Sendable {
 
     private let ask: @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
     private let keys: JWTKeyCollection
+    /// Access tokens whose signature was already checked, with their claims: a client presents
+    /// one token for up to 15 minutes, and checking it (JSON parsing, HMAC) dominated the cost of
+    /// a request. Expiry is checked on every use; revocation is the session's business anyway.
+    private let verified = Mutex<[String: (userID: String, sessionID: String, expiresAt: Date)]>([:])
+    static let verifiedTokensMax = 100_000
     private let hasher: PasswordHasher
     private let now: @Sendable () -> Double
 
@@ -228,8 +234,15 @@ public final class AccountService: Sendable {
     }
 
     private func authenticate(_ token: String) async throws(Failure) -> (userID: String, sessionID: String) {
+        if let known = verified.withLock({ $0[token] }), known.expiresAt > Date() {
+            return (known.userID, known.sessionID)
+        }
         do {
             let claims = try await keys.verify(token, as: AccessClaims.self)
+            verified.withLock { cache in
+                if cache.count >= Self.verifiedTokensMax { cache.removeAll(keepingCapacity: true) }
+                cache[token] = (claims.sub.value, claims.sid, claims.exp.value)
+            }
             return (claims.sub.value, claims.sid)
         } catch {
             throw Failure(kind: .unauthorized, message: "the access token is invalid or expired")

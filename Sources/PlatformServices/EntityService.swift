@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import GameDomain
+import Synchronization
 import WireProtocol
 
 /// Runs entity commands on the shards this node leads: one command at a time per entity, the
@@ -26,14 +27,8 @@ public final class EntityService: EntityHandler {
             throw EntityError(code: "bad_command", message: "\(error)")
         }
         try await mailboxes.enter(key)
-        do {
-            let reply = try await run(shard: shard, key: key, command: command)
-            await mailboxes.leave(key)
-            return EntityCodec.encode(reply)
-        } catch {
-            await mailboxes.leave(key)
-            throw error
-        }
+        defer { mailboxes.leave(key) }
+        return EntityCodec.encode(try await run(shard: shard, key: key, command: command))
     }
 
     private func run(shard: UInt32, key: String, command: EntityCodec.Command) async throws -> EntityCodec.Reply {
@@ -48,36 +43,36 @@ public final class EntityService: EntityHandler {
             return .owner(state?.owner, confirmed: state?.isConfirmed ?? false)
 
         case .user(let command):
-            var state = try await host.read(shard: shard) { ($0 as! EntityStore).user(key) } ?? .initial
-            let events: [User.Event]
-            do {
-                events = try state.handle(command, now: now)
-            } catch {
-                return Self.failure(error)
-            }
-            if !events.isEmpty {
-                _ = try await host.propose(shard: shard, EntityCodec.encodeRecord(key: key, events: .user(events)))
+            // Decided and replicated in one call on the host; the reply waits for the commit.
+            return try await host.execute(shard: shard) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+                var state = (machine as! EntityStore).user(key) ?? .initial
+                let events: [User.Event]
+                do throws(User.Failure) {
+                    events = try state.handle(command, now: now)
+                } catch {
+                    return (nil, Self.failure(error))
+                }
                 for event in events { state.apply(event) }
+                let record = events.isEmpty ? nil : EntityCodec.encodeRecord(key: key, events: .user(events))
+                if events.contains(where: { if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false } }) {
+                    return (record, .failure(code: "session_revoked", message: "this refresh token was already used; the session is revoked"))
+                }
+                return (record, .user(state))
             }
-            if events.contains(where: { if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false } }) {
-                return .failure(code: "session_revoked", message: "this refresh token was already used; the session is revoked")
-            }
-            return .user(state)
 
         case .name(let command):
-            let state = try await host.read(shard: shard) { ($0 as! EntityStore).name(key) } ?? .initial
-            let events: [NameReservation.Event]
-            do {
-                events = try state.handle(command, now: now)
-            } catch NameReservation.Failure.taken {
-                return .failure(code: "taken", message: "\(key) is taken")
-            } catch {
-                return .failure(code: "not_reserved", message: "\(error)")
+            return try await host.execute(shard: shard) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+                let state = (machine as! EntityStore).name(key) ?? .initial
+                let events: [NameReservation.Event]
+                do {
+                    events = try state.handle(command, now: now)
+                } catch NameReservation.Failure.taken {
+                    return (nil, .failure(code: "taken", message: "\(key) is taken"))
+                } catch {
+                    return (nil, .failure(code: "not_reserved", message: "\(error)"))
+                }
+                return (events.isEmpty ? nil : EntityCodec.encodeRecord(key: key, events: .name(events)), .done)
             }
-            if !events.isEmpty {
-                _ = try await host.propose(shard: shard, EntityCodec.encodeRecord(key: key, events: .name(events)))
-            }
-            return .done
         }
     }
 
@@ -91,32 +86,51 @@ public final class EntityService: EntityHandler {
     }
 }
 
-/// Per-entity serialization: one command at a time per key, with a bounded queue.
-actor Mailboxes {
-    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
-    private var busy: Set<String> = []
+/// Per-entity serialization: one command at a time per key, with a bounded queue. A lock, not
+/// an actor: an uncontended entity is entered and left without a hop to another executor.
+final class Mailboxes: Sendable {
+    private struct State {
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var busy: Set<String> = []
+    }
+
+    private let state = Mutex(State())
     private let depthMax: Int
 
     init(depthMax: Int) { self.depthMax = depthMax }
 
     func enter(_ key: String) async throws {
-        guard busy.contains(key) else {
-            busy.insert(key)
-            return
+        enum Entry { case entered, full, wait }
+        let entry = state.withLock { state -> Entry in
+            if state.busy.insert(key).inserted { return .entered }
+            return state.waiting[key, default: []].count < depthMax ? .wait : .full
         }
-        guard waiting[key, default: []].count < depthMax else {
-            throw EntityError(code: "overloaded", message: "too many commands queued for \(key)")
+        switch entry {
+        case .entered: return
+        case .full: throw EntityError(code: "overloaded", message: "too many commands queued for \(key)")
+        case .wait:
+            await withCheckedContinuation { continuation in
+                let enteredMeanwhile = state.withLock { state -> Bool in
+                    // The holder may have left between the two locks.
+                    if state.busy.insert(key).inserted { return true }
+                    state.waiting[key, default: []].append(continuation)
+                    return false
+                }
+                if enteredMeanwhile { continuation.resume() }
+            }
         }
-        await withCheckedContinuation { waiting[key, default: []].append($0) }
     }
 
     func leave(_ key: String) {
-        if var queue = waiting[key], !queue.isEmpty {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard var queue = state.waiting[key], !queue.isEmpty else {
+                state.busy.remove(key)
+                return nil
+            }
             let next = queue.removeFirst()
-            waiting[key] = queue.isEmpty ? nil : queue
-            next.resume()
-        } else {
-            busy.remove(key)
+            state.waiting[key] = queue.isEmpty ? nil : queue
+            return next  // the key stays busy: it passes to `next`
         }
+        next?.resume()
     }
 }
