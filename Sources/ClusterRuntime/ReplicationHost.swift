@@ -80,7 +80,9 @@ public actor ReplicationHost {
     private let transport: ClusterTransport
     private let addressOf: @Sendable (NodeID) -> NodeAddress?
     private var logger: Logger
-    private var slots: [UInt32: Slot] = [:]
+    /// Indexed by shard. An array, not a dictionary: reading `slots[i].field` borrows the slot,
+    /// where a dictionary's getter would copy it (retaining its log, state and waiters).
+    private var slots: [Slot] = []
     private var outbox = Outbox()
     /// Batches closed by a seal request, written before `outbox`.
     private var closedBatches: [Outbox] = []
@@ -140,7 +142,7 @@ public actor ReplicationHost {
             slot.durableLSN = replica.lastLSN
             slot.queuedLSN = replica.lastLSN
             slot.appliedLSN = replica.commitLSN
-            slots[shard] = slot
+            slots.append(slot)  // the table's entries are in shard order
         }
     }
 
@@ -179,9 +181,9 @@ public actor ReplicationHost {
     public func stop() {
         ticker?.cancel()
         ticker = nil
-        for shard in slots.keys {
-            let waiters = slots[shard]!.waiters
-            slots[shard]!.waiters.removeAll()
+        for shard in slots.indices {
+            let waiters = slots[shard].waiters
+            slots[shard].waiters.removeAll()
             for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.shutdown) }
         }
     }
@@ -201,15 +203,15 @@ public actor ReplicationHost {
 
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
         // Mutated in place: a copy of the slot would copy the replica's whole log.
-        guard slots[shard] != nil else { return }
-        let directives = slots[shard]!.replica.onMessage(message, from: sender)
+        guard slots.indices.contains(Int(shard)) else { return }
+        let directives = slots[Int(shard)].replica.onMessage(message, from: sender)
         collect(shard: shard, directives)
     }
 
     func tick() {
-        for shard in slots.keys.sorted() {
-            let directives = slots[shard]!.replica.onTick()
-            collect(shard: shard, directives)
+        for index in slots.indices {
+            let directives = slots[index].replica.onTick()
+            collect(shard: UInt32(index), directives)
         }
         driveCandidacies()
         metrics.shardsLed.record(servedShards)
@@ -233,7 +235,7 @@ public actor ReplicationHost {
     public func passivateIdle(now: ContinuousClock.Instant = .now) {
         let cutoff = now - settings.passivateAfter
         var moved = 0
-        for shard in slots.keys { moved += slots[shard]!.machine.passivate(idleSince: cutoff) }
+        for index in slots.indices { moved += slots[index].machine.passivate(idleSince: cutoff) }
         entitiesPassivated += moved
         if moved > 0 { metrics.entitiesPassivated.increment(by: moved) }
     }
@@ -259,18 +261,18 @@ public actor ReplicationHost {
         let started = ContinuousClock.now
         walBytesSinceCheckpoint = 0
         // The state machines of shards with newly applied entries, encoded off the actor.
-        let changed = slots.compactMap { shard, slot in
-            slot.appliedLSN > slot.replica.baseLSN ? (shard, slot.machine, slot.appliedLSN) : nil
+        let changed = slots.indices.compactMap { index in
+            slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), slots[index].machine, slots[index].appliedLSN) : nil
         }
         let states = await Task.detached { changed.map { (shard: $0.0, state: $0.1.snapshot(), lsn: $0.2) } }.value
         var report = CheckpointReport()
         // From here to the seal request nothing suspends: the durable states below are exactly
         // what the WAL holds before the sealed segment.
-        for (shard, state, lsn) in states where lsn <= slots[shard]!.replica.commitLSN {
-            slots[shard]!.replica.compact(upTo: lsn, state: state)
+        for (shard, state, lsn) in states where lsn <= slots[Int(shard)].replica.commitLSN {
+            slots[Int(shard)].replica.compact(upTo: lsn, state: state)
             report.shardsCompacted += 1
         }
-        let durables = slots.map { ($0.key, $0.value.replica.durable) }
+        let durables = slots.indices.map { (UInt32($0), slots[$0].replica.durable) }
         let segment = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
             // Later changes go to a new batch, written after the seal.
             outbox.sealWaiters.append(continuation)
@@ -309,12 +311,17 @@ public actor ReplicationHost {
         let now = ContinuousClock.now
         for entry in placement.entries where entry.primary == me {
             let shard = UInt32(entry.shard)
-            guard let slot = slots[shard] else { continue }
-            if slot.replica.isPrimary && slot.replica.primaryReplicas == entry.replicas { continue }
-            if slot.replica.isCandidate, let started = slot.candidacyStartedAt, now - started < slot.candidacyTimeout { continue }
-            slots[shard]!.candidacyStartedAt = now
+            guard slots.indices.contains(Int(shard)) else { continue }
+            let index = Int(shard)
+            if slots[index].replica.isPrimary && slots[index].replica.primaryReplicas == entry.replicas { continue }
+            if slots[index].replica.isCandidate, let started = slots[index].candidacyStartedAt,
+                now - started < slots[index].candidacyTimeout
+            {
+                continue
+            }
+            slots[Int(shard)].candidacyStartedAt = now
             metrics.candidacies.increment()
-            let directives = slots[shard]!.replica.startCandidacy(replicas: entry.replicas)
+            let directives = slots[Int(shard)].replica.startCandidacy(replicas: entry.replicas)
             collect(shard: shard, directives)
         }
     }
@@ -322,30 +329,30 @@ public actor ReplicationHost {
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
     /// on a majority of the replica set) and applied here.
     public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
-        guard let serving = slots[shard]?.replica.isServing else { throw ReplicationError.notPrimary(leader: nil) }
-        guard serving else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: nil) }
+        guard slots[Int(shard)].replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
         do {
-            (lsn, directives) = try slots[shard]!.replica.propose(command)
+            (lsn, directives) = try slots[Int(shard)].replica.propose(command)
         } catch {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
-        let epoch = slots[shard]!.replica.primaryEpoch!
+        let epoch = slots[Int(shard)].replica.primaryEpoch!
         inFlight += 1
         defer { inFlight -= 1 }
         return try await withCheckedThrowingContinuation { continuation in
-            slots[shard]!.waiters[lsn] = (epoch, continuation)
+            slots[Int(shard)].waiters[lsn] = (epoch, continuation)
             collect(shard: shard, directives)
         }
     }
 
     /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
     public func read<T: Sendable>(shard: UInt32, _ body: (any ShardStateMachine) throws -> T) throws -> T {
-        guard slots[shard]?.replica.isServing == true else {
+        guard slots.indices.contains(Int(shard)), slots[Int(shard)].replica.isServing else {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
-        return try body(slots[shard]!.machine)
+        return try body(slots[Int(shard)].machine)
     }
 
     /// Decides on the shard's state and replicates the decision, in one call: `decide` sees the
@@ -362,11 +369,11 @@ public actor ReplicationHost {
 
     /// Whether this node leads `shard` and has committed its epoch's start (so its state is complete).
     public func serves(shard: UInt32) -> Bool {
-        slots[shard]?.replica.isServing ?? false
+        slots.indices.contains(Int(shard)) && slots[Int(shard)].replica.isServing
     }
 
     /// The number of shards this node currently serves as primary.
-    public var servedShards: Int { slots.values.count { $0.replica.isServing } }
+    public var servedShards: Int { slots.indices.count { slots[$0].replica.isServing } }
 
     /// The node the ring designates for the shard, which leads it once its candidacy succeeds.
     public func leader(of shard: UInt32) -> NodeID? {
@@ -376,14 +383,14 @@ public actor ReplicationHost {
     // MARK: - Directives and the outbox
 
     private func collect(shard: UInt32, _ directives: [Replication.Directive]) {
-        let changes = slots[shard]!.replica.takeDurableChanges()
+        let changes = slots[Int(shard)].replica.takeDurableChanges()
         for change in changes {
             if case .entries(let entries) = change, let first = entries.first, let last = entries.last {
                 // Rewritten from `first`: only the prefix before it stays durable until this batch is written.
-                if first.lsn <= slots[shard]!.queuedLSN { slots[shard]!.rewrites += 1 }
-                slots[shard]!.queuedLSN = last.lsn
-                slots[shard]!.durableLSN = min(slots[shard]!.durableLSN, first.lsn - 1)
-                outbox.durableUpTo[shard] = (last.lsn, slots[shard]!.rewrites)
+                if first.lsn <= slots[Int(shard)].queuedLSN { slots[Int(shard)].rewrites += 1 }
+                slots[Int(shard)].queuedLSN = last.lsn
+                slots[Int(shard)].durableLSN = min(slots[Int(shard)].durableLSN, first.lsn - 1)
+                outbox.durableUpTo[shard] = (last.lsn, slots[Int(shard)].rewrites)
             }
             let (type, payload) = Wire.DurableRecord.encode(change)
             let (epoch, lsn): (UInt64, UInt64) =
@@ -409,23 +416,23 @@ public actor ReplicationHost {
                 // nobody reads a follower's state, and a primary serves only after its start entry
                 // commits, which takes this batch's write first).
                 do {
-                    try slots[shard]!.machine.restore(base.state)
+                    try slots[Int(shard)].machine.restore(base.state)
                 } catch {
                     logger.critical("installed shard state does not decode", metadata: ["shard/id": "\(shard)", "error": "\(error)"])
                 }
-                let lastLSN = slots[shard]!.replica.lastLSN
-                slots[shard]!.appliedLSN = base.lsn
-                slots[shard]!.durableLSN = max(base.lsn, min(slots[shard]!.durableLSN, lastLSN))
-                slots[shard]!.queuedLSN = max(base.lsn, min(slots[shard]!.queuedLSN, lastLSN))
+                let lastLSN = slots[Int(shard)].replica.lastLSN
+                slots[Int(shard)].appliedLSN = base.lsn
+                slots[Int(shard)].durableLSN = max(base.lsn, min(slots[Int(shard)].durableLSN, lastLSN))
+                slots[Int(shard)].queuedLSN = max(base.lsn, min(slots[Int(shard)].queuedLSN, lastLSN))
                 metrics.snapshotsInstalled.increment()
                 snapshotsInstalled += 1
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
             case .becamePrimary(let epoch):
-                slots[shard]!.candidacyStartedAt = nil
+                slots[Int(shard)].candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             case .steppedDown(let epoch):
-                let waiters = slots[shard]!.waiters
-                slots[shard]!.waiters.removeAll()
+                let waiters = slots[Int(shard)].waiters
+                slots[Int(shard)].waiters.removeAll()
                 for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
@@ -465,10 +472,10 @@ public actor ReplicationHost {
                 }
             }
             send(batch.messages)
-            for (shard, written) in batch.durableUpTo where slots[shard] != nil {
+            for (shard, written) in batch.durableUpTo where slots.indices.contains(Int(shard)) {
                 // Unless the log was rewritten since this batch was collected (a newer batch carries that).
-                if slots[shard]!.rewrites == written.rewrites {
-                    slots[shard]!.durableLSN = max(slots[shard]!.durableLSN, written.lsn)
+                if slots[Int(shard)].rewrites == written.rewrites {
+                    slots[Int(shard)].durableLSN = max(slots[Int(shard)].durableLSN, written.lsn)
                 }
                 applyCommitted(shard: shard)
             }
@@ -538,13 +545,14 @@ public actor ReplicationHost {
     private func applyCommitted(shard: UInt32) {
         // Only scalars are read out of the slot: a copy of it would share the machine's and the
         // log's storage, and every mutation below would then copy them whole.
-        guard let applied = slots[shard]?.appliedLSN else { return }
-        let upTo = min(slots[shard]!.replica.commitLSN, slots[shard]!.durableLSN)
+        guard slots.indices.contains(Int(shard)) else { return }
+        let applied = slots[Int(shard)].appliedLSN
+        let upTo = min(slots[Int(shard)].replica.commitLSN, slots[Int(shard)].durableLSN)
         guard upTo > applied else { return }
         for lsn in (applied + 1)...upTo {
-            let entry = slots[shard]!.replica.entry(at: lsn)!
-            if case .command(let bytes) = entry.payload { slots[shard]!.machine.apply(bytes, lsn: entry.lsn) }
-            if let waiter = slots[shard]!.waiters.removeValue(forKey: entry.lsn) {
+            let entry = slots[Int(shard)].replica.entry(at: lsn)!
+            if case .command(let bytes) = entry.payload { slots[Int(shard)].machine.apply(bytes, lsn: entry.lsn) }
+            if let waiter = slots[Int(shard)].waiters.removeValue(forKey: entry.lsn) {
                 if waiter.epoch == entry.epoch {
                     waiter.continuation.resume(returning: entry.lsn)
                 } else {
@@ -553,6 +561,6 @@ public actor ReplicationHost {
             }
         }
         metrics.entriesApplied.increment(by: Int(upTo - applied))
-        slots[shard]!.appliedLSN = upTo
+        slots[Int(shard)].appliedLSN = upTo
     }
 }
