@@ -73,6 +73,8 @@ public actor ReplicationHost {
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
     private var lastPassivation = ContinuousClock.now
+    /// Checkpoints completed since start.
+    public private(set) var checkpointsTaken = 0
     /// Entities passivated since start.
     public private(set) var entitiesPassivated = 0
     /// Shard states this node installed from another node's base (snapshot transfers).
@@ -289,6 +291,7 @@ public actor ReplicationHost {
         report.snapshotsWritten = snapshots.count
         report.segmentsRemoved = try await storage.checkpoint(snapshots)
         metrics.checkpoints.increment()
+        checkpointsTaken += 1
         metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsClamped)
         logger.info(
             "checkpoint",

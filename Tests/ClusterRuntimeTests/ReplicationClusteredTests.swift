@@ -51,9 +51,12 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// Starts the node `entry` of `configuration` with its data in `<root>/<id>`.
-    static func start(_ entry: ClusterConfiguration.NodeEntry, of configuration: ClusterConfiguration, root: String) throws
-        -> MembershipClusteredTests.RunningNode
-    {
+    static func start(
+        _ entry: ClusterConfiguration.NodeEntry,
+        of configuration: ClusterConfiguration,
+        root: String,
+        checkpointAtShutdown: Bool = true
+    ) throws -> MembershipClusteredTests.RunningNode {
         var settings = NodeSettings(
             configuration: configuration,
             nodeID: entry.id,
@@ -63,6 +66,7 @@ struct KeyValueHandler: EntityHandler {
         )
         settings.transport.backoffMax = .milliseconds(300)
         settings.dataDirectory = root + "/" + entry.id.rawValue
+        settings.checkpointAtShutdown = checkpointAtShutdown
         var logger = Logger(label: "test.\(entry.id)")
         logger.logLevel = .warning
         let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
@@ -174,6 +178,62 @@ struct KeyValueHandler: EntityHandler {
             #expect(found == value, "\(key) lost: \(String(describing: found))")
         }
         for running in nodes[1...] {
+            await running.group.triggerGracefulShutdown()
+            try await running.task.value
+        }
+    }
+
+    /// Checkpoints every 64 KiB while 16 writers write: every acknowledged write survives a
+    /// restart of the whole cluster from snapshots plus WAL tails.
+    @Test(.timeLimit(.minutes(3)))
+    func writesDuringCheckpointsSurviveARestart() async throws {
+        var configuration = try Self.configuration(shards: 8)
+        configuration.checkpointBytes = 64 * 1024
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-checkpoints-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var nodes: [MembershipClusteredTests.RunningNode] = []
+        for entry in configuration.nodes {
+            nodes.append(try Self.start(entry, of: configuration, root: root, checkpointAtShutdown: false))
+        }
+        let running = nodes
+        // Warm-up: every shard has a primary.
+        _ = try await Self.write("warm", "up", via: running[0].node)
+        let acknowledged = try await withThrowingTaskGroup(of: [String: String].self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    var mine: [String: String] = [:]
+                    for round in 0..<40 {
+                        let key = "user/\(writer)-\(round % 10)"  // each key is written four times
+                        let value = "w\(writer)r\(round)-" + String(repeating: "x", count: 200)
+                        _ = try await Self.write(key, value, via: running[(writer + round) % 3].node)
+                        mine[key] = value
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [:]) { $0.merge($1) { _, new in new } }
+        }
+        var checkpoints = 0
+        for running in nodes { checkpoints += await running.node.replication.checkpointsTaken }
+        #expect(checkpoints >= 3, "only \(checkpoints) checkpoints ran during the writes")
+
+        for running in nodes {
+            await running.group.triggerGracefulShutdown()
+            try await running.task.value
+        }
+        nodes = try configuration.nodes.map { try Self.start($0, of: configuration, root: root) }
+        #expect(nodes.allSatisfy { $0.node.recovery.snapshotsLoaded == configuration.shards })
+        // Reads go to whichever node leads each shard once the restarted cluster has elected.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var missing = acknowledged
+        while !missing.isEmpty, ContinuousClock.now < deadline {
+            for (key, value) in missing where try await Self.read(key, shards: configuration.shards, on: nodes[...]) == value {
+                missing[key] = nil
+            }
+            if !missing.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart")
+        for running in nodes {
             await running.group.triggerGracefulShutdown()
             try await running.task.value
         }
