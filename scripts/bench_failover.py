@@ -48,6 +48,8 @@ def main():
                 if status == 201:
                     break
                 time.sleep(0.5)
+            if status != 201:
+                raise SystemExit(f"run {run + 1}: signup kept failing: {status} {body}")
             token, user_id = body["access_token"], body["user"]["id"]
             view = cluster_view(cluster, "n1")
             shard = shard_of(f"user/{user_id}", view["shards"]["count"])
