@@ -127,6 +127,7 @@ let package = Package(
             name: "ClusterRuntimeTests",
             dependencies: [
                 "ClusterRuntime",
+                "WireProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -17,6 +17,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The peer answered with an error.
     case remote(code: String, message: String)
     case malformedResponse(String)
+    /// The message would exceed the frame limit (`frameBytesMax`) and was not sent.
+    case messageTooLarge(bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .shutdown: "the transport is shut down"
         case .remote(let code, let message): "peer error \(code): \(message)"
         case .malformedResponse(let detail): "malformed response: \(detail)"
+        case .messageTooLarge(let bytes, let limit): "a message of \(bytes) bytes exceeds the frame limit of \(limit)"
         }
     }
 }

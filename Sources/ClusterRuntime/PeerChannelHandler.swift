@@ -292,7 +292,28 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     }
 
     private func write(context: ChannelHandlerContext, message: Wire.Message, correlationID: UInt64, flags: Wire.Flags) {
-        let bytes = Wire.encodeFrame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
+        var bytes = Wire.encodeFrame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
+        if bytes.readableBytes - Wire.headerBytes > transport.settings.frameBytesMax {
+            // The peer would refuse the frame and close the connection (and with it every other
+            // message in flight): drop this one message instead, loudly.
+            logger.error(
+                "message too large to send; dropped",
+                metadata: ["type": "\(message.type)", "bytes": "\(bytes.readableBytes)", "limit": "\(transport.settings.frameBytesMax)"]
+            )
+            transport.metrics.messagesDropped("too_large").increment()
+            guard flags.contains(.response) else {
+                let error = TransportError.messageTooLarge(bytes: bytes.readableBytes, limit: transport.settings.frameBytesMax)
+                pending.removeValue(forKey: correlationID)?.promise.fail(error)
+                return
+            }
+            // The requester gets an error instead of waiting for its timeout.
+            bytes = Wire.encodeFrame(
+                .error(code: "too_large", message: "the reply exceeds the frame limit"),
+                flags: flags,
+                correlationID: correlationID,
+                allocator: context.channel.allocator
+            )
+        }
         if case .swim = message {
             transport.metrics.gossipMessagesSent.increment()
             transport.metrics.gossipBytesSent.increment(by: bytes.readableBytes)

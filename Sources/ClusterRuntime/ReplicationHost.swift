@@ -193,6 +193,30 @@ public actor ReplicationHost {
     // MARK: - Inputs
 
 
+    /// A change as WAL records of bounded size: a long run of entries (a log a new primary
+    /// adopted, a follower catching up) becomes consecutive `.entries` records of at most about
+    /// `walEntriesBytesMax` each, which replay to the same log (each continues where the last ended).
+    static func walSized(_ change: Replication.Replica.DurableChange) -> [Replication.Replica.DurableChange] {
+        guard case .entries(let entries) = change else { return [change] }
+        var parts: [Replication.Replica.DurableChange] = []
+        var start = 0
+        var bytes = 0
+        for (index, entry) in entries.enumerated() {
+            let size = if case .command(let command) = entry.payload { 64 + command.count } else { 256 }
+            if index > start && bytes + size > walEntriesBytesMax {
+                parts.append(.entries(Array(entries[start..<index])))
+                start = index
+                bytes = 0
+            }
+            bytes += size
+        }
+        parts.append(.entries(Array(entries[start...])))
+        return parts
+    }
+
+    /// About how many bytes of entries one WAL record carries at most.
+    static let walEntriesBytesMax = 1 << 20
+
     /// Ticks of `interval` in `duration`, at least 1.
     static func ticks(_ duration: Duration, per interval: Duration) -> UInt64 {
         UInt64(max(1, Int((duration / interval).rounded(.up))))
@@ -395,16 +419,18 @@ public actor ReplicationHost {
                 slots[Int(shard)].durableLSN = min(slots[Int(shard)].durableLSN, first.lsn - 1)
                 outbox.durableUpTo[shard] = (last.lsn, slots[Int(shard)].rewrites)
             }
-            let (type, payload) = Wire.DurableRecord.encode(change)
-            let (epoch, lsn): (UInt64, UInt64) =
-                switch change {
-                case .promised(let config): (config.epoch.number, 0)
-                case .promisedEpoch(let epoch): (epoch.number, 0)
-                case .entries(let entries): (entries.first?.epoch.number ?? 0, entries.first?.lsn ?? 0)
-                case .committed(let lsn): (0, lsn)
-                case .installed(let base): (base.epoch.number, base.lsn)
-                }
-            outbox.records.append(WALRecord(shard: shard, epoch: epoch, lsn: lsn, type: type, payload: payload))
+            for part in Self.walSized(change) {
+                let (type, payload) = Wire.DurableRecord.encode(part)
+                let (epoch, lsn): (UInt64, UInt64) =
+                    switch part {
+                    case .promised(let config): (config.epoch.number, 0)
+                    case .promisedEpoch(let epoch): (epoch.number, 0)
+                    case .entries(let entries): (entries.first?.epoch.number ?? 0, entries.first?.lsn ?? 0)
+                    case .committed(let lsn): (0, lsn)
+                    case .installed(let base): (base.epoch.number, base.lsn)
+                    }
+                outbox.records.append(WALRecord(shard: shard, epoch: epoch, lsn: lsn, type: type, payload: payload))
+            }
         }
         for directive in directives {
             switch directive {

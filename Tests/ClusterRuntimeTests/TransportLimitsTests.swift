@@ -1,0 +1,58 @@
+import ClusterCore
+@testable import ClusterRuntime
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+import WireProtocol
+
+/// What the runtime does with messages too large for one frame or one WAL record.
+@Suite struct TransportLimitsTests {
+    @Test(.timeLimit(.minutes(1)))
+    func anOversizedMessageFailsAloneAndTheConnectionStays() async throws {
+        func transport(_ id: String, frameBytesMax: Int) -> ClusterTransport {
+            var settings = TransportSettings()
+            settings.frameBytesMax = frameBytesMax
+            return ClusterTransport(
+                credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
+                settings: settings,
+                group: MultiThreadedEventLoopGroup.singleton,
+                logger: Logger(label: "test.limits"),
+                onMessage: { _ in }
+            )
+        }
+        let server = transport("server", frameBytesMax: 1 << 20)
+        let client = transport("client", frameBytesMax: 4096)
+        let address = try await server.start(host: "127.0.0.1", port: 0)
+        var small = ByteBuffer()
+        small.writeRepeatingByte(1, count: 100)
+        #expect(try await client.request(.echo(small), to: address) == .echo(small))
+
+        var large = ByteBuffer()
+        large.writeRepeatingByte(2, count: 10_000)
+        await #expect(throws: TransportError.messageTooLarge(bytes: 10_000 + Wire.headerBytes, limit: 4096)) {
+            _ = try await client.request(.echo(large), to: address, timeout: .seconds(5))
+        }
+        // The same connection still carries the next message.
+        #expect(try await client.request(.echo(small), to: address) == .echo(small))
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func longRunsOfEntriesBecomeSeveralWALRecordsThatReplayTheSame() throws {
+        let epoch = Replication.Epoch(number: 2, node: "n1")
+        let entries = (1...3000).map { Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8](repeating: 7, count: 1000))) }
+        let parts = ReplicationHost.walSized(.entries(entries))
+        #expect(parts.count >= 3)
+        var whole = Replication.Replica.Durable()
+        whole.apply(.entries(entries))
+        var split = Replication.Replica.Durable()
+        for part in parts {
+            guard case .entries(let chunk) = part else { Issue.record("not entries: \(part)"); continue }
+            #expect(chunk.count * (64 + 1000) <= ReplicationHost.walEntriesBytesMax + 1064)
+            split.apply(part)
+        }
+        #expect(split == whole)
+        #expect(ReplicationHost.walSized(.committed(4)) == [.committed(4)])
+    }
+}
