@@ -95,6 +95,8 @@ extension Replication {
                     base = installed
                     commitLSN = max(commitLSN, installed.lsn)
                     pruneHistory()
+                case .forgot(let epochs):
+                    history.removeAll { epochs.contains($0.epoch) }
                 case .committed(let lsn):
                     let newly = Replica.slice(log, from: commitLSN + 1, through: lsn, base: base)
                     commitLSN = max(commitLSN, lsn)
@@ -120,6 +122,8 @@ extension Replication {
             /// A base from another node replaced the log up to its LSN (entries after it that
             /// agree with it are kept).
             case installed(Base)
+            /// These configurations left the history: this node's own epochs that it never led.
+            case forgot([Epoch])
             case committed(UInt64)
         }
 
@@ -268,6 +272,7 @@ extension Replication {
             precondition(replicas.first == me, "the candidate leads its replica set")
             var directives: [Directive] = []
             stepDown(into: &directives)
+            forgetUnledEpochs()
             let epoch = Epoch(number: max(promised.number, lastEpoch.number) + 1, node: me.rawValue)
             promised = epoch
             history.append(Config(epoch: epoch, replicas: replicas))
@@ -278,6 +283,21 @@ extension Replication {
             role = .candidate(candidacy)
             continueCandidacy(into: &directives)
             return directives
+        }
+
+        /// Drops this node's own earlier epochs that it never led from the history: only the
+        /// candidate of an epoch can lead it, so if no entry of that epoch is in this log (its
+        /// start entry would be, had it committed anything), the epoch committed nothing and no
+        /// later candidate needs its quorum. Without this, a node that keeps failing to win
+        /// (cut off from a majority) would grow its history by one configuration per attempt.
+        private mutating func forgetUnledEpochs() {
+            let mine = me.rawValue
+            let unled = history.map(\.epoch).filter { epoch in
+                epoch.node == mine && base?.epoch != epoch && base?.config.epoch != epoch && !log.contains { $0.epoch == epoch }
+            }
+            guard !unled.isEmpty else { return }
+            history.removeAll { unled.contains($0.epoch) }
+            changes.promises.append(.forgot(unled))
         }
 
         private func promise(fromLSN: UInt64) -> Promise {

@@ -428,6 +428,7 @@ public actor ReplicationHost {
                     case .entries(let entries): (entries.first?.epoch.number ?? 0, entries.first?.lsn ?? 0)
                     case .committed(let lsn): (0, lsn)
                     case .installed(let base): (base.epoch.number, base.lsn)
+                    case .forgot: (0, 0)
                     }
                 outbox.records.append(WALRecord(shard: shard, epoch: epoch, lsn: lsn, type: type, payload: payload))
             }
@@ -447,9 +448,12 @@ public actor ReplicationHost {
                 do {
                     try slots[Int(shard)].machine.restore(base.state)
                 } catch {
-                    logger.critical("installed shard state does not decode", metadata: ["shard/id": "\(shard)", "error": "\(error)"])
+                    // Applying later entries to the old state would diverge from every other replica.
+                    fatalError("shard \(shard): the installed state (lsn \(base.lsn)) does not decode: \(error)")
                 }
                 let lastLSN = slots[Int(shard)].replica.lastLSN
+                // The log was rewritten: a batch in flight must not mark entries durable past it.
+                slots[Int(shard)].rewrites += 1
                 slots[Int(shard)].appliedLSN = base.lsn
                 slots[Int(shard)].durableLSN = max(base.lsn, min(slots[Int(shard)].durableLSN, lastLSN))
                 slots[Int(shard)].queuedLSN = max(base.lsn, min(slots[Int(shard)].queuedLSN, lastLSN))
@@ -496,7 +500,11 @@ public actor ReplicationHost {
                 } catch {
                     // Nothing of this batch may leave the node: its durability is unknown.
                     logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
-                    for waiter in batch.sealWaiters { waiter.resume(throwing: error) }
+                    for waiter in batch.sealWaiters + closedBatches.flatMap(\.sealWaiters) + outbox.sealWaiters {
+                        waiter.resume(throwing: error)
+                    }
+                    closedBatches.removeAll()
+                    outbox.sealWaiters.removeAll()
                     return
                 }
             }

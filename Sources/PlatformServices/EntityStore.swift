@@ -96,10 +96,12 @@ public struct EntityStore: ShardStateMachine {
         guard !idle.isEmpty else { return 0 }
         var writer = EntityCodec.ShardState.Writer()
         var moved: [(hash: UInt64, entry: Range<Int>)] = []
+        var claimed: Set<UInt64> = []
         for key in idle {
             let hash = StableHash.fnv1a64(key)
             touched[key] = nil
-            guard passive[hash] == nil else { continue }  // another key holds the hash: stay active
+            // Another key holds (or takes in this pass) the hash: this one stays active.
+            guard passive[hash] == nil, claimed.insert(hash).inserted else { continue }
             if let state = users.removeValue(forKey: key) {
                 moved.append((hash, writer.append(key: key, .user(state))))
             } else if let state = names.removeValue(forKey: key) {

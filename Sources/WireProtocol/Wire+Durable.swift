@@ -6,13 +6,14 @@ extension Wire {
     ///
     /// The record type says which change it is (append-only numbers):
     /// 1 promised configuration, 2 promised epoch only, 3 log entries from an LSN on, 4 commit
-    /// position, 5 a base installed from another node.
+    /// position, 5 a base installed from another node, 6 configurations dropped from the history.
     public enum DurableRecord {
         public static let promised: UInt8 = 1
         public static let promisedEpoch: UInt8 = 2
         public static let entries: UInt8 = 3
         public static let committed: UInt8 = 4
         public static let installed: UInt8 = 5
+        public static let forgot: UInt8 = 6
 
         /// The record type and payload of a change.
         public static func encode(_ change: Replication.Replica.DurableChange) -> (type: UInt8, payload: [UInt8]) {
@@ -34,6 +35,10 @@ extension Wire {
             case .installed(let base):
                 buffer.writeWireBase(base)
                 type = installed
+            case .forgot(let epochs):
+                buffer.writeInteger(UInt32(epochs.count))
+                for epoch in epochs { buffer.writeWireEpoch(epoch) }
+                type = forgot
             }
             return (type, Array(buffer.readableBytesView))
         }
@@ -46,7 +51,13 @@ extension Wire {
             case promisedEpoch: change = .promisedEpoch(try buffer.readWireEpoch("promised_epoch"))
             case entries: change = .entries(try buffer.readWireEntries(limit: Int.max))
             case committed: change = .committed(try buffer.readWireInteger("committed"))
-            case installed: change = .installed(try buffer.readWireBase("installed"))
+            case installed: change = .installed(try buffer.readWireBase("installed", stateLimit: Int.max))
+            case forgot:
+                let count = Int(try buffer.readWireInteger("forgot.count") as UInt32)
+                guard count <= buffer.readableBytes / 10 else { throw .truncated(field: "forgot") }
+                var epochs: [Replication.Epoch] = []
+                for _ in 0..<count { epochs.append(try buffer.readWireEpoch("forgot.epoch")) }
+                change = .forgot(epochs)
             default: throw .unknownType(type)
             }
             guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
@@ -80,12 +91,11 @@ extension Wire {
             guard found == version else { throw .invalid(field: "snapshot.version", reason: "unknown version \(found)") }
             var durable = Replication.Replica.Durable()
             durable.promised = try buffer.readWireEpoch("snapshot.promised")
+            // A local file, checksummed when read: bounded by its size, not by message limits.
             let count = Int(try buffer.readWireInteger("snapshot.history.count") as UInt32)
-            guard count <= Limits.historyMax else {
-                throw .tooLong(field: "snapshot.history", count: count, limit: Limits.historyMax)
-            }
+            guard count <= buffer.readableBytes / 10 else { throw .truncated(field: "snapshot.history") }
             for _ in 0..<count { durable.history.append(try buffer.readWireConfig("snapshot.history")) }
-            durable.base = try buffer.readWireOptionalBase("snapshot.base")
+            durable.base = try buffer.readWireOptionalBase("snapshot.base", stateLimit: Int.max)
             durable.commitLSN = try buffer.readWireInteger("snapshot.commit_lsn")
             durable.log = try buffer.readWireEntries(limit: Int.max)
             guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }

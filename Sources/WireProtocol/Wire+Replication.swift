@@ -95,13 +95,14 @@ extension ByteBuffer {
         writeBytes(base.state)
     }
 
-    mutating func readWireBase(_ field: String) throws(Wire.CodecError) -> Replication.Base {
+    /// Reads a base; `stateLimit` bounds its state (messages; local files are bounded by their size).
+    mutating func readWireBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError) -> Replication.Base {
         let lsn: UInt64 = try readWireInteger("\(field).lsn")
         let epoch = try readWireEpoch("\(field).epoch")
         let config = try readWireConfig("\(field).config")
         let count = Int(try readWireInteger("\(field).state.count") as UInt32)
-        guard count <= Wire.Limits.stateBytesMax else {
-            throw .tooLong(field: "\(field).state", count: count, limit: Wire.Limits.stateBytesMax)
+        guard count <= stateLimit else {
+            throw .tooLong(field: "\(field).state", count: count, limit: stateLimit)
         }
         guard let state = readBytes(length: count) else { throw .truncated(field: "\(field).state") }
         return Replication.Base(lsn: lsn, epoch: epoch, config: config, state: state)
@@ -116,10 +117,10 @@ extension ByteBuffer {
         }
     }
 
-    mutating func readWireOptionalBase(_ field: String) throws(Wire.CodecError) -> Replication.Base? {
+    mutating func readWireOptionalBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError) -> Replication.Base? {
         switch try readWireInteger("\(field).present") as UInt8 {
         case 0: return nil
-        case 1: return try readWireBase(field)
+        case 1: return try readWireBase(field, stateLimit: stateLimit)
         default: throw .invalid(field: "\(field).present", reason: "not 0 or 1")
         }
     }

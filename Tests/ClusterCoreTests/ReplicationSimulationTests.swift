@@ -187,4 +187,32 @@ import Testing
         // What c persisted (the installed base, then its start entry) rebuilds it.
         #expect(persisted[2] == replicas[2].durable)
     }
+
+    @Test func aCandidateThatKeepsLosingKeepsItsHistoryBounded() {
+        let ids = ["a", "b", "c"].map { NodeID($0)! }
+        var lonely = Replication.Replica(me: ids[0], genesis: ids)
+        var persisted = Replication.Replica.Durable()
+        // Cut off from everyone: every candidacy fails, and a new one starts, 2,000 times.
+        for _ in 0..<2000 {
+            _ = lonely.startCandidacy(replicas: ids)
+            for change in lonely.takeDurableChanges() { persisted.apply(change) }
+        }
+        #expect(lonely.history.count == 1, "history holds \(lonely.history.count) configurations")
+        #expect(persisted == lonely.durable)
+        // An epoch it did lead stays: a later candidate may need that configuration's quorum.
+        var inbox: [(Replication.Message, from: NodeID, to: Int)] = []
+        var replicas = [lonely] + ids.dropFirst().map { Replication.Replica(me: $0, genesis: ids) }
+        func deliver(_ directives: [Replication.Directive], from index: Int) {
+            for case .send(let message, let to) in directives { inbox.append((message, replicas[index].me, ids.firstIndex(of: to)!)) }
+        }
+        deliver(replicas[0].onTick(), from: 0)
+        while !inbox.isEmpty {
+            let (message, from, to) = inbox.removeFirst()
+            deliver(replicas[to].onMessage(message, from: from), from: to)
+        }
+        #expect(replicas[0].isPrimary)
+        let led = replicas[0].primaryEpoch!
+        _ = replicas[0].startCandidacy(replicas: [ids[0], ids[1]])
+        #expect(replicas[0].history.contains { $0.epoch == led } || replicas[0].committedStart >= led)
+    }
 }

@@ -19,6 +19,8 @@ import WireProtocol
         .entries(longLog),
         .committed(42),
         .installed(base),
+        .forgot([epoch, Replication.Epoch(number: 9, node: "n1")]),
+        .forgot([]),
     ]
 
     @Test(arguments: changes)
