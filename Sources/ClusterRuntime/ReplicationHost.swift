@@ -133,7 +133,7 @@ public actor ReplicationHost {
                 durable[shard].map { Replication.Replica(me: me, genesis: entry.replicas, durable: $0) }
                 ?? Replication.Replica(me: me, genesis: entry.replicas)
             var machine = makeMachine(shard)
-            if let base = replica.base { try machine.restore(base.state) }
+            if let base = replica.base { try machine.restore(Self.decodeState(base.state)) }
             for committed in replica.committedEntries {
                 if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
             }
@@ -290,7 +290,7 @@ public actor ReplicationHost {
         let changed = slots.indices.compactMap { index in
             slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), slots[index].machine, slots[index].appliedLSN) : nil
         }
-        let states = await Task.detached { changed.map { (shard: $0.0, state: $0.1.snapshot(), lsn: $0.2) } }.value
+        let states = try await Task.detached { try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) } }.value
         var report = CheckpointReport()
         // From here to the seal request nothing suspends: the durable states below are exactly
         // what the WAL holds before the sealed segment.
@@ -325,6 +325,16 @@ public actor ReplicationHost {
             ]
         )
         return report
+    }
+
+    /// A shard's base state: its state machine's snapshot, zstd-compressed (what replicas keep
+    /// in memory, send to lagging followers and write in WAL install records and snapshots).
+    static func encodeState(_ machine: any ShardStateMachine) throws -> [UInt8] {
+        try Zstd.compress(machine.snapshot(), level: 1)
+    }
+
+    static func decodeState(_ state: [UInt8]) throws -> [UInt8] {
+        try Zstd.decompress(state, bytesMax: 1 << 34)
     }
 
     /// WAL bytes written since the last checkpoint started.
@@ -446,7 +456,7 @@ public actor ReplicationHost {
                 // nobody reads a follower's state, and a primary serves only after its start entry
                 // commits, which takes this batch's write first).
                 do {
-                    try slots[Int(shard)].machine.restore(base.state)
+                    try slots[Int(shard)].machine.restore(Self.decodeState(base.state))
                 } catch {
                     // Applying later entries to the old state would diverge from every other replica.
                     fatalError("shard \(shard): the installed state (lsn \(base.lsn)) does not decode: \(error)")

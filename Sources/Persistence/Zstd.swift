@@ -21,6 +21,16 @@ public enum Zstd {
         return output
     }
 
+    /// Decompresses one frame that records its content size (as ``compress(_:level:)`` writes
+    /// it), refusing sizes above `bytesMax`.
+    public static func decompress(_ bytes: [UInt8], bytesMax: Int) throws(Error) -> [UInt8] {
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the two largest values.
+        guard size < UInt64.max - 1 else { throw Error(message: "not a zstd frame with a recorded size") }
+        guard size <= UInt64(bytesMax) else { throw Error(message: "frame of \(size) bytes exceeds \(bytesMax)") }
+        return try decompress(bytes, expectedBytes: Int(size))
+    }
+
     /// Decompresses one frame whose content size is `expectedBytes`.
     public static func decompress(_ bytes: [UInt8], expectedBytes: Int) throws(Error) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: expectedBytes)

@@ -156,5 +156,9 @@ struct KeyValueState: Equatable {
         #expect(compressed.count < state.count / 10)
         #expect(try Zstd.decompress(compressed, expectedBytes: state.count) == state)
         #expect(throws: Zstd.Error.self) { try Zstd.decompress(Array(compressed.dropLast(4)), expectedBytes: state.count) }
+        // The frame records its size: no need to know it, only a bound.
+        #expect(try Zstd.decompress(compressed, bytesMax: state.count) == state)
+        #expect(throws: Zstd.Error.self) { try Zstd.decompress(compressed, bytesMax: state.count - 1) }
+        #expect(throws: Zstd.Error.self) { try Zstd.decompress(Array("not zstd".utf8), bytesMax: 1 << 20) }
     }
 }
