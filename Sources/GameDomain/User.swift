@@ -59,6 +59,15 @@ public enum User {
 
         public var exists: Bool { id != nil }
 
+        /// The state without its password hash and sessions: what a command's reply carries
+        /// (the secrets stay inside the entity; only `getUser` returns them, for login).
+        public var withoutSecrets: State {
+            var copy = self
+            copy.passwordHash = ""
+            copy.sessions = [:]
+            return copy
+        }
+
         public init() {}
 
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {

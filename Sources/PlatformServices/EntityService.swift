@@ -57,7 +57,7 @@ public final class EntityService: EntityHandler {
                 if events.contains(where: { if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false } }) {
                     return (record, .failure(code: "session_revoked", message: "this refresh token was already used; the session is revoked"))
                 }
-                return (record, .user(state))
+                return (record, .user(state.withoutSecrets))
             }
 
         case .name(let command):

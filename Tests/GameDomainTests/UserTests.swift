@@ -22,6 +22,15 @@ import Testing
         }
     }
 
+    @Test func aReplyViewCarriesNoSecrets() throws {
+        var (user, _) = try created()
+        for event in try user.handle(.openSession(id: "s1", refreshTokenHash: "h", expiresAt: 500), now: 101) { user.apply(event) }
+        let view = user.withoutSecrets
+        #expect(view.passwordHash.isEmpty && view.sessions.isEmpty)
+        #expect(view.id == user.id && view.username == user.username && view.email == user.email && view.profile == user.profile)
+        #expect(!user.sessions.isEmpty && user.passwordHash == "scrypt$hash")
+    }
+
     @Test(arguments: ["ab", String(repeating: "a", count: 33), "has space", "émile", "semi;colon"])
     func badUsernamesAreRefused(username: String) {
         #expect(throws: User.Failure.self) {
