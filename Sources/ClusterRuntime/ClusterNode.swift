@@ -188,6 +188,16 @@ public final class ClusterNode: Service, Sendable {
         }
     }
 
+    /// The shard of `key` if the ring (from this node's joined view) designates this node to lead it.
+    public func designatedShard(forKey key: String) -> UInt32? {
+        let shard = Placement.shard(forKey: key, shardCount: settings.configuration.shards)
+        let view = self.view
+        guard view.isJoined, view.shards.entries.indices.contains(shard), view.shards.entries[shard].primary == settings.nodeID else {
+            return nil
+        }
+        return UInt32(shard)
+    }
+
     private func askOnce(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         let view = self.view
         let designated = view.isJoined && view.shards.entries.indices.contains(Int(shard)) ? view.shards.entries[Int(shard)].primary : nil

@@ -78,9 +78,21 @@ public final class AccountService: Sendable {
     }
 
     /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:timeout:)``.
-    public static func asking(_ node: ClusterNode) -> @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply {
+    /// With `local` (the node's entity handler), a command for a shard this node is designated
+    /// to lead goes straight to it, typed, without encoding the command and the reply.
+    public static func asking(
+        _ node: ClusterNode,
+        local: EntityService? = nil
+    ) -> @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply {
         { key, command in
             do {
+                if let local, let shard = node.designatedShard(forKey: key) {
+                    do {
+                        return try await local.handle(shard: shard, key: key, command: command)
+                    } catch ReplicationError.notPrimary {
+                        // Still electing, or the ring moved: the general path waits and forwards.
+                    }
+                }
                 return try EntityCodec.decodeReply(try await node.ask(key: key, command: EntityCodec.encode(command)))
             } catch let error as EntityError {
                 throw Failure(kind: .unavailable, message: "\(error)")

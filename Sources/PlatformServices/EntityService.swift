@@ -26,9 +26,14 @@ public final class EntityService: EntityHandler {
         } catch {
             throw EntityError(code: "bad_command", message: "\(error)")
         }
+        return EntityCodec.encode(try await handle(shard: shard, key: key, command: command))
+    }
+
+    /// Runs a decoded command (the local path of ``AccountService/asking(_:local:)``).
+    public func handle(shard: UInt32, key: String, command: EntityCodec.Command) async throws -> EntityCodec.Reply {
         try await mailboxes.enter(key)
         defer { mailboxes.leave(key) }
-        return EntityCodec.encode(try await run(shard: shard, key: key, command: command))
+        return try await run(shard: shard, key: key, command: command)
     }
 
     private func run(shard: UInt32, key: String, command: EntityCodec.Command) async throws -> EntityCodec.Reply {

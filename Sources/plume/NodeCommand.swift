@@ -86,13 +86,12 @@ struct NodeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: cannot open the node's storage: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        clusterNode.setEntityHandler(
-            EntityService(host: clusterNode.replication, clock: { Date().timeIntervalSince1970 })
-        )
+        let entities = EntityService(host: clusterNode.replication, clock: { Date().timeIntervalSince1970 })
+        clusterNode.setEntityHandler(entities)
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
-            ask: AccountService.asking(clusterNode)
+            ask: AccountService.asking(clusterNode, local: entities)
         )
         let http = GatewayApplication.make(
             address: settings.httpAddress,

@@ -54,6 +54,7 @@ struct WritesBench: AsyncParsableCommand {
             )
         }
         var running: [(node: ClusterNode, group: ServiceGroup, task: Task<Void, any Error>)] = []
+        var handlers: [EntityService] = []
         for entry in configuration.nodes {
             var settings = NodeSettings(
                 configuration: configuration,
@@ -64,15 +65,21 @@ struct WritesBench: AsyncParsableCommand {
             )
             settings.dataDirectory = root + "/" + entry.id.rawValue
             let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-            node.setEntityHandler(EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 }))
+            let entities = EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 })
+            node.setEntityHandler(entities)
+            handlers.append(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
             running.append((node, group, Task { try await group.run() }))
         }
         // Clients talk to all nodes in turn, as a load balancer would spread them.
         var services: [AccountService] = []
-        for (node, _, _) in running {
+        for ((node, _, _), entities) in zip(running, handlers) {
             services.append(
-                await AccountService(tokenSecret: "bench", hasher: PasswordHasher(rounds: 1 << 10), ask: AccountService.asking(node))
+                await AccountService(
+                    tokenSecret: "bench",
+                    hasher: PasswordHasher(rounds: 1 << 10),
+                    ask: AccountService.asking(node, local: entities)
+                )
             )
         }
         print("plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply")
