@@ -75,6 +75,26 @@ struct KeyValueHandler: EntityHandler {
         return .init(node: node, group: group, task: Task { try await group.run() })
     }
 
+    /// Stops nodes gracefully and waits for them.
+    static func stop(_ nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws {
+        for running in nodes {
+            await running.group.triggerGracefulShutdown()
+            try await running.task.value
+        }
+    }
+
+    /// Every acknowledged write is in the state of its shard's current primary among `nodes`.
+    static func expectPresent(
+        _ acknowledged: [String: String],
+        shards: Int,
+        on nodes: ArraySlice<MembershipClusteredTests.RunningNode>
+    ) async throws {
+        for (key, value) in acknowledged {
+            let found = try await read(key, shards: shards, on: nodes)
+            #expect(found == value, "\(key) lost: \(String(describing: found))")
+        }
+    }
+
     /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it.
     static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws -> String? {
         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
@@ -115,15 +135,9 @@ struct KeyValueHandler: EntityHandler {
         }
 
         // Every acknowledged write is in the state of the shard's current primary.
-        for (key, value) in acknowledged {
-            let found = try await Self.read(key, shards: configuration.shards, on: nodes[1...])
-            #expect(found == value, "\(key) lost: \(String(describing: found))")
-        }
+        try await Self.expectPresent(acknowledged, shards: configuration.shards, on: nodes[1...])
 
-        for running in nodes[1...] {
-            await running.group.triggerGracefulShutdown()
-            try await running.task.value
-        }
+        try await Self.stop(nodes[1...])
     }
 
     /// Checkpoints compact the logs and delete the WAL; a replica that was away past a
@@ -142,8 +156,7 @@ struct KeyValueHandler: EntityHandler {
         }
 
         // n3 goes away; the others take more writes and checkpoint.
-        await nodes[2].group.triggerGracefulShutdown()
-        try await nodes[2].task.value
+        try await Self.stop(nodes[2...2])
         for index in 30..<60 {
             _ = try await Self.write("user/\(index)", "w\(index)", via: nodes[index % 2].node)
             acknowledged["user/\(index)"] = "w\(index)"
@@ -166,21 +179,14 @@ struct KeyValueHandler: EntityHandler {
         #expect(await restarted.replication.snapshotsInstalled >= 4, "n3 installs a snapshot of every shard")
 
         // With n1 gone, n2 and n3 lead; every acknowledged write is still there.
-        await nodes[0].group.triggerGracefulShutdown()
-        try await nodes[0].task.value
+        try await Self.stop(nodes[0...0])
         for index in 60..<70 {
             _ = try await Self.write("user/\(index)", "x\(index)", via: nodes[1 + index % 2].node)
             acknowledged["user/\(index)"] = "x\(index)"
         }
         #expect(await restarted.replication.servedShards > 0, "n3 leads some shards with the installed state")
-        for (key, value) in acknowledged {
-            let found = try await Self.read(key, shards: configuration.shards, on: nodes[1...])
-            #expect(found == value, "\(key) lost: \(String(describing: found))")
-        }
-        for running in nodes[1...] {
-            await running.group.triggerGracefulShutdown()
-            try await running.task.value
-        }
+        try await Self.expectPresent(acknowledged, shards: configuration.shards, on: nodes[1...])
+        try await Self.stop(nodes[1...])
     }
 
     /// Checkpoints every 64 KiB while 16 writers write: every acknowledged write survives a
@@ -217,10 +223,7 @@ struct KeyValueHandler: EntityHandler {
         for running in nodes { checkpoints += await running.node.replication.checkpointsTaken }
         #expect(checkpoints >= 3, "only \(checkpoints) checkpoints ran during the writes")
 
-        for running in nodes {
-            await running.group.triggerGracefulShutdown()
-            try await running.task.value
-        }
+        try await Self.stop(nodes[...])
         nodes = try configuration.nodes.map { try Self.start($0, of: configuration, root: root) }
         #expect(nodes.allSatisfy { $0.node.recovery.snapshotsLoaded == configuration.shards })
         // Reads go to whichever node leads each shard once the restarted cluster has elected.
@@ -233,9 +236,6 @@ struct KeyValueHandler: EntityHandler {
             if !missing.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart")
-        for running in nodes {
-            await running.group.triggerGracefulShutdown()
-            try await running.task.value
-        }
+        try await Self.stop(nodes[...])
     }
 }
