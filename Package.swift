@@ -127,6 +127,7 @@ let package = Package(
             name: "ClusterRuntimeTests",
             dependencies: [
                 "ClusterRuntime",
+                "ClusterTestKit",
                 "WireProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -147,6 +148,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "PlatformServices",
+                "ClusterTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

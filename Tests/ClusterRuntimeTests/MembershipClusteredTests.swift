@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import Foundation
 import Logging
 import NIOCore
@@ -10,15 +11,7 @@ import Testing
 /// Several nodes in one process, talking over real loopback sockets.
 @Suite struct MembershipClusteredTests {
     static func freePorts(_ count: Int) throws -> [Int] {
-        // Bind to port 0 and read back what the kernel chose; the sockets are closed before the nodes bind.
-        let group = MultiThreadedEventLoopGroup.singleton
-        var channels: [any Channel] = []
-        for _ in 0..<count {
-            channels.append(try ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).wait())
-        }
-        let ports = channels.map { $0.localAddress!.port! }
-        for channel in channels { try channel.close().wait() }
-        return ports
+        LoopbackPorts.reserve(count)
     }
 
     struct RunningNode {
@@ -66,7 +59,7 @@ import Testing
             settings.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-clustered-\(UUID().uuidString)").path
             return Self.start(settings)
         }
-        let converged = await Self.waitUntil(seconds: 10) {
+        let converged = await Self.waitUntil(seconds: 30) {
             nodes.allSatisfy { running in
                 running.node.view.members.count == 3 && running.node.view.members.allSatisfy { $0.status == .alive }
             }
@@ -80,7 +73,7 @@ import Testing
 
         await nodes[2].group.triggerGracefulShutdown()
         try await nodes[2].task.value
-        let left = await Self.waitUntil(seconds: 5) {
+        let left = await Self.waitUntil(seconds: 15) {
             nodes[0..<2].allSatisfy { $0.node.view.members.first { $0.id == NodeID("n3") }?.status == .left }
         }
         #expect(left, "n3 not seen as left")

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import Foundation
 import Gateway
 import Hummingbird
@@ -178,11 +179,8 @@ import Testing
 }
 
 enum MembershipPorts {
-    /// A port the kernel just handed out on 127.0.0.1.
+    /// A loopback port no outgoing connection can take before the node binds it.
     static func free() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
-        let port = channel.localAddress!.port!
-        try channel.close().wait()
-        return port
+        LoopbackPorts.reserve(1)[0]
     }
 }

@@ -4,6 +4,7 @@ processes started and ended by PID, HTTP probes and bounded waits. Standard libr
 import json
 import os
 import signal
+import random
 import socket
 import struct
 import subprocess
@@ -25,16 +26,24 @@ def plume_binary():
     return path
 
 
+_handed_out = set()
+
+
 def free_ports(count):
-    """Ports the kernel just handed out on 127.0.0.1 (closed again, so a node can bind them)."""
-    sockets, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-        ports.append(s.getsockname()[1])
-    for s in sockets:
-        s.close()
+    """Loopback ports below the kernel's ephemeral range (so no outgoing connection takes one
+    before the node binds it), free when probed, never handed out twice by this process."""
+    ports = []
+    while len(ports) < count:
+        port = random.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        _handed_out.add(port)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
     return ports
 
 
