@@ -46,6 +46,13 @@ def ready(node):
     return lambda: http_get(node.url(None, "/ready"))[0] == 200
 
 
+def kill_9_and_restart(node):
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait(timeout=5)
+    node.start()
+    assert wait_until(ready(node), 20)[0], "the node did not become ready after kill -9"
+
+
 def test_kill_9_keeps_acknowledged_writes(node):
     node.start()
     assert wait_until(ready(node), 20)[0], "the node did not become ready"
@@ -60,10 +67,7 @@ def test_kill_9_keeps_acknowledged_writes(node):
         users[name] = f"bio {index}"
     _, metrics = http_get(node.url(None, "/metrics"))
     assert "plume_wal_writes_total" in metrics and "plume_shards_led 256" in metrics, "replication metrics missing"
-    node.process.send_signal(signal.SIGKILL)
-    node.process.wait(timeout=5)
-    node.start()
-    assert wait_until(ready(node), 20)[0], "the node did not become ready after kill -9"
+    kill_9_and_restart(node)
     for name, bio in users.items():
         status, body = login(node, name)
         assert status == 200, f"{name} cannot log in after kill -9: {status} {body}"
@@ -101,10 +105,7 @@ def test_checkpoint_then_kill_9_keeps_writes(node):
         status, body = request(node, None, "PATCH", "/v1/users/me", {"bio": f"after {index}"}, token=body["access_token"])
         assert status == 200, f"update {name}: {status} {body}"
         bios[name] = f"after {index}"
-    node.process.send_signal(signal.SIGKILL)
-    node.process.wait(timeout=5)
-    node.start()
-    assert wait_until(ready(node), 20)[0], "the node did not become ready after kill -9"
+    kill_9_and_restart(node)
     for name, bio in bios.items():
         status, body = login(node, name)
         assert status == 200 and body["user"]["bio"] == bio, f"{name} after kill -9: {status} {body}"
