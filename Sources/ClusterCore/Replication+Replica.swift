@@ -16,6 +16,10 @@ extension Replication {
         public private(set) var commitLSN: UInt64 = 0
         private var role: Role = .follower
         private var changes = DurableChanges()
+        /// Entries up to here are durable on this node (the shell reports it through
+        /// ``onPersisted(upTo:)``). A primary counts itself towards a quorum only this far, so it
+        /// may send entries to its followers before its own write of them completes.
+        public private(set) var persistedLSN: UInt64 = 0
 
         /// How many entries one append message carries at most.
         public var appendBatchMax = 64
@@ -62,6 +66,7 @@ extension Replication {
             base = durable.base
             log = durable.log
             commitLSN = min(durable.commitLSN, lastLSN)
+            persistedLSN = lastLSN
         }
 
         /// Everything that must survive a crash.
@@ -158,6 +163,7 @@ extension Replication {
 
         private mutating func noteLogChange(from lsn: UInt64) {
             changes.logFrom = min(changes.logFrom ?? lsn, lsn)
+            persistedLSN = min(persistedLSN, lsn - 1)
         }
 
         private mutating func notePromise(_ config: Config) {
@@ -374,7 +380,7 @@ extension Replication {
                 next: Dictionary(uniqueKeysWithValues: followers.map { ($0, lastLSN) }),
                 match: Dictionary(uniqueKeysWithValues: followers.map { ($0, 0) })
             )
-            leadership.match[me] = lastLSN
+            leadership.match[me] = persistedLSN
             role = .primary(leadership)
             directives.append(.becamePrimary(candidacy.epoch))
             for follower in followers { sendAppend(to: follower, into: &directives) }
@@ -386,12 +392,10 @@ extension Replication {
         /// Appends a command as primary; returns its LSN. It is committed when a `.commit`
         /// directive covers that LSN while this node still leads the same epoch.
         public mutating func propose(_ command: [UInt8]) throws(ProposeError) -> (lsn: UInt64, directives: [Directive]) {
-            guard case .primary(var leadership) = role else { throw .notPrimary }
+            guard case .primary(let leadership) = role else { throw .notPrimary }
             let entry = Entry(epoch: leadership.epoch, lsn: lastLSN + 1, payload: .command(command))
             log.append(entry)
             noteLogChange(from: entry.lsn)
-            leadership.match[me] = entry.lsn
-            role = .primary(leadership)
             var directives: [Directive] = []
             for follower in leadership.replicas where follower != me {
                 // Followers that are caught up get the new entry at once; others on their next reply or tick.
@@ -399,6 +403,19 @@ extension Replication {
             }
             advanceCommit(into: &directives)
             return (entry.lsn, directives)
+        }
+
+        /// The shell's report that the log up to `lsn` is durable here. `lsn` must describe the
+        /// current log: a report from before a rewrite of the log below it would claim entries
+        /// that were never written. A primary counts itself towards the quorum from here on.
+        public mutating func onPersisted(upTo lsn: UInt64) -> [Directive] {
+            persistedLSN = max(persistedLSN, min(lsn, lastLSN))
+            guard case .primary(var leadership) = role, (leadership.match[me] ?? 0) < persistedLSN else { return [] }
+            leadership.match[me] = persistedLSN
+            role = .primary(leadership)
+            var directives: [Directive] = []
+            advanceCommit(into: &directives)
+            return directives
         }
 
         /// Retransmits: a primary re-sends to every follower (a heartbeat when nothing is new), a
@@ -508,6 +525,9 @@ extension Replication {
             log = Self.log(log, keptAfter: installed, currentBase: base)
             base = installed
             commitLSN = installed.lsn
+            // Entries kept after the base stay as durable as they were (the base is committed,
+            // so durable on a majority whatever this node's write of it does).
+            persistedLSN = min(persistedLSN, lastLSN)
             changes.promises.append(.installed(installed))
             let floor = committedStart
             history.removeAll { $0.epoch < floor }

@@ -11,7 +11,12 @@ import WireProtocol
 ///
 /// Persisting and sending go through one outbox: changes made while a WAL write is in flight
 /// join the next write (group commit across shards), and messages leave only after the write
-/// that covers them is durable.
+/// that covers them is durable — except a primary's appends, which leave at once (batched per
+/// peer with the other appends of the moment): the primary counts itself towards a quorum
+/// only once its own write is done (``Replication/Replica/onPersisted(upTo:)``), so its write
+/// and its followers' overlap. A write that would carry only commit positions is not made on
+/// its own: those records join the next write (a crash may lose them; the commit position is
+/// learned again from the primary or re-established by the next epoch).
 ///
 /// Checkpoints bound the log: every `checkpointBytes` of WAL, each shard's log is compacted into
 /// its state machine's state (the replica's base), every shard's durable state is written as a
@@ -86,6 +91,11 @@ public actor ReplicationHost {
     /// where a dictionary's getter would copy it (retaining its log, state and waiters).
     private var slots: [Slot] = []
     private var outbox = Outbox()
+    /// Commit-position records of a batch that had nothing else to write: they lead the next write.
+    private var deferredRecords: [WALRecord] = []
+    /// A primary's appends, sent together by one task once the current burst of work is done.
+    private var appendsToSend: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
+    private var appendsScheduled = false
     /// Batches closed by a seal request, written before `outbox`.
     private var closedBatches: [Outbox] = []
     private var flushing = false
@@ -286,11 +296,14 @@ public actor ReplicationHost {
         defer { checkpointing = false }
         let started = ContinuousClock.now
         walBytesSinceCheckpoint = 0
-        // The state machines of shards with newly applied entries, encoded off the actor.
+        // The state machines of shards with newly applied entries, encoded off the actor (and off
+        // the event loops and the concurrency pool: compressing a large state takes a while).
         let changed = slots.indices.compactMap { index in
             slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), slots[index].machine, slots[index].appliedLSN) : nil
         }
-        let states = try await Task.detached { try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) } }.value
+        let states = try await NIOThreadPool.singleton.runIfActive {
+            try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) }
+        }
         var report = CheckpointReport()
         // From here to the seal request nothing suspends: the durable states below are exactly
         // what the WAL holds before the sealed segment.
@@ -307,11 +320,11 @@ public actor ReplicationHost {
             startFlushing()
         }
         report.walSegment = segment
-        let snapshots = await Task.detached {
+        let snapshots = try await NIOThreadPool.singleton.runIfActive {
             durables.map { shard, durable in
                 SnapshotStore.Snapshot(shard: shard, walSegment: segment, lsn: durable.base?.lsn ?? 0, state: Wire.ReplicaSnapshot.encode(durable))
             }
-        }.value
+        }
         report.snapshotsWritten = snapshots.count
         report.segmentsRemoved = try await storage.checkpoint(snapshots)
         metrics.checkpoints.increment()
@@ -446,7 +459,15 @@ public actor ReplicationHost {
         for directive in directives {
             switch directive {
             case .send(let message, let to):
-                outbox.messages.append((shard, message, to))
+                if case .append = message {
+                    appendsToSend.append((shard, message, to))
+                    if !appendsScheduled {
+                        appendsScheduled = true
+                        Task { self.sendAppends() }
+                    }
+                } else {
+                    outbox.messages.append((shard, message, to))
+                }
             case .commit:
                 // Applied (and waiters answered) as far as the entries are durable here too;
                 // the commit position itself need not be durable first.
@@ -483,6 +504,13 @@ public actor ReplicationHost {
         startFlushing()
     }
 
+    private func sendAppends() {
+        appendsScheduled = false
+        let appends = appendsToSend
+        appendsToSend.removeAll()
+        send(appends)
+    }
+
     private func startFlushing() {
         if !flushing && !(outbox.isEmpty && closedBatches.isEmpty) {
             flushing = true
@@ -492,12 +520,20 @@ public actor ReplicationHost {
 
     private func flush() async {
         while !(outbox.isEmpty && closedBatches.isEmpty) {
-            let batch: Outbox
+            var batch: Outbox
             if closedBatches.isEmpty {
                 batch = outbox
                 outbox = Outbox()
             } else {
                 batch = closedBatches.removeFirst()
+            }
+            let onlyCommitPositions = batch.sealWaiters.isEmpty && batch.records.allSatisfy { $0.type == Wire.DurableRecord.committed }
+            if onlyCommitPositions {
+                deferredRecords += batch.records
+                batch.records = []
+            } else if !deferredRecords.isEmpty {
+                batch.records = deferredRecords + batch.records
+                deferredRecords = []
             }
             if !batch.records.isEmpty {
                 do {
@@ -523,6 +559,8 @@ public actor ReplicationHost {
                 // Unless the log was rewritten since this batch was collected (a newer batch carries that).
                 if slots[Int(shard)].rewrites == written.rewrites {
                     slots[Int(shard)].durableLSN = max(slots[Int(shard)].durableLSN, written.lsn)
+                    let directives = slots[Int(shard)].replica.onPersisted(upTo: slots[Int(shard)].durableLSN)
+                    if !directives.isEmpty { collect(shard: shard, directives) }
                 }
                 applyCommitted(shard: shard)
             }

@@ -7,6 +7,12 @@ import ClusterCore
 /// partitions the nodes, and each node's view of who is alive lags behind the truth, so two
 /// nodes may both believe they should lead. Clients propose through whichever node leads.
 ///
+/// Each node persists like the shell: durable changes queue up and are written a few
+/// milliseconds later, all at once; messages wait for that write, except a primary's appends,
+/// which leave at once (the primary counts itself towards a quorum only once its write is
+/// done), and a write that would hold only commit positions waits for the next one. A crash
+/// loses whatever was not written.
+///
 /// Nodes also compact their logs now and then (keeping their state machine's state as the base,
 /// persisted like a snapshot), so lagging nodes and candidates catch up from another node's
 /// base.
@@ -26,6 +32,10 @@ public final class ReplicationSimulation {
         var replica: Replication.Replica
         /// What the node has persisted: replayed from the replica's durable changes only.
         var persisted = Replication.Replica.Durable()
+        /// Durable changes not written yet, and the messages waiting for their write.
+        var pending: [Replication.Replica.DurableChange] = []
+        var held: [(message: Replication.Message, to: Int)] = []
+        var writeScheduled = false
         var isUp = true
         var life = 0
         var view: Set<NodeID>
@@ -37,6 +47,8 @@ public final class ReplicationSimulation {
 
     enum Event {
         case deliver(Replication.Message, from: NodeID, to: Int, life: Int)
+        /// The node's write of its pending durable changes completes.
+        case write(node: Int, life: Int)
     }
 
     public let seed: UInt64
@@ -149,12 +161,17 @@ public final class ReplicationSimulation {
         while let next = queue.nextTime, next <= end {
             guard let (at, event) = queue.pop() else { break }
             now = at
-            if case .deliver(let message, let from, let to, let life) = event {
+            switch event {
+            case .deliver(let message, let from, let to, let life):
                 guard nodes[to].isUp, nodes[to].life == life else { continue }
                 var replica = nodes[to].replica
                 let directives = replica.onMessage(message, from: from)
                 nodes[to].replica = replica
                 carryOut(directives, node: to)
+            case .write(let index, let life):
+                guard nodes[index].isUp, nodes[index].life == life else { continue }
+                nodes[index].writeScheduled = false
+                write(index, commitPositionsToo: false)
             }
         }
         now = end
@@ -185,10 +202,12 @@ public final class ReplicationSimulation {
 
     /// Compacts the node's committed log into its machine's state and persists that (a snapshot).
     private func compact(_ index: Int) {
+        write(index, commitPositionsToo: true)  // a snapshot covers everything the node did so far
         let replica = nodes[index].replica
         guard replica.commitLSN > replica.baseLSN else { return }
         nodes[index].replica.compact(upTo: replica.commitLSN, state: Self.encode(nodes[index].machine))
         nodes[index].persisted = nodes[index].replica.durable
+        nodes[index].pending = []  // the snapshot holds them
         compactions += 1
     }
 
@@ -215,13 +234,33 @@ public final class ReplicationSimulation {
         carryOut(directives, node: index)
     }
 
+    /// Writes the node's pending durable changes (unless they are only commit positions and
+    /// `commitPositionsToo` is false: those wait for the next write), sends the messages that
+    /// waited for them, and tells the replica its log is durable.
+    private func write(_ index: Int, commitPositionsToo: Bool) {
+        let pending = nodes[index].pending
+        if commitPositionsToo || pending.contains(where: { if case .committed = $0 { false } else { true } }) {
+            for change in pending { nodes[index].persisted.apply(change) }
+            nodes[index].pending = []
+        }
+        let held = nodes[index].held
+        nodes[index].held = []
+        for (message, to) in held { send(message, from: index, to: to) }
+        carryOut(nodes[index].replica.onPersisted(upTo: nodes[index].replica.lastLSN), node: index)
+    }
+
     private func carryOut(_ directives: [Replication.Directive], node index: Int) {
-        // Persist before sending, as the shell does.
-        for change in nodes[index].replica.takeDurableChanges() { nodes[index].persisted.apply(change) }
+        // Durable changes are written a little later; messages wait for that write, except a
+        // primary's appends.
+        nodes[index].pending += nodes[index].replica.takeDurableChanges()
         for directive in directives {
             switch directive {
             case .send(let message, let to):
-                send(message, from: index, to: ids.firstIndex(of: to)!)
+                if case .append = message {
+                    send(message, from: index, to: ids.firstIndex(of: to)!)
+                } else {
+                    nodes[index].held.append((message, ids.firstIndex(of: to)!))
+                }
             case .installed(let base):
                 nodes[index].machine = Self.decode(base.state)
                 installs += 1
@@ -258,6 +297,15 @@ public final class ReplicationSimulation {
                 inFlight[index] = nil
             }
         }
+        let mustWrite = !nodes[index].held.isEmpty || nodes[index].pending.contains { if case .committed = $0 { false } else { true } }
+        if mustWrite && !nodes[index].writeScheduled {
+            nodes[index].writeScheduled = true
+            // Mostly fast, sometimes a slow disk: a primary's appends then arrive and are acknowledged
+            // long before its own write completes.
+            let slow = Double.random(in: 0..<1, using: &random) < 0.2
+            let delay = Duration.microseconds(Int64.random(in: slow ? 4000...40000 : 100...4000, using: &random))
+            queue.push(.write(node: index, life: nodes[index].life), at: now + delay)
+        }
     }
 
     private func send(_ message: Replication.Message, from: Int, to: Int) {
@@ -291,9 +339,15 @@ public final class ReplicationSimulation {
     }
 
     private func crash(_ index: Int) {
-        if nodes[index].persisted != nodes[index].replica.durable {
-            violations.append("\(ids[index])'s persisted changes do not rebuild its durable state")
+        var written = nodes[index].persisted
+        for change in nodes[index].pending { written.apply(change) }
+        if written != nodes[index].replica.durable {
+            violations.append("\(ids[index])'s persisted and pending changes do not rebuild its durable state")
         }
+        // What was not written is lost.
+        nodes[index].pending = []
+        nodes[index].held = []
+        nodes[index].writeScheduled = false
         nodes[index].isUp = false
         nodes[index].life += 1
         inFlight[index] = nil

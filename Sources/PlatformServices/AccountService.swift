@@ -126,7 +126,7 @@ public final class AccountService: Sendable {
         // Step 2: create the user, then confirm the names.
         let passwordHash: String
         do {
-            passwordHash = try hasher.hash(password)
+            passwordHash = try await hasher.hash(password, on: .singleton)
         } catch {
             throw Failure(kind: .unavailable, message: "password hashing failed")
         }
@@ -154,7 +154,7 @@ public final class AccountService: Sendable {
         let bad = Failure(kind: .badCredentials, message: "wrong username, email or password")
         guard case .owner(let owner?, confirmed: true) = try await call(nameKey, .getName) else { throw bad }
         guard case .user(let user?) = try await call(EntityKey.user(owner), .getUser),
-            hasher.verify(password, against: user.passwordHash)
+            await hasher.verify(password, against: user.passwordHash, on: .singleton)
         else { throw bad }
         return try await openSession(userID: owner)
     }

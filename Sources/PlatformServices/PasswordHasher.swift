@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOPosix
 import _CryptoExtras
 
 /// scrypt password hashes, stored as `scrypt$N$r$p$salt$hash` (salt and hash base64).
@@ -22,6 +23,17 @@ public struct PasswordHasher: Sendable {
         for index in salt.indices { salt[index] = random.next() }
         let derived = try derive(password, salt: salt, rounds: rounds, blockSize: blockSize, parallelism: parallelism)
         return "scrypt$\(rounds)$\(blockSize)$\(parallelism)$\(Data(salt).base64EncodedString())$\(Data(derived).base64EncodedString())"
+    }
+
+    /// ``hash(_:)`` on a thread of `pool`: scrypt is tens of milliseconds of CPU by design, which
+    /// must not hold an event loop or a thread of the concurrency pool.
+    public func hash(_ password: String, on pool: NIOThreadPool = .singleton) async throws -> String {
+        try await pool.runIfActive { try self.hash(password) }
+    }
+
+    /// ``verify(_:against:)`` on a thread of `pool` (see ``hash(_:on:)``).
+    public func verify(_ password: String, against stored: String, on pool: NIOThreadPool = .singleton) async -> Bool {
+        (try? await pool.runIfActive { self.verify(password, against: stored) }) ?? false
     }
 
     /// Whether `password` matches `stored`; compares in constant time.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 
 @main
 struct Plume: AsyncParsableCommand {
@@ -8,4 +10,9 @@ struct Plume: AsyncParsableCommand {
         subcommands: [NodeCommand.self, StatusCommand.self, BenchCommand.self],
         defaultSubcommand: NodeCommand.self
     )
+
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }

@@ -55,6 +55,25 @@ import Testing
         }
     }
 
+    @Test func aPrimaryCountsItselfTowardsAQuorumOnlyOnceItsOwnWriteIsDone() throws {
+        var cluster = Harness(["a", "b", "c"])
+        cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
+        cluster.drain()
+        #expect(cluster.replicas[0].isServing)
+        // a's write of the next entry is slow and c is cut off; b writes it and acknowledges at once.
+        cluster.slowWriters = [0]
+        cluster.cut = [2]
+        let (lsn, directives) = try cluster.replicas[0].propose([7])
+        cluster.deliver(directives, from: 0)
+        cluster.drain()
+        #expect(cluster.persisted[1].log.last?.lsn == lsn, "the append left before a's own write completed")
+        #expect(cluster.replicas[0].commitLSN < lsn, "b's copy and a's unwritten one are not a majority of durable copies")
+        cluster.completeWrites(of: 0)
+        cluster.drain()
+        #expect(cluster.replicas[0].commitLSN == lsn)
+        #expect(cluster.commits[0]?.last?.lsn == lsn)
+    }
+
     @Test func aFollowerRefusesAnOlderEpoch() {
         let genesis = ["a", "b", "c"].map { NodeID($0)! }
         var follower = Replication.Replica(me: genesis[1], genesis: genesis)
@@ -148,7 +167,7 @@ import Testing
 }
 
 /// A few replicas exchanging messages in order, with a cut (nodes whose messages are dropped),
-/// persisting every durable change as the shell does and recording commits and installs.
+/// persisting every durable change at once (and reporting it) and recording commits and installs.
 struct Harness {
     let ids: [NodeID]
     var replicas: [Replication.Replica]
@@ -165,8 +184,18 @@ struct Harness {
         persisted = ids.map { _ in Replication.Replica.Durable() }
     }
 
+    /// Nodes whose writes do not complete until ``completeWrites(of:)`` (their messages still leave).
+    var slowWriters: Set<Int> = []
+    var unwritten: [Int: [Replication.Replica.DurableChange]] = [:]
+
     mutating func deliver(_ directives: [Replication.Directive], from index: Int) {
-        for change in replicas[index].takeDurableChanges() { persisted[index].apply(change) }
+        let changes = replicas[index].takeDurableChanges()
+        let slow = slowWriters.contains(index)
+        if slow {
+            unwritten[index, default: []] += changes
+        } else {
+            for change in changes { persisted[index].apply(change) }
+        }
         for directive in directives {
             switch directive {
             case .send(let message, let to): inbox.append((message, replicas[index].me, ids.firstIndex(of: to)!))
@@ -175,6 +204,14 @@ struct Harness {
             default: break
             }
         }
+        // Written: the replica learns that its whole log is durable.
+        if !changes.isEmpty && !slow { deliver(replicas[index].onPersisted(upTo: replicas[index].lastLSN), from: index) }
+    }
+
+    mutating func completeWrites(of index: Int) {
+        slowWriters.remove(index)
+        for change in unwritten.removeValue(forKey: index) ?? [] { persisted[index].apply(change) }
+        deliver(replicas[index].onPersisted(upTo: replicas[index].lastLSN), from: index)
     }
 
     mutating func drain() {
