@@ -17,7 +17,9 @@ enum PeerCommand: Sendable {
 /// answers echoes, and hands every other message to the transport.
 ///
 /// Writes made while a read batch is being processed are flushed once at the end of the
-/// batch, so pipelined traffic costs one syscall per batch, not per message.
+/// batch, and a flush asked for outside a read batch runs once the event loop is done with the
+/// tasks already queued (messages sent from other threads arrive as such tasks), so pipelined
+/// traffic costs one syscall per batch, not per message.
 final class PeerChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = Wire.Frame
     typealias OutboundIn = PeerCommand
@@ -43,6 +45,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     private var handshakeTimeout: Scheduled<Void>?
     private var inReadBatch = false
     private var flushPending = false
+    private var flushScheduled = false
     private var context: ChannelHandlerContext?
 
     init(transport: ClusterTransport, dialedAddress: NodeAddress?, nonce: [UInt8]) {
@@ -266,7 +269,16 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        markFlush(context: context)
+        if inReadBatch {
+            flushPending = true
+            return
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
     }
 
     private func perform(context: ChannelHandlerContext, command: PeerCommand) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import Foundation
 import GameDomain
 import Logging
@@ -136,7 +137,7 @@ struct RecoveryBench: AsyncParsableCommand {
         var settings = NodeSettings(
             configuration: configuration,
             nodeID: configuration.nodes[0].id,
-            clusterAddress: NodeAddress(host: "127.0.0.1", port: try await freePort()),
+            clusterAddress: NodeAddress(host: "127.0.0.1", port: LoopbackPorts.reserve(1)[0]),
             httpAddress: NodeAddress(host: "127.0.0.1", port: 1),
             seeds: []
         )
@@ -172,12 +173,5 @@ struct RecoveryBench: AsyncParsableCommand {
         return names.reduce(0) { total, name in
             total + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? Int) ?? 0)
         }
-    }
-
-    private func freePort() async throws -> Int {
-        let channel = try await NIOPosix.ServerBootstrap(group: NIOPosix.MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import Foundation
 import GameDomain
 import Logging
@@ -40,12 +41,9 @@ struct WritesBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var configuration = nodes == 1 ? ClusterConfiguration.standalone : ClusterConfiguration()
         configuration.name = "bench"
-        var ports: [Int] = []
-        for _ in 0..<(2 * nodes) {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            ports.append(channel.localAddress!.port!)
-            try await channel.close()
-        }
+        // Below the ephemeral range: a port probed with bind(0) can be taken by an outgoing
+        // connection before the node binds it (the node would then never join).
+        let ports = LoopbackPorts.reserve(2 * nodes)
         configuration.nodes = (0..<nodes).map {
             .init(
                 id: NodeID(nodes == 1 ? "standalone" : "n\($0 + 1)")!,
