@@ -40,9 +40,11 @@ def main():
         for run in range(runs):
             ok, _ = wait_until(lambda: all((statuses(cluster, n) or {}).get(m) == "alive" for n in ids for m in ids), 30)
             assert ok, "cluster did not converge"
-            name = f"failover{run}_{int(time.time())}"
             body = None
-            for _ in range(60):
+            for attempt in range(60):
+                # A fresh name per attempt: a signup that failed while shards were still electing
+                # may have reserved its name already (a retry would then answer 409 forever).
+                name = f"failover{run}_{attempt}_{int(time.time())}"
                 status, body = request(cluster, "n1", "POST", "/v1/auth/signup",
                                        {"username": name, "email": f"{name}@example.com", "password": "password-1"})
                 if status == 201:

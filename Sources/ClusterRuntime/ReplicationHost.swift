@@ -9,9 +9,10 @@ import WireProtocol
 /// produce, applies committed commands to the shard's state machine, and starts a candidacy
 /// for the shards the ring designates this node to lead.
 ///
-/// Persisting and sending go through one outbox: changes made while a WAL write is in flight
-/// join the next write (group commit across shards), and messages leave only after the write
-/// that covers them is durable — except a primary's appends, which leave at once (batched per
+/// Persisting and sending go through one outbox: the durable changes of each input are handed
+/// to the WAL at once (its thread writes whatever is queued in one write and one `fdatasync`:
+/// group commit across shards, and the disk never waits for this actor), and messages leave
+/// only after the write that covers them is durable — except a primary's appends, which leave at once (batched per
 /// peer with the other appends of the moment): the primary counts itself towards a quorum
 /// only once its own write is done (``Replication/Replica/onPersisted(upTo:)``), so its write
 /// and its followers' overlap. A write that would carry only commit positions is not made on
@@ -64,11 +65,15 @@ public actor ReplicationHost {
         var records: [WALRecord] = []
         var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
         /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
-        var durableUpTo: [UInt32: (lsn: UInt64, rewrites: UInt64)] = [:]
-        /// Checkpoints waiting for the WAL to be sealed right after this batch: they get the
-        /// index of the segment later batches go to.
-        var sealWaiters: [CheckedContinuation<Int, any Error>] = []
-        var isEmpty: Bool { records.isEmpty && messages.isEmpty && sealWaiters.isEmpty }
+        var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)] = []
+        var isEmpty: Bool { records.isEmpty && messages.isEmpty }
+    }
+
+    /// Messages and durability news waiting for the WAL to report `sequence` written.
+    struct Awaiting {
+        var sequence: UInt64
+        var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)]
+        var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)]
     }
 
     public let me: NodeID
@@ -96,9 +101,13 @@ public actor ReplicationHost {
     /// A primary's appends, sent together by one task once the current burst of work is done.
     private var appendsToSend: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
     private var appendsScheduled = false
-    /// Batches closed by a seal request, written before `outbox`.
-    private var closedBatches: [Outbox] = []
-    private var flushing = false
+    /// Submitted batches in submission order, until the WAL reports them written.
+    private var awaiting: [Awaiting] = []
+    private var awaitingHead = 0
+    private var lastSubmitted: UInt64 = 0
+    private var durableSequence: UInt64 = 0
+    /// Set when a WAL write failed: nothing more is written or sent.
+    private var halted = false
     private var placement: ShardTable
     private let placementProvider: @Sendable () -> ShardTable?
     private var inFlight = 0
@@ -155,6 +164,9 @@ public actor ReplicationHost {
             slot.queuedLSN = replica.lastLSN
             slot.appliedLSN = replica.commitLSN
             slots.append(slot)  // the table's entries are in shard order
+        }
+        log.onDurable { [weak self] result in
+            Task { await self?.written(result) }
         }
     }
 
@@ -301,7 +313,7 @@ public actor ReplicationHost {
         let changed = slots.indices.compactMap { index in
             slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), slots[index].machine, slots[index].appliedLSN) : nil
         }
-        let states = try await NIOThreadPool.singleton.runIfActive {
+        let states = try await Storage.offload {
             try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) }
         }
         var report = CheckpointReport()
@@ -313,14 +325,16 @@ public actor ReplicationHost {
         }
         let durables = slots.indices.map { (UInt32($0), slots[$0].replica.durable) }
         let segment = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-            // Later changes go to a new batch, written after the seal.
-            outbox.sealWaiters.append(continuation)
-            closedBatches.append(outbox)
-            outbox = Outbox()
-            startFlushing()
+            // Everything collected so far is queued before the seal; later changes after it.
+            submitOutbox(includingCommitPositions: true)
+            if halted {
+                continuation.resume(throwing: ReplicationError.shutdown)
+                return
+            }
+            log.seal { continuation.resume(with: $0) }
         }
         report.walSegment = segment
-        let snapshots = try await NIOThreadPool.singleton.runIfActive {
+        let snapshots = try await Storage.offload {
             durables.map { shard, durable in
                 SnapshotStore.Snapshot(shard: shard, walSegment: segment, lsn: durable.base?.lsn ?? 0, state: Wire.ReplicaSnapshot.encode(durable))
             }
@@ -440,7 +454,7 @@ public actor ReplicationHost {
                 if first.lsn <= slots[Int(shard)].queuedLSN { slots[Int(shard)].rewrites += 1 }
                 slots[Int(shard)].queuedLSN = last.lsn
                 slots[Int(shard)].durableLSN = min(slots[Int(shard)].durableLSN, first.lsn - 1)
-                outbox.durableUpTo[shard] = (last.lsn, slots[Int(shard)].rewrites)
+                outbox.durableUpTo.append((shard, last.lsn, slots[Int(shard)].rewrites))
             }
             for part in Self.walSized(change) {
                 let (type, payload) = Wire.DurableRecord.encode(part)
@@ -501,7 +515,7 @@ public actor ReplicationHost {
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
         }
-        startFlushing()
+        submitOutbox()
     }
 
     private func sendAppends() {
@@ -511,69 +525,89 @@ public actor ReplicationHost {
         send(appends)
     }
 
-    private func startFlushing() {
-        if !flushing && !(outbox.isEmpty && closedBatches.isEmpty) {
-            flushing = true
-            Task { await self.flush() }
+    /// Hands the outbox's records to the WAL (unless they are only commit positions, which wait
+    /// for the next records; `includingCommitPositions` sends them now) and queues its messages
+    /// until that write is reported (at once if there is nothing to wait for).
+    private func submitOutbox(includingCommitPositions: Bool = false) {
+        guard !halted, !(outbox.isEmpty && (deferredRecords.isEmpty || !includingCommitPositions)) else { return }
+        let batch = outbox
+        outbox = Outbox()
+        var records = batch.records
+        if !includingCommitPositions && records.allSatisfy({ $0.type == Wire.DurableRecord.committed }) {
+            deferredRecords += records
+            records = []
+        } else if !deferredRecords.isEmpty {
+            records = deferredRecords + records
+            deferredRecords = []
+        }
+        if !records.isEmpty {
+            do {
+                lastSubmitted = try log.submit(records)
+            } catch {
+                halt(error)
+                return
+            }
+            metrics.walRecords.increment(by: records.count)
+            walBytesSinceCheckpoint += records.reduce(0) { $0 + $1.encodedBytes }
+        }
+        if awaitingHead == awaiting.count && lastSubmitted <= durableSequence {
+            release(batch.messages, durableUpTo: batch.durableUpTo)
+        } else {
+            awaiting.append(Awaiting(sequence: lastSubmitted, messages: batch.messages, durableUpTo: batch.durableUpTo))
         }
     }
 
-    private func flush() async {
-        while !(outbox.isEmpty && closedBatches.isEmpty) {
-            var batch: Outbox
-            if closedBatches.isEmpty {
-                batch = outbox
-                outbox = Outbox()
-            } else {
-                batch = closedBatches.removeFirst()
+    /// The WAL's report of a write: releases what waited for it, in submission order.
+    private func written(_ result: Result<WriteAheadLog.Written, any Error>) {
+        switch result {
+        case .failure(let error):
+            halt(error)
+        case .success(let written):
+            metrics.walWrites.increment()
+            metrics.walWriteDuration.recordNanoseconds(written.duration.nanosecondsClamped)
+            durableSequence = max(durableSequence, written.sequence)
+            var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
+            var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)] = []
+            while awaitingHead < awaiting.count && awaiting[awaitingHead].sequence <= durableSequence {
+                messages += awaiting[awaitingHead].messages
+                durableUpTo += awaiting[awaitingHead].durableUpTo
+                awaitingHead += 1
             }
-            let onlyCommitPositions = batch.sealWaiters.isEmpty && batch.records.allSatisfy { $0.type == Wire.DurableRecord.committed }
-            if onlyCommitPositions {
-                deferredRecords += batch.records
-                batch.records = []
-            } else if !deferredRecords.isEmpty {
-                batch.records = deferredRecords + batch.records
-                deferredRecords = []
+            if awaitingHead == awaiting.count {
+                awaiting.removeAll(keepingCapacity: true)
+                awaitingHead = 0
             }
-            if !batch.records.isEmpty {
-                do {
-                    let started = ContinuousClock.now
-                    try await log.append(batch.records)
-                    metrics.walWriteDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsClamped)
-                    metrics.walWrites.increment()
-                    metrics.walRecords.increment(by: batch.records.count)
-                    walBytesSinceCheckpoint += batch.records.reduce(0) { $0 + $1.encodedBytes }
-                } catch {
-                    // Nothing of this batch may leave the node: its durability is unknown.
-                    logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
-                    for waiter in batch.sealWaiters + closedBatches.flatMap(\.sealWaiters) + outbox.sealWaiters {
-                        waiter.resume(throwing: error)
-                    }
-                    closedBatches.removeAll()
-                    outbox.sealWaiters.removeAll()
-                    return
-                }
-            }
-            send(batch.messages)
-            for (shard, written) in batch.durableUpTo where slots.indices.contains(Int(shard)) {
-                // Unless the log was rewritten since this batch was collected (a newer batch carries that).
-                if slots[Int(shard)].rewrites == written.rewrites {
-                    slots[Int(shard)].durableLSN = max(slots[Int(shard)].durableLSN, written.lsn)
-                    let directives = slots[Int(shard)].replica.onPersisted(upTo: slots[Int(shard)].durableLSN)
-                    if !directives.isEmpty { collect(shard: shard, directives) }
-                }
-                applyCommitted(shard: shard)
-            }
-            if !batch.sealWaiters.isEmpty {
-                do {
-                    let segment = try await log.sealCurrentSegment()
-                    for waiter in batch.sealWaiters { waiter.resume(returning: segment) }
-                } catch {
-                    for waiter in batch.sealWaiters { waiter.resume(throwing: error) }
-                }
-            }
+            release(messages, durableUpTo: durableUpTo)
         }
-        flushing = false
+    }
+
+    /// Sends messages whose durable changes are written, and applies what became durable.
+    private func release(
+        _ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)],
+        durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)]
+    ) {
+        send(messages)
+        for (shard, lsn, rewrites) in durableUpTo where slots.indices.contains(Int(shard)) {
+            // Unless the log was rewritten since this batch was collected (a newer batch carries that).
+            if slots[Int(shard)].rewrites == rewrites {
+                slots[Int(shard)].durableLSN = max(slots[Int(shard)].durableLSN, lsn)
+                let directives = slots[Int(shard)].replica.onPersisted(upTo: slots[Int(shard)].durableLSN)
+                if !directives.isEmpty { collect(shard: shard, directives) }
+            }
+            applyCommitted(shard: shard)
+        }
+    }
+
+    /// A WAL write failed: its durability is unknown, so nothing that waited for it (or comes
+    /// later) may leave the node.
+    private func halt(_ error: any Error) {
+        guard !halted else { return }
+        halted = true
+        logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
+        awaiting.removeAll()
+        awaitingHead = 0
+        outbox = Outbox()
+        deferredRecords = []
     }
 
     /// Sends messages, one frame per peer (split when large), and handles those to this node.

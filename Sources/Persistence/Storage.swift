@@ -64,11 +64,18 @@ public struct Storage: Sendable {
     @discardableResult
     public func checkpoint(_ taken: [SnapshotStore.Snapshot]) async throws -> Int {
         let snapshots = self.snapshots
-        // Compression and fsyncs are blocking work: off the cooperative threads.
-        let covered = try await NIOThreadPool.singleton.runIfActive {
+        let log = self.log
+        // Compression, fsyncs and deletions are blocking work: off the event loops and the
+        // concurrency pool.
+        return try await Self.offload {
             for snapshot in taken { try snapshots.write(snapshot) }
-            return try snapshots.coverage()
+            return try log.removeSegments(coveredBy: try snapshots.coverage())
         }
-        return try await log.removeSegments(coveredBy: covered)
+    }
+
+    /// Runs blocking work on NIO's thread pool and waits for it. Not cancellable: a checkpoint
+    /// at shutdown runs in a cancelled task and must still complete.
+    public static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any(), body).get()
     }
 }

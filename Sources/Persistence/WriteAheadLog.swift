@@ -1,14 +1,19 @@
 import NIOPosix
+import Synchronization
 
 /// The node's write-ahead log: preallocated segments of checksummed records, group commit,
 /// and recovery that truncates a torn tail but refuses damaged committed data.
 ///
-/// Appends that arrive while a write is in flight are batched into the next one, so concurrent
-/// writers share one `fdatasync`. ``append(_:)`` returns only once its records are on disk.
+/// Appends queue up under a lock and the log's own thread writes everything queued in one
+/// write and one `fdatasync` (group commit), then the next batch, without waiting for anyone
+/// in between. ``submit(_:)`` queues records synchronously and returns their sequence number,
+/// so records of one caller are written in the order it submitted them; the handler set with
+/// ``onDurable(_:)`` hears, after each write, the highest sequence number on disk.
+/// ``append(_:)`` returns only once its records are on disk.
 ///
 /// - SeeAlso: Pillai et al., "All File Systems Are Not Created Equal" (ALICE, OSDI 2014), for
 ///   what a crash can leave at the end of an appended file.
-public actor WriteAheadLog {
+public final class WriteAheadLog: Sendable {
     public struct Configuration: Sendable {
         public var directory: String
         /// Each segment is preallocated to this size; a record must fit in one segment.
@@ -43,12 +48,40 @@ public actor WriteAheadLog {
 
     public let configuration: Configuration
     private let pool: NIOThreadPool
-    private var segments: [Segment] = []
-    private var file: PosixFile
-    private var offset: Int
-    private var pending: [(bytes: [UInt8], records: [WALRecord], continuation: CheckedContinuation<Void, any Error>)] = []
-    private var flushing = false
-    private var failure: (any Error)?
+    private let state: Mutex<State>
+
+    /// One write of the log: everything submitted up to `sequence` is on disk.
+    public struct Written: Sendable {
+        public var sequence: UInt64
+        public var records: Int
+        public var bytes: Int
+        /// Writing and syncing took this long.
+        public var duration: Duration
+    }
+
+    /// Durability of submitted records: each write, or the error that stopped the log (nothing
+    /// is written after a failed write).
+    public typealias DurableHandler = @Sendable (Result<Written, any Error>) -> Void
+
+    enum Queued {
+        case records([WALRecord], sequence: UInt64)
+        /// Start a new segment after everything queued before (see ``seal(_:)``).
+        case seal(@Sendable (Result<Int, any Error>) -> Void)
+        /// Someone waiting for a sequence number to be durable (``append(_:)``).
+        case waiter(UInt64, CheckedContinuation<Void, any Error>)
+    }
+
+    struct State {
+        var segments: [Segment]
+        var file: PosixFile
+        var offset: Int
+        var queue: [Queued] = []
+        var writing = false
+        var failure: (any Error)?
+        var nextSequence: UInt64 = 1
+        var durableSequence: UInt64 = 0
+        var handler: DurableHandler?
+    }
 
     /// Opens (or creates) the log, calling `replay` for every valid record in order, with the
     /// index of the segment that holds it.
@@ -124,9 +157,7 @@ public actor WriteAheadLog {
 
     private init(configuration: Configuration, segments: [Segment], file: PosixFile, offset: Int) {
         self.configuration = configuration
-        self.segments = segments
-        self.file = file
-        self.offset = offset
+        self.state = Mutex(State(segments: segments, file: file, offset: offset))
         self.pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
     }
@@ -177,83 +208,179 @@ public actor WriteAheadLog {
 
     // MARK: - Appending
 
-    /// Appends records and returns once they are durable (written and `fdatasync`ed).
-    public func append(_ records: [WALRecord]) async throws {
-        if let failure { throw failure }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(records.reduce(0) { $0 + $1.encodedBytes })
+    /// Sets who hears about durability (once, before the first ``submit(_:)``).
+    public func onDurable(_ handler: @escaping DurableHandler) {
+        state.withLock { $0.handler = handler }
+    }
+
+    /// Queues records for the next write and returns their sequence number: they are durable
+    /// once the ``onDurable(_:)`` handler reports that number (or a higher one). Throws, without
+    /// queueing anything, if the log has failed or a record exceeds the limits.
+    @discardableResult
+    public func submit(_ records: [WALRecord]) throws -> UInt64 {
         for record in records {
-            guard record.encodedBytes <= configuration.recordBytesMax,
-                record.encodedBytes <= configuration.segmentBytes
-            else {
+            guard record.encodedBytes <= configuration.recordBytesMax, record.encodedBytes <= configuration.segmentBytes else {
                 throw PersistenceError(
                     .invalid("record of \(record.encodedBytes) bytes exceeds the limit of \(configuration.recordBytesMax)"),
                     path: configuration.directory
                 )
             }
-            record.encode(into: &bytes)
         }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            pending.append((bytes, records, continuation))
-            if !flushing {
-                flushing = true
-                Task { await self.flushLoop() }
-            }
+        return try state.withLock { state throws -> UInt64 in
+            if let failure = state.failure { throw failure }
+            let sequence = state.nextSequence
+            state.nextSequence += 1
+            state.queue.append(.records(records, sequence: sequence))
+            startWriting(&state)
+            return sequence
         }
     }
 
-    private func flushLoop() async {
-        while !pending.isEmpty {
-            let batch = pending
-            pending.removeAll()
+    /// Starts a new segment right after everything submitted so far (unless the current segment
+    /// is empty), so it can all be reclaimed once covered; `completion` gets the index of the
+    /// segment later records go to. Queued in order with ``submit(_:)``.
+    public func seal(_ completion: @escaping @Sendable (Result<Int, any Error>) -> Void) {
+        let failure = state.withLock { state -> (any Error)? in
+            if let failure = state.failure { return failure }
+            state.queue.append(.seal(completion))
+            startWriting(&state)
+            return nil
+        }
+        if let failure { completion(.failure(failure)) }
+    }
+
+    /// Appends records and returns once they are durable (written and `fdatasync`ed).
+    public func append(_ records: [WALRecord]) async throws {
+        let sequence = try submit(records)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let now = state.withLock { state -> Result<Void, any Error>? in
+                if let failure = state.failure { return .failure(failure) }
+                if state.durableSequence >= sequence { return .success(()) }
+                state.queue.append(.waiter(sequence, continuation))
+                startWriting(&state)
+                return nil
+            }
+            if let now { continuation.resume(with: now) }
+        }
+    }
+
+    /// ``seal(_:)``, awaited.
+    @discardableResult
+    public func sealCurrentSegment() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in seal { continuation.resume(with: $0) } }
+    }
+
+    private func startWriting(_ state: inout State) {
+        guard !state.writing else { return }
+        state.writing = true
+        pool.submit { [self] _ in writeLoop() }
+    }
+
+    /// On the log's thread: writes whatever is queued, one write and one `fdatasync` per batch
+    /// (and per segment touched), until the queue is empty.
+    private func writeLoop() {
+        while true {
+            let (batch, current, start) = state.withLock { state -> ([Queued], PosixFile?, Int) in
+                if state.queue.isEmpty || state.failure != nil {
+                    state.writing = false
+                    return ([], nil, 0)
+                }
+                let batch = state.queue
+                state.queue.removeAll(keepingCapacity: true)
+                return (batch, state.file, state.offset)
+            }
+            guard var file = current else { return }
+            var offset = start
+            var chunk: [UInt8] = []
+            var written: UInt64 = 0
+            var recordCount = 0
+            var byteCount = 0
+            let started = ContinuousClock.now
+            var shards: Set<UInt32> = []
+            var sealed: [(@Sendable (Result<Int, any Error>) -> Void, Int)] = []
+            var waiters: [(UInt64, CheckedContinuation<Void, any Error>)] = []
             do {
-                try await writeDurably(batch.map { ($0.bytes, $0.records) })
-                for entry in batch { entry.continuation.resume() }
+                func writeChunk() throws {
+                    guard !chunk.isEmpty else { return }
+                    try file.write(chunk, at: offset)
+                    try file.dataSync()
+                    offset += chunk.count
+                    byteCount += chunk.count
+                    chunk.removeAll(keepingCapacity: true)
+                    let touched = shards
+                    shards.removeAll()
+                    state.withLock { state in
+                        state.offset = offset
+                        for shard in touched { state.segments[state.segments.count - 1].shards.insert(shard) }
+                    }
+                }
+                func rollover() throws {
+                    try writeChunk()
+                    let index = state.withLock { ($0.segments.last?.index ?? 0) + 1 }
+                    let path = Self.path(configuration.directory, index)
+                    file = try Self.create(path, bytes: configuration.segmentBytes, directory: configuration.directory)
+                    offset = 0
+                    state.withLock { state in
+                        state.segments.append(Segment(index: index, path: path))
+                        state.file = file
+                        state.offset = 0
+                    }
+                }
+                for item in batch {
+                    switch item {
+                    case .records(let records, let sequence):
+                        let bytes = records.reduce(0) { $0 + $1.encodedBytes }
+                        if offset + chunk.count + bytes > configuration.segmentBytes { try rollover() }
+                        for record in records {
+                            record.encode(into: &chunk)
+                            shards.insert(record.shard)
+                        }
+                        recordCount += records.count
+                        written = sequence
+                    case .seal(let completion):
+                        if offset + chunk.count > 0 { try rollover() }
+                        sealed.append((completion, state.withLock { $0.segments[$0.segments.count - 1].index }))
+                    case .waiter(let sequence, let continuation):
+                        waiters.append((sequence, continuation))
+                    }
+                }
+                try writeChunk()
             } catch {
                 // After a failed write the log's state on disk is unknown: fail everything from now on.
-                failure = error
-                for entry in batch { entry.continuation.resume(throwing: error) }
-                for entry in pending { entry.continuation.resume(throwing: error) }
-                pending.removeAll()
+                let (handler, queued) = state.withLock { state in
+                    state.failure = error
+                    state.writing = false
+                    let queued = state.queue
+                    state.queue.removeAll()
+                    return (state.handler, queued)
+                }
+                handler?(.failure(error))
+                for item in batch + queued {
+                    switch item {
+                    case .seal(let completion): completion(.failure(error))
+                    case .waiter(_, let continuation): continuation.resume(throwing: error)
+                    case .records: break
+                    }
+                }
+                return
+            }
+            let (handler, durable) = state.withLock { state in
+                state.durableSequence = max(state.durableSequence, written)
+                return (state.handler, state.durableSequence)
+            }
+            if written > 0 {
+                handler?(.success(Written(sequence: durable, records: recordCount, bytes: byteCount, duration: ContinuousClock.now - started)))
+            }
+            for (completion, segment) in sealed { completion(.success(segment)) }
+            for (sequence, continuation) in waiters {
+                if sequence <= durable {
+                    continuation.resume()
+                } else {
+                    // Queued before its records' batch was written: wait for the next one.
+                    state.withLock { $0.queue.append(.waiter(sequence, continuation)) }
+                }
             }
         }
-        flushing = false
-    }
-
-    /// Writes the batch (rolling to new segments as needed), then `fdatasync`s once per segment touched.
-    private func writeDurably(_ batch: [(bytes: [UInt8], records: [WALRecord])]) async throws {
-        var chunk: [UInt8] = []
-        for (bytes, records) in batch {
-            if offset + chunk.count + bytes.count > configuration.segmentBytes {
-                try await write(chunk)
-                chunk.removeAll()
-                try await rollover()
-            }
-            chunk.append(contentsOf: bytes)
-            for record in records { segments[segments.count - 1].shards.insert(record.shard) }
-        }
-        try await write(chunk)
-    }
-
-    private func write(_ bytes: [UInt8]) async throws {
-        guard !bytes.isEmpty else { return }
-        let file = self.file
-        let at = offset
-        try await pool.runIfActive {
-            try file.write(bytes, at: at)
-            try file.dataSync()
-        }
-        offset += bytes.count
-    }
-
-    private func rollover() async throws {
-        let index = (segments.last?.index ?? 0) + 1
-        let path = Self.path(configuration.directory, index)
-        let bytes = configuration.segmentBytes
-        let directory = configuration.directory
-        file = try await pool.runIfActive { try Self.create(path, bytes: bytes, directory: directory) }
-        segments.append(Segment(index: index, path: path))
-        offset = 0
     }
 
     // MARK: - Reclaiming space
@@ -263,28 +390,23 @@ public actor WriteAheadLog {
     /// never deleted. Returns how many went.
     @discardableResult
     public func removeSegments(coveredBy covered: [UInt32: Int]) throws -> Int {
-        var removed = 0
-        while segments.count > 1, segments[0].shards.allSatisfy({ covered[$0, default: 0] > segments[0].index }) {
-            try Directory.remove(segments[0].path)
-            segments.removeFirst()
-            removed += 1
+        // Decided under the lock (the writer adds shards to the last segment only, never removed);
+        // the files go outside it.
+        let doomed = state.withLock { state -> [Segment] in
+            var doomed: [Segment] = []
+            while state.segments.count > 1, state.segments[0].shards.allSatisfy({ covered[$0, default: 0] > state.segments[0].index }) {
+                doomed.append(state.segments.removeFirst())
+            }
+            return doomed
         }
-        if removed > 0 { try Directory.sync(configuration.directory) }
-        return removed
+        for segment in doomed { try Directory.remove(segment.path) }
+        if !doomed.isEmpty { try Directory.sync(configuration.directory) }
+        return doomed.count
     }
 
     /// The number of segment files in use.
-    public var segmentCount: Int { segments.count }
+    public var segmentCount: Int { state.withLock { $0.segments.count } }
 
     /// The index of the oldest segment still on disk.
-    public var firstSegmentIndex: Int { segments[0].index }
-
-    /// Starts a new segment now (unless the current one is empty), so everything written so far
-    /// can be reclaimed once covered. Returns the index of the segment later appends go to.
-    @discardableResult
-    public func sealCurrentSegment() async throws -> Int {
-        if let failure { throw failure }
-        if offset > 0 { try await rollover() }
-        return segments[segments.count - 1].index
-    }
+    public var firstSegmentIndex: Int { state.withLock { $0.segments[0].index } }
 }

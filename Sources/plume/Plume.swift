@@ -1,6 +1,4 @@
 import ArgumentParser
-import NIOCore
-import NIOPosix
 
 @main
 struct Plume: AsyncParsableCommand {
@@ -10,9 +8,4 @@ struct Plume: AsyncParsableCommand {
         subcommands: [NodeCommand.self, StatusCommand.self, BenchCommand.self],
         defaultSubcommand: NodeCommand.self
     )
-
-    static func main() async {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await main(nil)
-    }
 }

@@ -87,9 +87,13 @@ struct WritesBench: AsyncParsableCommand {
             for index in 0..<clientCount {
                 userCounter += 1
                 let service = services[index % services.count]
-                let name = "bench\(userCounter)"
+                var attempt = 0
                 let issued = try await Self.retrying {
-                    try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
+                    // A fresh name per attempt: a signup that failed during the first elections
+                    // may still have reserved the name it tried.
+                    attempt += 1
+                    let name = "bench\(userCounter)-\(attempt)"
+                    return try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
                 }
                 tokens.append((service, issued.accessToken))
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import Synchronization
 import Testing
 
 @Suite struct WriteAheadLogTests {
@@ -49,12 +50,36 @@ import Testing
         #expect(Set(replayed.map(\.lsn)) == Set((1...200).map(UInt64.init)))
     }
 
+    @Test func submissionsAndSealsKeepTheirOrderAndEveryWriteIsReported() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory)
+        let reported = Mutex<[UInt64]>([])
+        log.onDurable { result in
+            if case .success(let written) = result { reported.withLock { $0.append(written.sequence) } }
+        }
+        var sequences: [UInt64] = []
+        for index in 1...20 { sequences.append(try log.submit([record(index)])) }
+        // The seal is queued behind the 20 records: they stay in segment 1, later ones go to 2.
+        let segment = try await withCheckedThrowingContinuation { continuation in log.seal { continuation.resume(with: $0) } }
+        for index in 21...40 { sequences.append(try log.submit([record(index)])) }
+        try await log.append([record(41)])
+        #expect(segment == 2)
+        #expect(sequences == sequences.sorted() && Set(sequences).count == 40)
+        let seen = reported.withLock { $0 }
+        #expect(seen == seen.sorted(), "reports arrive in write order")
+        #expect((seen.last ?? 0) > sequences.last!, "the last write covers every submission")
+        var segmentOf: [UInt64: Int] = [:]
+        _ = try WriteAheadLog.open(configuration(directory)) { record, segment in segmentOf[record.lsn] = segment }
+        #expect((1...20).allSatisfy { segmentOf[UInt64($0)] == 1 })
+        #expect((21...41).allSatisfy { segmentOf[UInt64($0)] == 2 })
+    }
+
     @Test func recordsRollOverIntoNewSegments() async throws {
         let directory = TestDirectory()
         let (_, log, _) = try reopen(directory, segmentBytes: 4096)
         let written = (1...300).map { record($0, payloadBytes: 100) }
         for item in written { try await log.append([item]) }
-        #expect(await log.segmentCount > 5)
+        #expect(log.segmentCount > 5)
         let (replayed, _, _) = try reopen(directory, segmentBytes: 4096)
         #expect(replayed == written)
     }
@@ -126,14 +151,14 @@ import Testing
         let directory = TestDirectory()
         let (_, log, _) = try reopen(directory, segmentBytes: 4096)
         for index in 1...200 { try await log.append([record(index, shard: UInt32(index % 2), payloadBytes: 100)]) }
-        let before = await log.segmentCount
+        let before = log.segmentCount
         #expect(before > 4)
         // Nothing is deleted while a shard without a snapshot still has records there.
-        #expect(try await log.removeSegments(coveredBy: [0: 1000]) == 0)
+        #expect(try log.removeSegments(coveredBy: [0: 1000]) == 0)
         // Shard 0's snapshot covers segments before 4, shard 1's before 3: segments 1 and 2 go.
-        let removed = try await log.removeSegments(coveredBy: [0: 4, 1: 3])
+        let removed = try log.removeSegments(coveredBy: [0: 4, 1: 3])
         #expect(removed == 2)
-        #expect(await log.firstSegmentIndex == 3)
+        #expect(log.firstSegmentIndex == 3)
         let (replayed, _, _) = try reopen(directory, segmentBytes: 4096)
         #expect(replayed.last == record(200, shard: 0, payloadBytes: 100))
         #expect(!replayed.contains { $0.lsn == 1 })
