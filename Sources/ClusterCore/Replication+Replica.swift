@@ -589,16 +589,13 @@ extension Replication {
 
         /// Commits the highest LSN of the current epoch held by a majority of the replica set.
         private mutating func advanceCommit(into directives: inout [Directive]) {
-            guard case .primary(let leadership) = role else { return }
-            let config = Config(epoch: leadership.epoch, replicas: leadership.replicas)
-            var candidate = lastLSN
-            while candidate > commitLSN && entry(at: candidate)?.epoch == leadership.epoch {
-                let holders = Set(leadership.match.filter { $0.value >= candidate }.map(\.key))
-                if config.isQuorum(holders) {
-                    commit(upTo: candidate, into: &directives)
-                    return
-                }
-                candidate -= 1
+            guard case .primary(let leadership) = role, !leadership.replicas.isEmpty else { return }
+            // The highest LSN a majority holds: the (n/2+1)-th highest match. Epochs only grow
+            // along the log, so if that entry is not of this epoch, no lower one is either.
+            let matches = leadership.replicas.map { leadership.match[$0] ?? 0 }.sorted(by: >)
+            let candidate = min(matches[leadership.replicas.count / 2], lastLSN)
+            if candidate > commitLSN && entry(at: candidate)?.epoch == leadership.epoch {
+                commit(upTo: candidate, into: &directives)
             }
         }
 

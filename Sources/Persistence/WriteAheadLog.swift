@@ -329,9 +329,11 @@ public final class WriteAheadLog: Sendable {
                 for item in batch {
                     switch item {
                     case .records(let records, let sequence):
-                        let bytes = records.reduce(0) { $0 + $1.encodedBytes }
-                        if offset + chunk.count + bytes > configuration.segmentBytes { try rollover() }
                         for record in records {
+                            // A record never straddles segments, and a segment is never left empty.
+                            if offset + chunk.count > 0, offset + chunk.count + record.encodedBytes > configuration.segmentBytes {
+                                try rollover()
+                            }
                             record.encode(into: &chunk)
                             shards.insert(record.shard)
                         }

@@ -83,10 +83,17 @@ struct RecoveryBench: AsyncParsableCommand {
         var replicas = (0..<shards).map { _ in Replication.Replica(me: me, genesis: [me]) }
         var pending: [WALRecord] = []
         func persist(_ shard: Int) {
-            for change in replicas[shard].takeDurableChanges() {
-                let (type, payload) = Wire.DurableRecord.encode(change)
-                pending.append(WALRecord(shard: UInt32(shard), epoch: 1, lsn: 0, type: type, payload: payload))
+            func take() {
+                for change in replicas[shard].takeDurableChanges() {
+                    let (type, payload) = Wire.DurableRecord.encode(change)
+                    pending.append(WALRecord(shard: UInt32(shard), epoch: 1, lsn: 0, type: type, payload: payload))
+                }
             }
+            take()
+            // The sole replica commits what it holds once it is written; the commit position
+            // follows the entries in the log (all of it is on disk before any node reads it).
+            _ = replicas[shard].onPersisted(upTo: replicas[shard].lastLSN)
+            take()
         }
         for shard in 0..<shards {
             _ = replicas[shard].startCandidacy(replicas: [me])

@@ -84,6 +84,20 @@ import Testing
         #expect(replayed == written)
     }
 
+    @Test func oneAppendLargerThanASegmentSpreadsOverSegmentsFromTheFirst() async throws {
+        let directory = TestDirectory()
+        let (_, log, _) = try reopen(directory, segmentBytes: 4096)
+        let written = (1...100).map { record($0, payloadBytes: 100) }  // ~15 KiB in one append
+        try await log.append(written)
+        var segmentOf: [UInt64: Int] = [:]
+        let (reopened, _) = try WriteAheadLog.open(configuration(directory, segmentBytes: 4096)) { record, segment in
+            segmentOf[record.lsn] = segment
+        }
+        #expect(segmentOf.count == 100)
+        #expect(segmentOf[1] == 1, "the first segment is used, not skipped")
+        #expect(reopened.segmentCount >= 4)
+    }
+
     @Test func aRecordLargerThanTheLimitIsRefused() async throws {
         let directory = TestDirectory()
         let (_, log, _) = try reopen(directory, segmentBytes: 4096)
