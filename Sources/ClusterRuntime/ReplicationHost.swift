@@ -12,10 +12,10 @@ import WireProtocol
 /// Persisting and sending go through one outbox: the durable changes of each input are handed
 /// to the WAL at once (its thread writes whatever is queued in one write and one `fdatasync`:
 /// group commit across shards, and the disk never waits for this actor), and messages leave
-/// only after the write that covers them is durable — except a primary's appends, which leave at once (batched per
-/// peer with the other appends of the moment): the primary counts itself towards a quorum
-/// only once its own write is done (``Replication/Replica/onPersisted(upTo:)``), so its write
-/// and its followers' overlap. A write that would carry only commit positions is not made on
+/// only after the write that covers them is durable — except a primary's appends, which leave
+/// at once (batched per peer with the other appends of the moment): the primary counts itself
+/// towards a quorum only once its own write is done (``Replication/Replica/onPersisted(upTo:)``),
+/// so its write and its followers' overlap. A write that would carry only commit positions is not made on
 /// its own: those records join the next write (a crash may lose them; the commit position is
 /// learned again from the primary or re-established by the next epoch).
 ///
