@@ -37,15 +37,10 @@ import Testing
 
     @Test func aStablePrimaryCommitsEveryProposal() throws {
         var cluster = Harness(["a", "b", "c"])
-        cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
-        cluster.drain()
+        cluster.campaign(0)
         #expect(cluster.replicas[0].isPrimary)
-        for value in 1...20 {
-            cluster.deliver(try cluster.replicas[0].propose([UInt8(value)]).directives, from: 0)
-            cluster.drain()
-        }
-        cluster.deliver(cluster.replicas[0].onTick(), from: 0)
-        cluster.drain()
+        try cluster.propose(1...20, at: 0)
+        cluster.tick(0)
         // Start entry + 20 commands, committed on the primary and applied in order by the followers.
         #expect(cluster.replicas[0].commitLSN == 21)
         #expect(cluster.commits[0]?.count == 21)
@@ -57,15 +52,12 @@ import Testing
 
     @Test func aPrimaryCountsItselfTowardsAQuorumOnlyOnceItsOwnWriteIsDone() throws {
         var cluster = Harness(["a", "b", "c"])
-        cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
-        cluster.drain()
+        cluster.campaign(0)
         #expect(cluster.replicas[0].isServing)
         // a's write of the next entry is slow and c is cut off; b writes it and acknowledges at once.
         cluster.slowWriters = [0]
         cluster.cut = [2]
-        let (lsn, directives) = try cluster.replicas[0].propose([7])
-        cluster.deliver(directives, from: 0)
-        cluster.drain()
+        let lsn = try cluster.propose([7], at: 0)
         #expect(cluster.persisted[1].log.last?.lsn == lsn, "the append left before a's own write completed")
         #expect(cluster.replicas[0].commitLSN < lsn, "b's copy and a's unwritten one are not a majority of durable copies")
         cluster.completeWrites(of: 0)
@@ -86,30 +78,22 @@ import Testing
 
     @Test func aFollowerBehindTheBaseCatchesUpFromIt() throws {
         var cluster = Harness(["a", "b", "c"])
-        cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
-        cluster.drain()
+        cluster.campaign(0)
         cluster.cut = [2]  // c misses everything from here on
-        for value in 1...30 {
-            cluster.deliver(try cluster.replicas[0].propose([UInt8(value)]).directives, from: 0)
-            cluster.drain()
-        }
+        try cluster.propose(1...30, at: 0)
         #expect(cluster.replicas[0].commitLSN == 31)
         cluster.replicas[0].compact(upTo: 31, state: [42])
         #expect(cluster.replicas[0].baseLSN == 31 && cluster.replicas[0].log.isEmpty)
         #expect(cluster.replicas[0].latestConfig == Replication.Config(epoch: cluster.replicas[0].primaryEpoch!, replicas: cluster.ids))
         cluster.cut = []
-        cluster.deliver(cluster.replicas[0].onTick(), from: 0)
-        cluster.drain()
+        cluster.tick(0)
         // c got the base (state and position) instead of 30 entries it could not be sent.
         #expect(cluster.installed[2]?.lsn == 31)
         #expect(cluster.installed[2]?.state == [42])
         #expect(cluster.replicas[2].baseLSN == 31 && cluster.replicas[2].commitLSN == 31)
         // It then follows with ordinary appends.
-        let (lsn, directives) = try cluster.replicas[0].propose([99])
-        cluster.deliver(directives, from: 0)
-        cluster.drain()
-        cluster.deliver(cluster.replicas[0].onTick(), from: 0)
-        cluster.drain()
+        let lsn = try cluster.propose([99], at: 0)
+        cluster.tick(0)
         #expect(cluster.replicas[2].entry(at: lsn)?.payload == .command([99]))
         #expect(cluster.replicas[2].commitLSN == lsn)
         // Its durable changes (the installed base among them) rebuild the same state after a restart.
@@ -119,26 +103,19 @@ import Testing
 
     @Test func aCandidateBehindAPromisersBaseAdoptsIt() throws {
         var cluster = Harness(["a", "b", "c"])
-        cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
-        cluster.drain()
+        cluster.campaign(0)
         cluster.cut = [2]
-        for value in 1...10 {
-            cluster.deliver(try cluster.replicas[0].propose([UInt8(value)]).directives, from: 0)
-            cluster.drain()
-        }
-        cluster.deliver(cluster.replicas[0].onTick(), from: 0)
-        cluster.drain()
+        try cluster.propose(1...10, at: 0)
+        cluster.tick(0)
         #expect(cluster.replicas[1].commitLSN == 11)
         cluster.replicas[1].compact(upTo: 11, state: [7, 7])
         cluster.persisted[1] = cluster.replicas[1].durable
         // a is gone; c (which has only the genesis start) runs for the next epoch with b.
         cluster.cut = [0]
-        cluster.deliver(cluster.replicas[2].startCandidacy(replicas: [cluster.ids[2], cluster.ids[1]]), from: 2)
-        cluster.drain()
+        cluster.campaign(2, replicas: [cluster.ids[2], cluster.ids[1]])
         #expect(cluster.replicas[2].isPrimary)
         #expect(cluster.installed[2]?.lsn == 11 && cluster.installed[2]?.state == [7, 7])
-        cluster.deliver(cluster.replicas[2].onTick(), from: 2)
-        cluster.drain()
+        cluster.tick(2)
         #expect(cluster.replicas[2].isServing)
         #expect(cluster.replicas[2].commitLSN == 12)
         // What c persisted (the installed base, then its start entry) rebuilds it.
@@ -150,15 +127,13 @@ import Testing
         // Cut off from everyone: every candidacy fails, and a new one starts, 2,000 times.
         cluster.cut = [1, 2]
         for _ in 0..<2000 {
-            cluster.deliver(cluster.replicas[0].startCandidacy(replicas: cluster.ids), from: 0)
-            cluster.drain()
+            cluster.campaign(0)
         }
         #expect(cluster.replicas[0].history.count == 1, "history holds \(cluster.replicas[0].history.count) configurations")
         #expect(cluster.persisted[0] == cluster.replicas[0].durable)
         // Reachable again, it wins; an epoch it did lead stays (a later candidate may need its quorum).
         cluster.cut = []
-        cluster.deliver(cluster.replicas[0].onTick(), from: 0)
-        cluster.drain()
+        cluster.tick(0)
         #expect(cluster.replicas[0].isPrimary)
         let led = cluster.replicas[0].primaryEpoch!
         cluster.deliver(cluster.replicas[0].startCandidacy(replicas: [cluster.ids[0], cluster.ids[1]]), from: 0)
@@ -212,6 +187,30 @@ struct Harness {
         slowWriters.remove(index)
         for change in unwritten.removeValue(forKey: index) ?? [] { persisted[index].apply(change) }
         deliver(replicas[index].onPersisted(upTo: replicas[index].lastLSN), from: index)
+    }
+
+    /// `index` runs for primary of `replicas` (all the nodes by default), and the messages settle.
+    mutating func campaign(_ index: Int, replicas set: [NodeID]? = nil) {
+        deliver(replicas[index].startCandidacy(replicas: set ?? ids), from: index)
+        drain()
+    }
+
+    /// `index` proposes each value (as one byte) and the messages settle after each.
+    mutating func propose(_ values: ClosedRange<Int>, at index: Int) throws {
+        for value in values { try propose([UInt8(value)], at: index) }
+    }
+
+    @discardableResult
+    mutating func propose(_ command: [UInt8], at index: Int) throws -> UInt64 {
+        let (lsn, directives) = try replicas[index].propose(command)
+        deliver(directives, from: index)
+        drain()
+        return lsn
+    }
+
+    mutating func tick(_ index: Int) {
+        deliver(replicas[index].onTick(), from: index)
+        drain()
     }
 
     mutating func drain() {
