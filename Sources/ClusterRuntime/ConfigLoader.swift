@@ -140,10 +140,7 @@ public enum ConfigLoader {
         if let value = root["storage"] {
             let storage = try reader.table(value, path: "storage")
             try reader.rejectUnknown(storage, path: "storage", allowed: storageKeys)
-            if let kib = try reader.int(storage, "checkpoint_kib", path: "storage") {
-                guard ClusterConfiguration.checkpointKiBRange.contains(kib) else {
-                    throw reader.error("storage.checkpoint_kib", "must be between 64 and 4194304 (KiB), got \(kib)")
-                }
+            if let kib = try reader.int(storage, "checkpoint_kib", path: "storage", in: ClusterConfiguration.checkpointKiBRange, unit: "KiB") {
                 configuration.checkpointBytes = kib * 1024
             }
         }
@@ -151,10 +148,9 @@ public enum ConfigLoader {
         if let value = root["entities"] {
             let entities = try reader.table(value, path: "entities")
             try reader.rejectUnknown(entities, path: "entities", allowed: entitiesKeys)
-            if let seconds = try reader.int(entities, "passivate_after_s", path: "entities") {
-                guard ClusterConfiguration.passivateAfterSecondsRange.contains(seconds) else {
-                    throw reader.error("entities.passivate_after_s", "must be between 1 and 86400 (seconds), got \(seconds)")
-                }
+            if let seconds = try reader.int(
+                entities, "passivate_after_s", path: "entities", in: ClusterConfiguration.passivateAfterSecondsRange, unit: "seconds"
+            ) {
                 configuration.passivateAfter = .seconds(seconds)
             }
         }
@@ -200,6 +196,15 @@ public enum ConfigLoader {
         func int(_ table: TOMLTable, _ key: String, path: String) throws(ConfigError) -> Int? {
             guard let value = table[key] else { return nil }
             guard let number = value.int else { throw error("\(path).\(key)", "must be an integer, got \(value.type)") }
+            return number
+        }
+
+        /// An integer that must lie in `range` (in `unit`, named in the error).
+        func int(_ table: TOMLTable, _ key: String, path: String, in range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int? {
+            guard let number = try int(table, key, path: path) else { return nil }
+            guard range.contains(number) else {
+                throw error("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound) (\(unit)), got \(number)")
+            }
             return number
         }
 
