@@ -12,7 +12,12 @@ case "$what" in
 wire) "$bin" bench wire "$@" ;;
 gossip) "$bin" bench gossip "$@" ;;
 membership) PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py "$@" ;;
-writes) "$bin" bench writes --nodes 1 "$@"; "$bin" bench writes --nodes 3 "$@"; scripts/bench_redis.sh ;;
+writes)
+    "$bin" bench writes --nodes 1 "$@"
+    "$bin" bench writes --nodes 3 --route spread "$@"
+    "$bin" bench writes --nodes 3 --route primary "$@"
+    scripts/bench_redis.sh
+    ;;
 failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
 recovery) "$bin" bench recovery "$@" ;;
 all)
@@ -20,7 +25,8 @@ all)
     "$bin" bench gossip
     PLUME_BIN=$PWD/$bin python3 scripts/bench_membership.py
     "$bin" bench writes --nodes 1
-    "$bin" bench writes --nodes 3
+    "$bin" bench writes --nodes 3 --route spread
+    "$bin" bench writes --nodes 3 --route primary
     scripts/bench_redis.sh
     PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py
     "$bin" bench recovery

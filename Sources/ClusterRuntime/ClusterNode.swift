@@ -204,7 +204,7 @@ public final class ClusterNode: Service, Sendable {
         // The designated primary handles the command here (the handler refuses with `notPrimary`
         // while the shard is still electing); so does a node that still serves a shard the ring
         // has just moved.
-        let local = designated == settings.nodeID ? true : await replication.serves(shard: shard)
+        let local = designated == settings.nodeID || replication.serves(shard: shard)
         if local {
             guard let handler = handlerBox.withLockedValue({ $0 }) else {
                 throw EntityError(code: "unavailable", message: "no entity handler")

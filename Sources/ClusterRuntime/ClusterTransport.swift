@@ -158,7 +158,8 @@ public final class ClusterTransport: Sendable {
 
     /// Sends a request and waits for the response.
     public func request(_ message: Wire.Message, to address: NodeAddress, timeout: Duration? = nil) async throws -> Wire.Message {
-        try await requestFuture(message, to: address, on: group.any(), timeout: timeout).get()
+        // Completed on the connection's event loop when there is one (no hop to another loop).
+        try await requestFuture(message, to: address, on: eventLoop(of: address) ?? group.any(), timeout: timeout).get()
     }
 
     /// Sends a request; the future completes on `eventLoop`.

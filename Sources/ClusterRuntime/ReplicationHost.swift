@@ -2,6 +2,7 @@ import ClusterCore
 import Logging
 import NIOPosix
 import Persistence
+import Synchronization
 import WireProtocol
 
 /// Hosts this node's replica of every shard: drives each ``Replication/Replica`` over the
@@ -12,7 +13,8 @@ import WireProtocol
 /// Persisting and sending go through one outbox: the durable changes of each input are handed
 /// to the WAL at once (its thread writes whatever is queued in one write and one `fdatasync`:
 /// group commit across shards, and the disk never waits for this actor), and messages leave
-/// only after the write that covers them is durable — except a primary's appends, which leave
+/// only after the write that covers them is durable (shipped by the ``DurabilityGate`` from the
+/// log's thread as soon as it reports the write) — except a primary's appends, which leave
 /// at once (batched per peer with the other appends of the moment): the primary counts itself
 /// towards a quorum only once its own write is done (``Replication/Replica/onPersisted(upTo:)``),
 /// so its write and its followers' overlap. A write that would carry only commit positions is not made on
@@ -59,6 +61,8 @@ public actor ReplicationHost {
         /// a batch written before a rewrite must not mark the rewritten entries durable.
         var queuedLSN: UInt64 = 0
         var rewrites: UInt64 = 0
+        /// The replica's `isServing` as last published in ``ReplicationHost/servedShardBits``.
+        var serving = false
     }
 
     struct Outbox {
@@ -67,13 +71,6 @@ public actor ReplicationHost {
         /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
         var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)] = []
         var isEmpty: Bool { records.isEmpty && messages.isEmpty }
-    }
-
-    /// Messages and durability news waiting for the WAL to report `sequence` written.
-    struct Awaiting {
-        var sequence: UInt64
-        var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)]
-        var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)]
     }
 
     public let me: NodeID
@@ -96,16 +93,19 @@ public actor ReplicationHost {
     /// where a dictionary's getter would copy it (retaining its log, state and waiters).
     private var slots: [Slot] = []
     private var outbox = Outbox()
+    /// Above zero while an input of many parts is collected: its parts are submitted together.
+    private var holdingOutbox = 0
     /// Commit-position records of a batch that had nothing else to write: they lead the next write.
     private var deferredRecords: [WALRecord] = []
     /// A primary's appends, sent together by one task once the current burst of work is done.
     private var appendsToSend: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
     private var appendsScheduled = false
-    /// Submitted batches in submission order, until the WAL reports them written.
-    private var awaiting: [Awaiting] = []
-    private var awaitingHead = 0
+    /// Submitted batches' messages and durability news, until the WAL reports them written.
+    private let gate: DurabilityGate
+    /// Which shards this node serves, one bit each, readable without a hop onto the actor (a
+    /// node forwarding a request checks it on every request).
+    private let servedShardBits: Mutex<[UInt64]>
     private var lastSubmitted: UInt64 = 0
-    private var durableSequence: UInt64 = 0
     /// Set when a WAL write failed: nothing more is written or sent.
     private var halted = false
     private var placement: ShardTable
@@ -145,6 +145,7 @@ public actor ReplicationHost {
         self.logger = logger
         let genesis = ShardTable(shardCount: shardCount, replication: replication, nodes: genesisNodes)
         self.placement = ShardTable(shardCount: shardCount, replication: replication, nodes: [])
+        self.servedShardBits = Mutex([UInt64](repeating: 0, count: (shardCount + 63) / 64))
         var random = SystemRandomNumberGenerator()
         for entry in genesis.entries {
             let shard = UInt32(entry.shard)
@@ -163,10 +164,29 @@ public actor ReplicationHost {
             slot.durableLSN = replica.lastLSN
             slot.queuedLSN = replica.lastLSN
             slot.appliedLSN = replica.commitLSN
+            if replica.isServing {
+                slot.serving = true
+                servedShardBits.withLock { $0[Int(shard / 64)] |= 1 << (shard % 64) }
+            }
             slots.append(slot)  // the table's entries are in shard order
         }
-        log.onDurable { [weak self] result in
-            Task { await self?.written(result) }
+        let gate = DurabilityGate(me: me) { [transport, settings] messages in
+            Self.ship(messages, over: transport, addressOf: addressOf, settings: settings)
+        }
+        self.gate = gate
+        log.onDurable { [weak self, metrics] result in
+            // On the WAL's thread: messages that waited for this write leave from here; the
+            // rest of what it released is the actor's to do.
+            switch result {
+            case .failure(let error):
+                gate.halt()
+                Task { await self?.halt(error) }
+            case .success(let written):
+                metrics.walWrites.increment()
+                metrics.walWriteDuration.recordNanoseconds(written.duration.nanosecondsClamped)
+                let released = gate.written(written.sequence)
+                if !released.isEmpty { Task { await self?.apply(released) } }
+            }
         }
     }
 
@@ -244,9 +264,14 @@ public actor ReplicationHost {
         UInt64(max(1, Int((duration / interval).rounded(.up))))
     }
 
-    /// Handles the replication messages of one frame from `sender`, in order.
+    /// Handles the replication messages of one frame from `sender`, in order; their durable
+    /// changes go to the WAL as one submission.
     public func receive(_ messages: [Wire.ShardMessage], from sender: NodeID) {
+        // One WAL submission for the whole frame: its records share one write.
+        holdingOutbox += 1
         for item in messages { receive(shard: item.shard, item.message, from: sender) }
+        holdingOutbox -= 1
+        submitOutbox()
     }
 
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
@@ -257,11 +282,14 @@ public actor ReplicationHost {
     }
 
     func tick() {
+        holdingOutbox += 1
         for index in slots.indices {
             let directives = slots[index].replica.onTick()
             collect(shard: UInt32(index), directives)
         }
         driveCandidacies()
+        holdingOutbox -= 1
+        submitOutbox()
         metrics.shardsLed.record(servedShards)
         let now = ContinuousClock.now
         if now - lastPassivation >= settings.passivationInterval {
@@ -431,9 +459,22 @@ public actor ReplicationHost {
         return result
     }
 
-    /// Whether this node leads `shard` and has committed its epoch's start (so its state is complete).
-    public func serves(shard: UInt32) -> Bool {
-        slots.indices.contains(Int(shard)) && slots[Int(shard)].replica.isServing
+    /// Whether this node leads `shard` and has committed its epoch's start (so its state is
+    /// complete), as of the host's last input.
+    public nonisolated func serves(shard: UInt32) -> Bool {
+        servedShardBits.withLock { bits in
+            Int(shard / 64) < bits.count && bits[Int(shard / 64)] & (1 << (shard % 64)) != 0
+        }
+    }
+
+    /// Publishes a change of the shard's serving status (see ``serves(shard:)``).
+    private func publishServing(shard: UInt32) {
+        let serving = slots[Int(shard)].replica.isServing
+        guard serving != slots[Int(shard)].serving else { return }
+        slots[Int(shard)].serving = serving
+        servedShardBits.withLock { bits in
+            if serving { bits[Int(shard / 64)] |= 1 << (shard % 64) } else { bits[Int(shard / 64)] &= ~(1 << (shard % 64)) }
+        }
     }
 
     /// The number of shards this node currently serves as primary.
@@ -515,7 +556,8 @@ public actor ReplicationHost {
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
         }
-        submitOutbox()
+        publishServing(shard: shard)
+        if holdingOutbox == 0 { submitOutbox() }
     }
 
     private func sendAppends() {
@@ -550,44 +592,14 @@ public actor ReplicationHost {
             metrics.walRecords.increment(by: records.count)
             walBytesSinceCheckpoint += records.reduce(0) { $0 + $1.encodedBytes }
         }
-        if awaitingHead == awaiting.count && lastSubmitted <= durableSequence {
-            release(batch.messages, durableUpTo: batch.durableUpTo)
-        } else {
-            awaiting.append(Awaiting(sequence: lastSubmitted, messages: batch.messages, durableUpTo: batch.durableUpTo))
-        }
+        let released = gate.hold(.init(sequence: lastSubmitted, messages: batch.messages, durableUpTo: batch.durableUpTo))
+        if !released.isEmpty { apply(released) }
     }
 
-    /// The WAL's report of a write: releases what waited for it, in submission order.
-    private func written(_ result: Result<WriteAheadLog.Written, any Error>) {
-        switch result {
-        case .failure(let error):
-            halt(error)
-        case .success(let written):
-            metrics.walWrites.increment()
-            metrics.walWriteDuration.recordNanoseconds(written.duration.nanosecondsClamped)
-            durableSequence = max(durableSequence, written.sequence)
-            var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
-            var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)] = []
-            while awaitingHead < awaiting.count && awaiting[awaitingHead].sequence <= durableSequence {
-                messages += awaiting[awaitingHead].messages
-                durableUpTo += awaiting[awaitingHead].durableUpTo
-                awaitingHead += 1
-            }
-            if awaitingHead == awaiting.count {
-                awaiting.removeAll(keepingCapacity: true)
-                awaitingHead = 0
-            }
-            release(messages, durableUpTo: durableUpTo)
-        }
-    }
-
-    /// Sends messages whose durable changes are written, and applies what became durable.
-    private func release(
-        _ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)],
-        durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)]
-    ) {
-        send(messages)
-        for (shard, lsn, rewrites) in durableUpTo where slots.indices.contains(Int(shard)) {
+    /// Handles what a durable write released here: messages to this node, and entries now durable.
+    private func apply(_ released: DurabilityGate.Released) {
+        for (shard, message, _) in released.messages { receive(shard: shard, message, from: me) }
+        for (shard, lsn, rewrites) in released.durableUpTo where slots.indices.contains(Int(shard)) {
             // Unless the log was rewritten since this batch was collected (a newer batch carries that).
             if slots[Int(shard)].rewrites == rewrites {
                 slots[Int(shard)].durableLSN = max(slots[Int(shard)].durableLSN, lsn)
@@ -604,29 +616,38 @@ public actor ReplicationHost {
         guard !halted else { return }
         halted = true
         logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
-        awaiting.removeAll()
-        awaitingHead = 0
+        gate.halt()
         outbox = Outbox()
         deferredRecords = []
     }
 
-    /// Sends messages, one frame per peer (split when large), and handles those to this node.
+    /// Sends messages: those to this node are handled here, the others shipped.
     private func send(_ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)]) {
+        var remote: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
+        for outgoing in messages {
+            if outgoing.to == me { receive(shard: outgoing.shard, outgoing.message, from: me) } else { remote.append(outgoing) }
+        }
+        Self.ship(remote, over: transport, addressOf: addressOf, settings: settings)
+    }
+
+    /// Sends messages to other nodes, one frame per peer (split when large), in order.
+    static func ship(
+        _ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)],
+        over transport: ClusterTransport,
+        addressOf: (NodeID) -> NodeAddress?,
+        settings: Settings
+    ) {
         var byPeer: [NodeID: [Wire.ShardMessage]] = [:]
         var order: [NodeID] = []
         for (shard, message, to) in messages {
-            if to == me {
-                receive(shard: shard, message, from: me)
-            } else {
-                if byPeer[to] == nil { order.append(to) }
-                byPeer[to, default: []].append(Wire.ShardMessage(shard: shard, message: message))
-            }
+            if byPeer[to] == nil { order.append(to) }
+            byPeer[to, default: []].append(Wire.ShardMessage(shard: shard, message: message))
         }
         for peer in order {
             guard let address = addressOf(peer), let items = byPeer[peer] else { continue }
             var frame: [Wire.ShardMessage] = []
             var bytes = 0
-            func ship() {
+            func flush() {
                 if frame.count == 1 {
                     transport.send(.replication(shard: frame[0].shard, frame[0].message), to: address)
                 } else if !frame.isEmpty {
@@ -636,12 +657,12 @@ public actor ReplicationHost {
                 bytes = 0
             }
             for item in items {
-                let size = Self.approximateBytes(item.message)
-                if !frame.isEmpty && (frame.count >= settings.batchMessagesMax || bytes + size > settings.batchBytesMax) { ship() }
+                let size = approximateBytes(item.message)
+                if !frame.isEmpty && (frame.count >= settings.batchMessagesMax || bytes + size > settings.batchBytesMax) { flush() }
                 frame.append(item)
                 bytes += size
             }
-            ship()
+            flush()
         }
     }
 

@@ -27,6 +27,11 @@ struct WritesBench: AsyncParsableCommand {
     @Option(help: "Seconds per run.")
     var seconds = 10
 
+    @Option(help: "spread: each client talks to one node in turn, as behind a load balancer (2 of 3 requests are forwarded); primary: each client talks to the node leading its user's shard, as a cluster-aware client would.")
+    var route: Route = .spread
+
+    enum Route: String, ExpressibleByArgument { case spread, primary }
+
     func validate() throws {
         guard nodes == 1 || nodes == 3 else { throw ValidationError("--nodes is 1 or 3") }
         guard clients.allSatisfy({ (1...4096).contains($0) }), (1...600).contains(seconds) else {
@@ -80,7 +85,7 @@ struct WritesBench: AsyncParsableCommand {
                 )
             )
         }
-        print("plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply")
+        print("plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply\(nodes == 1 ? "" : route == .spread ? ", clients spread over the nodes" : ", each client at its shard's primary")")
         var userCounter = 0
         for clientCount in clients {
             var tokens: [(AccountService, String)] = []
@@ -95,8 +100,15 @@ struct WritesBench: AsyncParsableCommand {
                     let name = "bench\(userCounter)-\(attempt)"
                     return try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
                 }
-                tokens.append((service, issued.accessToken))
+                if route == .primary, let id = issued.user.id,
+                    let leader = running.firstIndex(where: { $0.node.designatedShard(forKey: EntityKey.user(id)) != nil })
+                {
+                    tokens.append((services[leader], issued.accessToken))
+                } else {
+                    tokens.append((service, issued.accessToken))
+                }
             }
+            let cpuBefore = Self.processCPUSeconds()
             let deadline = ContinuousClock.now + .seconds(seconds)
             let results = await withTaskGroup(of: (Int, Int, LatencyHistogram).self) { group in
                 for (service, token) in tokens {
@@ -125,15 +137,17 @@ struct WritesBench: AsyncParsableCommand {
                 }
                 return total
             }
+            let cpu = Self.processCPUSeconds() - cpuBefore
             print(
                 String(
-                    format: "clients %4d  %8d writes  %9.0f writes/s  p50 %7.2f ms  p99 %7.2f ms  errors %d",
+                    format: "clients %4d  %8d writes  %9.0f writes/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  cpu %5.0f µs/write",
                     clientCount,
                     results.0,
                     Double(results.0) / Double(seconds),
                     Double(results.2.valueAtPercentile(50)) / 1e6,
                     Double(results.2.valueAtPercentile(99)) / 1e6,
-                    results.1
+                    results.1,
+                    cpu * 1e6 / Double(max(1, results.0))
                 )
             )
         }
@@ -141,6 +155,14 @@ struct WritesBench: AsyncParsableCommand {
             await group.triggerGracefulShutdown()
             _ = try? await task.value
         }
+    }
+
+    /// User plus system CPU time of this process (all nodes and the clients), in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Retries while shards elect their first primaries (bounded: 100 attempts).

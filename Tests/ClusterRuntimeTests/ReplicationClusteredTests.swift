@@ -98,7 +98,7 @@ struct KeyValueHandler: EntityHandler {
     /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it.
     static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws -> String? {
         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
-        for running in nodes where await running.node.replication.serves(shard: shard) {
+        for running in nodes where running.node.replication.serves(shard: shard) {
             return try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
         }
         return nil
