@@ -162,7 +162,8 @@ public final class ClusterNode: Service, Sendable {
         case .outcomeUnknown: "outcome_unknown"
         case .timeout: "timeout"
         case .overloaded: "overloaded"
-        case .shutdown: "unavailable"
+        case .shutdown, .storageFailed: "unavailable"
+        case .commandTooLarge: "too_large"
         }
     }
 

@@ -31,6 +31,9 @@ public actor ReplicationHost {
         public var candidacyTimeout: Duration = .milliseconds(600)
         /// Writes waiting for commit on this node, all shards together.
         public var inFlightMax = 100_000
+        /// The largest command ``ReplicationHost/propose(shard:_:)`` takes: an entry must fit in
+        /// a WAL record and, with its batch, in a replication frame.
+        public var commandBytesMax = 1024 * 1024
         /// WAL bytes written since the last checkpoint that start the next one.
         public var checkpointBytes = 64 * 1024 * 1024
         /// Entities without an event for this long are passivated (see ``ShardStateMachine/passivate(idleSince:)``).
@@ -73,8 +76,8 @@ public actor ReplicationHost {
         var isEmpty: Bool { records.isEmpty && messages.isEmpty }
     }
 
-    public let me: NodeID
-    public let settings: Settings
+    public nonisolated let me: NodeID
+    public nonisolated let settings: Settings
     private let log: WriteAheadLog
     private let storage: Storage
     private var walBytesSinceCheckpoint = 0
@@ -421,6 +424,10 @@ public actor ReplicationHost {
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
     /// on a majority of the replica set) and applied here.
     public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
+        guard !halted else { throw ReplicationError.storageFailed }
+        guard command.count <= settings.commandBytesMax else {
+            throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
+        }
         guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: nil) }
         guard slots[Int(shard)].replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
@@ -562,6 +569,7 @@ public actor ReplicationHost {
 
     private func sendAppends() {
         appendsScheduled = false
+        guard !halted else { return }
         let appends = appendsToSend
         appendsToSend.removeAll()
         send(appends)
@@ -611,14 +619,25 @@ public actor ReplicationHost {
     }
 
     /// A WAL write failed: its durability is unknown, so nothing that waited for it (or comes
-    /// later) may leave the node.
+    /// later) may leave the node, and it takes no more writes. Proposers still waiting are told
+    /// at once (their entries may yet commit through the followers' copies, hence "unknown");
+    /// the node must be restarted, and recovers from what its log holds.
     private func halt(_ error: any Error) {
         guard !halted else { return }
         halted = true
-        logger.critical("write-ahead log append failed; replication halted", metadata: ["error": "\(error)"])
+        logger.critical(
+            "write-ahead log append failed; this node takes no more writes until it is restarted",
+            metadata: ["error": "\(error)"]
+        )
         gate.halt()
         outbox = Outbox()
         deferredRecords = []
+        appendsToSend = []
+        for shard in slots.indices {
+            let waiters = slots[shard].waiters
+            slots[shard].waiters.removeAll()
+            for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
+        }
     }
 
     /// Sends messages: those to this node are handled here, the others shipped.

@@ -33,6 +33,10 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
     case timeout
     case overloaded
     case shutdown
+    /// The command exceeds ``ReplicationHost/Settings/commandBytesMax``; nothing was written.
+    case commandTooLarge(bytes: Int, limit: Int)
+    /// This node's write-ahead log failed: it takes no more writes until it is restarted.
+    case storageFailed
 
     public var description: String {
         switch self {
@@ -41,6 +45,8 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
         case .timeout: "the write did not commit in time"
         case .overloaded: "too many writes in flight"
         case .shutdown: "the node is shutting down"
+        case .commandTooLarge(let bytes, let limit): "the command has \(bytes) bytes; the limit is \(limit)"
+        case .storageFailed: "this node's write-ahead log failed; it takes no writes until restarted"
         }
     }
 }

@@ -238,4 +238,84 @@ struct KeyValueHandler: EntityHandler {
         #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart")
         try await Self.stop(nodes[...])
     }
+
+    /// A standalone node (replication 1) with its data in `<root>/standalone`.
+    static func startStandalone(root: String) throws -> MembershipClusteredTests.RunningNode {
+        var configuration = ClusterConfiguration.standalone
+        let ports = try MembershipClusteredTests.freePorts(2)
+        configuration.nodes[0].clusterAddress = NodeAddress(host: "127.0.0.1", port: ports[0])
+        configuration.nodes[0].httpAddress = NodeAddress(host: "127.0.0.1", port: ports[1])
+        let entry = configuration.nodes[0]
+        var settings = NodeSettings(
+            configuration: configuration,
+            nodeID: entry.id,
+            clusterAddress: entry.clusterAddress,
+            httpAddress: entry.httpAddress,
+            seeds: []
+        )
+        settings.dataDirectory = root + "/" + entry.id.rawValue
+        settings.checkpointAtShutdown = false
+        var logger = Logger(label: "test.standalone")
+        logger.logLevel = .critical
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
+        node.setEntityHandler(KeyValueHandler(host: node.replication))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
+        return .init(node: node, group: group, task: Task { try await group.run() })
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func anOversizedCommandIsRefusedAndTheNodeKeepsWriting() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let running = try Self.startStandalone(root: root)
+        _ = try await Self.write("user/small", "before", via: running.node)
+        let limit = running.node.replication.settings.commandBytesMax
+        // KeyValueHandler stores `key=value`: the command it proposes is 9 bytes longer.
+        await #expect(throws: ReplicationError.commandTooLarge(bytes: "user/big=".utf8.count + limit + 1, limit: limit)) {
+            _ = try await running.node.ask(key: "user/big", command: [UInt8](repeating: 7, count: limit + 1))
+        }
+        // Nothing was written, and the node still takes writes.
+        _ = try await Self.write("user/small", "after", via: running.node)
+        #expect(try await Self.read("user/small", shards: 256, on: [running][...]) == "after")
+        #expect(try await Self.read("user/big", shards: 256, on: [running][...]) == nil)
+        try await Self.stop([running][...])
+    }
+
+    /// A failing disk, simulated by pointing the log's open segment at `/dev/full` (every write
+    /// fails with ENOSPC): the writer waiting on it is answered at once, and later writes are
+    /// refused rather than left waiting for their deadline.
+    @Test(.timeLimit(.minutes(1)))
+    func aFailedLogWriteAnswersTheWriterAndRefusesLaterOnes() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let running = try Self.startStandalone(root: root)
+        _ = try await Self.write("user/a", "1", via: running.node)
+
+        let segment = root + "/standalone/wal/wal-000000000001.seg"
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap(Int32.init)
+        let walDescriptor = try #require(
+            descriptors.first { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == segment }
+        )
+        let full = open("/dev/full", O_WRONLY)
+        #expect(full >= 0)
+        #expect(dup2(full, walDescriptor) == walDescriptor)
+        close(full)
+
+        let started = ContinuousClock.now
+        do {
+            _ = try await running.node.ask(key: "user/b", command: Array("2".utf8), timeout: .seconds(30))
+            Issue.record("a write the log could not store was acknowledged")
+        } catch let error as ReplicationError {
+            #expect(error == .outcomeUnknown || error == .storageFailed)
+        }
+        do {
+            _ = try await running.node.ask(key: "user/c", command: Array("3".utf8), timeout: .seconds(30))
+            Issue.record("a write after the log failed was acknowledged")
+        } catch let error as ReplicationError {
+            #expect(error == .storageFailed)
+        }
+        #expect(ContinuousClock.now - started < .seconds(10), "answered at once, not at the 30 s deadline")
+        running.task.cancel()
+        _ = try? await running.task.value
+    }
 }
