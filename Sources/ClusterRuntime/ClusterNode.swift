@@ -129,6 +129,7 @@ public final class ClusterNode: Service, Sendable {
             )
         }
         var replicationSettings = ReplicationHost.Settings()
+        replicationSettings.commitTimeout = settings.commitTimeout
         replicationSettings.checkpointBytes = configuration.checkpointBytes
         replicationSettings.passivateAfter = configuration.passivateAfter
         let genesisNodes = configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)

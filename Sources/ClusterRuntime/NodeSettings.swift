@@ -34,6 +34,10 @@ public struct NodeSettings: Sendable {
     /// Whether a graceful stop ends with a checkpoint (so the next start replays little WAL).
     /// Benchmarks of recovery from a WAL tail turn it off.
     public var checkpointAtShutdown = true
+    /// A write not committed this long after it was proposed fails with `timeout` (its outcome
+    /// is then unknown: it may still commit), so no caller waits forever on a replica set that
+    /// cannot form a majority.
+    public var commitTimeout: Duration = .seconds(10)
 
     public init(
         configuration: ClusterConfiguration,

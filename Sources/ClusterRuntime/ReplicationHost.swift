@@ -34,6 +34,8 @@ public actor ReplicationHost {
         /// The largest command ``ReplicationHost/propose(shard:_:)`` takes: an entry must fit in
         /// a WAL record and, with its batch, in a replication frame.
         public var commandBytesMax = 1024 * 1024
+        /// A proposal not committed this long after it was made fails with `timeout`.
+        public var commitTimeout: Duration = .seconds(10)
         /// WAL bytes written since the last checkpoint that start the next one.
         public var checkpointBytes = 64 * 1024 * 1024
         /// Entities without an event for this long are passivated (see ``ShardStateMachine/passivate(idleSince:)``).
@@ -53,7 +55,7 @@ public actor ReplicationHost {
     struct Slot {
         var replica: Replication.Replica
         var machine: any ShardStateMachine
-        var waiters: [UInt64: (epoch: Replication.Epoch, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
+        var waiters: [UInt64: (epoch: Replication.Epoch, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
         var candidacyStartedAt: ContinuousClock.Instant?
         var candidacyTimeout: Duration
         /// Entries up to here are in the local WAL (written and fsynced).
@@ -83,6 +85,7 @@ public actor ReplicationHost {
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
     private var lastPassivation = ContinuousClock.now
+    private var lastDeadlineSweep = ContinuousClock.now
     /// Checkpoints completed since start.
     public private(set) var checkpointsTaken = 0
     /// Entities passivated since start.
@@ -295,6 +298,10 @@ public actor ReplicationHost {
         submitOutbox()
         metrics.shardsLed.record(servedShards)
         let now = ContinuousClock.now
+        if now - lastDeadlineSweep >= .milliseconds(250) {
+            lastDeadlineSweep = now
+            failExpiredWaiters(now: now)
+        }
         if now - lastPassivation >= settings.passivationInterval {
             lastPassivation = now
             passivateIdle(now: now)
@@ -306,6 +313,17 @@ public actor ReplicationHost {
                 } catch {
                     self.logger.error("checkpoint failed", metadata: ["error": "\(error)"])
                 }
+            }
+        }
+    }
+
+    /// Fails the proposals still not committed at their deadline with `timeout`.
+    private func failExpiredWaiters(now: ContinuousClock.Instant) {
+        for index in slots.indices where !slots[index].waiters.isEmpty {
+            let expired = slots[index].waiters.filter { $0.value.deadline <= now }
+            for (lsn, waiter) in expired {
+                slots[index].waiters[lsn] = nil
+                waiter.continuation.resume(throwing: ReplicationError.timeout)
             }
         }
     }
@@ -441,7 +459,7 @@ public actor ReplicationHost {
         inFlight += 1
         defer { inFlight -= 1 }
         return try await withCheckedThrowingContinuation { continuation in
-            slots[Int(shard)].waiters[lsn] = (epoch, continuation)
+            slots[Int(shard)].waiters[lsn] = (epoch, .now + settings.commitTimeout, continuation)
             collect(shard: shard, directives)
         }
     }

@@ -55,7 +55,8 @@ struct KeyValueHandler: EntityHandler {
         _ entry: ClusterConfiguration.NodeEntry,
         of configuration: ClusterConfiguration,
         root: String,
-        checkpointAtShutdown: Bool = true
+        checkpointAtShutdown: Bool = true,
+        commitTimeout: Duration = .seconds(10)
     ) throws -> MembershipClusteredTests.RunningNode {
         var settings = NodeSettings(
             configuration: configuration,
@@ -67,6 +68,7 @@ struct KeyValueHandler: EntityHandler {
         settings.transport.backoffMax = .milliseconds(300)
         settings.dataDirectory = root + "/" + entry.id.rawValue
         settings.checkpointAtShutdown = checkpointAtShutdown
+        settings.commitTimeout = commitTimeout
         var logger = Logger(label: "test.\(entry.id)")
         logger.logLevel = .warning
         let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
@@ -291,15 +293,7 @@ struct KeyValueHandler: EntityHandler {
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/a", "1", via: running.node)
 
-        let segment = root + "/standalone/wal/wal-000000000001.seg"
-        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap(Int32.init)
-        let walDescriptor = try #require(
-            descriptors.first { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == segment }
-        )
-        let full = open("/dev/full", O_WRONLY)
-        #expect(full >= 0)
-        #expect(dup2(full, walDescriptor) == walDescriptor)
-        close(full)
+        try Self.failWrites(toLogIn: root + "/standalone")
 
         let started = ContinuousClock.now
         do {
@@ -317,5 +311,54 @@ struct KeyValueHandler: EntityHandler {
         #expect(ContinuousClock.now - started < .seconds(10), "answered at once, not at the 30 s deadline")
         running.task.cancel()
         _ = try? await running.task.value
+    }
+
+    /// Makes every later write of the node's log fail, as a full or failing disk would: the
+    /// descriptor of its first segment (open in this process) now points at `/dev/full`.
+    static func failWrites(toLogIn dataDirectory: String) throws {
+        let segment = dataDirectory + "/wal/wal-000000000001.seg"
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap(Int32.init)
+        let walDescriptor = try #require(
+            descriptors.first { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == segment }
+        )
+        let full = open("/dev/full", O_WRONLY)
+        #expect(full >= 0)
+        #expect(dup2(full, walDescriptor) == walDescriptor)
+        close(full)
+    }
+
+    /// A primary whose followers can no longer store anything cannot commit: its writer gets
+    /// `timeout` at the commit deadline instead of waiting forever.
+    @Test(.timeLimit(.minutes(2)))
+    func aWriteThatCannotCommitFailsAtItsDeadline() async throws {
+        let configuration = try Self.configuration(shards: 8)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var nodes: [MembershipClusteredTests.RunningNode] = []
+        for entry in configuration.nodes {
+            nodes.append(try Self.start(entry, of: configuration, root: root, commitTimeout: .seconds(1)))
+        }
+        // A key whose shard n1 serves, written once so the shard's epoch is under way.
+        var key: String?
+        for index in 0..<200 where key == nil {
+            let candidate = "user/\(index)"
+            _ = try await Self.write(candidate, "v", via: nodes[0].node)
+            let shard = UInt32(Placement.shard(forKey: candidate, shardCount: 8))
+            if nodes[0].node.replication.serves(shard: shard) { key = candidate }
+        }
+        let led = try #require(key, "n1 leads one of the 8 shards")
+
+        try Self.failWrites(toLogIn: root + "/n2")
+        try Self.failWrites(toLogIn: root + "/n3")
+        let started = ContinuousClock.now
+        await #expect(throws: ReplicationError.timeout) {
+            _ = try await nodes[0].node.ask(key: led, command: Array("w".utf8), timeout: .seconds(30))
+        }
+        let waited = ContinuousClock.now - started
+        #expect(waited < .seconds(5), "failed at the 1 s commit deadline, after \(waited)")
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
+        }
     }
 }
