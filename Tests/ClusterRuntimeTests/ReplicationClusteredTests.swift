@@ -63,7 +63,7 @@ struct KeyValueHandler: EntityHandler {
             nodeID: entry.id,
             clusterAddress: entry.clusterAddress,
             httpAddress: entry.httpAddress,
-            seeds: [configuration.nodes[0].clusterAddress]
+            seeds: configuration.nodes.count > 1 ? [configuration.nodes[0].clusterAddress] : []
         )
         settings.transport.backoffMax = .milliseconds(300)
         settings.dataDirectory = root + "/" + entry.id.rawValue
@@ -247,22 +247,7 @@ struct KeyValueHandler: EntityHandler {
         let ports = try MembershipClusteredTests.freePorts(2)
         configuration.nodes[0].clusterAddress = NodeAddress(host: "127.0.0.1", port: ports[0])
         configuration.nodes[0].httpAddress = NodeAddress(host: "127.0.0.1", port: ports[1])
-        let entry = configuration.nodes[0]
-        var settings = NodeSettings(
-            configuration: configuration,
-            nodeID: entry.id,
-            clusterAddress: entry.clusterAddress,
-            httpAddress: entry.httpAddress,
-            seeds: []
-        )
-        settings.dataDirectory = root + "/" + entry.id.rawValue
-        settings.checkpointAtShutdown = false
-        var logger = Logger(label: "test.standalone")
-        logger.logLevel = .critical
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
-        node.setEntityHandler(KeyValueHandler(host: node.replication))
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
-        return .init(node: node, group: group, task: Task { try await group.run() })
+        return try start(configuration.nodes[0], of: configuration, root: root, checkpointAtShutdown: false)
     }
 
     @Test(.timeLimit(.minutes(1)))
