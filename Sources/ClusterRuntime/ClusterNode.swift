@@ -250,16 +250,31 @@ public final class ClusterNode: Service, Sendable {
         let replicationPump = Task {
             for await (messages, from) in inputs { await replication.receive(messages, from: from) }
         }
-        do {
-            try await gracefulShutdown()
-        } catch {
-            // Cancelled rather than shut down gracefully: leave anyway, quickly.
+        // Until a graceful shutdown (or cancellation: leave anyway, quickly), or until the WAL
+        // fails: a node that cannot persist leaves, so the others take over its shards.
+        let storageFailure = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                try? await gracefulShutdown()
+                return nil
+            }
+            if settings.leaveOnStorageFailure {
+                group.addTask {
+                    for await failure in replication.storageFailures { return failure }
+                    return nil
+                }
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let storageFailure {
+            logger.critical("the write-ahead log failed: leaving the cluster and stopping", metadata: ["error": "\(storageFailure)"])
         }
         let told = await shell.leave()
         logger.info("leaving the cluster", metadata: ["notified": "\(told)"])
         // Give the notices a moment to be written and answered before closing connections.
         try? await Task.sleep(for: .milliseconds(told > 0 ? 300 : 0))
-        if told > 0 && !Task.isCancelled {
+        if told > 0 && !Task.isCancelled && storageFailure == nil {
             // Hand over: the nodes now designated start new epochs for the shards this node led;
             // stay (answering their prepares with this node's log) until they have, or 3 s pass.
             let deadline = ContinuousClock.now + .seconds(3)
@@ -273,7 +288,7 @@ public final class ClusterNode: Service, Sendable {
         await membership.value
         replicationInbox.finish()
         await replicationPump.value
-        if settings.checkpointAtShutdown, await replication.walBytesSinceLastCheckpoint > 0 {
+        if settings.checkpointAtShutdown, storageFailure == nil, await replication.walBytesSinceLastCheckpoint > 0 {
             // The next start loads snapshots instead of replaying this run's log.
             do {
                 try await replication.checkpoint()
@@ -283,5 +298,6 @@ public final class ClusterNode: Service, Sendable {
         }
         await replication.stop()
         await transport.shutdown()
+        if storageFailure != nil { throw ReplicationError.storageFailed }
     }
 }

@@ -38,6 +38,10 @@ public struct NodeSettings: Sendable {
     /// is then unknown: it may still commit), so no caller waits forever on a replica set that
     /// cannot form a majority.
     public var commitTimeout: Duration = .seconds(10)
+    /// Whether a node whose write-ahead log fails leaves the cluster and stops (its `run()`
+    /// throws `storageFailed`; `plume node` exits 1), so the other nodes take over its shards.
+    /// Off, it stays a member that refuses writes (and its shards wait for its restart).
+    public var leaveOnStorageFailure = true
 
     public init(
         configuration: ClusterConfiguration,

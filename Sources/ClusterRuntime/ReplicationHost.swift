@@ -114,6 +114,9 @@ public actor ReplicationHost {
     private var lastSubmitted: UInt64 = 0
     /// Set when a WAL write failed: nothing more is written or sent.
     private var halted = false
+    /// Yields (once) the error of a failed WAL write: the node should leave the cluster and exit.
+    public nonisolated let storageFailures: AsyncStream<String>
+    private let storageFailure: AsyncStream<String>.Continuation
     private var placement: ShardTable
     private let placementProvider: @Sendable () -> ShardTable?
     private var inFlight = 0
@@ -152,6 +155,7 @@ public actor ReplicationHost {
         let genesis = ShardTable(shardCount: shardCount, replication: replication, nodes: genesisNodes)
         self.placement = ShardTable(shardCount: shardCount, replication: replication, nodes: [])
         self.servedShardBits = Mutex([UInt64](repeating: 0, count: (shardCount + 63) / 64))
+        (storageFailures, storageFailure) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         var random = SystemRandomNumberGenerator()
         for entry in genesis.entries {
             let shard = UInt32(entry.shard)
@@ -638,8 +642,9 @@ public actor ReplicationHost {
 
     /// A WAL write failed: its durability is unknown, so nothing that waited for it (or comes
     /// later) may leave the node, and it takes no more writes. Proposers still waiting are told
-    /// at once (their entries may yet commit through the followers' copies, hence "unknown");
-    /// the node must be restarted, and recovers from what its log holds.
+    /// at once (their entries may yet commit through the followers' copies, hence "unknown"),
+    /// and ``storageFailures`` tells the node, which leaves the cluster and stops; restarted, it
+    /// recovers from what its log holds.
     private func halt(_ error: any Error) {
         guard !halted else { return }
         halted = true
@@ -656,6 +661,8 @@ public actor ReplicationHost {
             slots[shard].waiters.removeAll()
             for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
         }
+        storageFailure.yield("\(error)")
+        storageFailure.finish()
     }
 
     /// Sends messages: those to this node are handled here, the others shipped.

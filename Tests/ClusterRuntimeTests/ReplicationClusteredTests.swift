@@ -56,7 +56,8 @@ struct KeyValueHandler: EntityHandler {
         of configuration: ClusterConfiguration,
         root: String,
         checkpointAtShutdown: Bool = true,
-        commitTimeout: Duration = .seconds(10)
+        commitTimeout: Duration = .seconds(10),
+        leaveOnStorageFailure: Bool = true
     ) throws -> MembershipClusteredTests.RunningNode {
         var settings = NodeSettings(
             configuration: configuration,
@@ -69,6 +70,7 @@ struct KeyValueHandler: EntityHandler {
         settings.dataDirectory = root + "/" + entry.id.rawValue
         settings.checkpointAtShutdown = checkpointAtShutdown
         settings.commitTimeout = commitTimeout
+        settings.leaveOnStorageFailure = leaveOnStorageFailure
         var logger = Logger(label: "test.\(entry.id)")
         logger.logLevel = .warning
         let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
@@ -269,17 +271,16 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// A failing disk, simulated by pointing the log's open segment at `/dev/full` (every write
-    /// fails with ENOSPC): the writer waiting on it is answered at once, and later writes are
-    /// refused rather than left waiting for their deadline.
+    /// fails with ENOSPC): the writer waiting on it is answered at once, the node stops with
+    /// `storageFailed`, and a restart recovers exactly what the log holds.
     @Test(.timeLimit(.minutes(1)))
-    func aFailedLogWriteAnswersTheWriterAndRefusesLaterOnes() async throws {
+    func aFailedLogWriteAnswersTheWriterAndStopsTheNode() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/a", "1", via: running.node)
 
         try Self.failWrites(toLogIn: root + "/standalone")
-
         let started = ContinuousClock.now
         do {
             _ = try await running.node.ask(key: "user/b", command: Array("2".utf8), timeout: .seconds(30))
@@ -287,15 +288,56 @@ struct KeyValueHandler: EntityHandler {
         } catch let error as ReplicationError {
             #expect(error == .outcomeUnknown || error == .storageFailed)
         }
-        do {
-            _ = try await running.node.ask(key: "user/c", command: Array("3".utf8), timeout: .seconds(30))
-            Issue.record("a write after the log failed was acknowledged")
-        } catch let error as ReplicationError {
-            #expect(error == .storageFailed)
+        await #expect(throws: ReplicationError.storageFailed) { try await running.task.value }
+        #expect(ContinuousClock.now - started < .seconds(10), "answered and stopped at once, not at the 30 s deadline")
+
+        // The segment file itself was never touched by the failed writes.
+        let restarted = try Self.startStandalone(root: root)
+        #expect(try await Self.write("user/c", "3", via: restarted.node) == Array("3".utf8))
+        #expect(try await Self.read("user/a", shards: 256, on: [restarted][...]) == "1")
+        #expect(try await Self.read("user/b", shards: 256, on: [restarted][...]) == nil)
+        try await Self.stop([restarted][...])
+    }
+
+    /// A primary whose log fails leaves the cluster: the survivors take its shards over and
+    /// writes to them go on.
+    @Test(.timeLimit(.minutes(2)))
+    func aNodeWhoseLogFailsLeavesAndTheOthersTakeOver() async throws {
+        let configuration = try Self.configuration(shards: 8)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var nodes: [MembershipClusteredTests.RunningNode] = []
+        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
+        // n2 and n3 know each other (they met through the seed, n1) before n1 goes.
+        let converged = await MembershipClusteredTests.waitUntil(seconds: 30) {
+            nodes.allSatisfy { running in
+                running.node.view.members.count == 3 && running.node.view.members.allSatisfy { $0.status == .alive }
+            }
         }
-        #expect(ContinuousClock.now - started < .seconds(10), "answered at once, not at the 30 s deadline")
-        running.task.cancel()
-        _ = try? await running.task.value
+        #expect(converged)
+        let led = try await Self.keyLed(by: nodes[0], shards: 8)
+
+        try Self.failWrites(toLogIn: root + "/n1")
+        await #expect(throws: (any Error).self) {
+            _ = try await nodes[0].node.ask(key: led, command: Array("lost?".utf8), timeout: .seconds(30))
+        }
+        await #expect(throws: ReplicationError.storageFailed) { try await nodes[0].task.value }
+        // n2 takes the write (forwarding to whichever survivor now leads the shard).
+        #expect(try await Self.write(led, "after", via: nodes[1].node) == Array("after".utf8))
+        #expect(try await Self.read(led, shards: 8, on: nodes[1...]) == "after")
+        try await Self.stop(nodes[1...])
+    }
+
+    /// A key whose shard `running` serves, written once (so the shard's epoch is under way).
+    static func keyLed(by running: MembershipClusteredTests.RunningNode, shards: Int) async throws -> String {
+        for index in 0..<200 {
+            let candidate = "user/\(index)"
+            _ = try await write(candidate, "v", via: running.node)
+            if running.node.replication.serves(shard: UInt32(Placement.shard(forKey: candidate, shardCount: shards))) {
+                return candidate
+            }
+        }
+        throw ReplicationError.notPrimary(leader: nil)
     }
 
     /// Makes every later write of the node's log fail, as a full or failing disk would: the
@@ -321,17 +363,10 @@ struct KeyValueHandler: EntityHandler {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var nodes: [MembershipClusteredTests.RunningNode] = []
         for entry in configuration.nodes {
-            nodes.append(try Self.start(entry, of: configuration, root: root, commitTimeout: .seconds(1)))
+            // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
+            nodes.append(try Self.start(entry, of: configuration, root: root, commitTimeout: .seconds(1), leaveOnStorageFailure: false))
         }
-        // A key whose shard n1 serves, written once so the shard's epoch is under way.
-        var key: String?
-        for index in 0..<200 where key == nil {
-            let candidate = "user/\(index)"
-            _ = try await Self.write(candidate, "v", via: nodes[0].node)
-            let shard = UInt32(Placement.shard(forKey: candidate, shardCount: 8))
-            if nodes[0].node.replication.serves(shard: shard) { key = candidate }
-        }
-        let led = try #require(key, "n1 leads one of the 8 shards")
+        let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
         try Self.failWrites(toLogIn: root + "/n2")
         try Self.failWrites(toLogIn: root + "/n3")
