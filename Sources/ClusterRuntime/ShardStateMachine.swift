@@ -42,7 +42,7 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .notPrimary(let leader): "this node does not lead the shard" + (leader.map { " (try \($0))" } ?? "")
         case .outcomeUnknown: "the primary changed before the write committed; its outcome is unknown"
-        case .timeout: "the write did not commit in time"
+        case .timeout: "the write did not commit in time; its outcome is unknown"
         case .overloaded: "too many writes in flight"
         case .shutdown: "the node is shutting down"
         case .commandTooLarge(let bytes, let limit): "the command has \(bytes) bytes; the limit is \(limit)"
