@@ -79,6 +79,31 @@ struct KeyValueHandler: EntityHandler {
         return .init(node: node, group: group, task: Task { try await group.run() })
     }
 
+    /// Every node of `configuration`, started as ``start(_:of:root:checkpointAtShutdown:commitTimeout:leaveOnStorageFailure:)`` does.
+    static func startAll(
+        _ configuration: ClusterConfiguration,
+        root: String,
+        checkpointAtShutdown: Bool = true,
+        commitTimeout: Duration = .seconds(10),
+        leaveOnStorageFailure: Bool = true
+    ) throws -> [MembershipClusteredTests.RunningNode] {
+        try configuration.nodes.map { entry in
+            try start(
+                entry,
+                of: configuration,
+                root: root,
+                checkpointAtShutdown: checkpointAtShutdown,
+                commitTimeout: commitTimeout,
+                leaveOnStorageFailure: leaveOnStorageFailure
+            )
+        }
+    }
+
+    /// A fresh directory path under the temporary directory (the caller removes it).
+    static func temporaryRoot(_ prefix: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    }
+
     /// Stops nodes gracefully and waits for them.
     static func stop(_ nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws {
         for running in nodes {
@@ -111,10 +136,9 @@ struct KeyValueHandler: EntityHandler {
     @Test(.timeLimit(.minutes(2)))
     func acknowledgedWritesSurviveThePrimary() async throws {
         let configuration = try Self.configuration(shards: 8)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
+        let nodes = try Self.startAll(configuration, root: root)
 
         // Writes go through any node; `ask` waits (bounded) while shards elect their first primaries.
         var acknowledged: [String: String] = [:]
@@ -149,10 +173,9 @@ struct KeyValueHandler: EntityHandler {
     @Test(.timeLimit(.minutes(2)))
     func aReplicaAwayPastACheckpointCatchesUpFromTheSnapshot() async throws {
         let configuration = try Self.configuration(shards: 4)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-snapshot-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-snapshot")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
+        var nodes = try Self.startAll(configuration, root: root)
         var acknowledged: [String: String] = [:]
         for index in 0..<30 {
             _ = try await Self.write("user/\(index)", "v\(index)", via: nodes[index % 3].node)
@@ -199,12 +222,9 @@ struct KeyValueHandler: EntityHandler {
     func writesDuringCheckpointsSurviveARestart() async throws {
         var configuration = try Self.configuration(shards: 8)
         configuration.checkpointBytes = 64 * 1024
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-checkpoints-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-checkpoints")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes {
-            nodes.append(try Self.start(entry, of: configuration, root: root, checkpointAtShutdown: false))
-        }
+        var nodes = try Self.startAll(configuration, root: root, checkpointAtShutdown: false)
         let running = nodes
         // Warm-up: every shard has a primary.
         _ = try await Self.write("warm", "up", via: running[0].node)
@@ -254,7 +274,7 @@ struct KeyValueHandler: EntityHandler {
 
     @Test(.timeLimit(.minutes(1)))
     func anOversizedCommandIsRefusedAndTheNodeKeepsWriting() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/small", "before", via: running.node)
@@ -275,7 +295,7 @@ struct KeyValueHandler: EntityHandler {
     /// `storageFailed`, and a restart recovers exactly what the log holds.
     @Test(.timeLimit(.minutes(1)))
     func aFailedLogWriteAnswersTheWriterAndStopsTheNode() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/a", "1", via: running.node)
@@ -304,10 +324,9 @@ struct KeyValueHandler: EntityHandler {
     @Test(.timeLimit(.minutes(2)))
     func aNodeWhoseLogFailsLeavesAndTheOthersTakeOver() async throws {
         let configuration = try Self.configuration(shards: 8)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes { nodes.append(try Self.start(entry, of: configuration, root: root)) }
+        let nodes = try Self.startAll(configuration, root: root)
         // n2 and n3 know each other (they met through the seed, n1) before n1 goes.
         let converged = await MembershipClusteredTests.waitUntil(seconds: 30) {
             nodes.allSatisfy { running in
@@ -359,13 +378,10 @@ struct KeyValueHandler: EntityHandler {
     @Test(.timeLimit(.minutes(2)))
     func aWriteThatCannotCommitFailsAtItsDeadline() async throws {
         let configuration = try Self.configuration(shards: 8)
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-replication-\(UUID().uuidString)").path
+        let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        var nodes: [MembershipClusteredTests.RunningNode] = []
-        for entry in configuration.nodes {
-            // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-            nodes.append(try Self.start(entry, of: configuration, root: root, commitTimeout: .seconds(1), leaveOnStorageFailure: false))
-        }
+        // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
+        let nodes = try Self.startAll(configuration, root: root, commitTimeout: .seconds(1), leaveOnStorageFailure: false)
         let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
         try Self.failWrites(toLogIn: root + "/n2")
