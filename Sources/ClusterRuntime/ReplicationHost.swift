@@ -235,11 +235,7 @@ public actor ReplicationHost {
     public func stop() {
         ticker?.cancel()
         ticker = nil
-        for shard in slots.indices {
-            let waiters = slots[shard].waiters
-            slots[shard].waiters.removeAll()
-            for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.shutdown) }
-        }
+        for shard in slots.indices { failWaiters(of: shard, with: .shutdown) }
     }
 
     // MARK: - Inputs
@@ -319,6 +315,13 @@ public actor ReplicationHost {
                 }
             }
         }
+    }
+
+    /// Fails every proposal waiting on the shard.
+    private func failWaiters(of shard: Int, with error: ReplicationError) {
+        let waiters = slots[shard].waiters
+        slots[shard].waiters.removeAll()
+        for (_, waiter) in waiters { waiter.continuation.resume(throwing: error) }
     }
 
     /// Fails the proposals still not committed at their deadline with `timeout`.
@@ -579,9 +582,7 @@ public actor ReplicationHost {
                 slots[Int(shard)].candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             case .steppedDown(let epoch):
-                let waiters = slots[Int(shard)].waiters
-                slots[Int(shard)].waiters.removeAll()
-                for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
+                failWaiters(of: Int(shard), with: .outcomeUnknown)
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
         }
@@ -656,11 +657,7 @@ public actor ReplicationHost {
         outbox = Outbox()
         deferredRecords = []
         appendsToSend = []
-        for shard in slots.indices {
-            let waiters = slots[shard].waiters
-            slots[shard].waiters.removeAll()
-            for (_, waiter) in waiters { waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown) }
-        }
+        for shard in slots.indices { failWaiters(of: shard, with: .outcomeUnknown) }
         storageFailure.yield("\(error)")
         storageFailure.finish()
     }
