@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], swiftSettings: strict),
         .testTarget(
             name: "PlatformServicesTests",
-            dependencies: ["PlatformServices", "GameDomain", "WireProtocol"],
+            dependencies: ["PlatformServices", "ClusterRuntime", "GameDomain", "WireProtocol"],
             swiftSettings: strict
         ),
         .testTarget(

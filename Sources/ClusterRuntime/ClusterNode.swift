@@ -84,13 +84,15 @@ public final class ClusterNode: Service, Sendable {
                     replicationInbox.yield(([Wire.ShardMessage(shard: shard, message: message)], inbound.from.id))
                 case .replicationBatch(let messages):
                     replicationInbox.yield((messages, inbound.from.id))
-                case .entityRequest(let shard, let key, let command):
+                case .entityRequest(let shard, let key, let timeoutMillis, let command):
                     guard let transport = transportBox.withLockedValue({ $0 }) else { return }
                     let handler = handlerBox.withLockedValue { $0 }
+                    // The caller's deadline, on this node's clock (less the frame's time in flight).
+                    let deadline = ContinuousClock.now + .milliseconds(timeoutMillis)
                     Task {
                         do {
                             guard let handler else { throw EntityError(code: "unavailable", message: "no entity handler") }
-                            let reply = try await handler.handle(shard: shard, key: key, command: command)
+                            let reply = try await handler.handle(shard: shard, key: key, command: command, deadline: deadline)
                             transport.respond(.entityReply(reply), to: inbound)
                         } catch let error as EntityError {
                             transport.respond(.error(code: error.code, message: error.message), to: inbound)
@@ -170,10 +172,16 @@ public final class ClusterNode: Service, Sendable {
 
     /// Sends a command to the entity `key` wherever its shard is led: handled here when this node
     /// leads the shard, else forwarded (one hop) to the node the ring designates. While a shard
-    /// has no primary (an election in progress) the call retries until `timeout`.
+    /// has no primary (an election in progress) the call retries until `timeout`. The deadline
+    /// holds wherever the command runs: the primary neither starts it nor waits for its commit
+    /// past it (the reply is then ``ReplicationError/timeout``, and a write may still commit).
     public func ask(key: String, command: [UInt8], timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+        try await ask(key: key, command: command, deadline: .now + timeout)
+    }
+
+    /// ``ask(key:command:timeout:)`` with an absolute deadline.
+    public func ask(key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         let shard = UInt32(Placement.shard(forKey: key, shardCount: settings.configuration.shards))
-        let deadline = ContinuousClock.now + timeout
         var delay = Duration.milliseconds(20)
         while true {
             do {
@@ -211,7 +219,7 @@ public final class ClusterNode: Service, Sendable {
             guard let handler = handlerBox.withLockedValue({ $0 }) else {
                 throw EntityError(code: "unavailable", message: "no entity handler")
             }
-            return try await handler.handle(shard: shard, key: key, command: command)
+            return try await handler.handle(shard: shard, key: key, command: command, deadline: deadline)
         }
         guard let leader = designated, leader != settings.nodeID,
             let address = view.members.first(where: { $0.id == leader })?.clusterAddress
@@ -219,13 +227,22 @@ public final class ClusterNode: Service, Sendable {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw ReplicationError.timeout }
         do {
-            let reply = try await transport.request(.entityRequest(shard: shard, key: key, command: command), to: address, timeout: remaining)
+            let millis = UInt32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            let reply = try await transport.request(
+                .entityRequest(shard: shard, key: key, timeoutMillis: millis, command: command),
+                to: address,
+                timeout: remaining
+            )
             guard case .entityReply(let bytes) = reply else {
                 throw EntityError(code: "bad_reply", message: "unexpected \(reply.type) from \(leader)")
             }
             return bytes
         } catch TransportError.remote(let code, let message) {
+            if code == Self.code(of: .timeout) { throw ReplicationError.timeout }
             throw EntityError(code: code, message: message)
+        } catch TransportError.timeout {
+            // The deadline passed here or on the primary: the same outcome for the caller.
+            throw ReplicationError.timeout
         }
     }
 

@@ -31,7 +31,7 @@ public actor ReplicationHost {
         public var candidacyTimeout: Duration = .milliseconds(600)
         /// Writes waiting for commit on this node, all shards together.
         public var inFlightMax = 100_000
-        /// The largest command ``ReplicationHost/propose(shard:_:)`` takes: an entry must fit in
+        /// The largest command ``ReplicationHost/propose(shard:_:deadline:)`` takes: an entry must fit in
         /// a WAL record and, with its batch, in a replication frame.
         public var commandBytesMax = 1024 * 1024
         /// A proposal not committed this long after it was made fails with `timeout`.
@@ -447,9 +447,13 @@ public actor ReplicationHost {
     }
 
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
-    /// on a majority of the replica set) and applied here.
-    public func propose(shard: UInt32, _ command: [UInt8]) async throws -> UInt64 {
+    /// on a majority of the replica set) and applied here. Not committed by `deadline` (or
+    /// `commitTimeout` from now, if sooner), it fails with `timeout`: the command may still commit.
+    public func propose(shard: UInt32, _ command: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws -> UInt64 {
         guard !halted else { throw ReplicationError.storageFailed }
+        let now = ContinuousClock.now
+        let deadline = min(deadline ?? .now + settings.commitTimeout, now + settings.commitTimeout)
+        guard deadline > now else { throw ReplicationError.timeout }
         guard command.count <= settings.commandBytesMax else {
             throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
         }
@@ -466,7 +470,7 @@ public actor ReplicationHost {
         inFlight += 1
         defer { inFlight -= 1 }
         return try await withCheckedThrowingContinuation { continuation in
-            slots[Int(shard)].waiters[lsn] = (epoch, .now + settings.commitTimeout, continuation)
+            slots[Int(shard)].waiters[lsn] = (epoch, deadline, continuation)
             collect(shard: shard, directives)
         }
     }
@@ -481,15 +485,19 @@ public actor ReplicationHost {
 
     /// Decides on the shard's state and replicates the decision, in one call: `decide` sees the
     /// state (as ``read(shard:_:)``) and returns the command to replicate, if any, and the
-    /// result to return once that command is committed (see ``propose(shard:_:)``).
+    /// result to return once that command is committed (see ``propose(shard:_:deadline:)``).
     public func execute<T: Sendable>(
         shard: UInt32,
+        deadline: ContinuousClock.Instant? = nil,
         _ decide: (any ShardStateMachine) throws -> (command: [UInt8]?, result: T)
     ) async throws -> T {
         let (command, result) = try read(shard: shard, decide)
-        if let command { _ = try await propose(shard: shard, command) }
+        if let command { _ = try await propose(shard: shard, command, deadline: deadline) }
         return result
     }
+
+    /// Proposals made here and not yet answered (committed, failed or expired), all shards together.
+    public var proposalsWaiting: Int { inFlight }
 
     /// Whether this node leads `shard` and has committed its epoch's start (so its state is
     /// complete), as of the host's last input.

@@ -59,7 +59,7 @@ public final class AccountService: Sendable {
     private let now: @Sendable () -> Double
 
     /// - Parameters:
-    ///   - ask: sends a command to an entity wherever it lives (``ClusterNode/ask(key:command:timeout:)``).
+    ///   - ask: sends a command to an entity wherever it lives (``asking(_:local:timeout:)``).
     ///   - tokenSecret: the secret access tokens are signed with (through a derived 256-bit key);
     ///     every node of a cluster uses the same one.
     public init(
@@ -77,23 +77,28 @@ public final class AccountService: Sendable {
         await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
     }
 
-    /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:timeout:)``.
+    /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:deadline:)``,
+    /// each with `timeout` to get its answer (see ``ClusterNode/ask(key:command:timeout:)``).
     /// With `local` (the node's entity handler), a command for a shard this node is designated
     /// to lead goes straight to it, typed, without encoding the command and the reply.
     public static func asking(
         _ node: ClusterNode,
-        local: EntityService? = nil
+        local: EntityService? = nil,
+        timeout: Duration = .seconds(5)
     ) -> @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply {
         { key, command in
+            let deadline = ContinuousClock.now + timeout
             do {
                 if let local, let shard = node.designatedShard(forKey: key) {
                     do {
-                        return try await local.handle(shard: shard, key: key, command: command)
+                        return try await local.handle(shard: shard, key: key, command: command, deadline: deadline)
                     } catch ReplicationError.notPrimary {
                         // Still electing, or the ring moved: the general path waits and forwards.
                     }
                 }
-                return try EntityCodec.decodeReply(try await node.ask(key: key, command: EntityCodec.encode(command)))
+                return try EntityCodec.decodeReply(
+                    try await node.ask(key: key, command: EntityCodec.encode(command), deadline: deadline)
+                )
             } catch let error as EntityError {
                 throw Failure(kind: .unavailable, message: "\(error)")
             } catch let error as ReplicationError {

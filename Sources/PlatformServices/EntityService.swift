@@ -19,24 +19,36 @@ public final class EntityService: EntityHandler {
         self.clock = clock
     }
 
-    public func handle(shard: UInt32, key: String, command bytes: [UInt8]) async throws -> [UInt8] {
+    public func handle(shard: UInt32, key: String, command bytes: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         let command: EntityCodec.Command
         do {
             command = try EntityCodec.decodeCommand(bytes)
         } catch {
             throw EntityError(code: "bad_command", message: "\(error)")
         }
-        return EntityCodec.encode(try await handle(shard: shard, key: key, command: command))
+        return EntityCodec.encode(try await handle(shard: shard, key: key, command: command, deadline: deadline))
     }
 
-    /// Runs a decoded command (the local path of ``AccountService/asking(_:local:)``).
-    public func handle(shard: UInt32, key: String, command: EntityCodec.Command) async throws -> EntityCodec.Reply {
-        try await mailboxes.enter(key)
+    /// Runs a decoded command (the local path of ``AccountService/asking(_:local:timeout:)``).
+    /// A command whose deadline passes while it waits for its entity is not run: it fails with
+    /// ``ReplicationError/timeout``.
+    public func handle(
+        shard: UInt32,
+        key: String,
+        command: EntityCodec.Command,
+        deadline: ContinuousClock.Instant
+    ) async throws -> EntityCodec.Reply {
+        try await mailboxes.enter(key, deadline: deadline)
         defer { mailboxes.leave(key) }
-        return try await run(shard: shard, key: key, command: command)
+        return try await run(shard: shard, key: key, command: command, deadline: deadline)
     }
 
-    private func run(shard: UInt32, key: String, command: EntityCodec.Command) async throws -> EntityCodec.Reply {
+    private func run(
+        shard: UInt32,
+        key: String,
+        command: EntityCodec.Command,
+        deadline: ContinuousClock.Instant
+    ) async throws -> EntityCodec.Reply {
         let now = clock()
         switch command {
         case .getUser:
@@ -49,7 +61,7 @@ public final class EntityService: EntityHandler {
 
         case .user(let command):
             // Decided and replicated in one call on the host; the reply waits for the commit.
-            return try await host.execute(shard: shard) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+            return try await host.execute(shard: shard, deadline: deadline) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
                 var state = (machine as! EntityStore).user(key) ?? .initial
                 let events: [User.Event]
                 do throws(User.Failure) {
@@ -66,7 +78,7 @@ public final class EntityService: EntityHandler {
             }
 
         case .name(let command):
-            return try await host.execute(shard: shard) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+            return try await host.execute(shard: shard, deadline: deadline) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
                 let state = (machine as! EntityStore).name(key) ?? .initial
                 let events: [NameReservation.Event]
                 do {
@@ -104,7 +116,17 @@ final class Mailboxes: Sendable {
 
     init(depthMax: Int) { self.depthMax = depthMax }
 
-    func enter(_ key: String) async throws {
+    /// Waits for the entity's turn. Past `deadline` by then, leaves it at once and throws
+    /// ``ReplicationError/timeout``: a caller that stopped waiting gets nothing run for it.
+    func enter(_ key: String, deadline: ContinuousClock.Instant) async throws {
+        try await enter(key)
+        guard ContinuousClock.now < deadline else {
+            leave(key)
+            throw ReplicationError.timeout
+        }
+    }
+
+    private func enter(_ key: String) async throws {
         enum Entry { case entered, full, wait }
         let entry = state.withLock { state -> Entry in
             if state.busy.insert(key).inserted { return .entered }

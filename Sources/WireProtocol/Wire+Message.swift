@@ -20,8 +20,10 @@ extension Wire {
         /// peer one frame per WAL flush, however many shards have something for it.
         case replicationBatch([ShardMessage])
         /// A command for an entity, forwarded to the primary of its shard; answered with
-        /// ``entityReply(_:)`` or ``error(code:message:)``.
-        case entityRequest(shard: UInt32, key: String, command: [UInt8])
+        /// ``entityReply(_:)`` or ``error(code:message:)``. `timeoutMillis` is how long the
+        /// caller still waits (its deadline, relative: the nodes' clocks need not agree): the
+        /// primary does not start the command after that, nor wait for its commit longer.
+        case entityRequest(shard: UInt32, key: String, timeoutMillis: UInt32, command: [UInt8])
         case entityReply([UInt8])
 
         public var type: MessageType {
@@ -142,9 +144,10 @@ extension Wire.Message {
         case .replicationBatch(let messages):
             buffer.writeInteger(UInt32(messages.count))
             for item in messages { buffer.writeWireReplication(shard: item.shard, item.message) }
-        case .entityRequest(let shard, let key, let command):
+        case .entityRequest(let shard, let key, let timeoutMillis, let command):
             buffer.writeInteger(shard)
             buffer.writeWireString(key)
+            buffer.writeInteger(timeoutMillis)
             buffer.writeWireBlob(command)
         case .entityReply(let bytes):
             buffer.writeWireBlob(bytes)
@@ -240,7 +243,8 @@ extension Wire.Message {
         case .entityRequest:
             let shard: UInt32 = try buffer.readWireInteger("entity_request.shard")
             let key = try buffer.readWireString("entity_request.key")
-            message = .entityRequest(shard: shard, key: key, command: try buffer.readWireBlob("entity_request.command"))
+            let timeoutMillis: UInt32 = try buffer.readWireInteger("entity_request.timeout_millis")
+            message = .entityRequest(shard: shard, key: key, timeoutMillis: timeoutMillis, command: try buffer.readWireBlob("entity_request.command"))
         case .entityReply:
             message = .entityReply(try buffer.readWireBlob("entity_reply"))
         }

@@ -16,8 +16,9 @@ import NIOCore
 public enum Wire {
     /// `"PL"`, the first two bytes of every frame.
     public static let magic: UInt16 = 0x504C
-    /// The wire version in every frame header. Peers must agree on it exactly.
-    public static let versionMajor: UInt8 = 1
+    /// The wire version in every frame header. Peers must agree on it exactly. (2: an entity
+    /// request carries the caller's remaining time.)
+    public static let versionMajor: UInt8 = 2
     /// Minor revisions stay compatible; exchanged in the handshake for information.
     public static let versionMinor: UInt8 = 0
     public static let headerBytes = 22

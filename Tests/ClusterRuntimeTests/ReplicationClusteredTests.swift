@@ -9,8 +9,8 @@ import Testing
 struct KeyValueHandler: EntityHandler {
     let host: ReplicationHost
 
-    func handle(shard: UInt32, key: String, command: [UInt8]) async throws -> [UInt8] {
-        _ = try await host.propose(shard: shard, Array("\(key)=".utf8) + command)
+    func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        _ = try await host.propose(shard: shard, Array("\(key)=".utf8) + command, deadline: deadline)
         return command
     }
 }
@@ -392,6 +392,50 @@ struct KeyValueHandler: EntityHandler {
         }
         let waited = ContinuousClock.now - started
         #expect(waited < .seconds(5), "failed at the 1 s commit deadline, after \(waited)")
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
+        }
+    }
+}
+
+extension ReplicationClusteredTests {
+    /// The caller's deadline holds wherever its write runs: with the default 10 s commit
+    /// deadline, a 1 s `ask` through the primary and one forwarded from another node both fail
+    /// with `timeout` about 1 s later, and the primary stops waiting for them then too (before,
+    /// the local path waited the full commit deadline and the primary held forwarded writes as long).
+    @Test(.timeLimit(.minutes(2)))
+    func aWriteEndsAtItsCallersDeadlineOnEveryNode() async throws {
+        let configuration = try Self.configuration(shards: 8)
+        let root = Self.temporaryRoot("plume-replication")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try Self.startAll(configuration, root: root, leaveOnStorageFailure: false)
+        let led = try await Self.keyLed(by: nodes[0], shards: 8)
+
+        try Self.failWrites(toLogIn: root + "/n2")
+        try Self.failWrites(toLogIn: root + "/n3")
+        let started = ContinuousClock.now
+        func failure(of ask: () async throws -> [UInt8]) async -> (any Error)? {
+            do {
+                _ = try await ask()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        async let local = failure { try await nodes[0].node.ask(key: led, command: Array("local".utf8), timeout: .seconds(1)) }
+        async let forwarded = failure { try await nodes[1].node.ask(key: led, command: Array("forwarded".utf8), timeout: .seconds(1)) }
+        let errors = await [local, forwarded]
+        #expect(errors.map { $0 as? ReplicationError } == [.timeout, .timeout], "\(errors)")
+        let waited = ContinuousClock.now - started
+        #expect(waited < .seconds(5), "answered at the callers' 1 s deadline, after \(waited)")
+        // Both writes were proposed on n1; it lets them go at their callers' deadline.
+        var waiting = await nodes[0].node.replication.proposalsWaiting
+        while waiting > 0, ContinuousClock.now - started < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(50))
+            waiting = await nodes[0].node.replication.proposalsWaiting
+        }
+        #expect(waiting == 0, "n1 still waits for \(waiting) write(s) its callers gave up on")
         for running in nodes {
             running.task.cancel()
             _ = try? await running.task.value

@@ -86,7 +86,7 @@ import WireProtocol
                 )
             )
         ),
-        .entityRequest(shard: 12, key: "user/42", command: [1, 2, 3]),
+        .entityRequest(shard: 12, key: "user/42", timeoutMillis: 4_500, command: [1, 2, 3]),
         .entityReply([]),
         .entityReply([9, 8, 7]),
     ]
