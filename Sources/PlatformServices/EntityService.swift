@@ -106,9 +106,15 @@ public final class EntityService: EntityHandler {
 /// Per-entity serialization: one command at a time per key, with a bounded queue. A lock, not
 /// an actor: an uncontended entity is entered and left without a hop to another executor.
 final class Mailboxes: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
     private struct State {
-        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var waiting: [String: [Waiter]] = [:]
         var busy: Set<String> = []
+        var lastWaiterID: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -116,40 +122,60 @@ final class Mailboxes: Sendable {
 
     init(depthMax: Int) { self.depthMax = depthMax }
 
-    /// Waits for the entity's turn. Past `deadline` by then, leaves it at once and throws
-    /// ``ReplicationError/timeout``: a caller that stopped waiting gets nothing run for it.
+    /// Waits for the entity's turn, at most until `deadline`: a caller whose deadline passes
+    /// first leaves the queue with ``ReplicationError/timeout`` and nothing is run for it.
+    /// Throws `overloaded` at once if `depthMax` callers are waiting already.
     func enter(_ key: String, deadline: ContinuousClock.Instant) async throws {
-        try await enter(key)
+        enum Entry { case entered, full, wait(UInt64) }
+        let entry = state.withLock { state -> Entry in
+            if state.busy.insert(key).inserted { return .entered }
+            guard state.waiting[key, default: []].count < depthMax else { return .full }
+            state.lastWaiterID += 1
+            return .wait(state.lastWaiterID)
+        }
+        switch entry {
+        case .entered:
+            break
+        case .full:
+            throw EntityError(code: "overloaded", message: "too many commands queued for \(key)")
+        case .wait(let id):
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let enteredMeanwhile = state.withLock { state -> Bool in
+                    // The holder may have left between the two locks.
+                    if state.busy.insert(key).inserted { return true }
+                    state.waiting[key, default: []].append(Waiter(id: id, continuation: continuation))
+                    return false
+                }
+                if enteredMeanwhile {
+                    continuation.resume()
+                } else {
+                    Task { [self] in
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        giveUp(key, waiter: id)
+                    }
+                }
+            }
+        }
+        // The turn may come just as the deadline passes.
         guard ContinuousClock.now < deadline else {
             leave(key)
             throw ReplicationError.timeout
         }
     }
 
-    private func enter(_ key: String) async throws {
-        enum Entry { case entered, full, wait }
-        let entry = state.withLock { state -> Entry in
-            if state.busy.insert(key).inserted { return .entered }
-            return state.waiting[key, default: []].count < depthMax ? .wait : .full
+    /// Takes a waiter whose deadline passed out of the queue (if its turn has not come yet).
+    private func giveUp(_ key: String, waiter id: UInt64) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard var queue = state.waiting[key], let index = queue.firstIndex(where: { $0.id == id }) else { return nil }
+            let waiter = queue.remove(at: index)
+            state.waiting[key] = queue.isEmpty ? nil : queue
+            return waiter
         }
-        switch entry {
-        case .entered: return
-        case .full: throw EntityError(code: "overloaded", message: "too many commands queued for \(key)")
-        case .wait:
-            await withCheckedContinuation { continuation in
-                let enteredMeanwhile = state.withLock { state -> Bool in
-                    // The holder may have left between the two locks.
-                    if state.busy.insert(key).inserted { return true }
-                    state.waiting[key, default: []].append(continuation)
-                    return false
-                }
-                if enteredMeanwhile { continuation.resume() }
-            }
-        }
+        waiter?.continuation.resume(throwing: ReplicationError.timeout)
     }
 
     func leave(_ key: String) {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> Waiter? in
             guard var queue = state.waiting[key], !queue.isEmpty else {
                 state.busy.remove(key)
                 return nil
@@ -158,6 +184,9 @@ final class Mailboxes: Sendable {
             state.waiting[key] = queue.isEmpty ? nil : queue
             return next  // the key stays busy: it passes to `next`
         }
-        next?.resume()
+        next?.continuation.resume()
     }
+
+    /// Callers waiting for the entity's turn.
+    func waiting(for key: String) -> Int { state.withLock { $0.waiting[key]?.count ?? 0 } }
 }

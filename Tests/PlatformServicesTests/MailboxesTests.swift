@@ -3,21 +3,32 @@ import Testing
 
 @testable import PlatformServices
 
-/// One command at a time per entity, and none run for a caller whose deadline passed in the queue.
+/// One command at a time per entity, a bounded queue, and no caller kept waiting past its deadline.
 @Suite struct MailboxesTests {
-    @Test func aCommandWhoseDeadlinePassedInTheQueueIsNotRunAndTheEntityStaysUsable() async throws {
+    /// Waits (bounded: 10 s) until `count` callers are queued for `key`.
+    static func waitUntil(_ mailboxes: Mailboxes, queues count: Int, for key: String) async throws {
+        let giveUp = ContinuousClock.now + .seconds(10)
+        while mailboxes.waiting(for: key) != count, ContinuousClock.now < giveUp {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(mailboxes.waiting(for: key) == count)
+    }
+
+    @Test func aCallerWhoseDeadlinePassesInTheQueueLeavesItAndTheEntityStaysUsable() async throws {
         let mailboxes = Mailboxes(depthMax: 4)
         try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
-        let late = Task { try await mailboxes.enter("user/1", deadline: .now + .milliseconds(50)) }
+        let lateDeadline = ContinuousClock.now + .milliseconds(100)
+        let late = Task { try await mailboxes.enter("user/1", deadline: lateDeadline) }
+        // Refused at its deadline while the holder still holds the entity.
+        await #expect(throws: ReplicationError.timeout) { try await late.value }
+        #expect(mailboxes.waiting(for: "user/1") == 0)
+
         let onTime = Task { try await mailboxes.enter("user/1", deadline: .now + .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Self.waitUntil(mailboxes, queues: 1, for: "user/1")
         mailboxes.leave("user/1")
-        // Whichever of the two was queued first, the one on time gets the entity and the late
-        // one is refused when its turn comes.
         try await onTime.value
         mailboxes.leave("user/1")
-        await #expect(throws: ReplicationError.timeout) { try await late.value }
-        // Nothing is left holding the entity.
+        // Nothing is left holding the entity: a caller with a short deadline gets in.
         try await mailboxes.enter("user/1", deadline: .now + .seconds(1))
         mailboxes.leave("user/1")
     }
@@ -26,8 +37,13 @@ import Testing
         let mailboxes = Mailboxes(depthMax: 1)
         try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
         let queued = Task { try await mailboxes.enter("user/1", deadline: .now + .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(100))
-        await #expect(throws: EntityError.self) { try await mailboxes.enter("user/1", deadline: .now + .seconds(60)) }
+        try await Self.waitUntil(mailboxes, queues: 1, for: "user/1")
+        await #expect(throws: EntityError(code: "overloaded", message: "too many commands queued for user/1")) {
+            try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
+        }
+        // Another entity is not affected.
+        try await mailboxes.enter("user/2", deadline: .now + .seconds(1))
+        mailboxes.leave("user/2")
         mailboxes.leave("user/1")
         try await queued.value
         mailboxes.leave("user/1")
