@@ -452,7 +452,7 @@ public actor ReplicationHost {
     public func propose(shard: UInt32, _ command: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws -> UInt64 {
         guard !halted else { throw ReplicationError.storageFailed }
         let now = ContinuousClock.now
-        let deadline = min(deadline ?? .now + settings.commitTimeout, now + settings.commitTimeout)
+        let deadline = min(deadline ?? now + settings.commitTimeout, now + settings.commitTimeout)
         guard deadline > now else { throw ReplicationError.timeout }
         guard command.count <= settings.commandBytesMax else {
             throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
