@@ -159,7 +159,8 @@ public final class ClusterNode: Service, Sendable {
         handlerBox.withLockedValue { $0 = handler }
     }
 
-    static func code(of error: ReplicationError) -> String {
+    /// The code a replication error goes by on the wire and in API errors.
+    public static func code(of error: ReplicationError) -> String {
         switch error {
         case .notPrimary: "not_primary"
         case .outcomeUnknown: "outcome_unknown"

@@ -95,6 +95,9 @@ public struct AccountsController<Context: RequestContext>: Sendable {
         case .badCredentials: APIError(.unauthorized, code: "invalid_credentials", message: failure.message)
         case .unauthorized: APIError(.unauthorized, code: "unauthorized", message: failure.message)
         case .notFound: APIError(.notFound, code: "not_found", message: failure.message)
+        case .overloaded: APIError(.serviceUnavailable, code: "overloaded", message: failure.message, retryAfterSeconds: 1)
+        case .timeout:
+            APIError(.gatewayTimeout, code: "timeout", message: "no answer in time; a write may or may not have been applied (\(failure.message))")
         case .unavailable: APIError(.serviceUnavailable, code: "unavailable", message: failure.message)
         }
     }

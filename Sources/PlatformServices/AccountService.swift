@@ -19,11 +19,33 @@ public final class AccountService: Sendable {
             case badCredentials
             case unauthorized
             case notFound
+            /// The entity's queue or the node's in-flight writes are full: retry shortly.
+            case overloaded
+            /// The deadline passed before the answer: a write may or may not have been applied.
+            case timeout
             case unavailable
         }
 
         public var kind: Kind
         public var message: String
+
+        /// What a failed cluster call means for the client: overloaded, timed out (outcome
+        /// unknown), or unavailable (no primary yet, storage failed, shutting down …).
+        public static func cluster(_ error: any Error) -> Failure {
+            let code: String? =
+                switch error {
+                case let error as EntityError: error.code
+                case let error as ReplicationError: ClusterNode.code(of: error)
+                case TransportError.overloaded: "overloaded"
+                case TransportError.timeout: "timeout"
+                default: nil
+                }
+            switch code {
+            case "overloaded": return Failure(kind: .overloaded, message: "\(error)")
+            case "timeout": return Failure(kind: .timeout, message: "\(error)")
+            default: return Failure(kind: .unavailable, message: "\(error)")
+            }
+        }
     }
 
     /// What signup, login and refresh answer.
@@ -100,11 +122,11 @@ public final class AccountService: Sendable {
                     try await node.ask(key: key, command: EntityCodec.encode(command), deadline: deadline)
                 )
             } catch let error as EntityError {
-                throw Failure(kind: .unavailable, message: "\(error)")
+                throw Failure.cluster(error)
             } catch let error as ReplicationError {
-                throw Failure(kind: .unavailable, message: "\(error)")
+                throw Failure.cluster(error)
             } catch let error as TransportError {
-                throw Failure(kind: .unavailable, message: "\(error)")
+                throw Failure.cluster(error)
             }
         }
     }

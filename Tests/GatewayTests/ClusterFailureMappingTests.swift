@@ -1,0 +1,52 @@
+import ClusterRuntime
+import Hummingbird
+import HummingbirdTesting
+import PlatformServices
+import Testing
+
+@testable import Gateway
+
+/// What a client sees when the cluster cannot answer: overloaded (retry soon), timeout (the
+/// outcome is unknown) and unavailable stay distinguishable, each with its own status and code.
+@Suite struct ClusterFailureMappingTests {
+    @Test func clusterErrorsKeepTheirMeaning() {
+        let cases: [(any Error, AccountService.Failure.Kind)] = [
+            (EntityError(code: "overloaded", message: "too many commands queued for user/1"), .overloaded),
+            (ReplicationError.overloaded, .overloaded),
+            (TransportError.overloaded, .overloaded),
+            (ReplicationError.timeout, .timeout),
+            (TransportError.timeout, .timeout),
+            (EntityError(code: "timeout", message: "no commit in time"), .timeout),
+            (ReplicationError.notPrimary(leader: nil), .unavailable),
+            (ReplicationError.storageFailed, .unavailable),
+            (TransportError.connectionClosed, .unavailable),
+        ]
+        for (error, kind) in cases {
+            #expect(AccountService.Failure.cluster(error).kind == kind, "\(error)")
+        }
+    }
+
+    /// Through the error middleware: the status, the JSON code and `Retry-After` reach the client.
+    @Test func overloadedAndTimeoutAnswersCarryTheirStatusCodeAndRetryAfter() async throws {
+        let router = Router()
+        router.middlewares.add(ErrorMiddleware())
+        router.get("/overloaded") { _, _ -> String in
+            throw AccountsController<BasicRequestContext>.apiError(.cluster(EntityError(code: "overloaded", message: "queue full")))
+        }
+        router.get("/timeout") { _, _ -> String in
+            throw AccountsController<BasicRequestContext>.apiError(.cluster(ReplicationError.timeout))
+        }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/overloaded", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "1")
+                #expect(String(buffer: response.body).contains(#""code":"overloaded""#))
+            }
+            try await client.execute(uri: "/timeout", method: .get) { response in
+                #expect(response.status == .gatewayTimeout)
+                #expect(response.headers[.retryAfter] == nil)
+                #expect(String(buffer: response.body).contains(#""code":"timeout""#))
+            }
+        }
+    }
+}
