@@ -109,6 +109,8 @@ final class Mailboxes: Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Void, any Error>
+        /// Takes the waiter out at its deadline; cancelled when its turn comes first.
+        let timer: Task<Void, Never>
     }
 
     private struct State {
@@ -140,19 +142,23 @@ final class Mailboxes: Sendable {
             throw EntityError(code: "overloaded", message: "too many commands queued for \(key)")
         case .wait(let id):
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let timer = Task { [self] in
+                    do {
+                        try await Task.sleep(until: deadline, clock: .continuous)
+                    } catch {
+                        return  // cancelled: the turn came
+                    }
+                    giveUp(key, waiter: id)
+                }
                 let enteredMeanwhile = state.withLock { state -> Bool in
                     // The holder may have left between the two locks.
                     if state.busy.insert(key).inserted { return true }
-                    state.waiting[key, default: []].append(Waiter(id: id, continuation: continuation))
+                    state.waiting[key, default: []].append(Waiter(id: id, continuation: continuation, timer: timer))
                     return false
                 }
                 if enteredMeanwhile {
+                    timer.cancel()
                     continuation.resume()
-                } else {
-                    Task { [self] in
-                        try? await Task.sleep(until: deadline, clock: .continuous)
-                        giveUp(key, waiter: id)
-                    }
                 }
             }
         }
@@ -184,6 +190,7 @@ final class Mailboxes: Sendable {
             state.waiting[key] = queue.isEmpty ? nil : queue
             return next  // the key stays busy: it passes to `next`
         }
+        next?.timer.cancel()
         next?.continuation.resume()
     }
 
