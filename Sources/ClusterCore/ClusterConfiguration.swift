@@ -34,6 +34,11 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var passivateAfter: Duration = .seconds(300)
     /// `entities.passivate_after_s`.
     public static let passivateAfterSecondsRange = 1...86_400
+    /// How long a command for an entity (every API request) waits for its answer, wherever its
+    /// shard is led: past it the command is not started, or its commit is no longer awaited.
+    public var requestTimeout: Duration = .seconds(5)
+    /// `entities.request_timeout_ms`.
+    public static let requestTimeoutMillisecondsRange = 100...60_000
     /// `storage.checkpoint_kib`: 64 KiB to 4 GiB.
     public static let checkpointKiBRange = 64...(4 * 1024 * 1024)
 

@@ -32,7 +32,7 @@ public enum ConfigLoader {
         "push_pull_interval_ms", "retransmit_multiplier",
     ]
     static let storageKeys: Set<String> = ["checkpoint_kib"]
-    static let entitiesKeys: Set<String> = ["passivate_after_s"]
+    static let entitiesKeys: Set<String> = ["passivate_after_s", "request_timeout_ms"]
     static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities"]
 
     /// Loads and validates the file at `path`.
@@ -152,6 +152,11 @@ public enum ConfigLoader {
                 entities, "passivate_after_s", path: "entities", in: ClusterConfiguration.passivateAfterSecondsRange, unit: "seconds"
             ) {
                 configuration.passivateAfter = .seconds(seconds)
+            }
+            if let millis = try reader.int(
+                entities, "request_timeout_ms", path: "entities", in: ClusterConfiguration.requestTimeoutMillisecondsRange, unit: "ms"
+            ) {
+                configuration.requestTimeout = .milliseconds(millis)
             }
         }
 

@@ -91,7 +91,7 @@ struct NodeCommand: AsyncParsableCommand {
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
-            ask: AccountService.asking(clusterNode, local: entities)
+            ask: AccountService.asking(clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
         )
         let http = GatewayApplication.make(
             address: settings.httpAddress,

@@ -35,6 +35,7 @@ import Testing
 
         [entities]
         passivate_after_s = 120
+        request_timeout_ms = 2500
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -61,6 +62,7 @@ import Testing
         #expect(configuration.membership.suspicionMax == .milliseconds(3000))
         #expect(configuration.checkpointBytes == 2048 * 1024)
         #expect(configuration.passivateAfter == .seconds(120))
+        #expect(configuration.requestTimeout == .milliseconds(2500))
     }
 
     @Test func aCheckpointSizeOutOfRangeNamesTheKeyAndLine() throws {
@@ -69,6 +71,13 @@ import Testing
         #expect(error.key == "storage.checkpoint_kib")
         #expect(error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("checkpoint_kib") }! + 1)
         #expect(self.error(Self.good + "\nidle_s = 1\n")?.key == "entities.idle_s")
+    }
+
+    @Test func aRequestTimeoutOutOfRangeNamesTheKeyAndItsBounds() throws {
+        let text = Self.good.replacingOccurrences(of: "request_timeout_ms = 2500", with: "request_timeout_ms = 0")
+        let error = try #require(self.error(text))
+        #expect(error.key == "entities.request_timeout_ms")
+        #expect(error.message.contains("between 100 and 60000 (ms)"), "\(error.message)")
     }
 
     @Test func theRepositoryClusterConfLoads() throws {
