@@ -30,7 +30,8 @@ public final class AccountService: Sendable {
         public var message: String
 
         /// What a failed cluster call means for the client: overloaded, timed out (outcome
-        /// unknown), or unavailable (no primary yet, storage failed, shutting down …).
+        /// unknown), or unavailable (no primary yet, storage failed, shutting down, a reply
+        /// that does not decode …).
         public static func cluster(_ error: any Error) -> Failure {
             let code: String? =
                 switch error {
@@ -121,11 +122,7 @@ public final class AccountService: Sendable {
                 return try EntityCodec.decodeReply(
                     try await node.ask(key: key, command: EntityCodec.encode(command), deadline: deadline)
                 )
-            } catch let error as EntityError {
-                throw Failure.cluster(error)
-            } catch let error as ReplicationError {
-                throw Failure.cluster(error)
-            } catch let error as TransportError {
+            } catch {
                 throw Failure.cluster(error)
             }
         }
