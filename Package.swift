@@ -91,6 +91,8 @@ let package = Package(
             dependencies: [
                 "ClusterRuntime",
                 "PlatformServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

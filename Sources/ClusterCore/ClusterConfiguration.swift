@@ -39,6 +39,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var requestTimeout: Duration = .seconds(5)
     /// `entities.request_timeout_ms`.
     public static let requestTimeoutMillisecondsRange = 100...60_000
+    /// The HTTP edge's brakes on sign-up, login and refresh (`[gateway]`).
+    public var authLimits = AuthLimits()
     /// `storage.checkpoint_kib`: 64 KiB to 4 GiB.
     public static let checkpointKiBRange = 64...(4 * 1024 * 1024)
 
@@ -106,6 +108,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
                 key: "storage.checkpoint_kib",
                 message: "must be between 64 and 4194304 (KiB), got \(checkpointBytes / 1024)"
             )
+        }
+        if let header = authLimits.clientAddressHeader, !AuthLimits.isHeaderName(header) {
+            throw ValidationError(key: "gateway.client_address_header", message: "\"\(header)\" is not a header name")
         }
         do {
             try membership.validate()

@@ -33,7 +33,10 @@ public enum ConfigLoader {
     ]
     static let storageKeys: Set<String> = ["checkpoint_kib"]
     static let entitiesKeys: Set<String> = ["passivate_after_s", "request_timeout_ms"]
-    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities"]
+    static let gatewayKeys: Set<String> = [
+        "auth_burst", "auth_per_minute", "login_failures_burst", "login_failure_refill_s", "client_address_header",
+    ]
+    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway"]
 
     /// Loads and validates the file at `path`.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -158,6 +161,34 @@ public enum ConfigLoader {
             ) {
                 configuration.requestTimeout = .milliseconds(millis)
             }
+        }
+
+        if let value = root["gateway"] {
+            let gateway = try reader.table(value, path: "gateway")
+            try reader.rejectUnknown(gateway, path: "gateway", allowed: gatewayKeys)
+            var limits = configuration.authLimits
+            if let burst = try reader.int(gateway, "auth_burst", path: "gateway", in: AuthLimits.requestsBurstRange, unit: "requests") {
+                limits.requestsBurst = burst
+            }
+            if let rate = try reader.int(
+                gateway, "auth_per_minute", path: "gateway", in: AuthLimits.requestsPerMinuteRange, unit: "requests per minute"
+            ) {
+                limits.requestsPerMinute = rate
+            }
+            if let burst = try reader.int(
+                gateway, "login_failures_burst", path: "gateway", in: AuthLimits.loginFailuresBurstRange, unit: "failed logins"
+            ) {
+                limits.loginFailuresBurst = burst
+            }
+            if let seconds = try reader.int(
+                gateway, "login_failure_refill_s", path: "gateway", in: AuthLimits.loginFailureRefillSecondsRange, unit: "seconds"
+            ) {
+                limits.loginFailureRefill = .seconds(seconds)
+            }
+            if let header = try reader.string(gateway, "client_address_header", path: "gateway") {
+                limits.clientAddressHeader = header.isEmpty ? nil : header
+            }
+            configuration.authLimits = limits
         }
 
         if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }

@@ -4,17 +4,22 @@ import Hummingbird
 import PlatformServices
 
 /// `/v1/auth/…` and `/v1/users/…`: accounts, sessions and profiles.
-public struct AccountsController<Context: RequestContext>: Sendable {
+///
+/// Sign-up, login and refresh pass the node's ``AuthThrottle`` first (429 past its limits).
+public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable {
     let accounts: AccountService
+    let throttle: AuthThrottle
     /// The largest JSON body accepted.
     public static var bodyBytesMax: Int { 64 * 1024 }
 
-    public init(accounts: AccountService) {
+    public init(accounts: AccountService, throttle: AuthThrottle) {
         self.accounts = accounts
+        self.throttle = throttle
     }
 
     public func addRoutes(to router: Router<Context>) {
         router.post("/v1/auth/signup") { request, context -> Response in
+            try admitClient(request, context)
             let body = try await JSONBody(request, context: context)
             let tokens = try await mapped {
                 try await accounts.signup(
@@ -26,17 +31,25 @@ public struct AccountsController<Context: RequestContext>: Sendable {
             return try JSONResponse.make(TokensBody(tokens), status: .created)
         }
         router.post("/v1/auth/login") { request, context -> Response in
+            try admitClient(request, context)
             let body = try await JSONBody(request, context: context)
-            let tokens = try await mapped {
-                try await accounts.login(
-                    username: try body.optionalString("username"),
-                    email: try body.optionalString("email"),
-                    password: try body.string("password")
-                )
+            let username = try body.optionalString("username")
+            let email = try body.optionalString("email")
+            let password = try body.string("password")
+            let name = username ?? email ?? ""
+            try throttle.admitLogin(name: name)
+            let tokens: AccountService.Tokens
+            do {
+                tokens = try await accounts.login(username: username, email: email, password: password)
+            } catch let failure as AccountService.Failure {
+                if case .badCredentials = failure.kind { throttle.loginFailed(name: name) }
+                throw Self.apiError(failure)
             }
+            throttle.loginSucceeded(name: name)
             return try JSONResponse.make(TokensBody(tokens))
         }
         router.post("/v1/auth/refresh") { request, context -> Response in
+            try admitClient(request, context)
             let body = try await JSONBody(request, context: context)
             let tokens = try await mapped { try await accounts.refresh(try body.string("refresh_token")) }
             return try JSONResponse.make(TokensBody(tokens))
@@ -69,6 +82,11 @@ public struct AccountsController<Context: RequestContext>: Sendable {
             let user = try await mapped { try await accounts.user(id: id) }
             return try JSONResponse.make(UserBody(user, includeEmail: false))
         }
+    }
+
+    /// Spends one of the client's authentication requests (429 when it has none left).
+    func admitClient(_ request: Request, _ context: Context) throws {
+        try throttle.admit(client: throttle.clientAddress(headers: request.headers, peer: context.remoteAddress))
     }
 
     func bearer(_ request: Request) throws -> String {
@@ -110,9 +128,9 @@ struct JSONBody {
     init(_ request: Request, context: some RequestContext) async throws {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: AccountsController<BasicRequestContext>.bodyBytesMax)
+            buffer = try await request.body.collect(upTo: AccountsController<PlumeRequestContext>.bodyBytesMax)
         } catch {
-            throw APIError(.contentTooLarge, code: "payload_too_large", message: "the body exceeds \(AccountsController<BasicRequestContext>.bodyBytesMax) bytes")
+            throw APIError(.contentTooLarge, code: "payload_too_large", message: "the body exceeds \(AccountsController<PlumeRequestContext>.bodyBytesMax) bytes")
         }
         guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)), let object = parsed as? [String: Any] else {
             throw APIError(.badRequest, code: "malformed_json", message: "the body is not a JSON object")

@@ -11,13 +11,14 @@ public enum GatewayApplication {
     public static func router(
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
-        accounts: AccountService? = nil
-    ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        accounts: AccountService? = nil,
+        authLimits: AuthLimits = AuthLimits()
+    ) -> Router<PlumeRequestContext> {
+        let router = Router(context: PlumeRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         ClusterController(view: view).addRoutes(to: router)
         MetricsController(registry: registry).addRoutes(to: router)
-        if let accounts { AccountsController(accounts: accounts).addRoutes(to: router) }
+        if let accounts { AccountsController(accounts: accounts, throttle: AuthThrottle(limits: authLimits)).addRoutes(to: router) }
         return router
     }
 
@@ -27,11 +28,12 @@ public enum GatewayApplication {
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
+        authLimits: AuthLimits = AuthLimits(),
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(view: view, registry: registry, accounts: accounts),
+            router: router(view: view, registry: registry, accounts: accounts, authLimits: authLimits),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "plume"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? address.port) },
             logger: logger

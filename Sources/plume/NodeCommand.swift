@@ -98,6 +98,7 @@ struct NodeCommand: AsyncParsableCommand {
             view: { clusterNode.view },
             registry: registry,
             accounts: accounts,
+            authLimits: settings.configuration.authLimits,
             logger: logger
         )
         logger.info(

@@ -36,6 +36,13 @@ import Testing
         [entities]
         passivate_after_s = 120
         request_timeout_ms = 2500
+
+        [gateway]
+        auth_burst = 50
+        auth_per_minute = 1200
+        login_failures_burst = 5
+        login_failure_refill_s = 60
+        client_address_header = "X-Forwarded-For"
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -63,6 +70,27 @@ import Testing
         #expect(configuration.checkpointBytes == 2048 * 1024)
         #expect(configuration.passivateAfter == .seconds(120))
         #expect(configuration.requestTimeout == .milliseconds(2500))
+        #expect(configuration.authLimits.requestsBurst == 50)
+        #expect(configuration.authLimits.requestsPerMinute == 1200)
+        #expect(configuration.authLimits.loginFailuresBurst == 5)
+        #expect(configuration.authLimits.loginFailureRefill == .seconds(60))
+        #expect(configuration.authLimits.clientAddressHeader == "X-Forwarded-For")
+    }
+
+    @Test func gatewayLimitsOutOfRangeOrAMalformedHeaderAreNamed() throws {
+        let zero = try #require(error(Self.good.replacingOccurrences(of: "auth_burst = 50", with: "auth_burst = 0")))
+        #expect(zero.key == "gateway.auth_burst")
+        #expect(zero.message.contains("between 1 and 100000"))
+        let refill = try #require(
+            error(Self.good.replacingOccurrences(of: "login_failure_refill_s = 60", with: "login_failure_refill_s = 100000"))
+        )
+        #expect(refill.key == "gateway.login_failure_refill_s")
+        let header = try #require(error(Self.good.replacingOccurrences(of: #""X-Forwarded-For""#, with: #""X Forwarded""#)))
+        #expect(header.key == "gateway.client_address_header")
+        #expect(header.line == 38)
+        // An empty header name means the TCP peer, as when the key is absent.
+        let empty = try ConfigLoader.parse(Self.good.replacingOccurrences(of: #""X-Forwarded-For""#, with: #""""#))
+        #expect(empty.authLimits.clientAddressHeader == nil)
     }
 
     @Test func aCheckpointSizeOutOfRangeNamesTheKeyAndLine() throws {
@@ -70,7 +98,9 @@ import Testing
         let error = try #require(self.error(text))
         #expect(error.key == "storage.checkpoint_kib")
         #expect(error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("checkpoint_kib") }! + 1)
-        #expect(self.error(Self.good + "\nidle_s = 1\n")?.key == "entities.idle_s")
+        let misspelt = Self.good.replacingOccurrences(of: "passivate_after_s = 120", with: "passivate_after_s = 120\nidle_s = 1")
+        #expect(self.error(misspelt)?.key == "entities.idle_s")
+        #expect(self.error(Self.good + "\nidle_s = 1\n")?.key == "gateway.idle_s")
     }
 
     @Test func aRequestTimeoutOutOfRangeNamesTheKeyAndItsBounds() throws {

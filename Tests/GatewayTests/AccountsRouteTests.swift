@@ -16,7 +16,11 @@ import Testing
 /// The accounts API against a real standalone node (replication 1, storage in a temporary directory).
 @Suite(.serialized) struct AccountsRouteTests {
     /// Runs `body` with a router backed by a running standalone node.
-    static func withNode(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    static func withNode(
+        authLimits: AuthLimits = AuthLimits(),
+        testing: TestingSetup = .router,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var settings = try NodeSettings.resolve(
@@ -39,9 +43,11 @@ import Testing
             hasher: PasswordHasher(rounds: 1 << 10),
             ask: AccountService.asking(node)
         )
-        let app = Application(router: GatewayApplication.router(view: { node.view }, registry: .init(), accounts: accounts))
+        let app = Application(
+            router: GatewayApplication.router(view: { node.view }, registry: .init(), accounts: accounts, authLimits: authLimits)
+        )
         do {
-            try await app.test(.router, body)
+            try await app.test(testing, body)
         } catch {
             await group.triggerGracefulShutdown()
             _ = try? await running.value

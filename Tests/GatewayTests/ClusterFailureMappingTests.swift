@@ -31,10 +31,10 @@ import Testing
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
         router.get("/overloaded") { _, _ -> String in
-            throw AccountsController<BasicRequestContext>.apiError(.cluster(EntityError(code: "overloaded", message: "queue full")))
+            throw AccountsController<PlumeRequestContext>.apiError(.cluster(EntityError(code: "overloaded", message: "queue full")))
         }
         router.get("/timeout") { _, _ -> String in
-            throw AccountsController<BasicRequestContext>.apiError(.cluster(ReplicationError.timeout))
+            throw AccountsController<PlumeRequestContext>.apiError(.cluster(ReplicationError.timeout))
         }
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/overloaded", method: .get) { response in

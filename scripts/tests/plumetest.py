@@ -50,7 +50,7 @@ def free_ports(count):
 class Cluster:
     """Nodes of a generated loopback cluster, each a `plume node` process."""
 
-    def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None):
+    def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None):
         self.dir = tempfile.mkdtemp(prefix="plume-test-")
         ports = free_ports(2 * size)
         self.nodes = {
@@ -75,6 +75,8 @@ class Cluster:
             lines += ["", "[membership]"] + [f"{k} = {v}" for k, v in membership.items()]
         if storage:
             lines += ["", "[storage]"] + [f"{k} = {v}" for k, v in storage.items()]
+        if gateway:
+            lines += ["", "[gateway]"] + [f"{k} = {v}" for k, v in gateway.items()]
         self.config = os.path.join(self.dir, "cluster.conf")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -1,0 +1,102 @@
+import ClusterCore
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The authentication brakes as a client meets them: 429 with `Retry-After` past a client
+/// address's allowance or an account's failed logins, and everyone else unaffected.
+@Suite(.serialized) struct AuthThrottleRouteTests {
+    typealias Routes = AccountsRouteTests
+
+    static func login(_ client: any TestClientProtocol, _ name: String, _ password: String, from address: String? = nil)
+        async throws -> TestResponse
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let address { headers[.init("X-Forwarded-For")!] = address }
+        return try await client.execute(
+            uri: "/v1/auth/login",
+            method: .post,
+            headers: headers,
+            body: ByteBuffer(string: #"{"username":"\#(name)","password":"\#(password)"}"#)
+        )
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func failedLoginsForOneAccountAreRefusedUntilItsRefillWhileOthersGoOn() async throws {
+        var limits = AuthLimits()
+        limits.loginFailuresBurst = 3
+        limits.loginFailureRefill = .seconds(600)
+        try await Routes.withNode(authLimits: limits) { client in
+            for name in ["dora", "eve"] {
+                let signup = try await Routes.post(
+                    client,
+                    "/v1/auth/signup",
+                    #"{"username":"\#(name)","email":"\#(name)@example.com","password":"correct horse"}"#
+                )
+                #expect(signup.status == .created)
+            }
+            // Two failures, then the right password: a success clears the failures …
+            for _ in 0..<2 { #expect(try await Self.login(client, "dora", "guess").status == .unauthorized) }
+            #expect(try await Self.login(client, "dora", "correct horse").status == .ok)
+            // … so three more guesses are answered as usual,
+            for _ in 0..<3 { #expect(try await Self.login(client, "DORA", "guess").status == .unauthorized) }
+            // and then the account refuses every attempt, the right password too, for a while.
+            let refused = try await Self.login(client, "dora", "correct horse")
+            #expect(refused.status == .tooManyRequests)
+            #expect(try Routes.errorCode(refused) == "too_many_failed_logins")
+            let retryAfter = try #require(refused.headers[.retryAfter].flatMap { Int($0) })
+            #expect((550...600).contains(retryAfter))
+            // Another account is untouched.
+            #expect(try await Self.login(client, "eve", "correct horse").status == .ok)
+            // Guesses at a name with no account are braked the same way (no hint that it is free).
+            for _ in 0..<3 { #expect(try await Self.login(client, "nobody", "guess").status == .unauthorized) }
+            #expect(try await Self.login(client, "nobody", "guess").status == .tooManyRequests)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aClientAddressPastItsBurstGets429AndOthersGoOn() async throws {
+        var limits = AuthLimits()
+        limits.requestsBurst = 3
+        limits.requestsPerMinute = 1
+        limits.clientAddressHeader = "X-Forwarded-For"
+        try await Routes.withNode(authLimits: limits) { client in
+            for _ in 0..<3 {
+                #expect(try await Self.login(client, "someone", "guess", from: "203.0.113.7").status == .unauthorized)
+            }
+            let refused = try await Self.login(client, "someone", "guess", from: "203.0.113.7")
+            #expect(refused.status == .tooManyRequests)
+            #expect(try Routes.errorCode(refused) == "rate_limited")
+            #expect(refused.headers[.retryAfter] == "60")
+            // A forged first entry does not help: the last entry is the address the proxy saw.
+            let forged = try await Self.login(client, "someone", "guess", from: "198.51.100.1, 203.0.113.7")
+            #expect(forged.status == .tooManyRequests)
+            // Another client has its own allowance, and routes that need no password are not braked.
+            #expect(try await Self.login(client, "someone", "guess", from: "203.0.113.8").status == .unauthorized)
+            let health = try await client.execute(
+                uri: "/health",
+                method: .get,
+                headers: [.init("X-Forwarded-For")!: "203.0.113.7"]
+            )
+            #expect(health.status == .ok)
+        }
+    }
+
+    /// Over real TCP connections with no proxy header configured, the peer's address is the key.
+    @Test(.timeLimit(.minutes(1)))
+    func withoutAProxyHeaderTheConnectionsAddressIsTheKey() async throws {
+        var limits = AuthLimits()
+        limits.requestsBurst = 2
+        limits.requestsPerMinute = 1
+        try await Routes.withNode(authLimits: limits, testing: .live) { client in
+            // The header is not trusted when it is not configured: every request is 127.0.0.1.
+            #expect(try await Self.login(client, "someone", "guess", from: "203.0.113.1").status == .unauthorized)
+            #expect(try await Self.login(client, "someone", "guess", from: "203.0.113.2").status == .unauthorized)
+            let refused = try await Self.login(client, "someone", "guess", from: "203.0.113.3")
+            #expect(refused.status == .tooManyRequests)
+            #expect(try Routes.errorCode(refused) == "rate_limited")
+        }
+    }
+}
