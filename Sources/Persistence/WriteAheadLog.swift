@@ -114,10 +114,11 @@ public final class WriteAheadLog: Sendable {
                         report.records += 1
                         segment.shards.insert(record.shard)
                         cursor = next
-                    case .end:
+                    case .end where Self.isZero(raw, from: cursor):
                         stop = true
-                    case .invalid:
-                        // A bad record is a torn tail only if nothing valid follows it anywhere.
+                    case .end, .invalid:
+                        // A zeroed header with bytes after it is a hole, not the end: like a bad
+                        // record, it is a torn tail only if nothing valid follows it anywhere.
                         let later = ArraySlice(contents[(position + 1)...].map(\.1))
                         if Self.containsValidRecord(raw, after: cursor, orIn: later, recordBytesMax: configuration.recordBytesMax) {
                             throw PersistenceError(.corruption(offset: cursor), path: segment.path)
@@ -177,6 +178,24 @@ public final class WriteAheadLog: Sendable {
         try file.sync()
         try Directory.sync(directory)
         return file
+    }
+
+    /// Whether every byte of `bytes` from `offset` on is zero (word by word: segments are large).
+    static func isZero(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var index = offset
+        while index < bytes.count && index % 8 != 0 {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        while index + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
     }
 
     /// Whether a valid record starts anywhere after `offset` in `bytes`, or in any later segment.

@@ -161,6 +161,39 @@ import Testing
         }
     }
 
+    /// A record whose header reads as zeros (a page of the write that never reached the disk)
+    /// is not the end of the log when bytes follow it: before valid records it is corruption,
+    /// and at the tail it is a torn tail, truncated and reported.
+    @Test func aZeroedHeaderIsAHoleNotTheEndOfTheLog() async throws {
+        let original = TestDirectory()
+        let (segment, start, _) = try await fiveRecords(original)
+        let third = record(1).encodedBytes + record(2).encodedBytes
+
+        let middle = original.copy()
+        var bytes = middle.bytes(segment)
+        for index in third..<(third + 8) { bytes[index] = 0 }
+        middle.write(bytes, to: segment)
+        do {
+            _ = try reopen(middle)
+            Issue.record("a WAL with a hole before valid records was accepted")
+        } catch let error as PersistenceError {
+            #expect(error.kind == .corruption(offset: third))
+            #expect(error.path.hasSuffix(segment))
+        }
+
+        let tail = original.copy()
+        bytes = tail.bytes(segment)
+        for index in start..<(start + 8) { bytes[index] = 0 }
+        tail.write(bytes, to: segment)
+        let (replayed, log, report) = try reopen(tail)
+        #expect(replayed == (1...4).map { record($0) })
+        #expect(report.tornTail?.offset == start)
+        try await log.append([record(6)])
+        let (after, _, clean) = try reopen(tail)
+        #expect(after == (1...4).map { record($0) } + [record(6)])
+        #expect(clean.tornTail == nil)
+    }
+
     @Test func coveredSegmentsAreDeletedAndTheRestReplays() async throws {
         let directory = TestDirectory()
         let (_, log, _) = try reopen(directory, segmentBytes: 4096)
