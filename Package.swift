@@ -140,7 +140,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "GameDomainTests", dependencies: ["GameDomain"], swiftSettings: strict),
-        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"], swiftSettings: strict),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "PlatformServicesTests",
             dependencies: ["PlatformServices", "ClusterRuntime", "GameDomain", "WireProtocol"],

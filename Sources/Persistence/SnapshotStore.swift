@@ -8,7 +8,10 @@ import ClusterCore
 /// be gone), reported with its path rather than silently replaced by an older one.
 ///
 /// File layout (big-endian): `"PLSN" | version u32 | shard u32 | WAL segment u64 | lsn u64 |
-/// uncompressed bytes u64 | CRC32C of the compressed bytes u32 | zstd frame`.
+/// uncompressed bytes u64 | CRC32C u32 | zstd frame`. The CRC32C covers the header fields from
+/// the version to the size and then the compressed bytes (version 2, still read, covered the
+/// compressed bytes only), and the WAL segment must match the file's name: a flipped bit in the
+/// header would otherwise make recovery skip or repeat WAL records.
 public struct SnapshotStore: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var shard: UInt32
@@ -28,7 +31,11 @@ public struct SnapshotStore: Sendable {
     }
 
     static let magic: [UInt8] = Array("PLSN".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
+    /// The previous version, read but no longer written: its CRC did not cover the header.
+    static let versionCompressedCRC: UInt32 = 2
+    /// The header bytes the CRC covers (version … uncompressed size).
+    static let checkedHeader = 4..<36
     static let headerBytes = 4 + 4 + 4 + 8 + 8 + 8 + 4
 
     public let directory: String
@@ -56,7 +63,7 @@ public struct SnapshotStore: Sendable {
         bytes.appendBigEndian(UInt64(snapshot.walSegment))
         bytes.appendBigEndian(snapshot.lsn)
         bytes.appendBigEndian(UInt64(snapshot.state.count))
-        bytes.appendBigEndian(CRC32C.checksum(compressed))
+        bytes.appendBigEndian(CRC32C.checksum(compressed, continuing: CRC32C.checksum(bytes[Self.checkedHeader])))
         bytes.append(contentsOf: compressed)
 
         let name = fileName(shard: snapshot.shard, walSegment: snapshot.walSegment)
@@ -106,9 +113,11 @@ public struct SnapshotStore: Sendable {
         guard bytes.count >= Self.headerBytes, Array(bytes[0..<4]) == Self.magic else {
             throw PersistenceError(.invalid("not a snapshot"), path: path)
         }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
         return try bytes.withUnsafeBytes { raw in
-            guard raw.loadBigEndianUInt32(at: 4) == Self.version else {
-                throw PersistenceError(.invalid("unknown snapshot version"), path: path)
+            let version = raw.loadBigEndianUInt32(at: 4)
+            guard version == Self.version || version == Self.versionCompressedCRC else {
+                throw PersistenceError(.invalid("unknown snapshot version \(version)"), path: path)
             }
             let storedShard = raw.loadBigEndianUInt32(at: 8)
             let walSegment = raw.loadBigEndianUInt64(at: 12)
@@ -116,7 +125,10 @@ public struct SnapshotStore: Sendable {
             let size = Int(raw.loadBigEndianUInt64(at: 28))
             let crc = raw.loadBigEndianUInt32(at: 36)
             let compressed = Array(raw[Self.headerBytes...])
-            guard storedShard == shard, CRC32C.checksum(compressed) == crc, size <= 1 << 34, walSegment <= UInt64(Int.max) else {
+            let headerCRC = version == Self.version ? CRC32C.checksum(bytes[Self.checkedHeader]) : 0
+            guard storedShard == shard, CRC32C.checksum(compressed, continuing: headerCRC) == crc, size <= 1 << 34,
+                walSegment <= UInt64(Int.max), name == fileName(shard: shard, walSegment: Int(walSegment))
+            else {
                 throw PersistenceError(.invalid("damaged snapshot: checksum or header mismatch"), path: path)
             }
             let state: [UInt8]

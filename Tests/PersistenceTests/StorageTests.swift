@@ -1,3 +1,4 @@
+import ClusterCore
 import Foundation
 import Persistence
 import Testing
@@ -135,6 +136,41 @@ struct KeyValueState: Equatable {
             #expect(error.path.hasSuffix(names[0]))
             #expect(error.description.contains("damaged snapshot"))
         }
+    }
+
+    /// The header is checked too: a flipped bit in the log position or the WAL segment, or a
+    /// snapshot file renamed to another segment, is refused rather than replaying the wrong
+    /// records; a snapshot of the previous format (CRC over the compressed bytes) still loads.
+    @Test func aSnapshotHeaderIsCheckedAndThePreviousFormatStillLoads() throws {
+        let directory = TestDirectory()
+        let store = try SnapshotStore(directory: directory.path + "/snapshots")
+        let snapshot = SnapshotStore.Snapshot(shard: 7, walSegment: 3, lsn: 41, state: Array("k=v\n".utf8))
+        try store.write(snapshot)
+        #expect(try store.latest(shard: 7) == snapshot)
+        let name = "snapshots/" + directory.files(in: "snapshots")[0]
+        let good = directory.bytes(name)
+
+        for offset in [23, 19] {  // inside the lsn field, inside the WAL segment field
+            var bytes = good
+            bytes[offset] ^= 0x01
+            directory.write(bytes, to: name)
+            #expect(throws: PersistenceError.self, "bit flipped at \(offset)") { try store.latest(shard: 7) }
+        }
+        directory.write(good, to: name)
+        try FileManager.default.moveItem(
+            atPath: directory.path + "/" + name,
+            toPath: directory.path + "/" + name.replacingOccurrences(of: "00003.snap", with: "00004.snap")
+        )
+        #expect(throws: PersistenceError.self) { try store.latest(shard: 7) }
+        try FileManager.default.removeItem(atPath: directory.path + "/" + name.replacingOccurrences(of: "00003.snap", with: "00004.snap"))
+
+        // Version 2: the same layout with the CRC over the compressed bytes only.
+        var previous = good
+        previous[7] = 2
+        let crc = CRC32C.checksum(previous[40...])
+        for (index, byte) in withUnsafeBytes(of: crc.bigEndian, Array.init).enumerated() { previous[36 + index] = byte }
+        directory.write(previous, to: name)
+        #expect(try store.latest(shard: 7) == snapshot)
     }
 
     @Test func recordsOfAShardWithoutSnapshotAfterDeletedSegmentsAreRefused() async throws {
