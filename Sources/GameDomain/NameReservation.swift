@@ -3,7 +3,8 @@
 /// Signup reserves the name for a user id, creates the user, then confirms the reservation.
 /// Every step is idempotent for the same user id, so a retried or concurrent signup on another
 /// node yields exactly one owner. A reservation never confirmed (its signup died) expires after
-/// ``reservationTTL`` seconds and may be taken by someone else.
+/// ``reservationTTL`` seconds and may be taken by someone else, unless a login with the
+/// password confirms it first (the signup created its user but never heard back).
 public enum NameReservation {
     public static let reservationTTL: Double = 60
 
@@ -29,7 +30,7 @@ public enum NameReservation {
                 guard owner == userID else { throw .notReservedBy(userID) }
                 return isConfirmed ? [] : [.confirmed(userID: userID)]
             case .release(let userID):
-                guard owner == userID, !isConfirmed else { return [] }
+                guard owner == userID else { return [] }
                 return [.released(userID: userID)]
             }
         }
@@ -52,7 +53,8 @@ public enum NameReservation {
     public enum Command: Sendable, Equatable {
         case reserve(userID: String)
         case confirm(userID: String)
-        /// Gives up an unconfirmed reservation (a signup that failed half-way).
+        /// Gives the name up (a signup that failed half-way, before it handed out the account:
+        /// even a confirmed name, if the signup then lost its other name).
         case release(userID: String)
     }
 

@@ -160,8 +160,18 @@ public final class AccountService: Sendable {
             _ = try? await call(emailKey, .name(.release(userID: userID)))
             throw Self.failure(code: code, message: message)
         }
-        _ = try await call(usernameKey, .name(.confirm(userID: userID)))
-        _ = try await call(emailKey, .name(.confirm(userID: userID)))
+        // A reservation can be lost only if this signup stalled past its TTL and another took
+        // the name over; the names are then given back and the user (never handed out) stays
+        // unreachable. If a confirmation does not get an answer, the next login with the
+        // password finishes the signup (see ``login(username:email:password:)``).
+        if case .failure = try await call(emailKey, .name(.confirm(userID: userID))) {
+            _ = try? await call(usernameKey, .name(.release(userID: userID)))
+            throw Failure(kind: .emailTaken, message: "the email \"\(email)\" was taken while this signup was in progress")
+        }
+        if case .failure = try await call(usernameKey, .name(.confirm(userID: userID))) {
+            _ = try? await call(emailKey, .name(.release(userID: userID)))
+            throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" was taken while this signup was in progress")
+        }
         return try await openSession(userID: userID)
     }
 
@@ -176,10 +186,17 @@ public final class AccountService: Sendable {
             throw Failure(kind: .invalid(field: "username"), message: "give a username or an email")
         }
         let bad = Failure(kind: .badCredentials, message: "wrong username, email or password")
-        guard case .owner(let owner?, confirmed: true) = try await call(nameKey, .getName) else { throw bad }
+        guard case .owner(let owner?, let confirmed) = try await call(nameKey, .getName) else { throw bad }
         guard case .user(let user?) = try await call(EntityKey.user(owner), .getUser),
             await hasher.verify(password, against: user.passwordHash, on: .singleton)
         else { throw bad }
+        if !confirmed {
+            // Its signup created the user but did not get to confirm the names (its client saw
+            // an error or no answer): the password proves the claim, so finish the signup.
+            for key in [EntityKey.email(user.email), EntityKey.username(user.username)] {
+                if case .failure = try await call(key, .name(.confirm(userID: owner))) { throw bad }
+            }
+        }
         return try await openSession(userID: owner)
     }
 

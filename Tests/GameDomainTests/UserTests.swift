@@ -116,7 +116,10 @@ import Testing
         #expect(try name.handle(.reserve(userID: "u1"), now: 1).isEmpty)
         for event in try name.handle(.confirm(userID: "u1"), now: 2) { name.apply(event) }
         #expect(throws: NameReservation.Failure.taken) { try name.handle(.reserve(userID: "u2"), now: 10_000) }
-        #expect(try name.handle(.release(userID: "u1"), now: 3).isEmpty)
+        // Only the owner's own signup can give the name up (its compensation step, even once
+        // confirmed); anyone else's release changes nothing.
+        #expect(try name.handle(.release(userID: "u2"), now: 3).isEmpty)
+        #expect(try name.handle(.release(userID: "u1"), now: 3) == [.released(userID: "u1")])
     }
 
     @Test func anAbandonedReservationExpires() throws {
