@@ -3,8 +3,10 @@ import ClusterTestKit
 import Testing
 
 /// Seeded simulations of the membership protocol: no sockets, a simulated clock and network.
-/// Every assertion prints the seed so a failure can be replayed.
-@Suite struct MembershipSimulationTests {
+/// Every assertion prints the seed so a failure can be replayed. Serialized: each case computes
+/// for seconds on a thread of the cooperative pool, and run side by side they would take all of
+/// it from the clustered tests' nodes.
+@Suite(.serialized) struct MembershipSimulationTests {
     static let seeds: [UInt64] = [0x5eed_0001, 0x5eed_0002]
 
     func converged(_ count: Int, seed: UInt64, network: MembershipSimulation.Network = .init()) -> MembershipSimulation? {

@@ -8,27 +8,36 @@ import Testing
 @Suite struct ReplicationSimulationTests {
     static var runs: Int { Int(ProcessInfo.processInfo.environment["PLUME_REPLICATION_RUNS"] ?? "") ?? 1000 }
 
-    @Test func noAcknowledgedWriteIsLostAndCommittedPrefixesNeverDiverge() throws {
+    @Test func noAcknowledgedWriteIsLostAndCommittedPrefixesNeverDiverge() async throws {
         let seeds: [UInt64] =
             if let one = ProcessInfo.processInfo.environment["PLUME_REPLICATION_SEED"].flatMap(UInt64.init) {
                 [one]
             } else {
                 (0..<UInt64(Self.runs)).map { 0xC0FFEE &+ $0 &* 7919 }
             }
-        var acknowledged = 0
-        var installs = 0
-        for seed in seeds {
-            let simulation = ReplicationSimulation(seed: seed)
-            do {
-                try simulation.run(chaos: .seconds(2))
-            } catch {
-                Issue.record("\(error) — replay with PLUME_REPLICATION_SEED=\(seed)")
-                return
+        // A minute of computing, off the cooperative pool the clustered tests' nodes run on.
+        let (acknowledged, installs, failure) = try await onOwnThread { () -> (Int, Int, String?) in
+            var acknowledged = 0
+            var installs = 0
+            for seed in seeds {
+                let simulation = ReplicationSimulation(seed: seed)
+                do {
+                    try simulation.run(chaos: .seconds(2))
+                } catch {
+                    return (acknowledged, installs, "\(error) — replay with PLUME_REPLICATION_SEED=\(seed)")
+                }
+                acknowledged += simulation.acknowledged.count
+                installs += simulation.installs
             }
-            acknowledged += simulation.acknowledged.count
-            installs += simulation.installs
+            return (acknowledged, installs, nil)
         }
-        print("replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs")
+        if let failure {
+            Issue.record(Comment(rawValue: failure))
+            return
+        }
+        print(
+            "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs"
+        )
         // The runs did real work: writes were acknowledged despite the nemesis.
         #expect(acknowledged > seeds.count * 10, "only \(acknowledged) writes acknowledged in \(seeds.count) runs")
         // Lagging replicas and candidates caught up from compacted bases, not only by log shipping.
@@ -59,7 +68,10 @@ import Testing
         cluster.cut = [2]
         let lsn = try cluster.propose([7], at: 0)
         #expect(cluster.persisted[1].log.last?.lsn == lsn, "the append left before a's own write completed")
-        #expect(cluster.replicas[0].commitLSN < lsn, "b's copy and a's unwritten one are not a majority of durable copies")
+        #expect(
+            cluster.replicas[0].commitLSN < lsn,
+            "b's copy and a's unwritten one are not a majority of durable copies"
+        )
         cluster.completeWrites(of: 0)
         cluster.drain()
         #expect(cluster.replicas[0].commitLSN == lsn)
@@ -72,7 +84,10 @@ import Testing
         let newer = Replication.Epoch(number: 5, node: "c")
         _ = follower.onMessage(.prepare(epoch: newer, replicas: genesis, fromLSN: 0), from: genesis[2])
         let older = Replication.Epoch(number: 4, node: "a")
-        let reply = follower.onMessage(.append(epoch: older, prevLSN: 0, prevEpoch: .genesis, entries: [], commitLSN: 0), from: genesis[0])
+        let reply = follower.onMessage(
+            .append(epoch: older, prevLSN: 0, prevEpoch: .genesis, entries: [], commitLSN: 0),
+            from: genesis[0]
+        )
         #expect(reply == [.send(.refuse(epoch: older, promised: newer), to: genesis[0])])
     }
 
@@ -84,7 +99,10 @@ import Testing
         #expect(cluster.replicas[0].commitLSN == 31)
         cluster.replicas[0].compact(upTo: 31, state: [42])
         #expect(cluster.replicas[0].baseLSN == 31 && cluster.replicas[0].log.isEmpty)
-        #expect(cluster.replicas[0].latestConfig == Replication.Config(epoch: cluster.replicas[0].primaryEpoch!, replicas: cluster.ids))
+        #expect(
+            cluster.replicas[0].latestConfig
+                == Replication.Config(epoch: cluster.replicas[0].primaryEpoch!, replicas: cluster.ids)
+        )
         cluster.cut = []
         cluster.tick(0)
         // c got the base (state and position) instead of 30 entries it could not be sent.
@@ -98,7 +116,10 @@ import Testing
         #expect(cluster.replicas[2].commitLSN == lsn)
         // Its durable changes (the installed base among them) rebuild the same state after a restart.
         #expect(cluster.persisted[2] == cluster.replicas[2].durable)
-        #expect(Replication.Replica(me: cluster.ids[2], genesis: cluster.ids, durable: cluster.persisted[2]).durable == cluster.replicas[2].durable)
+        #expect(
+            Replication.Replica(me: cluster.ids[2], genesis: cluster.ids, durable: cluster.persisted[2]).durable
+                == cluster.replicas[2].durable
+        )
     }
 
     @Test func aCandidateBehindAPromisersBaseAdoptsIt() throws {
@@ -129,7 +150,10 @@ import Testing
         for _ in 0..<2000 {
             cluster.campaign(0)
         }
-        #expect(cluster.replicas[0].history.count == 1, "history holds \(cluster.replicas[0].history.count) configurations")
+        #expect(
+            cluster.replicas[0].history.count == 1,
+            "history holds \(cluster.replicas[0].history.count) configurations"
+        )
         #expect(cluster.persisted[0] == cluster.replicas[0].durable)
         // Reachable again, it wins; an epoch it did lead stays (a later candidate may need its quorum).
         cluster.cut = []
@@ -180,7 +204,9 @@ struct Harness {
             }
         }
         // Written: the replica learns that its whole log is durable.
-        if !changes.isEmpty && !slow { deliver(replicas[index].onPersisted(upTo: replicas[index].lastLSN), from: index) }
+        if !changes.isEmpty && !slow {
+            deliver(replicas[index].onPersisted(upTo: replicas[index].lastLSN), from: index)
+        }
     }
 
     mutating func completeWrites(of index: Int) {

@@ -245,7 +245,9 @@ struct KeyValueHandler: EntityHandler {
         }
         var checkpoints = 0
         for running in nodes { checkpoints += await running.node.replication.checkpointsTaken }
-        #expect(checkpoints >= 3, "only \(checkpoints) checkpoints ran during the writes")
+        var pending: [Int] = []
+        for running in nodes { pending.append(await running.node.replication.walBytesSinceLastCheckpoint) }
+        #expect(checkpoints >= 3, "only \(checkpoints) checkpoints ran during the writes; WAL bytes since: \(pending)")
 
         try await Self.stop(nodes[...])
         nodes = try configuration.nodes.map { try Self.start($0, of: configuration, root: root) }

@@ -21,40 +21,23 @@ import Testing
         testing: TestingSetup = .router,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var settings = try NodeSettings.resolve(
-            configPath: nil,
-            node: nil,
-            clusterAddress: "127.0.0.1:\(try MembershipPorts.free())",
-            httpAddress: nil,
-            seeds: nil,
-            environment: [:]
-        )
-        settings.dataDirectory = directory
-        var logger = Logger(label: "test.accounts")
-        logger.logLevel = .warning
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-        node.setEntityHandler(EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 }))
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
-        let running = Task { try await group.run() }
-        let accounts = await AccountService(
-            tokenSecret: "test-token-secret",
-            hasher: PasswordHasher(rounds: 1 << 10),
-            ask: AccountService.asking(node)
-        )
-        let app = Application(
-            router: GatewayApplication.router(view: { node.view }, registry: .init(), accounts: accounts, authLimits: authLimits)
-        )
-        do {
+        try await StandaloneAccountsNode.with { running in
+            let accounts = await AccountService(
+                tokenSecret: "test-token-secret",
+                hasher: PasswordHasher(rounds: 1 << 10),
+                ask: running.ask
+            )
+            let node = running.node
+            let app = Application(
+                router: GatewayApplication.router(
+                    view: { node.view },
+                    registry: .init(),
+                    accounts: accounts,
+                    authLimits: authLimits
+                )
+            )
             try await app.test(testing, body)
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
         }
-        await group.triggerGracefulShutdown()
-        try await running.value
     }
 
     static func json(_ response: TestResponse) throws -> [String: Any] {
@@ -65,7 +48,9 @@ import Testing
         (try json(response)["error"] as? [String: Any])?["code"] as? String
     }
 
-    static func post(_ client: any TestClientProtocol, _ uri: String, _ body: String, token: String? = nil) async throws -> TestResponse {
+    static func post(_ client: any TestClientProtocol, _ uri: String, _ body: String, token: String? = nil) async throws
+        -> TestResponse
+    {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
         return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body))
@@ -74,7 +59,11 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func signupLoginRefreshLogout() async throws {
         try await Self.withNode { client in
-            let signup = try await Self.post(client, "/v1/auth/signup", #"{"username":"Ada_L","email":"ada@example.com","password":"correct horse"}"#)
+            let signup = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"Ada_L","email":"ada@example.com","password":"correct horse"}"#
+            )
             #expect(signup.status == .created)
             let body = try Self.json(signup)
             let user = body["user"] as! [String: Any]
@@ -85,17 +74,33 @@ import Testing
             let refresh = body["refresh_token"] as! String
 
             // Names are unique case-insensitively.
-            let again = try await Self.post(client, "/v1/auth/signup", #"{"username":"ada_l","email":"other@example.com","password":"correct horse"}"#)
+            let again = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"ada_l","email":"other@example.com","password":"correct horse"}"#
+            )
             #expect(again.status == .conflict)
             #expect(try Self.errorCode(again) == "username_taken")
-            let sameEmail = try await Self.post(client, "/v1/auth/signup", #"{"username":"bob","email":"ADA@example.com","password":"correct horse"}"#)
+            let sameEmail = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"bob","email":"ADA@example.com","password":"correct horse"}"#
+            )
             #expect(sameEmail.status == .conflict)
             #expect(try Self.errorCode(sameEmail) == "email_taken")
             // The failed signup released "bob".
-            let bob = try await Self.post(client, "/v1/auth/signup", #"{"username":"bob","email":"bob@example.com","password":"correct horse"}"#)
+            let bob = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"bob","email":"bob@example.com","password":"correct horse"}"#
+            )
             #expect(bob.status == .created)
 
-            let byEmail = try await Self.post(client, "/v1/auth/login", #"{"email":"ada@example.com","password":"correct horse"}"#)
+            let byEmail = try await Self.post(
+                client,
+                "/v1/auth/login",
+                #"{"email":"ada@example.com","password":"correct horse"}"#
+            )
             #expect(byEmail.status == .ok)
             let wrong = try await Self.post(client, "/v1/auth/login", #"{"username":"ada_l","password":"not the one"}"#)
             #expect(wrong.status == .unauthorized)
@@ -112,11 +117,19 @@ import Testing
             #expect(afterReuse.status == .unauthorized)
 
             let access = try Self.json(byEmail)["access_token"] as! String
-            let me = try await client.execute(uri: "/v1/users/me", method: .get, headers: [.authorization: "Bearer \(access)"])
+            let me = try await client.execute(
+                uri: "/v1/users/me",
+                method: .get,
+                headers: [.authorization: "Bearer \(access)"]
+            )
             #expect(me.status == .ok)
             let logout = try await Self.post(client, "/v1/auth/logout", "", token: access)
             #expect(logout.status == .noContent)
-            let gone = try await client.execute(uri: "/v1/users/me", method: .get, headers: [.authorization: "Bearer \(access)"])
+            let gone = try await client.execute(
+                uri: "/v1/users/me",
+                method: .get,
+                headers: [.authorization: "Bearer \(access)"]
+            )
             #expect(gone.status == .unauthorized)
         }
     }
@@ -124,7 +137,11 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func profilesAreValidatedAndPublicProfilesHideTheEmail() async throws {
         try await Self.withNode { client in
-            let signup = try await Self.post(client, "/v1/auth/signup", #"{"username":"carol","email":"carol@example.com","password":"correct horse"}"#)
+            let signup = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"carol","email":"carol@example.com","password":"correct horse"}"#
+            )
             let body = try Self.json(signup)
             let token = body["access_token"] as! String
             let id = (body["user"] as! [String: Any])["id"] as! String
@@ -135,7 +152,10 @@ import Testing
                 uri: "/v1/users/me",
                 method: .patch,
                 headers: headers,
-                body: ByteBuffer(string: #"{"display_name":"Carol","bio":"hi","country":"fr","avatar_url":"https://cdn.example/c.png"}"#)
+                body: ByteBuffer(
+                    string:
+                        #"{"display_name":"Carol","bio":"hi","country":"fr","avatar_url":"https://cdn.example/c.png"}"#
+                )
             )
             #expect(patched.status == .ok)
             let user = try Self.json(patched)
@@ -167,18 +187,34 @@ import Testing
             let malformed = try await Self.post(client, "/v1/auth/signup", "{not json")
             #expect(malformed.status == .badRequest)
             #expect(try Self.errorCode(malformed) == "malformed_json")
-            let shortPassword = try await Self.post(client, "/v1/auth/signup", #"{"username":"dave","email":"dave@example.com","password":"short"}"#)
+            let shortPassword = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"dave","email":"dave@example.com","password":"short"}"#
+            )
             #expect(shortPassword.status == .unprocessableContent)
             #expect(try Self.errorCode(shortPassword) == "invalid_password")
-            let badName = try await Self.post(client, "/v1/auth/signup", #"{"username":"a b","email":"d@example.com","password":"long enough"}"#)
+            let badName = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"a b","email":"d@example.com","password":"long enough"}"#
+            )
             #expect(try Self.errorCode(badName) == "invalid_username")
             let missing = try await Self.post(client, "/v1/auth/signup", #"{"username":"dave"}"#)
             #expect(missing.status == .unprocessableContent)
-            let huge = try await Self.post(client, "/v1/auth/signup", #"{"username":"\#(String(repeating: "x", count: 70_000))"}"#)
+            let huge = try await Self.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"\#(String(repeating: "x", count: 70_000))"}"#
+            )
             #expect(huge.status == .contentTooLarge)
             let noToken = try await client.execute(uri: "/v1/users/me", method: .get)
             #expect(noToken.status == .unauthorized)
-            let forged = try await client.execute(uri: "/v1/users/me", method: .get, headers: [.authorization: "Bearer abc.def.ghi"])
+            let forged = try await client.execute(
+                uri: "/v1/users/me",
+                method: .get,
+                headers: [.authorization: "Bearer abc.def.ghi"]
+            )
             #expect(forged.status == .unauthorized)
         }
     }

@@ -25,34 +25,8 @@ import WireProtocol
     static func withNode(_ body: @Sendable (_ ask: @escaping Ask, _ clock: ClockOffset) async throws -> Void)
         async throws
     {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-saga-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var settings = try NodeSettings.resolve(
-            configPath: nil,
-            node: nil,
-            clusterAddress: "127.0.0.1:\(try MembershipPorts.free())",
-            httpAddress: nil,
-            seeds: nil,
-            environment: [:]
-        )
-        settings.dataDirectory = directory
-        var logger = Logger(label: "test.saga")
-        logger.logLevel = .warning
         let clock = ClockOffset()
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-        node.setEntityHandler(EntityService(host: node.replication, clock: { clock.now }))
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
-        let running = Task { try await group.run() }
-        do {
-            try await body(AccountService.asking(node), clock)
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await StandaloneAccountsNode.with(clock: { clock.now }) { running in try await body(running.ask, clock) }
     }
 
     static func accounts(_ ask: @escaping Ask) async -> AccountService {

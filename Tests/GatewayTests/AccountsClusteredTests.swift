@@ -1,0 +1,150 @@
+import ClusterCore
+import ClusterRuntime
+import ClusterTestKit
+import Foundation
+import Logging
+import PlatformServices
+import ServiceLifecycle
+import Testing
+
+/// Accounts on three in-process nodes (replication 3, loopback): signups for one name racing
+/// through different nodes yield exactly one account.
+@Suite(.serialized) struct AccountsClusteredTests {
+    struct Running {
+        let node: ClusterNode
+        let accounts: AccountService
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+    }
+
+    static func startCluster(root: String) async throws -> [Running] {
+        let ports = LoopbackPorts.reserve(6)
+        var configuration = ClusterConfiguration()
+        configuration.name = "accounts-test"
+        configuration.shards = 16
+        configuration.nodes = (0..<3).map { index in
+            .init(
+                id: NodeID("n\(index + 1)")!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[index]),
+                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[index + 3])
+            )
+        }
+        var running: [Running] = []
+        for entry in configuration.nodes {
+            var settings = NodeSettings(
+                configuration: configuration,
+                nodeID: entry.id,
+                clusterAddress: entry.clusterAddress,
+                httpAddress: entry.httpAddress,
+                seeds: [configuration.nodes[0].clusterAddress]
+            )
+            settings.transport.backoffMax = .milliseconds(300)
+            settings.dataDirectory = root + "/" + entry.id.rawValue
+            var logger = Logger(label: "test.\(entry.id)")
+            logger.logLevel = .warning
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
+            let entities = EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 })
+            node.setEntityHandler(entities)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
+            let accounts = await AccountService(
+                tokenSecret: "clustered",
+                hasher: PasswordHasher(rounds: 1 << 10),
+                ask: AccountService.asking(node, local: entities, timeout: .seconds(20))
+            )
+            running.append(Running(node: node, accounts: accounts, group: group, task: Task { try await group.run() }))
+        }
+        return running
+    }
+
+    /// Signs up through every node at once for the same username (each with its own email),
+    /// and through every node at once for the same email (each with its own username).
+    @Test(.timeLimit(.minutes(2)))
+    func concurrentSignupsForOneNameThroughDifferentNodesYieldOneAccount() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try await Self.startCluster(root: root)
+        // Until every shard has a primary: a throwaway signup through each node succeeds.
+        for (index, running) in nodes.enumerated() {
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    _ = try await running.accounts.signup(
+                        username: "warmup\(index)-\(attempt)",
+                        email: "warmup\(index)-\(attempt)@example.com",
+                        password: "warm-up password"
+                    )
+                    break
+                } catch {
+                    #expect(attempt < 150, "the cluster never took signups: \(error)")
+                    if attempt >= 150 { throw error }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+
+        for round in 0..<5 {
+            let name = "Racer\(round)"
+            let byName = await withTaskGroup(of: Result<String, any Error>.self) { group in
+                for (index, running) in nodes.enumerated() {
+                    group.addTask {
+                        do {
+                            let tokens = try await running.accounts.signup(
+                                username: index.isMultiple(of: 2) ? name : name.lowercased(),
+                                email: "racer\(round)-\(index)@example.com",
+                                password: "password \(index)"
+                            )
+                            return .success(tokens.user.id ?? "")
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let winners = byName.compactMap { try? $0.get() }
+            #expect(winners.count == 1, "round \(round): \(byName)")
+            for case .failure(let error) in byName {
+                #expect((error as? AccountService.Failure)?.kind == .usernameTaken, "round \(round): \(error)")
+            }
+            // The name leads to the winner from every node, and only the winner's password opens it.
+            for running in nodes {
+                let winnerLogin = await Self.login(
+                    running.accounts,
+                    name.uppercased(),
+                    nodes.indices.map { "password \($0)" }
+                )
+                #expect(winnerLogin == winners.first, "round \(round)")
+            }
+
+            let email = "shared\(round)@example.com"
+            let byEmail = await withTaskGroup(of: Bool.self) { group in
+                for (index, running) in nodes.enumerated() {
+                    group.addTask {
+                        (try? await running.accounts.signup(
+                            username: "mail\(round)x\(index)",
+                            email: index == 1 ? email.uppercased() : email,
+                            password: "password"
+                        ))
+                            != nil
+                    }
+                }
+                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(byEmail == 1, "round \(round)")
+        }
+        for running in nodes { await running.group.triggerGracefulShutdown() }
+        for running in nodes { _ = try? await running.task.value }
+    }
+
+    /// The id of the account that `name` logs into with one of `passwords`, if any.
+    static func login(_ accounts: AccountService, _ name: String, _ passwords: [String]) async -> String? {
+        for password in passwords {
+            if let tokens = try? await accounts.login(username: name, email: nil, password: password) {
+                return tokens.user.id
+            }
+        }
+        return nil
+    }
+}
