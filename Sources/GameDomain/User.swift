@@ -3,6 +3,10 @@
 /// Secrets never enter the aggregate in clear: the password arrives already hashed (scrypt,
 /// by the edge) and refresh tokens as their SHA-256 hashes.
 public enum User {
+    /// The most open sessions (devices logged in) one account keeps; a login past it signs out
+    /// the session that would expire first.
+    public static let sessionsMax = 32
+
     public struct Session: Sendable, Equatable {
         public var id: String
         public var refreshTokenHash: String
@@ -38,7 +42,8 @@ public enum User {
         public var avatarURL: String??
         public var country: String??
 
-        public init(displayName: String? = nil, bio: String? = nil, avatarURL: String?? = nil, country: String?? = nil) {
+        public init(displayName: String? = nil, bio: String? = nil, avatarURL: String?? = nil, country: String?? = nil)
+        {
             self.displayName = displayName
             self.bio = bio
             self.avatarURL = avatarURL
@@ -77,7 +82,15 @@ public enum User {
                 try Validation.username(username)
                 try Validation.email(email)
                 guard !passwordHash.isEmpty else { throw .invalid(field: "password", message: "missing password hash") }
-                return [.created(id: id, username: username, email: Validation.normalizedEmail(email), passwordHash: passwordHash, at: now)]
+                return [
+                    .created(
+                        id: id,
+                        username: username,
+                        email: Validation.normalizedEmail(email),
+                        passwordHash: passwordHash,
+                        at: now
+                    )
+                ]
 
             case .updateProfileInSession(let sessionID, let change):
                 guard exists else { throw .notFound }
@@ -108,7 +121,15 @@ public enum User {
             case .openSession(let sessionID, let refreshTokenHash, let expiresAt):
                 guard exists else { throw .notFound }
                 guard sessions[sessionID] == nil else { throw .invalid(field: "session", message: "session id in use") }
-                return [.sessionOpened(id: sessionID, refreshTokenHash: refreshTokenHash, expiresAt: expiresAt)]
+                // Sessions are bounded: revoked and expired ones are forgotten (nothing can use
+                // them), and past `sessionsMax` open ones the one that expires first makes room.
+                let ended = sessions.values.filter { $0.isRevoked || $0.expiresAt <= now }.map(\.id)
+                let open = sessions.values.filter { !$0.isRevoked && $0.expiresAt > now }
+                    .sorted { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }
+                let evicted = open.prefix(max(0, open.count - User.sessionsMax + 1)).map(\.id)
+                let forgotten = (ended + evicted).sorted()
+                return (forgotten.isEmpty ? [] : [.sessionsForgotten(ids: forgotten)])
+                    + [.sessionOpened(id: sessionID, refreshTokenHash: refreshTokenHash, expiresAt: expiresAt)]
 
             case .refresh(let sessionID, let presentedHash, let newHash, let expiresAt):
                 guard exists else { throw .notFound }
@@ -145,6 +166,8 @@ public enum User {
                 sessions[id]?.expiresAt = expiresAt
             case .sessionRevoked(let id, _):
                 sessions[id]?.isRevoked = true
+            case .sessionsForgotten(let ids):
+                for id in ids { sessions[id] = nil }
             }
         }
     }
@@ -171,6 +194,9 @@ public enum User {
         case sessionOpened(id: String, refreshTokenHash: String, expiresAt: Double)
         case refreshRotated(id: String, refreshTokenHash: String, expiresAt: Double)
         case sessionRevoked(id: String, reason: RevocationReason)
+        /// Sessions dropped from the state: revoked or expired, or the first to expire of more
+        /// than ``User/sessionsMax`` open ones (signed out).
+        case sessionsForgotten(ids: [String])
     }
 
     public enum Failure: Error, Equatable, Sendable {

@@ -483,6 +483,10 @@ extension ByteBuffer {
             writeInteger(UInt8(5))
             writeWireString(id)
             writeInteger(reason.rawValue)
+        case .sessionsForgotten(let ids):
+            writeInteger(UInt8(6))
+            writeInteger(UInt16(ids.count))
+            for id in ids { writeWireString(id) }
         }
     }
 
@@ -513,6 +517,11 @@ extension ByteBuffer {
                 throw .invalid(field: "reason", reason: "unknown reason \(raw)")
             }
             return .sessionRevoked(id: id, reason: reason)
+        case 6:
+            let count = Int(try readWireInteger("sessions.count") as UInt16)
+            var ids: [String] = []
+            for _ in 0..<count { ids.append(try readWireString("session")) }
+            return .sessionsForgotten(ids: ids)
         default:
             throw .invalid(field: "user_event.tag", reason: "unknown tag \(tag)")
         }

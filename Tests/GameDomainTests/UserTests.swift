@@ -24,17 +24,25 @@ import Testing
 
     @Test func aReplyViewCarriesNoSecrets() throws {
         var (user, _) = try created()
-        for event in try user.handle(.openSession(id: "s1", refreshTokenHash: "h", expiresAt: 500), now: 101) { user.apply(event) }
+        for event in try user.handle(.openSession(id: "s1", refreshTokenHash: "h", expiresAt: 500), now: 101) {
+            user.apply(event)
+        }
         let view = user.withoutSecrets
         #expect(view.passwordHash.isEmpty && view.sessions.isEmpty)
-        #expect(view.id == user.id && view.username == user.username && view.email == user.email && view.profile == user.profile)
+        #expect(
+            view.id == user.id && view.username == user.username && view.email == user.email
+                && view.profile == user.profile
+        )
         #expect(!user.sessions.isEmpty && user.passwordHash == "scrypt$hash")
     }
 
     @Test(arguments: ["ab", String(repeating: "a", count: 33), "has space", "émile", "semi;colon"])
     func badUsernamesAreRefused(username: String) {
         #expect(throws: User.Failure.self) {
-            try User.State.initial.handle(.create(id: "u", username: username, email: "a@b.co", passwordHash: "h"), now: 0)
+            try User.State.initial.handle(
+                .create(id: "u", username: username, email: "a@b.co", passwordHash: "h"),
+                now: 0
+            )
         }
     }
 
@@ -59,11 +67,19 @@ import Testing
         for event in events { user.apply(event) }
         #expect(user.profile == User.Profile(displayName: "Ada_L", bio: "hello", avatarURL: nil, country: "FR"))
         #expect(try user.handle(.updateProfile(.init(bio: "hello")), now: 2).isEmpty)
-        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(displayName: String(repeating: "x", count: 65))), now: 2) }
-        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(bio: String(repeating: "x", count: 513))), now: 2) }
-        #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(avatarURL: .some("ftp://x/y"))), now: 2) }
+        #expect(throws: User.Failure.self) {
+            try user.handle(.updateProfile(.init(displayName: String(repeating: "x", count: 65))), now: 2)
+        }
+        #expect(throws: User.Failure.self) {
+            try user.handle(.updateProfile(.init(bio: String(repeating: "x", count: 513))), now: 2)
+        }
+        #expect(throws: User.Failure.self) {
+            try user.handle(.updateProfile(.init(avatarURL: .some("ftp://x/y"))), now: 2)
+        }
         #expect(throws: User.Failure.self) { try user.handle(.updateProfile(.init(country: .some("FRA"))), now: 2) }
-        #expect(throws: User.Failure.notFound) { try User.State.initial.handle(.updateProfile(.init(bio: "x")), now: 2) }
+        #expect(throws: User.Failure.notFound) {
+            try User.State.initial.handle(.updateProfile(.init(bio: "x")), now: 2)
+        }
     }
 
     @Test func refreshTokensRotateAndAReusedOneRevokesTheSession() throws {
@@ -74,19 +90,56 @@ import Testing
             return events
         }
         _ = try run(.openSession(id: "s1", refreshTokenHash: "h1", expiresAt: 1000))
-        #expect(try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h2", expiresAt: 2000)) == [
-            .refreshRotated(id: "s1", refreshTokenHash: "h2", expiresAt: 2000)
-        ])
+        #expect(
+            try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h2", expiresAt: 2000)) == [
+                .refreshRotated(id: "s1", refreshTokenHash: "h2", expiresAt: 2000)
+            ]
+        )
         // The old token again: the session is revoked, and the current token stops working too.
-        #expect(try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h3", expiresAt: 3000)) == [
-            .sessionRevoked(id: "s1", reason: .refreshTokenReused)
-        ])
-        #expect(throws: User.Failure.sessionInvalid) { try run(.refresh(sessionID: "s1", presentedHash: "h2", newHash: "h4", expiresAt: 1)) }
+        #expect(
+            try run(.refresh(sessionID: "s1", presentedHash: "h1", newHash: "h3", expiresAt: 3000)) == [
+                .sessionRevoked(id: "s1", reason: .refreshTokenReused)
+            ]
+        )
+        #expect(throws: User.Failure.sessionInvalid) {
+            try run(.refresh(sessionID: "s1", presentedHash: "h2", newHash: "h4", expiresAt: 1))
+        }
         // Expired sessions do not refresh.
         _ = try run(.openSession(id: "s2", refreshTokenHash: "k1", expiresAt: 50))
-        #expect(throws: User.Failure.sessionInvalid) { try run(.refresh(sessionID: "s2", presentedHash: "k1", newHash: "k2", expiresAt: 90), now: 60) }
+        #expect(throws: User.Failure.sessionInvalid) {
+            try run(.refresh(sessionID: "s2", presentedHash: "k1", newHash: "k2", expiresAt: 90), now: 60)
+        }
         #expect(try run(.closeSession(id: "s2")) == [.sessionRevoked(id: "s2", reason: .logout)])
         #expect(try run(.closeSession(id: "s2")).isEmpty)
+    }
+
+    @Test func sessionsAreBoundedAndEndedOnesAreForgotten() throws {
+        var (user, events) = try created()
+        func run(_ command: User.Command, now: Double) throws -> [User.Event] {
+            let produced = try user.handle(command, now: now)
+            for event in produced { user.apply(event) }
+            events += produced
+            return produced
+        }
+        // One login a second, each session valid for 1000 s; one is logged out, one expires.
+        for index in 0..<(User.sessionsMax + 8) {
+            let expiresAt = index == 3 ? 20 : Double(1000 + index)
+            _ = try run(
+                .openSession(id: "s\(index)", refreshTokenHash: "h\(index)", expiresAt: expiresAt),
+                now: Double(index)
+            )
+            if index == 5 { _ = try run(.closeSession(id: "s5"), now: Double(index)) }
+            #expect(user.sessions.count <= User.sessionsMax, "after login \(index)")
+        }
+        #expect(user.sessions.count == User.sessionsMax)
+        // The ended sessions went first, then the ones expiring first; the newest all remain.
+        #expect(user.sessions["s3"] == nil && user.sessions["s5"] == nil)
+        #expect(user.sessions["s0"] == nil)
+        #expect((8..<(User.sessionsMax + 8)).allSatisfy { user.sessions["s\($0)"] != nil })
+        #expect(throws: User.Failure.sessionInvalid) {
+            try run(.refresh(sessionID: "s0", presentedHash: "h0", newHash: "x", expiresAt: 2000), now: 50)
+        }
+        #expect(user == User.State.replay(events))
     }
 
     @Test func stateIsTheReplayOfItsEvents() throws {
@@ -128,7 +181,9 @@ import Testing
         #expect(throws: NameReservation.Failure.taken) { try name.handle(.reserve(userID: "u2"), now: 30) }
         for event in try name.handle(.reserve(userID: "u2"), now: 61) { name.apply(event) }
         #expect(name.owner == "u2")
-        #expect(throws: NameReservation.Failure.notReservedBy("u1")) { try name.handle(.confirm(userID: "u1"), now: 62) }
+        #expect(throws: NameReservation.Failure.notReservedBy("u1")) {
+            try name.handle(.confirm(userID: "u1"), now: 62)
+        }
     }
 
     @Test func aFailedSignupReleasesItsReservation() throws {
@@ -146,12 +201,19 @@ import Testing
 @Suite struct SessionBoundUpdateTests {
     @Test func anUpdateOnBehalfOfAClosedSessionIsRefused() throws {
         var user = User.State.replay(
-            try User.State.initial.handle(.create(id: "u", username: "eve", email: "e@example.com", passwordHash: "h"), now: 0)
+            try User.State.initial.handle(
+                .create(id: "u", username: "eve", email: "e@example.com", passwordHash: "h"),
+                now: 0
+            )
         )
-        for event in try user.handle(.openSession(id: "s", refreshTokenHash: "r", expiresAt: 100), now: 1) { user.apply(event) }
-        #expect(try user.handle(.updateProfileInSession(sessionID: "s", .init(bio: "x")), now: 2) == [
-            .profileUpdated(User.Profile(displayName: "eve", bio: "x"))
-        ])
+        for event in try user.handle(.openSession(id: "s", refreshTokenHash: "r", expiresAt: 100), now: 1) {
+            user.apply(event)
+        }
+        #expect(
+            try user.handle(.updateProfileInSession(sessionID: "s", .init(bio: "x")), now: 2) == [
+                .profileUpdated(User.Profile(displayName: "eve", bio: "x"))
+            ]
+        )
         for event in try user.handle(.closeSession(id: "s"), now: 3) { user.apply(event) }
         #expect(throws: User.Failure.sessionInvalid) {
             try user.handle(.updateProfileInSession(sessionID: "s", .init(bio: "y")), now: 4)

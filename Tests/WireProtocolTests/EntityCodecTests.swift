@@ -34,6 +34,8 @@ import WireProtocol
             .sessionOpened(id: "s", refreshTokenHash: "r", expiresAt: 9),
             .refreshRotated(id: "s", refreshTokenHash: "r2", expiresAt: 10),
             .sessionRevoked(id: "s", reason: .refreshTokenReused),
+            .sessionsForgotten(ids: ["a", "b"]),
+            .sessionsForgotten(ids: []),
         ])
         let name: EntityCodec.Events = .name([.reserved(userID: "u", at: 3), .confirmed(userID: "u"), .released(userID: "u")])
         for events in [user, name] {
