@@ -52,10 +52,22 @@ public actor ReplicationHost {
         public init() {}
     }
 
+    struct Waiter {
+        let epoch: Replication.Epoch
+        let deadline: ContinuousClock.Instant
+        /// When the host stops caring whether the proposal commits (its commit deadline).
+        let backstop: ContinuousClock.Instant
+        let settlement: Settlement?
+        let continuation: CheckedContinuation<UInt64, any Error>
+    }
+
     struct Slot {
         var replica: Replication.Replica
         var machine: any ShardStateMachine
-        var waiters: [UInt64: (epoch: Replication.Epoch, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
+        var waiters: [UInt64: Waiter] = [:]
+        /// Proposals whose waiters timed out with their outcome open, until it is known or
+        /// `backstop` passes (see ``Settlement``).
+        var unsettled: [UInt64: (backstop: ContinuousClock.Instant, settlement: Settlement)] = [:]
         var candidacyStartedAt: ContinuousClock.Instant?
         var candidacyTimeout: Duration
         /// Entries up to here are in the local WAL (written and fsynced).
@@ -322,15 +334,29 @@ public actor ReplicationHost {
         let waiters = slots[shard].waiters
         slots[shard].waiters.removeAll()
         for (_, waiter) in waiters { waiter.continuation.resume(throwing: error) }
+        // The epoch is over here: whatever becomes of those entries is the next primary's.
+        let unsettled = slots[shard].unsettled
+        slots[shard].unsettled.removeAll()
+        for (_, open) in unsettled { open.settlement.settle() }
     }
 
-    /// Fails the proposals still not committed at their deadline with `timeout`.
+    /// Fails the proposals still not committed at their deadline with `timeout` (handing their
+    /// settlements the open outcome), and settles those whose commit deadline has passed.
     private func failExpiredWaiters(now: ContinuousClock.Instant) {
-        for index in slots.indices where !slots[index].waiters.isEmpty {
+        for index in slots.indices where !slots[index].waiters.isEmpty || !slots[index].unsettled.isEmpty {
             let expired = slots[index].waiters.filter { $0.value.deadline <= now }
             for (lsn, waiter) in expired {
                 slots[index].waiters[lsn] = nil
+                if let settlement = waiter.settlement, waiter.backstop > now {
+                    settlement.markPending()
+                    slots[index].unsettled[lsn] = (waiter.backstop, settlement)
+                }
                 waiter.continuation.resume(throwing: ReplicationError.timeout)
+            }
+            let givenUp = slots[index].unsettled.filter { $0.value.backstop <= now }
+            for (lsn, open) in givenUp {
+                slots[index].unsettled[lsn] = nil
+                open.settlement.settle()
             }
         }
     }
@@ -448,11 +474,18 @@ public actor ReplicationHost {
 
     /// Replicates `command` through the shard's log; returns its LSN once it is committed (durable
     /// on a majority of the replica set) and applied here. Not committed by `deadline` (or
-    /// `commitTimeout` from now, if sooner), it fails with `timeout`: the command may still commit.
-    public func propose(shard: UInt32, _ command: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws -> UInt64 {
+    /// `commitTimeout` from now, if sooner), it fails with `timeout`: the command may still commit,
+    /// and `settlement` (if given) learns when that is decided (see ``Settlement``).
+    public func propose(
+        shard: UInt32,
+        _ command: [UInt8],
+        deadline: ContinuousClock.Instant? = nil,
+        settlement: Settlement? = nil
+    ) async throws -> UInt64 {
         guard !halted else { throw ReplicationError.storageFailed }
         let now = ContinuousClock.now
-        let deadline = min(deadline ?? now + settings.commitTimeout, now + settings.commitTimeout)
+        let backstop = now + settings.commitTimeout
+        let deadline = min(deadline ?? backstop, backstop)
         guard deadline > now else { throw ReplicationError.timeout }
         guard command.count <= settings.commandBytesMax else {
             throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
@@ -470,7 +503,13 @@ public actor ReplicationHost {
         inFlight += 1
         defer { inFlight -= 1 }
         return try await withCheckedThrowingContinuation { continuation in
-            slots[Int(shard)].waiters[lsn] = (epoch, deadline, continuation)
+            slots[Int(shard)].waiters[lsn] = Waiter(
+                epoch: epoch,
+                deadline: deadline,
+                backstop: backstop,
+                settlement: settlement,
+                continuation: continuation
+            )
             collect(shard: shard, directives)
         }
     }
@@ -489,10 +528,11 @@ public actor ReplicationHost {
     public func execute<T: Sendable>(
         shard: UInt32,
         deadline: ContinuousClock.Instant? = nil,
+        settlement: Settlement? = nil,
         _ decide: (any ShardStateMachine) throws -> (command: [UInt8]?, result: T)
     ) async throws -> T {
         let (command, result) = try read(shard: shard, decide)
-        if let command { _ = try await propose(shard: shard, command, deadline: deadline) }
+        if let command { _ = try await propose(shard: shard, command, deadline: deadline, settlement: settlement) }
         return result
     }
 
@@ -747,6 +787,9 @@ public actor ReplicationHost {
                 } else {
                     waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown)
                 }
+            }
+            if !slots[Int(shard)].unsettled.isEmpty, let open = slots[Int(shard)].unsettled.removeValue(forKey: entry.lsn) {
+                open.settlement.settle()
             }
         }
         metrics.entriesApplied.increment(by: Int(upTo - applied))

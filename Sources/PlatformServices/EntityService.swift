@@ -19,7 +19,9 @@ public final class EntityService: EntityHandler {
         self.clock = clock
     }
 
-    public func handle(shard: UInt32, key: String, command bytes: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+    public func handle(shard: UInt32, key: String, command bytes: [UInt8], deadline: ContinuousClock.Instant)
+        async throws -> [UInt8]
+    {
         let command: EntityCodec.Command
         do {
             command = try EntityCodec.decodeCommand(bytes)
@@ -39,15 +41,33 @@ public final class EntityService: EntityHandler {
         deadline: ContinuousClock.Instant
     ) async throws -> EntityCodec.Reply {
         try await mailboxes.enter(key, deadline: deadline)
-        defer { mailboxes.leave(key) }
-        return try await run(shard: shard, key: key, command: command, deadline: deadline)
+        // A write whose caller stops waiting may still commit: the entity then takes its next
+        // command only once that is decided (see ``Settlement``), so no command is decided on
+        // a state that lacks an earlier one.
+        let mailboxes = mailboxes
+        let settlement = Settlement { mailboxes.leave(key) }
+        do {
+            let reply = try await run(
+                shard: shard,
+                key: key,
+                command: command,
+                deadline: deadline,
+                settlement: settlement
+            )
+            mailboxes.leave(key)
+            return reply
+        } catch {
+            if !settlement.isPending { mailboxes.leave(key) }
+            throw error
+        }
     }
 
     private func run(
         shard: UInt32,
         key: String,
         command: EntityCodec.Command,
-        deadline: ContinuousClock.Instant
+        deadline: ContinuousClock.Instant,
+        settlement: Settlement
     ) async throws -> EntityCodec.Reply {
         let now = clock()
         switch command {
@@ -61,7 +81,8 @@ public final class EntityService: EntityHandler {
 
         case .user(let command):
             // Decided and replicated in one call on the host; the reply waits for the commit.
-            return try await host.execute(shard: shard, deadline: deadline) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+            return try await host.execute(shard: shard, deadline: deadline, settlement: settlement) {
+                machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
                 var state = (machine as! EntityStore).user(key) ?? .initial
                 let events: [User.Event]
                 do throws(User.Failure) {
@@ -71,14 +92,23 @@ public final class EntityService: EntityHandler {
                 }
                 for event in events { state.apply(event) }
                 let record = events.isEmpty ? nil : EntityCodec.encodeRecord(key: key, events: .user(events))
-                if events.contains(where: { if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false } }) {
-                    return (record, .failure(code: "session_revoked", message: "this refresh token was already used; the session is revoked"))
+                if events.contains(where: {
+                    if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false }
+                }) {
+                    return (
+                        record,
+                        .failure(
+                            code: "session_revoked",
+                            message: "this refresh token was already used; the session is revoked"
+                        )
+                    )
                 }
                 return (record, .user(state.withoutSecrets))
             }
 
         case .name(let command):
-            return try await host.execute(shard: shard, deadline: deadline) { machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
+            return try await host.execute(shard: shard, deadline: deadline, settlement: settlement) {
+                machine -> (command: [UInt8]?, result: EntityCodec.Reply) in
                 let state = (machine as! EntityStore).name(key) ?? .initial
                 let events: [NameReservation.Event]
                 do {
@@ -172,7 +202,9 @@ final class Mailboxes: Sendable {
     /// Takes a waiter whose deadline passed out of the queue (if its turn has not come yet).
     private func giveUp(_ key: String, waiter id: UInt64) {
         let waiter = state.withLock { state -> Waiter? in
-            guard var queue = state.waiting[key], let index = queue.firstIndex(where: { $0.id == id }) else { return nil }
+            guard var queue = state.waiting[key], let index = queue.firstIndex(where: { $0.id == id }) else {
+                return nil
+            }
             let waiter = queue.remove(at: index)
             state.waiting[key] = queue.isEmpty ? nil : queue
             return waiter

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -302,7 +303,7 @@ struct KeyValueHandler: EntityHandler {
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/a", "1", via: running.node)
 
-        try Self.failWrites(toLogIn: root + "/standalone")
+        try FailingDisk.failWrites(toLogIn: root + "/standalone")
         let started = ContinuousClock.now
         do {
             _ = try await running.node.ask(key: "user/b", command: Array("2".utf8), timeout: .seconds(30))
@@ -338,7 +339,7 @@ struct KeyValueHandler: EntityHandler {
         #expect(converged)
         let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
-        try Self.failWrites(toLogIn: root + "/n1")
+        try FailingDisk.failWrites(toLogIn: root + "/n1")
         await #expect(throws: (any Error).self) {
             _ = try await nodes[0].node.ask(key: led, command: Array("lost?".utf8), timeout: .seconds(30))
         }
@@ -361,20 +362,6 @@ struct KeyValueHandler: EntityHandler {
         throw ReplicationError.notPrimary(leader: nil)
     }
 
-    /// Makes every later write of the node's log fail, as a full or failing disk would: the
-    /// descriptor of its first segment (open in this process) now points at `/dev/full`.
-    static func failWrites(toLogIn dataDirectory: String) throws {
-        let segment = dataDirectory + "/wal/wal-000000000001.seg"
-        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap(Int32.init)
-        let walDescriptor = try #require(
-            descriptors.first { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == segment }
-        )
-        let full = open("/dev/full", O_WRONLY)
-        #expect(full >= 0)
-        #expect(dup2(full, walDescriptor) == walDescriptor)
-        close(full)
-    }
-
     /// A primary whose followers can no longer store anything cannot commit: its writer gets
     /// `timeout` at the commit deadline instead of waiting forever.
     @Test(.timeLimit(.minutes(2)))
@@ -386,8 +373,8 @@ struct KeyValueHandler: EntityHandler {
         let nodes = try Self.startAll(configuration, root: root, commitTimeout: .seconds(1), leaveOnStorageFailure: false)
         let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
-        try Self.failWrites(toLogIn: root + "/n2")
-        try Self.failWrites(toLogIn: root + "/n3")
+        try FailingDisk.failWrites(toLogIn: root + "/n2")
+        try FailingDisk.failWrites(toLogIn: root + "/n3")
         let started = ContinuousClock.now
         await #expect(throws: ReplicationError.timeout) {
             _ = try await nodes[0].node.ask(key: led, command: Array("w".utf8), timeout: .seconds(30))
@@ -414,8 +401,8 @@ extension ReplicationClusteredTests {
         let nodes = try Self.startAll(configuration, root: root, leaveOnStorageFailure: false)
         let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
-        try Self.failWrites(toLogIn: root + "/n2")
-        try Self.failWrites(toLogIn: root + "/n3")
+        try FailingDisk.failWrites(toLogIn: root + "/n2")
+        try FailingDisk.failWrites(toLogIn: root + "/n3")
         let started = ContinuousClock.now
         func failure(of ask: () async throws -> [UInt8]) async -> (any Error)? {
             do {

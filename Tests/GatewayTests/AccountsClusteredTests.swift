@@ -6,18 +6,24 @@ import Logging
 import PlatformServices
 import ServiceLifecycle
 import Testing
+import WireProtocol
 
 /// Accounts on three in-process nodes (replication 3, loopback): signups for one name racing
 /// through different nodes yield exactly one account.
 @Suite(.serialized) struct AccountsClusteredTests {
     struct Running {
         let node: ClusterNode
+        let entities: EntityService
         let accounts: AccountService
         let group: ServiceGroup
         let task: Task<Void, any Error>
     }
 
-    static func startCluster(root: String) async throws -> [Running] {
+    static func startCluster(
+        root: String,
+        commitTimeout: Duration = .seconds(10),
+        leaveOnStorageFailure: Bool = true
+    ) async throws -> [Running] {
         let ports = LoopbackPorts.reserve(6)
         var configuration = ClusterConfiguration()
         configuration.name = "accounts-test"
@@ -40,6 +46,8 @@ import Testing
             )
             settings.transport.backoffMax = .milliseconds(300)
             settings.dataDirectory = root + "/" + entry.id.rawValue
+            settings.commitTimeout = commitTimeout
+            settings.leaveOnStorageFailure = leaveOnStorageFailure
             var logger = Logger(label: "test.\(entry.id)")
             logger.logLevel = .warning
             let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
@@ -51,20 +59,21 @@ import Testing
                 hasher: PasswordHasher(rounds: 1 << 10),
                 ask: AccountService.asking(node, local: entities, timeout: .seconds(20))
             )
-            running.append(Running(node: node, accounts: accounts, group: group, task: Task { try await group.run() }))
+            running.append(
+                Running(
+                    node: node,
+                    entities: entities,
+                    accounts: accounts,
+                    group: group,
+                    task: Task { try await group.run() }
+                )
+            )
         }
         return running
     }
 
-    /// Signs up through every node at once for the same username (each with its own email),
-    /// and through every node at once for the same email (each with its own username).
-    @Test(.timeLimit(.minutes(2)))
-    func concurrentSignupsForOneNameThroughDifferentNodesYieldOneAccount() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try await Self.startCluster(root: root)
-        // Until every shard has a primary: a throwaway signup through each node succeeds.
+    /// Until every shard has a primary: a throwaway signup through each node succeeds (bounded).
+    static func warmUp(_ nodes: [Running]) async throws {
         for (index, running) in nodes.enumerated() {
             var attempt = 0
             while true {
@@ -77,12 +86,69 @@ import Testing
                     )
                     break
                 } catch {
-                    #expect(attempt < 150, "the cluster never took signups: \(error)")
                     if attempt >= 150 { throw error }
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
         }
+    }
+
+    /// A write whose caller gave up may still commit: its entity takes no other command — not
+    /// even a read — until that is decided (here it never commits, so until the primary's commit
+    /// deadline), and then goes on.
+    @Test(.timeLimit(.minutes(2)))
+    func anEntityWaitsForTheOutcomeOfAWriteItsCallerGaveUpOn() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-fence-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
+        let nodes = try await Self.startCluster(root: root, commitTimeout: .seconds(4), leaveOnStorageFailure: false)
+        try await Self.warmUp(nodes)
+        let led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
+            nodes[0].node.designatedShard(forKey: key).flatMap {
+                nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
+            }
+        }.first
+        let (key, shard) = try #require(led, "n1 leads none of the names tried")
+        try FailingDisk.failWrites(toLogIn: root + "/n2")
+        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        let entities = nodes[0].entities
+        let started = ContinuousClock.now
+
+        // No majority can store the reservation: its caller gets `timeout` after 1 s.
+        await #expect(throws: ReplicationError.timeout) {
+            try await entities.handle(
+                shard: shard,
+                key: key,
+                command: .name(.reserve(userID: "u1")),
+                deadline: .now + .seconds(1)
+            )
+        }
+        // Its outcome stays open until n1's 4 s commit deadline: a read behind it gets `timeout`
+        // too, rather than a state that may be about to change.
+        await #expect(throws: ReplicationError.timeout) {
+            try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(1))
+        }
+        // Then the entity goes on: the read answers (nothing was committed), not before.
+        let reply = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(20))
+        #expect(reply == .owner(nil, confirmed: false))
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(3.5), "the read answered \(waited) after the write, before its commit deadline")
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
+        }
+    }
+
+    /// Signs up through every node at once for the same username (each with its own email),
+    /// and through every node at once for the same email (each with its own username).
+    @Test(.timeLimit(.minutes(2)))
+    func concurrentSignupsForOneNameThroughDifferentNodesYieldOneAccount() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try await Self.startCluster(root: root)
+        try await Self.warmUp(nodes)
 
         for round in 0..<5 {
             let name = "Racer\(round)"
