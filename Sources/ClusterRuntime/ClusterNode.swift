@@ -20,6 +20,8 @@ public final class ClusterNode: Service, Sendable {
     private let viewBox: NIOLockedValueBox<ClusterView>
     private let started = NIOLockedValueBox(false)
     private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
+    /// Entity requests from other nodes being handled (bounded by `inboundRequestsMax`).
+    private let inboundRequests = NIOLockedValueBox(0)
     private let replicationInbox: AsyncStream<([Wire.ShardMessage], NodeID)>.Continuation
     private let replicationInputs: AsyncStream<([Wire.ShardMessage], NodeID)>
     /// This node's replicas of every shard.
@@ -69,6 +71,7 @@ public final class ClusterNode: Service, Sendable {
         self.replicationInputs = replicationInputs
         self.replicationInbox = replicationInbox
         let handlerBox = self.handlerBox
+        let inboundRequests = self.inboundRequests
         let transportBox = NIOLockedValueBox<ClusterTransport?>(nil)
         let transport = ClusterTransport(
             credentials: credentials,
@@ -89,15 +92,36 @@ public final class ClusterNode: Service, Sendable {
                     let handler = handlerBox.withLockedValue { $0 }
                     // The caller's deadline, on this node's clock (less the frame's time in flight).
                     let deadline = ContinuousClock.now + .milliseconds(timeoutMillis)
+                    let admitted = inboundRequests.withLockedValue { count -> Bool in
+                        guard count < settings.inboundRequestsMax else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else {
+                        let message = "\(settings.inboundRequestsMax) requests from other nodes are in flight here"
+                        transport.respond(.error(code: "overloaded", message: message), to: inbound)
+                        return
+                    }
                     Task {
+                        defer { inboundRequests.withLockedValue { $0 -= 1 } }
                         do {
-                            guard let handler else { throw EntityError(code: "unavailable", message: "no entity handler") }
-                            let reply = try await handler.handle(shard: shard, key: key, command: command, deadline: deadline)
+                            guard let handler else {
+                                throw EntityError(code: "unavailable", message: "no entity handler")
+                            }
+                            let reply = try await handler.handle(
+                                shard: shard,
+                                key: key,
+                                command: command,
+                                deadline: deadline
+                            )
                             transport.respond(.entityReply(reply), to: inbound)
                         } catch let error as EntityError {
                             transport.respond(.error(code: error.code, message: error.message), to: inbound)
                         } catch let error as ReplicationError {
-                            transport.respond(.error(code: ClusterNode.code(of: error), message: "\(error)"), to: inbound)
+                            transport.respond(
+                                .error(code: ClusterNode.code(of: error), message: "\(error)"),
+                                to: inbound
+                            )
                         } catch {
                             transport.respond(.error(code: "internal_error", message: "\(error)"), to: inbound)
                         }
@@ -134,7 +158,8 @@ public final class ClusterNode: Service, Sendable {
         replicationSettings.commitTimeout = settings.commitTimeout
         replicationSettings.checkpointBytes = configuration.checkpointBytes
         replicationSettings.passivateAfter = configuration.passivateAfter
-        let genesisNodes = configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)
+        let genesisNodes =
+            configuration.nodes.isEmpty && settings.seeds.isEmpty ? [settings.nodeID] : configuration.nodes.map(\.id)
         self.replication = try ReplicationHost(
             me: settings.nodeID,
             shardCount: configuration.shards,
@@ -144,7 +169,9 @@ public final class ClusterNode: Service, Sendable {
             transport: transport,
             addressOf: { id in viewBox.withLockedValue { view in view.members.first { $0.id == id }?.clusterAddress } },
             placement: {
-                viewBox.withLockedValue { view in view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil }
+                viewBox.withLockedValue { view in
+                    view.isJoined && view.members.contains { $0.id == settings.nodeID } ? view.shards : nil
+                }
             },
             durable: durable,
             settings: replicationSettings,
@@ -203,15 +230,21 @@ public final class ClusterNode: Service, Sendable {
     public func designatedShard(forKey key: String) -> UInt32? {
         let shard = Placement.shard(forKey: key, shardCount: settings.configuration.shards)
         let view = self.view
-        guard view.isJoined, view.shards.entries.indices.contains(shard), view.shards.entries[shard].primary == settings.nodeID else {
+        guard view.isJoined, view.shards.entries.indices.contains(shard),
+            view.shards.entries[shard].primary == settings.nodeID
+        else {
             return nil
         }
         return UInt32(shard)
     }
 
-    private func askOnce(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+    private func askOnce(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws
+        -> [UInt8]
+    {
         let view = self.view
-        let designated = view.isJoined && view.shards.entries.indices.contains(Int(shard)) ? view.shards.entries[Int(shard)].primary : nil
+        let designated =
+            view.isJoined && view.shards.entries.indices.contains(Int(shard))
+            ? view.shards.entries[Int(shard)].primary : nil
         // The designated primary handles the command here (the handler refuses with `notPrimary`
         // while the shard is still electing); so does a node that still serves a shard the ring
         // has just moved.
@@ -228,7 +261,9 @@ public final class ClusterNode: Service, Sendable {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { throw ReplicationError.timeout }
         do {
-            let millis = UInt32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            let millis = UInt32(
+                clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            )
             let reply = try await transport.request(
                 .entityRequest(shard: shard, key: key, timeoutMillis: millis, command: command),
                 to: address,
@@ -254,11 +289,18 @@ public final class ClusterNode: Service, Sendable {
     public var clusterTransport: ClusterTransport { transport }
 
     public func run() async throws {
-        precondition(!started.withLockedValue { let was = $0; $0 = true; return was }, "a ClusterNode runs once")
+        precondition(
+            !started.withLockedValue {
+                let was = $0; $0 = true; return was
+            },
+            "a ClusterNode runs once"
+        )
         let bound = try await transport.start(host: settings.clusterAddress.host, port: settings.clusterAddress.port)
         logger.info(
             "cluster transport listening",
-            metadata: ["cluster/address": "\(bound)", "seeds": "\(settings.seeds.map(\.description).joined(separator: ","))"]
+            metadata: [
+                "cluster/address": "\(bound)", "seeds": "\(settings.seeds.map(\.description).joined(separator: ","))",
+            ]
         )
         let shell = self.shell
         let membership = Task { await shell.run() }
@@ -286,7 +328,10 @@ public final class ClusterNode: Service, Sendable {
             return first
         }
         if let storageFailure {
-            logger.critical("the write-ahead log failed: leaving the cluster and stopping", metadata: ["error": "\(storageFailure)"])
+            logger.critical(
+                "the write-ahead log failed: leaving the cluster and stopping",
+                metadata: ["error": "\(storageFailure)"]
+            )
         }
         let told = await shell.leave()
         logger.info("leaving the cluster", metadata: ["notified": "\(told)"])

@@ -42,6 +42,10 @@ public struct NodeSettings: Sendable {
     /// throws `storageFailed`; `plume node` exits 1), so the other nodes take over its shards.
     /// Off, it stays a member that refuses writes (and its shards wait for its restart).
     public var leaveOnStorageFailure = true
+    /// Entity requests from other nodes handled at once (forwarded API requests); past it a
+    /// request is answered `overloaded` at once instead of queueing without bound.
+    public var inboundRequestsMax = NodeSettings.defaultInboundRequestsMax
+    public static let defaultInboundRequestsMax = 4096
 
     public init(
         configuration: ClusterConfiguration,
@@ -104,15 +108,20 @@ public struct NodeSettings: Sendable {
         let cluster: NodeAddress
         let http: NodeAddress
         if let listed {
-            cluster = try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") } ?? listed.clusterAddress
-            http = try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") } ?? listed.httpAddress
+            cluster =
+                try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") }
+                ?? listed.clusterAddress
+            http =
+                try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") } ?? listed.httpAddress
         } else if let clusterAddress, let httpAddress {
             cluster = try parse(clusterAddress, "--cluster-addr")
             http = try parse(httpAddress, "--http-addr")
         } else if configPath == nil {
-            cluster = try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") }
+            cluster =
+                try clusterAddress.map { text throws(ConfigError) in try parse(text, "--cluster-addr") }
                 ?? NodeAddress(host: "127.0.0.1", port: 7100)
-            http = try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") }
+            http =
+                try httpAddress.map { text throws(ConfigError) in try parse(text, "--http-addr") }
                 ?? NodeAddress(host: "127.0.0.1", port: 8080)
         } else {
             let listedIDs = configuration.nodes.map(\.id.rawValue).joined(separator: ", ")

@@ -10,7 +10,8 @@ import Testing
 struct KeyValueHandler: EntityHandler {
     let host: ReplicationHost
 
-    func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+    func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8]
+    {
         _ = try await host.propose(shard: shard, Array("\(key)=".utf8) + command, deadline: deadline)
         return command
     }
@@ -58,7 +59,8 @@ struct KeyValueHandler: EntityHandler {
         root: String,
         checkpointAtShutdown: Bool = true,
         commitTimeout: Duration = .seconds(10),
-        leaveOnStorageFailure: Bool = true
+        leaveOnStorageFailure: Bool = true,
+        inboundRequestsMax: Int = NodeSettings.defaultInboundRequestsMax
     ) throws -> MembershipClusteredTests.RunningNode {
         var settings = NodeSettings(
             configuration: configuration,
@@ -72,6 +74,7 @@ struct KeyValueHandler: EntityHandler {
         settings.checkpointAtShutdown = checkpointAtShutdown
         settings.commitTimeout = commitTimeout
         settings.leaveOnStorageFailure = leaveOnStorageFailure
+        settings.inboundRequestsMax = inboundRequestsMax
         var logger = Logger(label: "test.\(entry.id)")
         logger.logLevel = .warning
         let node = try ClusterNode(settings: settings, logger: logger) { _ in KeyValueMachine() }
@@ -126,7 +129,9 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it.
-    static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async throws -> String? {
+    static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>)
+        async throws -> String?
+    {
         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
         for running in nodes where running.node.replication.serves(shard: shard) {
             return try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
@@ -257,12 +262,16 @@ struct KeyValueHandler: EntityHandler {
         let deadline = ContinuousClock.now + .seconds(30)
         var missing = acknowledged
         while !missing.isEmpty, ContinuousClock.now < deadline {
-            for (key, value) in missing where try await Self.read(key, shards: configuration.shards, on: nodes[...]) == value {
+            for (key, value) in missing
+            where try await Self.read(key, shards: configuration.shards, on: nodes[...]) == value {
                 missing[key] = nil
             }
             if !missing.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
         }
-        #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart")
+        #expect(
+            missing.isEmpty,
+            "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart"
+        )
         try await Self.stop(nodes[...])
     }
 
@@ -283,7 +292,8 @@ struct KeyValueHandler: EntityHandler {
         _ = try await Self.write("user/small", "before", via: running.node)
         let limit = running.node.replication.settings.commandBytesMax
         // KeyValueHandler stores `key=value`: the command it proposes is 9 bytes longer.
-        await #expect(throws: ReplicationError.commandTooLarge(bytes: "user/big=".utf8.count + limit + 1, limit: limit)) {
+        await #expect(throws: ReplicationError.commandTooLarge(bytes: "user/big=".utf8.count + limit + 1, limit: limit))
+        {
             _ = try await running.node.ask(key: "user/big", command: [UInt8](repeating: 7, count: limit + 1))
         }
         // Nothing was written, and the node still takes writes.
@@ -370,7 +380,12 @@ struct KeyValueHandler: EntityHandler {
         let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
         // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-        let nodes = try Self.startAll(configuration, root: root, commitTimeout: .seconds(1), leaveOnStorageFailure: false)
+        let nodes = try Self.startAll(
+            configuration,
+            root: root,
+            commitTimeout: .seconds(1),
+            leaveOnStorageFailure: false
+        )
         let led = try await Self.keyLed(by: nodes[0], shards: 8)
 
         try FailingDisk.failWrites(toLogIn: root + "/n2")
@@ -412,8 +427,12 @@ extension ReplicationClusteredTests {
                 return error
             }
         }
-        async let local = failure { try await nodes[0].node.ask(key: led, command: Array("local".utf8), timeout: .seconds(1)) }
-        async let forwarded = failure { try await nodes[1].node.ask(key: led, command: Array("forwarded".utf8), timeout: .seconds(1)) }
+        async let local = failure {
+            try await nodes[0].node.ask(key: led, command: Array("local".utf8), timeout: .seconds(1))
+        }
+        async let forwarded = failure {
+            try await nodes[1].node.ask(key: led, command: Array("forwarded".utf8), timeout: .seconds(1))
+        }
         let errors = await [local, forwarded]
         #expect(errors.map { $0 as? ReplicationError } == [.timeout, .timeout], "\(errors)")
         let waited = ContinuousClock.now - started
@@ -429,5 +448,65 @@ extension ReplicationClusteredTests {
             running.task.cancel()
             _ = try? await running.task.value
         }
+    }
+}
+
+/// Holds every request until the test opens it.
+actor GateHandler: EntityHandler {
+    private var open = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private(set) var entered = 0
+
+    func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8]
+    {
+        entered += 1
+        if !open { await withCheckedContinuation { waiting.append($0) } }
+        return command
+    }
+
+    func release() {
+        open = true
+        for continuation in waiting { continuation.resume() }
+        waiting.removeAll()
+    }
+}
+
+extension ReplicationClusteredTests {
+    /// Requests forwarded from other nodes are bounded: past `inboundRequestsMax` in flight, one
+    /// is answered `overloaded` at once, and the ones admitted still get their answers.
+    @Test(.timeLimit(.minutes(2)))
+    func forwardedRequestsPastTheBoundAreAnsweredOverloaded() async throws {
+        let configuration = try Self.configuration(shards: 8)
+        let root = Self.temporaryRoot("plume-inbound")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try configuration.nodes.map {
+            try Self.start($0, of: configuration, root: root, inboundRequestsMax: 2)
+        }
+        let led = try await Self.keyLed(by: nodes[0], shards: 8)
+        let gate = GateHandler()
+        nodes[0].node.setEntityHandler(gate)
+
+        let first = Task { try await nodes[1].node.ask(key: led, command: Array("1".utf8), timeout: .seconds(30)) }
+        let second = Task { try await nodes[2].node.ask(key: led, command: Array("2".utf8), timeout: .seconds(30)) }
+        // Both are held on n1 (bounded wait).
+        let started = ContinuousClock.now
+        while await gate.entered < 2, ContinuousClock.now - started < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await gate.entered == 2)
+        await #expect {
+            try await nodes[1].node.ask(key: led, command: Array("3".utf8), timeout: .seconds(30))
+        } throws: { error in
+            (error as? EntityError)?.code == "overloaded"
+        }
+        #expect(await gate.entered == 2, "the third request was handled instead of refused")
+        await gate.release()
+        #expect(try await first.value == Array("1".utf8))
+        #expect(try await second.value == Array("2".utf8))
+        // With room again, the next one is handled.
+        #expect(
+            try await nodes[2].node.ask(key: led, command: Array("4".utf8), timeout: .seconds(30)) == Array("4".utf8)
+        )
+        try await Self.stop(nodes[...])
     }
 }
