@@ -1,6 +1,6 @@
 import Foundation
 
-/// Runs long, CPU-bound synchronous work — a thousand seeded simulation runs — on a thread of
+/// Runs long, CPU-bound synchronous work — thousands of seeded simulation runs — on a thread of
 /// its own and returns its result.
 ///
 /// Swift's cooperative pool has one thread per core (two on a small CI machine), and every

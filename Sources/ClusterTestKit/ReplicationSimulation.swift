@@ -17,8 +17,13 @@ import ClusterCore
 /// persisted like a snapshot), so lagging nodes and candidates catch up from another node's
 /// base.
 ///
+/// Membership changes too: new nodes join with nothing (placed anywhere in the shard's
+/// preference, as the ring would), and nodes are decommissioned — taken out of the preference,
+/// they stop for good once a primary serves an epoch whose replica set leaves them out, as a
+/// node that hands its shards over on SIGTERM does.
+///
 /// Checked on every step: a committed LSN never holds two different entries anywhere, and no
-/// epoch is led by two nodes. Checked at the end, after healing: every acknowledged write is
+/// epoch is led twice — by two nodes, or by one node before and after a restart. Checked at the end, after healing: every acknowledged write is
 /// in the committed log at the LSN it was acknowledged at, and every node's state machine holds
 /// exactly the committed commands up to its commit position.
 public final class ReplicationSimulation {
@@ -37,6 +42,8 @@ public final class ReplicationSimulation {
         var held: [(message: Replication.Message, to: Int)] = []
         var writeScheduled = false
         var isUp = true
+        /// Decommissioned and stopped for good.
+        var isRemoved = false
         var life = 0
         var view: Set<NodeID>
         var candidacyStartedAt: MonotonicTime?
@@ -68,13 +75,20 @@ public final class ReplicationSimulation {
     public var compactionProbability = 0.03
     public private(set) var compactions = 0
     public private(set) var installs = 0
+    /// The most nodes the nemesis lets exist at once (joins stop there).
+    public var nodeCountMax = 7
+    public private(set) var joins = 0
+    public private(set) var removals = 0
+    /// The node being decommissioned, if any.
+    private var leaving: Int?
 
     /// Every committed LSN, as first committed anywhere.
     public private(set) var committed: [UInt64: Replication.Entry] = [:]
     /// Writes whose proposer saw them committed: (lsn, value).
     public private(set) var acknowledged: [(lsn: UInt64, value: UInt64)] = []
     private var inFlight: [Int: [(epoch: Replication.Epoch, lsn: UInt64, value: UInt64)]] = [:]
-    private var leaders: [Replication.Epoch: NodeID] = [:]
+    /// Who began each epoch, in which life (a node's lives are separated by crashes).
+    private var leaders: [Replication.Epoch: (node: NodeID, life: Int)] = [:]
     private var nextValue: UInt64 = 1
     public private(set) var violations: [String] = []
     public private(set) var messagesSent = 0
@@ -108,8 +122,8 @@ public final class ReplicationSimulation {
             }
             try check()
         }
-        // Heal: everyone up, connected, no loss; views catch up.
-        for index in nodes.indices where !nodes[index].isUp { restart(index) }
+        // Heal: everyone up (but the decommissioned), connected, no loss; views catch up.
+        for index in nodes.indices where !nodes[index].isUp && !nodes[index].isRemoved { restart(index) }
         groups = Array(repeating: 0, count: nodes.count)
         lossProbability = 0
         duplicateProbability = 0
@@ -136,13 +150,14 @@ public final class ReplicationSimulation {
                 }
             }
         }
-        throw Violation(seed: seed, message: "no primary committed a write within 10 s after healing")
+        throw Violation(seed: seed, message: "no primary committed a write within 10 s after healing; \(summary)")
     }
 
     /// A replica that retransmits after 3 silent ticks (30 ms) and heartbeats after 10.
     static func replica(me: NodeID, genesis: [NodeID], durable: Replication.Replica.Durable?) -> Replication.Replica {
         var replica =
-            durable.map { Replication.Replica(me: me, genesis: genesis, durable: $0) } ?? Replication.Replica(me: me, genesis: genesis)
+            durable.map { Replication.Replica(me: me, genesis: genesis, durable: $0) }
+            ?? Replication.Replica(me: me, genesis: genesis)
         replica.retransmitTicks = 3
         replica.heartbeatTicks = 10
         return replica
@@ -175,10 +190,13 @@ public final class ReplicationSimulation {
             }
         }
         now = end
+        retireIfHandedOver()
         for index in nodes.indices where nodes[index].isUp {
             // Views lag the truth: each node learns the reachable set now and then.
             if Double.random(in: 0..<1, using: &random) < 0.3 {
-                nodes[index].view = Set(nodes.indices.filter { nodes[$0].isUp && groups[$0] == groups[index] }.map { ids[$0] })
+                nodes[index].view = Set(
+                    nodes.indices.filter { nodes[$0].isUp && groups[$0] == groups[index] }.map { ids[$0] }
+                )
             }
             if Double.random(in: 0..<1, using: &random) < compactionProbability { compact(index) }
             var replica = nodes[index].replica
@@ -287,17 +305,21 @@ public final class ReplicationSimulation {
                     return true
                 }
             case .becamePrimary(let epoch):
-                if let other = leaders[epoch], other != ids[index] {
-                    violations.append("epoch \(epoch) led by \(other) and \(ids[index])")
+                if let other = leaders[epoch], other != (ids[index], nodes[index].life) {
+                    violations.append(
+                        "epoch \(epoch) led by \(other.node) (life \(other.life)) and \(ids[index]) (life \(nodes[index].life))"
+                    )
                 }
-                leaders[epoch] = ids[index]
+                leaders[epoch] = (ids[index], nodes[index].life)
                 nodes[index].candidacyStartedAt = nil
             case .steppedDown:
                 // Proposals in flight have unknown outcomes now: never acknowledged.
                 inFlight[index] = nil
             }
         }
-        let mustWrite = !nodes[index].held.isEmpty || nodes[index].pending.contains { if case .committed = $0 { false } else { true } }
+        let mustWrite =
+            !nodes[index].held.isEmpty
+            || nodes[index].pending.contains { if case .committed = $0 { false } else { true } }
         if mustWrite && !nodes[index].writeScheduled {
             nodes[index].writeScheduled = true
             // Mostly fast, sometimes a slow disk: a primary's appends then arrive and are acknowledged
@@ -315,15 +337,17 @@ public final class ReplicationSimulation {
         if Double.random(in: 0..<1, using: &random) < lossProbability { copies = 0 }
         if Double.random(in: 0..<1, using: &random) < duplicateProbability { copies += 1 }
         for _ in 0..<copies {
-            let delay = Duration.milliseconds(Int64.random(in: Int64(latency.lowerBound)...Int64(latency.upperBound), using: &random))
+            let delay = Duration.milliseconds(
+                Int64.random(in: Int64(latency.lowerBound)...Int64(latency.upperBound), using: &random)
+            )
             queue.push(.deliver(message, from: ids[from], to: to, life: nodes[to].life), at: now + delay)
         }
     }
 
     private func nemesis() {
         let up = nodes.indices.filter { nodes[$0].isUp }
-        let down = nodes.indices.filter { !nodes[$0].isUp }
-        switch Int.random(in: 0..<6, using: &random) {
+        let down = nodes.indices.filter { !nodes[$0].isUp && !nodes[$0].isRemoved }
+        switch Int.random(in: 0..<8, using: &random) {
         case 0, 1:
             if up.count > 1, let victim = up.randomElement(using: &random) { crash(victim) }
         case 2:
@@ -333,9 +357,55 @@ public final class ReplicationSimulation {
             groups = nodes.indices.map { side.contains($0) ? 1 : 0 }
         case 4:
             groups = Array(repeating: 0, count: nodes.count)
+        case 5:
+            if nodes.count < nodeCountMax { join() }
+        case 6:
+            // One at a time, and never below a full replica set of nodes that are not leaving.
+            let staying = nodes.indices.filter { !nodes[$0].isRemoved }
+            if leaving == nil, staying.count > replication, let victim = up.randomElement(using: &random) {
+                leaving = victim
+                preference.removeAll { $0 == ids[victim] }
+            }
         default:
             latency = 1...Int.random(in: 2...40, using: &random)
         }
+    }
+
+    /// A new node with nothing on disk, placed anywhere in the shard's preference.
+    private func join() {
+        let id = NodeID("r\(nodes.count)")!
+        let index = nodes.count
+        ids.append(id)
+        groups.append(0)
+        preference.insert(id, at: Int.random(in: 0...preference.count, using: &random))
+        let genesis = nodes[0].replica.genesis.replicas
+        let view = Set(nodes.indices.filter { nodes[$0].isUp && groups[$0] == 0 }.map { ids[$0] } + [id])
+        nodes.append(SimNode(replica: Self.replica(me: id, genesis: genesis, durable: nil), view: view))
+        precondition(nodes.count == index + 1)
+        joins += 1
+    }
+
+    /// Stops the leaving node for good once the newest epoch anyone has promised is served by
+    /// its primary with a replica set that leaves the node out (a stale primary of an older
+    /// epoch serving without it proves nothing).
+    private func retireIfHandedOver() {
+        guard let index = leaving else { return }
+        let staying = nodes.filter { !$0.isRemoved }
+        let newest = staying.map(\.replica.durable.promised).max()
+        let handedOver = nodes.contains { node in
+            node.isUp && node.replica.isServing && node.replica.primaryEpoch == newest
+                && node.replica.primaryReplicas.map { !$0.contains(ids[index]) } ?? false
+        }
+        // … and every running node's log has reached that epoch: none still ends in an epoch
+        // whose replica set (a future candidate's "previous" set) holds the leaving node.
+        let caughtUp = staying.allSatisfy { node in
+            !node.isUp || node.replica.entry(at: node.replica.lastLSN).map { $0.epoch == newest } ?? false
+        }
+        guard handedOver, caughtUp else { return }
+        crash(index)
+        nodes[index].isRemoved = true
+        leaving = nil
+        removals += 1
     }
 
     private func crash(_ index: Int) {
@@ -357,12 +427,30 @@ public final class ReplicationSimulation {
         nodes[index].isUp = true
         nodes[index].life += 1
         // Only what was persisted survives the crash.
-        let replica = Self.replica(me: ids[index], genesis: nodes[index].replica.genesis.replicas, durable: nodes[index].persisted)
+        let replica = Self.replica(
+            me: ids[index],
+            genesis: nodes[index].replica.genesis.replicas,
+            durable: nodes[index].persisted
+        )
         nodes[index].replica = replica
-        nodes[index].machine = Self.decode(replica.base?.state ?? []) + replica.committedEntries.compactMap { entry in
-            Self.value(entry.payload).map { (entry.lsn, $0) }
-        }
+        nodes[index].machine =
+            Self.decode(replica.base?.state ?? [])
+            + replica.committedEntries.compactMap { entry in
+                Self.value(entry.payload).map { (entry.lsn, $0) }
+            }
         nodes[index].candidacyStartedAt = nil
+    }
+
+    /// Each node's role, promise, commit position and designated replica set.
+    var summary: String {
+        nodes.indices.map { index in
+            let node = nodes[index]
+            let state = node.isRemoved ? "removed" : node.isUp ? "up" : "down"
+            let role = node.replica.isPrimary ? "primary" : node.replica.isCandidate ? "candidate" : "follower"
+            return
+                "\(ids[index]) \(state) \(role) promised \(node.replica.durable.promised) commit \(node.replica.commitLSN) "
+                + "designates \(designated(by: index).map(\.rawValue))"
+        }.joined(separator: "; ")
     }
 
     private func check() throws(Violation) {
@@ -372,7 +460,11 @@ public final class ReplicationSimulation {
     private func finalCheck() throws(Violation) {
         for (lsn, value) in acknowledged {
             guard let entry = committed[lsn], Self.value(entry.payload) == value else {
-                throw Violation(seed: seed, message: "acknowledged write \(value) at lsn \(lsn) is lost (committed: \(String(describing: committed[lsn])))")
+                throw Violation(
+                    seed: seed,
+                    message:
+                        "acknowledged write \(value) at lsn \(lsn) is lost (committed: \(String(describing: committed[lsn])))"
+                )
             }
         }
         // Every live replica's committed prefix is the cluster's committed log.
@@ -386,7 +478,8 @@ public final class ReplicationSimulation {
             guard node.machine.map(\.lsn) == expected.map(\.0), node.machine.map(\.value) == expected.map(\.1) else {
                 throw Violation(
                     seed: seed,
-                    message: "\(node.replica.me)'s state machine holds \(node.machine.count) commands, expected \(expected.count) up to lsn \(node.replica.commitLSN)"
+                    message:
+                        "\(node.replica.me)'s state machine holds \(node.machine.count) commands, expected \(expected.count) up to lsn \(node.replica.commitLSN)"
                 )
             }
         }

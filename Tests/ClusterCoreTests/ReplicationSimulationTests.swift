@@ -6,7 +6,7 @@ import Testing
 /// Seeded chaos runs of the replication protocol. Each run prints its seed on failure;
 /// `PLUME_REPLICATION_RUNS` raises the number of runs (and `PLUME_REPLICATION_SEED` replays one).
 @Suite struct ReplicationSimulationTests {
-    static var runs: Int { Int(ProcessInfo.processInfo.environment["PLUME_REPLICATION_RUNS"] ?? "") ?? 1000 }
+    static var runs: Int { Int(ProcessInfo.processInfo.environment["PLUME_REPLICATION_RUNS"] ?? "") ?? 2000 }
 
     @Test func noAcknowledgedWriteIsLostAndCommittedPrefixesNeverDiverge() async throws {
         let seeds: [UInt64] =
@@ -16,32 +16,41 @@ import Testing
                 (0..<UInt64(Self.runs)).map { 0xC0FFEE &+ $0 &* 7919 }
             }
         // A minute of computing, off the cooperative pool the clustered tests' nodes run on.
-        let (acknowledged, installs, failure) = try await onOwnThread { () -> (Int, Int, String?) in
+        let (acknowledged, installs, membership, failure) = try await onOwnThread {
+            () -> (Int, Int, (Int, Int), String?) in
             var acknowledged = 0
             var installs = 0
+            var membership = (joins: 0, removals: 0)
             for seed in seeds {
                 let simulation = ReplicationSimulation(seed: seed)
                 do {
                     try simulation.run(chaos: .seconds(2))
                 } catch {
-                    return (acknowledged, installs, "\(error) — replay with PLUME_REPLICATION_SEED=\(seed)")
+                    return (acknowledged, installs, membership, "\(error) — replay with PLUME_REPLICATION_SEED=\(seed)")
                 }
                 acknowledged += simulation.acknowledged.count
                 installs += simulation.installs
+                membership.joins += simulation.joins
+                membership.removals += simulation.removals
             }
-            return (acknowledged, installs, nil)
+            return (acknowledged, installs, membership, nil)
         }
         if let failure {
             Issue.record(Comment(rawValue: failure))
             return
         }
         print(
-            "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs"
+            "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs, "
+                + "\(membership.0) nodes joined, \(membership.1) decommissioned"
         )
         // The runs did real work: writes were acknowledged despite the nemesis.
         #expect(acknowledged > seeds.count * 10, "only \(acknowledged) writes acknowledged in \(seeds.count) runs")
         // Lagging replicas and candidates caught up from compacted bases, not only by log shipping.
-        if seeds.count >= 100 { #expect(installs > 0, "no run installed a base") }
+        if seeds.count >= 100 {
+            #expect(installs > 0, "no run installed a base")
+            // Members came and went: fresh nodes joined replica sets, others left them for good.
+            #expect(membership.0 > 0 && membership.1 > 0, "joins \(membership.0), decommissions \(membership.1)")
+        }
     }
 
     @Test func aStablePrimaryCommitsEveryProposal() throws {
