@@ -63,30 +63,31 @@ public final class AuthThrottle: Sendable {
 
     /// Spends one of `client`'s sign-up, login and refresh requests, or refuses with 429.
     public func admit(client: String) throws(APIError) {
-        let decision = clients.withLock { $0.take(client, now: clock()) }
-        if case .limited(let seconds) = decision {
-            refusedByAddress.increment()
-            throw APIError(
-                .tooManyRequests,
-                code: "rate_limited",
-                message: "too many sign-up, login or refresh requests from this address; retry in \(seconds) s",
-                retryAfterSeconds: seconds
-            )
-        }
+        try Self.refuse(
+            clients.withLock { $0.take(client, now: clock()) },
+            code: "rate_limited",
+            reason: "too many sign-up, login or refresh requests from this address",
+            counting: refusedByAddress
+        )
     }
 
     /// Refuses with 429 a login for `name` that has used up its failures.
     public func admitLogin(name: String) throws(APIError) {
-        let decision = loginFailures.withLock { $0.check(Self.loginKey(name), now: clock()) }
-        if case .limited(let seconds) = decision {
-            refusedByName.increment()
-            throw APIError(
-                .tooManyRequests,
-                code: "too_many_failed_logins",
-                message: "too many failed logins for this account; retry in \(seconds) s",
-                retryAfterSeconds: seconds
-            )
-        }
+        try Self.refuse(
+            loginFailures.withLock { $0.check(Self.loginKey(name), now: clock()) },
+            code: "too_many_failed_logins",
+            reason: "too many failed logins for this account",
+            counting: refusedByName
+        )
+    }
+
+    /// A limited decision as the 429 a client sees, with `Retry-After`.
+    private static func refuse(_ decision: RateLimiter.Decision, code: String, reason: String, counting counter: Counter)
+        throws(APIError)
+    {
+        guard case .limited(let seconds) = decision else { return }
+        counter.increment()
+        throw APIError(.tooManyRequests, code: code, message: "\(reason); retry in \(seconds) s", retryAfterSeconds: seconds)
     }
 
     /// Counts a failed login (wrong password or unknown name) against `name`.
