@@ -36,7 +36,8 @@ public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable
             let username = try body.optionalString("username")
             let email = try body.optionalString("email")
             let password = try body.string("password")
-            let name = username ?? email ?? ""
+            // The name the account is looked up by, as the accounts service picks it.
+            let name = (username?.isEmpty == false ? username : email) ?? ""
             try throttle.admitLogin(name: name)
             let tokens: AccountService.Tokens
             do {

@@ -50,6 +50,18 @@ import Testing
             #expect((550...600).contains(retryAfter))
             // Another account is untouched.
             #expect(try await Self.login(client, "eve", "correct horse").status == .ok)
+            // With an empty username the email is the name: failures by eve's email brake that
+            // email only, not every login that leaves the username empty.
+            func byEmail(_ email: String, _ password: String) async throws -> TestResponse {
+                try await Routes.post(
+                    client,
+                    "/v1/auth/login",
+                    #"{"username":"","email":"\#(email)","password":"\#(password)"}"#
+                )
+            }
+            for _ in 0..<3 { #expect(try await byEmail("eve@example.com", "a guess").status == .unauthorized) }
+            #expect(try await byEmail("eve@example.com", "correct horse").status == .tooManyRequests)
+            #expect(try await byEmail("dora@example.com", "correct horse").status == .ok)
             // Guesses at a name with no account are braked the same way (no hint that it is free).
             for _ in 0..<3 { #expect(try await Self.login(client, "nobody", "guess").status == .unauthorized) }
             #expect(try await Self.login(client, "nobody", "guess").status == .tooManyRequests)
