@@ -192,6 +192,7 @@ public final class ClusterNode: Service, Sendable {
         case .notPrimary: "not_primary"
         case .outcomeUnknown: "outcome_unknown"
         case .timeout: "timeout"
+        case .notStarted: "not_started"
         case .overloaded: "overloaded"
         case .shutdown, .storageFailed: "unavailable"
         case .commandTooLarge: "too_large"
@@ -219,7 +220,8 @@ public final class ClusterNode: Service, Sendable {
             } catch let error as ReplicationError where { if case .notPrimary = error { true } else { false } }() {
                 guard ContinuousClock.now + delay < deadline else { throw error }
             } catch TransportError.unreachable(_) {
-                guard ContinuousClock.now + delay < deadline else { throw ReplicationError.timeout }
+                // Never sent: nothing was applied.
+                guard ContinuousClock.now + delay < deadline else { throw ReplicationError.notStarted }
             }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(200))
@@ -259,11 +261,15 @@ public final class ClusterNode: Service, Sendable {
             let address = view.members.first(where: { $0.id == leader })?.clusterAddress
         else { throw ReplicationError.notPrimary(leader: nil) }
         let remaining = deadline - ContinuousClock.now
-        guard remaining > .zero else { throw ReplicationError.timeout }
+        guard remaining > .zero else { throw ReplicationError.notStarted }
         do {
-            let millis = UInt32(
+            let remainingMillis = UInt32(
                 clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
             )
+            // The primary stops a little earlier (a tenth, at most 50 ms), so that its own answer
+            // at that deadline — `not_started`, `timeout` — can reach the caller before the
+            // caller's deadline ends the request without one.
+            let millis = max(1, remainingMillis - min(50, remainingMillis / 10))
             let reply = try await transport.request(
                 .entityRequest(shard: shard, key: key, timeoutMillis: millis, command: command),
                 to: address,
@@ -275,6 +281,7 @@ public final class ClusterNode: Service, Sendable {
             return bytes
         } catch TransportError.remote(let code, let message) {
             if code == Self.code(of: .timeout) { throw ReplicationError.timeout }
+            if code == Self.code(of: .notStarted) { throw ReplicationError.notStarted }
             throw EntityError(code: code, message: message)
         } catch TransportError.timeout {
             // The deadline passed here or on the primary: the same outcome for the caller.

@@ -486,7 +486,7 @@ public actor ReplicationHost {
         let now = ContinuousClock.now
         let backstop = now + settings.commitTimeout
         let deadline = min(deadline ?? backstop, backstop)
-        guard deadline > now else { throw ReplicationError.timeout }
+        guard deadline > now else { throw ReplicationError.notStarted }
         guard command.count <= settings.commandBytesMax else {
             throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
         }

@@ -31,6 +31,9 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
     /// The primary lost its role before the write committed: it may or may not be applied.
     case outcomeUnknown
     case timeout
+    /// The deadline passed before the command was started (it waited its turn, or for a
+    /// primary, too long): nothing was applied, so it is safe to send again.
+    case notStarted
     case overloaded
     case shutdown
     /// The command exceeds ``ReplicationHost/Settings/commandBytesMax``; nothing was written.
@@ -43,6 +46,7 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
         case .notPrimary(let leader): "this node does not lead the shard" + (leader.map { " (try \($0))" } ?? "")
         case .outcomeUnknown: "the primary changed before the write committed; its outcome is unknown"
         case .timeout: "the write did not commit in time; its outcome is unknown"
+        case .notStarted: "the deadline passed before the command could start; nothing was applied"
         case .overloaded: "too many writes in flight"
         case .shutdown: "the node is shutting down"
         case .commandTooLarge(let bytes, let limit): "the command has \(bytes) bytes; the limit is \(limit)"

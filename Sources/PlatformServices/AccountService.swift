@@ -29,7 +29,8 @@ public final class AccountService: Sendable {
         public var kind: Kind
         public var message: String
 
-        /// What a failed cluster call means for the client: overloaded, timed out (outcome
+        /// What a failed cluster call means for the client: overloaded (including a command
+        /// that could not start before its deadline: nothing was applied), timed out (outcome
         /// unknown), or unavailable (no primary yet, storage failed, shutting down, a reply
         /// that does not decode …).
         public static func cluster(_ error: any Error) -> Failure {
@@ -42,7 +43,7 @@ public final class AccountService: Sendable {
                 default: nil
                 }
             switch code {
-            case "overloaded": return Failure(kind: .overloaded, message: "\(error)")
+            case "overloaded", "not_started": return Failure(kind: .overloaded, message: "\(error)")
             case "timeout": return Failure(kind: .timeout, message: "\(error)")
             default: return Failure(kind: .unavailable, message: "\(error)")
             }

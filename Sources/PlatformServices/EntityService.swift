@@ -33,7 +33,7 @@ public final class EntityService: EntityHandler {
 
     /// Runs a decoded command (the local path of ``AccountService/asking(_:local:timeout:)``).
     /// A command whose deadline passes while it waits for its entity is not run: it fails with
-    /// ``ReplicationError/timeout``.
+    /// ``ReplicationError/notStarted``.
     public func handle(
         shard: UInt32,
         key: String,
@@ -155,7 +155,7 @@ final class Mailboxes: Sendable {
     init(depthMax: Int) { self.depthMax = depthMax }
 
     /// Waits for the entity's turn, at most until `deadline`: a caller whose deadline passes
-    /// first leaves the queue with ``ReplicationError/timeout`` and nothing is run for it.
+    /// first leaves the queue with ``ReplicationError/notStarted`` and nothing is run for it.
     /// Throws `overloaded` at once if `depthMax` callers are waiting already.
     func enter(_ key: String, deadline: ContinuousClock.Instant) async throws {
         enum Entry { case entered, full, wait(UInt64) }
@@ -195,7 +195,7 @@ final class Mailboxes: Sendable {
         // The turn may come just as the deadline passes.
         guard ContinuousClock.now < deadline else {
             leave(key)
-            throw ReplicationError.timeout
+            throw ReplicationError.notStarted
         }
     }
 
@@ -209,7 +209,7 @@ final class Mailboxes: Sendable {
             state.waiting[key] = queue.isEmpty ? nil : queue
             return waiter
         }
-        waiter?.continuation.resume(throwing: ReplicationError.timeout)
+        waiter?.continuation.resume(throwing: ReplicationError.notStarted)
     }
 
     func leave(_ key: String) {

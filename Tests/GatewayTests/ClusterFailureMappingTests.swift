@@ -15,6 +15,9 @@ import Testing
             (ReplicationError.overloaded, .overloaded),
             (TransportError.overloaded, .overloaded),
             (ReplicationError.timeout, .timeout),
+            // Never started: nothing was applied, so the client may retry as after overload.
+            (ReplicationError.notStarted, .overloaded),
+            (EntityError(code: "not_started", message: "queued past its deadline"), .overloaded),
             (TransportError.timeout, .timeout),
             (EntityError(code: "timeout", message: "no commit in time"), .timeout),
             (ReplicationError.notPrimary(leader: nil), .unavailable),
@@ -31,7 +34,9 @@ import Testing
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
         router.get("/overloaded") { _, _ -> String in
-            throw AccountsController<PlumeRequestContext>.apiError(.cluster(EntityError(code: "overloaded", message: "queue full")))
+            throw AccountsController<PlumeRequestContext>.apiError(
+                .cluster(EntityError(code: "overloaded", message: "queue full"))
+            )
         }
         router.get("/timeout") { _, _ -> String in
             throw AccountsController<PlumeRequestContext>.apiError(.cluster(ReplicationError.timeout))

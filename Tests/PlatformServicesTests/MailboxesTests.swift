@@ -19,8 +19,8 @@ import Testing
         try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
         let lateDeadline = ContinuousClock.now + .milliseconds(100)
         let late = Task { try await mailboxes.enter("user/1", deadline: lateDeadline) }
-        // Refused at its deadline while the holder still holds the entity.
-        await #expect(throws: ReplicationError.timeout) { try await late.value }
+        // Refused at its deadline while the holder still holds the entity: never started.
+        await #expect(throws: ReplicationError.notStarted) { try await late.value }
         #expect(mailboxes.waiting(for: "user/1") == 0)
 
         let onTime = Task { try await mailboxes.enter("user/1", deadline: .now + .seconds(60)) }
