@@ -16,7 +16,10 @@ public final class AuthThrottle: Sendable {
     private let header: String?
     /// Requests answered 429, by code (`plume_auth_refused_total{reason=rate_limited|too_many_failed_logins}`).
     private let refusedByAddress = Counter(label: "plume_auth_refused_total", dimensions: [("reason", "rate_limited")])
-    private let refusedByName = Counter(label: "plume_auth_refused_total", dimensions: [("reason", "too_many_failed_logins")])
+    private let refusedByName = Counter(
+        label: "plume_auth_refused_total",
+        dimensions: [("reason", "too_many_failed_logins")]
+    )
     /// Logins refused for a wrong password or an unknown name (`plume_login_failures_total`).
     private let loginFailuresCounted = Counter(label: "plume_login_failures_total")
     /// Seconds on a monotonic clock.
@@ -56,7 +59,9 @@ public final class AuthThrottle: Sendable {
             case let last = field.value.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) ?? "",
             !last.isEmpty
         {
-            return last
+            // An address is short (IPv6 at most 45 characters): anything longer shares one
+            // bucket, so forged values cannot fill the table with large keys.
+            return last.utf8.count <= 64 ? last : "(malformed)"
         }
         return peer?.ipAddress ?? "unknown"
     }
@@ -82,12 +87,22 @@ public final class AuthThrottle: Sendable {
     }
 
     /// A limited decision as the 429 a client sees, with `Retry-After`.
-    private static func refuse(_ decision: RateLimiter.Decision, code: String, reason: String, counting counter: Counter)
+    private static func refuse(
+        _ decision: RateLimiter.Decision,
+        code: String,
+        reason: String,
+        counting counter: Counter
+    )
         throws(APIError)
     {
         guard case .limited(let seconds) = decision else { return }
         counter.increment()
-        throw APIError(.tooManyRequests, code: code, message: "\(reason); retry in \(seconds) s", retryAfterSeconds: seconds)
+        throw APIError(
+            .tooManyRequests,
+            code: code,
+            message: "\(reason); retry in \(seconds) s",
+            retryAfterSeconds: seconds
+        )
     }
 
     /// Counts a failed login (wrong password or unknown name) against `name`.
@@ -102,5 +117,7 @@ public final class AuthThrottle: Sendable {
     }
 
     /// Login names compare as the accounts service compares them: case-insensitively.
-    static func loginKey(_ name: String) -> String { name.lowercased() }
+    /// Names longer than any username or email share one bucket (no account has them), so
+    /// guesses cannot fill the table with large keys.
+    static func loginKey(_ name: String) -> String { name.utf8.count <= 320 ? name.lowercased() : "(too long)" }
 }

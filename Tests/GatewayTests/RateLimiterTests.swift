@@ -1,3 +1,5 @@
+import ClusterCore
+import Hummingbird
 import Testing
 
 @testable import Gateway
@@ -54,5 +56,24 @@ import Testing
         #expect(fresh.trackedKeys == 3)
         // "busy" kept its state: it is still out of tokens.
         #expect(fresh.check("busy", now: 5) == .limited(retryAfterSeconds: 1))
+    }
+
+    /// Keys a client writes are bounded before they reach a table: overlong login names and
+    /// forged proxy addresses share one bucket each.
+    @Test func clientWrittenKeysAreBounded() {
+        var limits = ClusterCore.AuthLimits()
+        limits.clientAddressHeader = "X-Forwarded-For"
+        let throttle = AuthThrottle(limits: limits)
+        let long = String(repeating: "a", count: 5_000)
+        #expect(
+            throttle.clientAddress(headers: [.init("X-Forwarded-For")!: "10.0.0.1, " + long], peer: nil)
+                == "(malformed)"
+        )
+        #expect(
+            throttle.clientAddress(headers: [.init("X-Forwarded-For")!: "10.0.0.1, 2001:db8::1"], peer: nil)
+                == "2001:db8::1"
+        )
+        #expect(AuthThrottle.loginKey(long) == AuthThrottle.loginKey(long + "b"))
+        #expect(AuthThrottle.loginKey("Ada@Example.com") == "ada@example.com")
     }
 }
