@@ -1,9 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ClusterCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Loopback ports for nodes a test starts itself.
 ///
@@ -31,9 +33,9 @@ public enum LoopbackPorts {
     /// Whether a listening socket could bind 127.0.0.1:`port` now.
     static func isFree(_ port: Int) -> Bool {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -42,8 +44,26 @@ public enum LoopbackPorts {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         return bound == 0
+    }
+}
+
+extension LoopbackPorts {
+    /// Node entries for an in-process cluster on 127.0.0.1: `ids` (by default n1…n`count`),
+    /// each with a cluster and an HTTP port reserved as ``reserve(_:)`` does.
+    public static func nodes(_ count: Int, ids: [String]? = nil) -> [ClusterConfiguration.NodeEntry] {
+        let ports = reserve(2 * count)
+        let names = ids ?? (1...max(1, count)).map { "n\($0)" }
+        return (0..<count).map { index in
+            .init(
+                id: NodeID(names[index])!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[index]),
+                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[count + index])
+            )
+        }
     }
 }

@@ -48,14 +48,7 @@ struct WritesBench: AsyncParsableCommand {
         configuration.name = "bench"
         // Below the ephemeral range: a port probed with bind(0) can be taken by an outgoing
         // connection before the node binds it (the node would then never join).
-        let ports = LoopbackPorts.reserve(2 * nodes)
-        configuration.nodes = (0..<nodes).map {
-            .init(
-                id: NodeID(nodes == 1 ? "standalone" : "n\($0 + 1)")!,
-                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[$0]),
-                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[nodes + $0])
-            )
-        }
+        configuration.nodes = LoopbackPorts.nodes(nodes, ids: nodes == 1 ? ["standalone"] : nil)
         var running: [(node: ClusterNode, group: ServiceGroup, task: Task<Void, any Error>)] = []
         var handlers: [EntityService] = []
         for entry in configuration.nodes {

@@ -37,18 +37,11 @@ struct KeyValueHandler: EntityHandler {
 
     /// A 3-node loopback configuration, replication 3.
     static func configuration(shards: Int) throws -> ClusterConfiguration {
-        let ports = try MembershipClusteredTests.freePorts(6)
         var configuration = ClusterConfiguration()
         configuration.name = "replication-test"
         configuration.shards = shards
         configuration.replication = 3
-        configuration.nodes = (0..<3).map { index in
-            .init(
-                id: NodeID("n\(index + 1)")!,
-                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[index]),
-                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[index + 3])
-            )
-        }
+        configuration.nodes = LoopbackPorts.nodes(3)
         return configuration
     }
 

@@ -24,17 +24,10 @@ import WireProtocol
         commitTimeout: Duration = .seconds(10),
         leaveOnStorageFailure: Bool = true
     ) async throws -> [Running] {
-        let ports = LoopbackPorts.reserve(6)
         var configuration = ClusterConfiguration()
         configuration.name = "accounts-test"
         configuration.shards = 16
-        configuration.nodes = (0..<3).map { index in
-            .init(
-                id: NodeID("n\(index + 1)")!,
-                clusterAddress: NodeAddress(host: "127.0.0.1", port: ports[index]),
-                httpAddress: NodeAddress(host: "127.0.0.1", port: ports[index + 3])
-            )
-        }
+        configuration.nodes = LoopbackPorts.nodes(3)
         var running: [Running] = []
         for entry in configuration.nodes {
             var settings = NodeSettings(
