@@ -73,9 +73,18 @@ public struct Storage: Sendable {
         }
     }
 
-    /// Runs blocking work on NIO's thread pool and waits for it. Not cancellable: a checkpoint
+    /// Runs blocking work on the storage threads and waits for it. Not cancellable: a checkpoint
     /// at shutdown runs in a cancelled task and must still complete.
     public static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any(), body).get()
+        try await pool.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any(), body).get()
     }
+
+    /// The process's threads for checkpoint work (encoding, compressing, writing and fsyncing
+    /// snapshots), apart from NIO's shared pool: password hashing runs there, and a burst of
+    /// logins must not hold back a checkpoint (nor a long checkpoint the logins).
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 }

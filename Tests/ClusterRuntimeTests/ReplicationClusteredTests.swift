@@ -216,7 +216,8 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// Checkpoints every 64 KiB while 16 writers write: every acknowledged write survives a
-    /// restart of the whole cluster from snapshots plus WAL tails.
+    /// restart of the whole cluster from snapshots plus WAL tails. The writers go on until three
+    /// checkpoints have finished (at most 400 rounds each), however slow the machine.
     @Test(.timeLimit(.minutes(3)))
     func writesDuringCheckpointsSurviveARestart() async throws {
         var configuration = try Self.configuration(shards: 8)
@@ -231,19 +232,19 @@ struct KeyValueHandler: EntityHandler {
             for writer in 0..<16 {
                 group.addTask {
                     var mine: [String: String] = [:]
-                    for round in 0..<40 {
-                        let key = "user/\(writer)-\(round % 10)"  // each key is written four times
+                    for round in 0..<400 {
+                        let key = "user/\(writer)-\(round % 10)"  // each key is written many times
                         let value = "w\(writer)r\(round)-" + String(repeating: "x", count: 200)
                         _ = try await Self.write(key, value, via: running[(writer + round) % 3].node)
                         mine[key] = value
+                        if round >= 40, round % 10 == 9, await Self.checkpointsTaken(on: running) >= 3 { break }
                     }
                     return mine
                 }
             }
             return try await group.reduce(into: [:]) { $0.merge($1) { _, new in new } }
         }
-        var checkpoints = 0
-        for running in nodes { checkpoints += await running.node.replication.checkpointsTaken }
+        let checkpoints = await Self.checkpointsTaken(on: nodes)
         var pending: [Int] = []
         for running in nodes { pending.append(await running.node.replication.walBytesSinceLastCheckpoint) }
         #expect(checkpoints >= 3, "only \(checkpoints) checkpoints ran during the writes; WAL bytes since: \(pending)")
@@ -266,6 +267,12 @@ struct KeyValueHandler: EntityHandler {
             "\(missing.count) of \(acknowledged.count) acknowledged writes not found after the restart"
         )
         try await Self.stop(nodes[...])
+    }
+
+    static func checkpointsTaken(on nodes: [MembershipClusteredTests.RunningNode]) async -> Int {
+        var taken = 0
+        for running in nodes { taken += await running.node.replication.checkpointsTaken }
+        return taken
     }
 
     /// A standalone node (replication 1) with its data in `<root>/standalone`.
