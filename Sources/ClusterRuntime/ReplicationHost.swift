@@ -96,6 +96,8 @@ public actor ReplicationHost {
     private let storage: Storage
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
+    /// The checkpoint the tick started (every `checkpointBytes` of WAL), while it runs.
+    private var automaticCheckpoint: Task<Void, Never>?
     private var lastPassivation = ContinuousClock.now
     private var lastDeadlineSweep = ContinuousClock.now
     /// Checkpoints completed since start.
@@ -318,13 +320,14 @@ public actor ReplicationHost {
             lastPassivation = now
             passivateIdle(now: now)
         }
-        if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing {
-            Task {
+        if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing && automaticCheckpoint == nil {
+            automaticCheckpoint = Task {
                 do {
                     try await self.checkpoint()
                 } catch {
                     self.logger.error("checkpoint failed", metadata: ["error": "\(error)"])
                 }
+                self.automaticCheckpoint = nil
             }
         }
     }
@@ -444,6 +447,13 @@ public actor ReplicationHost {
 
     static func decodeState(_ state: [UInt8]) throws -> [UInt8] {
         try Zstd.decompress(state, bytesMax: 1 << 34)
+    }
+
+    /// Returns once the checkpoint the tick started, if one runs, has finished: a node that stops
+    /// lets it complete rather than leave it writing snapshots and deleting WAL segments after
+    /// the node is gone (a restart in the same process would open that directory meanwhile).
+    public func automaticCheckpointFinished() async {
+        await automaticCheckpoint?.value
     }
 
     /// WAL bytes written since the last checkpoint started.

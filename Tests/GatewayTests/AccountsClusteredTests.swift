@@ -95,13 +95,19 @@ import WireProtocol
             .path
         defer { try? FileManager.default.removeItem(atPath: root) }
         // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-        let nodes = try await Self.startCluster(root: root, commitTimeout: .seconds(4), leaveOnStorageFailure: false)
+        let nodes = try await Self.startCluster(root: root, commitTimeout: .seconds(8), leaveOnStorageFailure: false)
         try await Self.warmUp(nodes)
-        let led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
-            nodes[0].node.designatedShard(forKey: key).flatMap {
-                nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
-            }
-        }.first
+        // A name on a shard n1 serves (waiting, bounded, for shards still electing).
+        var led: (String, UInt32)?
+        let electing = ContinuousClock.now + .seconds(30)
+        while led == nil, ContinuousClock.now < electing {
+            led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
+                nodes[0].node.designatedShard(forKey: key).flatMap {
+                    nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
+                }
+            }.first
+            if led == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
         let (key, shard) = try #require(led, "n1 leads none of the names tried")
         try FailingDisk.failWrites(toLogIn: root + "/n2")
         try FailingDisk.failWrites(toLogIn: root + "/n3")
@@ -117,7 +123,8 @@ import WireProtocol
                 deadline: .now + .seconds(1)
             )
         }
-        // Its outcome stays open until n1's 4 s commit deadline: a read behind it is not started
+        // Its outcome stays open until n1's 8 s commit deadline (long, so that the reads below
+        // end well before it even when this machine is slow): a read behind it is not started
         // before its own deadline, rather than answered from a state that may be about to change.
         // The same for one forwarded from n2, whose answer crosses the wire.
         func failure(_ body: () async throws -> Void) async -> (any Error)? {
@@ -143,7 +150,7 @@ import WireProtocol
         let reply = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(20))
         #expect(reply == .owner(nil, confirmed: false))
         let waited = ContinuousClock.now - started
-        #expect(waited >= .seconds(3.5), "the read answered \(waited) after the write, before its commit deadline")
+        #expect(waited >= .seconds(7.5), "the read answered \(waited) after the write, before its commit deadline")
         for running in nodes {
             running.task.cancel()
             _ = try? await running.task.value

@@ -15,7 +15,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plumetest import (Cluster, Runner, cluster_view, frame_header, free_ports, http_get, metric,  # noqa: E402
                        statuses, wait_until)
 
-DETECTION_S = 5.0
+# Liveness bounds, generous on purpose (a loaded 2-core CI machine): the speed figures are
+# benchmarks' (`scripts/bench.sh failover`). The code's own detection bound for 3 members is 7.5 s.
+DETECTION_S = 15.0
+CONVERGE_S = 30.0
 
 
 def all_see(cluster, observers, expected):
@@ -30,8 +33,8 @@ def all_see(cluster, observers, expected):
 
 def test_three_nodes_converge(cluster):
     cluster.start_all()
-    ok, elapsed = wait_until(all_see(cluster, ["n1", "n2", "n3"], {"n1": "alive", "n2": "alive", "n3": "alive"}), 5.0)
-    assert ok, f"not 3 alive within 5 s: {[statuses(cluster, n) for n in ('n1', 'n2', 'n3')]}"
+    ok, elapsed = wait_until(all_see(cluster, ["n1", "n2", "n3"], {"n1": "alive", "n2": "alive", "n3": "alive"}), CONVERGE_S)
+    assert ok, f"not 3 alive within {CONVERGE_S} s: {[statuses(cluster, n) for n in ('n1', 'n2', 'n3')]}"
     print(f"  3 alive everywhere after {elapsed:.2f} s")
     for node in ("n1", "n2", "n3"):
         status, _ = http_get(cluster.url(node, "/ready"))
@@ -62,7 +65,7 @@ def test_garbage_on_cluster_port_is_refused(cluster):
     assert metric(cluster, "n1", "plume_frames_rejected_total", '{reason="too_large"}') >= before_large + 1
     status, _ = http_get(cluster.url("n1", "/health"))
     assert status == 200, "n1 is not healthy after garbage"
-    ok, _ = wait_until(all_see(cluster, ["n2", "n3"], {"n1": "alive"}), 2.0)
+    ok, _ = wait_until(all_see(cluster, ["n2", "n3"], {"n1": "alive"}), 10.0)
     assert ok, "n1 left the cluster after garbage"
 
 
@@ -76,7 +79,7 @@ def test_wrong_secret_is_refused(cluster):
         ok, _ = wait_until(lambda: http_get(f"http://127.0.0.1:{http_port}/health")[0] == 200, 10.0)
         assert ok, "the intruder node did not start"
         refused, _ = wait_until(
-            lambda: (metric(cluster, "n1", "plume_handshakes_refused_total", '{side="listener"}') or 0) >= 1, 5.0)
+            lambda: (metric(cluster, "n1", "plume_handshakes_refused_total", '{side="listener"}') or 0) >= 1, 15.0)
         assert refused, "n1 never refused the intruder's handshake"
         time.sleep(2.0)  # the intruder keeps retrying its seeds meanwhile
         for observer in ("n1", "n2", "n3"):
@@ -105,7 +108,7 @@ def test_kill_9_is_detected(cluster):
 
 def test_restart_rejoins_with_higher_incarnation(cluster):
     cluster.start("n3")
-    ok, elapsed = wait_until(all_see(cluster, ["n1", "n2", "n3"], {"n1": "alive", "n2": "alive", "n3": "alive"}), 10.0)
+    ok, elapsed = wait_until(all_see(cluster, ["n1", "n2", "n3"], {"n1": "alive", "n2": "alive", "n3": "alive"}), CONVERGE_S)
     assert ok, f"n3 not alive everywhere after restart: {statuses(cluster, 'n1')}"
     print(f"  restarted n3 alive everywhere after {elapsed:.2f} s")
     for observer in ("n1", "n2"):
@@ -117,7 +120,7 @@ def test_sigterm_leaves_gracefully(cluster):
     cluster.signal("n2", signal.SIGTERM)
     code = cluster.processes["n2"].wait(timeout=10)
     assert code == 0, f"n2 exited with {code} after SIGTERM"
-    ok, elapsed = wait_until(all_see(cluster, ["n1", "n3"], {"n2": "left"}), 3.0)
+    ok, elapsed = wait_until(all_see(cluster, ["n1", "n3"], {"n2": "left"}), 10.0)
     assert ok, f"n2 not 'left' everywhere: {statuses(cluster, 'n1')} {statuses(cluster, 'n3')}"
     print(f"  SIGTERM: n2 exited 0 and was 'left' everywhere {elapsed:.2f} s later")
     table = cluster_view(cluster, "n1")["shards"]["table"]

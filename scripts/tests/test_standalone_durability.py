@@ -65,8 +65,13 @@ def test_kill_9_keeps_acknowledged_writes(node):
         status, body = request(node, None, "PATCH", "/v1/users/me", {"bio": f"bio {index}"}, token=body["access_token"])
         assert status == 200, f"update {name}: {status} {body}"
         users[name] = f"bio {index}"
-    _, metrics = http_get(node.url(None, "/metrics"))
-    assert "plume_wal_writes_total" in metrics and "plume_shards_led 256" in metrics, "replication metrics missing"
+    def metrics_with_every_shard_led():
+        text = http_get(node.url(None, "/metrics"))[1]
+        return text if text and "plume_shards_led 256" in text else None
+
+    # The gauge follows the node's tick: wait for it (bounded) rather than read it once.
+    metrics, _ = wait_until(metrics_with_every_shard_led, 20.0)
+    assert metrics and "plume_wal_writes_total" in metrics, "replication metrics missing"
     kill_9_and_restart(node)
     for name, bio in users.items():
         status, body = login(node, name)
