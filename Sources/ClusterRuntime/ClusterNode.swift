@@ -210,6 +210,10 @@ public final class ClusterNode: Service, Sendable {
 
     /// ``ask(key:command:timeout:)`` with an absolute deadline.
     public func ask(key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        // A key must cross the wire whole (services bound what clients send long before this).
+        guard key.utf8.count <= Wire.Limits.stringBytesMax else {
+            throw ReplicationError.commandTooLarge(bytes: key.utf8.count, limit: Wire.Limits.stringBytesMax)
+        }
         let shard = UInt32(Placement.shard(forKey: key, shardCount: settings.configuration.shards))
         var delay = Duration.milliseconds(20)
         while true {

@@ -1,8 +1,12 @@
 /// The input rules of accounts, shared by the aggregates and the HTTP edge.
 public enum Validation {
     public static let usernameLength = 3...32
-    public static let displayNameBytesMax = 64
-    public static let bioBytesMax = 512
+    /// Limits in characters (what a player counts) and in UTF-8 bytes (what is stored: a
+    /// character may take many bytes — an emoji four, a letter with combining marks more).
+    public static let displayNameCharactersMax = 64
+    public static let displayNameBytesMax = 256
+    public static let bioCharactersMax = 512
+    public static let bioBytesMax = 2048
     public static let passwordLengthMin = 8
     public static let emailBytesMax = 254
     public static let urlBytesMax = 2048
@@ -51,14 +55,19 @@ public enum Validation {
     }
 
     public static func displayName(_ text: String) throws(User.Failure) {
-        guard !text.trimmingWhitespace.isEmpty, text.count <= displayNameBytesMax else {
-            throw .invalid(field: "display_name", message: "must be 1 to \(displayNameBytesMax) characters")
+        guard !text.trimmingWhitespace.isEmpty, text.utf8.count <= displayNameBytesMax,
+            text.count <= displayNameCharactersMax
+        else {
+            throw .invalid(
+                field: "display_name",
+                message: "must be 1 to \(displayNameCharactersMax) characters (at most \(displayNameBytesMax) bytes)"
+            )
         }
     }
 
     public static func bio(_ text: String) throws(User.Failure) {
-        guard text.count <= bioBytesMax else {
-            throw .invalid(field: "bio", message: "must be at most \(bioBytesMax) characters")
+        guard text.utf8.count <= bioBytesMax, text.count <= bioCharactersMax else {
+            throw .invalid(field: "bio", message: "must be at most \(bioCharactersMax) characters (\(bioBytesMax) bytes)")
         }
     }
 

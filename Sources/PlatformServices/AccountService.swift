@@ -79,6 +79,9 @@ public final class AccountService: Sendable {
     /// a request. Expiry is checked on every use; revocation is the session's business anyway.
     private let verified = Mutex<[String: (userID: String, sessionID: String, expiresAt: Date)]>([:])
     static let verifiedTokensMax = 100_000
+    /// The length of the ids a client may send back (user ids are UUIDs, session ids 16
+    /// characters): anything outside it names nothing, and is refused before it becomes a key.
+    static let idBytes = 1...64
     private let hasher: PasswordHasher
     private let now: @Sendable () -> Double
 
@@ -178,15 +181,18 @@ public final class AccountService: Sendable {
 
     /// Logs in with a username or an email.
     public func login(username: String?, email: String?, password: String) async throws(Failure) -> Tokens {
+        let bad = Failure(kind: .badCredentials, message: "wrong username, email or password")
         let nameKey: String
+        // A name longer than any account can have names none: refused without a lookup.
         if let username, !username.isEmpty {
+            guard username.utf8.count <= Validation.usernameLength.upperBound else { throw bad }
             nameKey = EntityKey.username(username)
         } else if let email, !email.isEmpty {
+            guard email.utf8.count <= Validation.emailBytesMax else { throw bad }
             nameKey = EntityKey.email(email)
         } else {
             throw Failure(kind: .invalid(field: "username"), message: "give a username or an email")
         }
-        let bad = Failure(kind: .badCredentials, message: "wrong username, email or password")
         guard case .owner(let owner?, let confirmed) = try await call(nameKey, .getName) else { throw bad }
         guard case .user(let user?) = try await call(EntityKey.user(owner), .getUser),
             await hasher.verify(password, against: user.passwordHash, on: .singleton)
@@ -217,7 +223,8 @@ public final class AccountService: Sendable {
     public func refresh(_ refreshToken: String) async throws(Failure) -> Tokens {
         let parts = refreshToken.split(separator: ".").map(String.init)
         let invalid = Failure(kind: .unauthorized, message: "the refresh token is invalid, expired or revoked")
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw invalid }
+        guard parts.count == 3, Self.idBytes.contains(parts[0].utf8.count), Self.idBytes.contains(parts[1].utf8.count)
+        else { throw invalid }
         let (userID, sessionID) = (parts[0], parts[1])
         let next = "\(userID).\(sessionID).\(Self.randomToken(bytes: 32))"
         let reply = try await call(
@@ -263,7 +270,7 @@ public final class AccountService: Sendable {
     }
 
     public func user(id: String) async throws(Failure) -> User.State {
-        guard !id.isEmpty, id.count <= 64, case .user(let user?) = try await call(EntityKey.user(id), .getUser) else {
+        guard Self.idBytes.contains(id.utf8.count), case .user(let user?) = try await call(EntityKey.user(id), .getUser) else {
             throw Failure(kind: .notFound, message: "no user \(id)")
         }
         return user

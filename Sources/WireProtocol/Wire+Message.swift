@@ -80,7 +80,9 @@ extension Wire {
 
     /// Bounds on decoded collections, checked before anything is allocated.
     public enum Limits {
-        public static let stringBytesMax = 1024
+        /// The longest string a message or record carries: above every input rule (a bio of 512
+        /// characters is at most 2048 bytes), so a valid value is never cut.
+        public static let stringBytesMax = 4096
         public static let gossipMax = 256
         public static let membersMax = 16_384
         public static let digestBytesMax = 64
@@ -256,10 +258,16 @@ extension Wire.Message {
 // MARK: - Field codecs
 
 extension ByteBuffer {
+    /// Writes a string of at most ``Wire/Limits/stringBytesMax`` bytes. What writes one checks
+    /// its length first (input rules, entity keys); a longer one — a programming error, caught by
+    /// the assertion in tests — is cut at a character boundary, so it still decodes.
     mutating func writeWireString(_ text: String) {
-        let bytes = Array(text.utf8.prefix(Wire.Limits.stringBytesMax))
-        writeInteger(UInt16(bytes.count))
-        writeBytes(bytes)
+        let utf8 = text.utf8
+        assert(utf8.count <= Wire.Limits.stringBytesMax, "a \(utf8.count)-byte string reached the wire unchecked")
+        var end = utf8.index(utf8.startIndex, offsetBy: Wire.Limits.stringBytesMax, limitedBy: utf8.endIndex) ?? utf8.endIndex
+        while end != utf8.endIndex, end != utf8.startIndex, UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
+        writeInteger(UInt16(utf8.distance(from: utf8.startIndex, to: end)))
+        writeBytes(utf8[..<end])
     }
 
     mutating func writeWireBytes(_ bytes: [UInt8]) {

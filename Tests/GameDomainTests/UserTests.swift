@@ -82,6 +82,23 @@ import Testing
         }
     }
 
+    /// Limits count characters, as a player does, and bytes, which is what is stored: 64 emoji
+    /// make a valid display name, one letter under 300 combining marks does not.
+    @Test func profileLimitsCountCharactersAndBytes() throws {
+        try Validation.displayName(String(repeating: "🎮", count: 64))
+        try Validation.bio(String(repeating: "🎮", count: 512))
+        #expect(throws: User.Failure.self) { try Validation.displayName(String(repeating: "🎮", count: 65)) }
+        #expect(throws: User.Failure.self) { try Validation.bio(String(repeating: "é", count: 513)) }
+        let stacked = "a" + String(repeating: "\u{0301}", count: 300)
+        #expect(stacked.count == 1)
+        #expect(throws: User.Failure.self) { try Validation.displayName(stacked) }
+        #expect(throws: User.Failure.self) { try Validation.bio(String(repeating: stacked, count: 4)) }
+        try Validation.avatarURL("https://cdn.example.com/" + String(repeating: "a", count: 2048 - 24))
+        #expect(throws: User.Failure.self) {
+            try Validation.avatarURL("https://cdn.example.com/" + String(repeating: "a", count: 2049 - 24))
+        }
+    }
+
     @Test func refreshTokensRotateAndAReusedOneRevokesTheSession() throws {
         var (user, _) = try created()
         func run(_ command: User.Command, now: Double = 10) throws -> [User.Event] {

@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterRuntime
 import ClusterTestKit
 import Foundation
+import GameDomain
 import Logging
 import PlatformServices
 import ServiceLifecycle
@@ -222,6 +223,51 @@ import WireProtocol
     }
 
     /// The id of the account that `name` logs into with one of `passwords`, if any.
+    /// The largest profile the rules allow, updated through each node in turn (the user's
+    /// primary is one of them: the others forward the command), is stored whole and read back
+    /// whole from every node. Names and ids longer than any account has are refused at once.
+    @Test(.timeLimit(.minutes(2)))
+    func theLargestProfileIsStoredWholeThroughEveryNode() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-profile-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try await Self.startCluster(root: root)
+        try await Self.warmUp(nodes)
+        let tokens = try await nodes[0].accounts.signup(username: "wide", email: "wide@example.com", password: "password w")
+        for (index, running) in nodes.enumerated() {
+            let bio = String(repeating: ["🎮", "🐉", "é"][index], count: 512)
+            let change = User.ProfileChange(
+                displayName: String(repeating: "👾", count: 64),
+                bio: bio,
+                avatarURL: .some("https://cdn.example.com/\(index)/" + String(repeating: "a", count: 2000))
+            )
+            let updated = try await running.accounts.updateProfile(accessToken: tokens.accessToken, change: change)
+            #expect(updated.profile.bio == bio)
+            for reader in nodes {
+                let seen = try await reader.accounts.me(accessToken: tokens.accessToken)
+                #expect(seen.profile.bio == bio, "update through n\(index + 1), read through \(reader.node.settings.nodeID)")
+                #expect(seen.profile.displayName == change.displayName)
+                #expect(seen.profile.avatarURL == change.avatarURL)
+            }
+        }
+        let longName = await #expect(throws: AccountService.Failure.self) {
+            try await nodes[1].accounts.login(username: String(repeating: "w", count: 5000), email: nil, password: "password w")
+        }
+        #expect(longName?.kind == .badCredentials)
+        let longID = await #expect(throws: AccountService.Failure.self) {
+            try await nodes[2].accounts.user(id: String(repeating: "u", count: 5000))
+        }
+        #expect(longID?.kind == .notFound)
+        let longToken = await #expect(throws: AccountService.Failure.self) {
+            try await nodes[1].accounts.refresh(String(repeating: "u", count: 5000) + ".s.t")
+        }
+        #expect(longToken?.kind == .unauthorized)
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
+        }
+    }
+
     static func login(_ accounts: AccountService, _ name: String, _ passwords: [String]) async -> String? {
         for password in passwords {
             if let tokens = try? await accounts.login(username: name, email: nil, password: password) {

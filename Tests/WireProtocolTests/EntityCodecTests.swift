@@ -46,6 +46,28 @@ import WireProtocol
         #expect(throws: Wire.CodecError.self) { try EntityCodec.decodeRecord([0, 1, 65, 9, 0, 0]) }
     }
 
+    /// The largest profile the input rules allow is stored whole, in the command, the log record
+    /// and the reply (strings used to be cut at 1 KiB, dropping the update on every replica).
+    @Test func theLargestValidProfileRoundTripsWhole() throws {
+        let profile = User.Profile(
+            displayName: String(repeating: "🎮", count: 64),
+            bio: String(repeating: "🎮", count: 512),
+            avatarURL: "https://cdn.example.com/" + String(repeating: "a", count: Validation.urlBytesMax - 24),
+            country: "FR"
+        )
+        try Validation.displayName(profile.displayName)
+        try Validation.bio(profile.bio)
+        try Validation.avatarURL(profile.avatarURL!)
+        let change = User.ProfileChange(displayName: profile.displayName, bio: profile.bio, avatarURL: .some(profile.avatarURL))
+        let command = EntityCodec.Command.user(.updateProfileInSession(sessionID: "s1", change))
+        #expect(try EntityCodec.decodeCommand(EntityCodec.encode(command)) == command)
+        let events = EntityCodec.Events.user([.profileUpdated(profile)])
+        #expect(try EntityCodec.decodeRecord(EntityCodec.encodeRecord(key: "user/u", events: events)).events == events)
+        var state = User.State.replay([.created(id: "u", username: "n", email: "e@x.io", passwordHash: "h", at: 2)])
+        state.apply(.profileUpdated(profile))
+        #expect(try EntityCodec.decodeReply(EntityCodec.encode(.user(state))) == .user(state))
+    }
+
     @Test func repliesRoundTrip() throws {
         var state = User.State.replay([.created(id: "u", username: "n", email: "e@x.io", passwordHash: "h", at: 2)])
         state.apply(.sessionOpened(id: "s", refreshTokenHash: "r", expiresAt: 5))
