@@ -41,14 +41,22 @@ extension SWIM {
         }
 
         /// Checks the relations between the settings; the error names the offending key as in `cluster.conf`.
+        /// The longest interval or timeout the settings take.
+        public static let durationMax = Duration.seconds(3600)
+
         public func validate() throws(ValidationError) {
-            func positive(_ value: Duration, _ key: String) throws(ValidationError) {
-                if value <= .zero { throw ValidationError(key: key, message: "must be greater than 0") }
+            // Above zero, and at most an hour: the timers add these to the clock, and a span
+            // of centuries would wrap it.
+            func sensible(_ value: Duration, _ key: String) throws(ValidationError) {
+                if value <= .zero || value > Self.durationMax {
+                    throw ValidationError(key: key, message: "must be between 1 and \(Self.durationMax.components.seconds * 1000) (ms)")
+                }
             }
-            try positive(probeInterval, "probe_interval_ms")
-            try positive(probeTimeout, "probe_timeout_ms")
-            try positive(suspicionMin, "suspicion_min_ms")
-            try positive(pushPullInterval, "push_pull_interval_ms")
+            try sensible(probeInterval, "probe_interval_ms")
+            try sensible(probeTimeout, "probe_timeout_ms")
+            try sensible(suspicionMin, "suspicion_min_ms")
+            try sensible(suspicionMax, "suspicion_max_ms")
+            try sensible(pushPullInterval, "push_pull_interval_ms")
             if probeTimeout >= probeInterval {
                 throw ValidationError(key: "probe_timeout_ms", message: "must be less than probe_interval_ms")
             }

@@ -110,7 +110,19 @@ public final class WriteAheadLog: Sendable {
                 while cursor < raw.count && !stop {
                     switch WALRecord.decode(raw, at: cursor, recordBytesMax: configuration.recordBytesMax) {
                     case .record(let record, let next):
-                        try replay(record, segment.index)
+                        do {
+                            try replay(record, segment.index)
+                        } catch let error as PersistenceError {
+                            throw error
+                        } catch {
+                            // Intact on disk (its CRC holds) but not understood: name where it is.
+                            throw PersistenceError(
+                                .invalid(
+                                    "the record at offset \(cursor) (shard \(record.shard), LSN \(record.lsn), type \(record.type)) cannot be replayed: \(error)"
+                                ),
+                                path: segment.path
+                            )
+                        }
                         report.records += 1
                         segment.shards.insert(record.shard)
                         cursor = next

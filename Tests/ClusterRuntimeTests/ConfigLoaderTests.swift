@@ -161,6 +161,14 @@ import Testing
         #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"n1\""))?.key == "node[1].id")
         #expect(error(Self.good.replacingOccurrences(of: "http = \"127.0.0.1:8102\"", with: "http = \"127.0.0.1:8101\""))?.key == "node[1].http")
         #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"bad id\""))?.key == "node[1].id")
+        // Membership timings beyond an hour are refused (a span of centuries wrapped the clock).
+        let suspicion = error(
+            Self.good.replacingOccurrences(of: "suspicion_max_ms = 3000", with: "suspicion_max_ms = 10000000000000000")
+        )
+        #expect(suspicion?.key == "membership.suspicion_max_ms")
+        #expect(suspicion?.description.contains("between 1 and 3600000") == true)
+        let probe = error(Self.good.replacingOccurrences(of: "probe_interval_ms = 400", with: "probe_interval_ms = 9300000000000"))
+        #expect(probe?.key == "membership.probe_interval_ms")
     }
 
     func write(_ text: String) throws -> String {

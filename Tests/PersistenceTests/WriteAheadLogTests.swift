@@ -161,6 +161,28 @@ import Testing
         }
     }
 
+    /// A record intact on disk that its reader cannot replay (a payload it does not understand)
+    /// stops the open with the file, the offset and the record named, not a bare decoding error.
+    @Test func aRecordThatCannotBeReplayedIsNamedWithFileAndOffset() async throws {
+        struct Unreadable: Error, CustomStringConvertible {
+            var description: String { "payload ends inside entries.count" }
+        }
+        let directory = TestDirectory()
+        let (segment, _, _) = try await fiveRecords(directory)
+        let third = record(1).encodedBytes + record(2).encodedBytes
+        do {
+            _ = try WriteAheadLog.open(configuration(directory)) { record, _ in
+                if record.lsn == 3 { throw Unreadable() }
+            }
+            Issue.record("a record that cannot be replayed was skipped")
+        } catch let error as PersistenceError {
+            #expect(error.path.hasSuffix(segment))
+            #expect(error.description.contains("offset \(third)"), "\(error)")
+            #expect(error.description.contains("LSN 3"), "\(error)")
+            #expect(error.description.contains("payload ends inside entries.count"), "\(error)")
+        }
+    }
+
     /// A record whose header reads as zeros (a page of the write that never reached the disk)
     /// is not the end of the log when bytes follow it: before valid records it is corruption,
     /// and at the tail it is a torn tail, truncated and reported.
