@@ -135,9 +135,11 @@ public final class ClusterTransport: Sendable {
         var nonce = [UInt8](repeating: 0, count: Wire.Handshake.nonceBytes)
         var random = SystemRandomNumberGenerator()
         for index in nonce.indices { nonce[index] = random.next() }
+        // Handshake-sized frames until the peer has authenticated (the handler raises it then).
+        let frameLimit = Wire.FrameLimit(min(Wire.handshakeFrameBytesMax, settings.frameBytesMax))
         let handlers: [any ChannelHandler] = [
-            ByteToMessageHandler(Wire.FrameDecoder(frameBytesMax: settings.frameBytesMax)),
-            PeerChannelHandler(transport: self, dialedAddress: dialedAddress, nonce: nonce),
+            ByteToMessageHandler(Wire.FrameDecoder(limit: frameLimit)),
+            PeerChannelHandler(transport: self, dialedAddress: dialedAddress, nonce: nonce, frameLimit: frameLimit),
         ]
         try channel.pipeline.syncOperations.addHandlers(handlers)
         let registered = state.withLockedValue { state -> Bool in

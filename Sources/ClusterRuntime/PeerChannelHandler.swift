@@ -48,9 +48,13 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
 
-    init(transport: ClusterTransport, dialedAddress: NodeAddress?, nonce: [UInt8]) {
+    /// The decoder's frame limit: handshake-sized until the peer is established.
+    private let frameLimit: Wire.FrameLimit
+
+    init(transport: ClusterTransport, dialedAddress: NodeAddress?, nonce: [UInt8], frameLimit: Wire.FrameLimit) {
         self.transport = transport
         self.dialedAddress = dialedAddress
+        self.frameLimit = frameLimit
         if dialedAddress != nil {
             handshake = .dialer(Wire.Handshake.Dialer(credentials: transport.credentials, nonce: nonce))
         } else {
@@ -186,6 +190,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             markFlush(context: context)
             handshake = nil
             handshakeTimeout?.cancel()
+            frameLimit.set(transport.settings.frameBytesMax)
             peer = identity
             logger[metadataKey: "cluster/peer"] = "\(identity.nodeID)"
             guard transport.connectionEstablished(context.channel, peer: identity, dialedAddress: dialedAddress) else {

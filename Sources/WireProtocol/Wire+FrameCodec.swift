@@ -1,5 +1,6 @@
 import ClusterCore
 import NIOCore
+import Synchronization
 
 extension Wire {
     /// Why a byte stream is not a valid frame stream. The connection is closed on any of them.
@@ -33,15 +34,32 @@ extension Wire {
         }
     }
 
+    /// The largest payload a connection accepts now, shared by its decoder and its handler: small
+    /// until the peer has authenticated, then the node's frame limit.
+    public final class FrameLimit: Sendable {
+        private let bytes: Atomic<Int>
+
+        public init(_ bytes: Int) { self.bytes = Atomic(bytes) }
+
+        public var current: Int { bytes.load(ordering: .relaxed) }
+
+        public func set(_ bytes: Int) { self.bytes.store(bytes, ordering: .relaxed) }
+    }
+
     /// Splits a byte stream into frames, checking the header before it waits for (or allocates)
     /// the payload, and the CRC once the payload is there.
     public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         public typealias InboundOut = Frame
 
-        public let frameBytesMax: Int
+        public let limit: FrameLimit
+        public var frameBytesMax: Int { limit.current }
 
         public init(frameBytesMax: Int = Wire.frameBytesMaxDefault) {
-            self.frameBytesMax = frameBytesMax
+            self.init(limit: FrameLimit(frameBytesMax))
+        }
+
+        public init(limit: FrameLimit) {
+            self.limit = limit
         }
 
         public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
@@ -60,6 +78,7 @@ extension Wire {
             guard flags & ~Flags.known.rawValue == 0 else { throw FrameError.unknownFlags(flags) }
             let correlationID = buffer.getInteger(at: start + 6, as: UInt64.self)!
             let length = Int(buffer.getInteger(at: start + 14, as: UInt32.self)!)
+            let frameBytesMax = limit.current
             guard length <= frameBytesMax else { throw FrameError.frameTooLarge(length: length, limit: frameBytesMax) }
             let expected = buffer.getInteger(at: start + 18, as: UInt32.self)!
             guard buffer.readableBytes >= Wire.headerBytes + length else { return nil }

@@ -24,6 +24,9 @@ public enum Wire {
     public static let headerBytes = 22
     /// The default bound on one frame's payload.
     public static let frameBytesMaxDefault = 16 * 1024 * 1024
+    /// The bound on a frame before the peer has authenticated: the handshake's messages are a
+    /// few hundred bytes, and a stranger must not make a connection buffer megabytes.
+    public static let handshakeFrameBytesMax = 16 * 1024
 
     /// Frame flags.
     public struct Flags: OptionSet, Sendable, Hashable {

@@ -39,6 +39,51 @@ import WireProtocol
         await server.shutdown()
     }
 
+    /// Before the handshake a frame may hold a few KiB: a stranger announcing a 1 MiB frame is
+    /// cut off at its header, instead of the node buffering it. Once authenticated, peers send
+    /// frames up to the node's limit.
+    @Test(.timeLimit(.minutes(1)))
+    func anUnauthenticatedPeerCannotSendLargeFrames() async throws {
+        func transport(_ id: String) -> ClusterTransport {
+            var settings = TransportSettings()
+            settings.frameBytesMax = 4 << 20
+            settings.handshakeTimeout = .seconds(60)  // only the frame limit can close it early
+            return ClusterTransport(
+                credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
+                settings: settings,
+                group: MultiThreadedEventLoopGroup.singleton,
+                logger: Logger(label: "test.limits"),
+                onMessage: { _ in }
+            )
+        }
+        let server = transport("server")
+        let address = try await server.start(host: "127.0.0.1", port: 0)
+
+        let stranger = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: address.port).get()
+        var header = ByteBuffer()
+        header.writeInteger(Wire.magic)
+        header.writeInteger(Wire.versionMajor)
+        header.writeInteger(UInt8(1))  // hello
+        header.writeInteger(UInt8(0))  // flags
+        header.writeInteger(UInt8(0))  // reserved
+        header.writeInteger(UInt64(0))  // correlation id
+        header.writeInteger(UInt32(1 << 20))  // payload bytes
+        header.writeInteger(UInt32(0))  // CRC32C
+        try await stranger.writeAndFlush(header).get()
+        // Closed at its header, long before the 60 s handshake timeout.
+        let started = ContinuousClock.now
+        try await stranger.closeFuture.get()
+        #expect(ContinuousClock.now - started < .seconds(30), "the node waited for the announced megabyte")
+
+        let client = transport("client")
+        var large = ByteBuffer()
+        large.writeRepeatingByte(3, count: 1 << 20)
+        #expect(try await client.request(.echo(large), to: address, timeout: .seconds(20)) == .echo(large))
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func longRunsOfEntriesBecomeSeveralWALRecordsThatReplayTheSame() throws {
         let epoch = Replication.Epoch(number: 2, node: "n1")
         let entries = (1...3000).map { Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8](repeating: 7, count: 1000))) }
