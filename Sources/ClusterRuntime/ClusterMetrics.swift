@@ -38,6 +38,8 @@ public struct ClusterMetrics: Sendable {
     public let checkpointDuration: Metrics.Timer
     /// Shard states installed from another node's base (`plume_snapshots_installed_total`).
     public let snapshotsInstalled: Counter
+    /// Shard states from another node refused because they do not restore (`plume_states_refused_total`).
+    public let statesRefused: Counter
     /// Entities moved to their encoded, passive form after idling (`plume_entities_passivated_total`).
     public let entitiesPassivated: Counter
 
@@ -65,6 +67,7 @@ public struct ClusterMetrics: Sendable {
         checkpoints = Counter(label: "plume_checkpoints_total")
         checkpointDuration = Metrics.Timer(label: "plume_checkpoint_seconds")
         snapshotsInstalled = Counter(label: "plume_snapshots_installed_total")
+        statesRefused = Counter(label: "plume_states_refused_total")
         entitiesPassivated = Counter(label: "plume_entities_passivated_total")
     }
 }

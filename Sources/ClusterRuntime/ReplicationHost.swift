@@ -297,6 +297,21 @@ public actor ReplicationHost {
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
         // Mutated in place: a copy of the slot would copy the replica's whole log.
         guard slots.indices.contains(Int(shard)) else { return }
+        if let base = Self.base(carriedBy: message), sender != me {
+            // A base this node's state machine cannot restore is refused before the replica takes
+            // it: once installed (and logged) it would stop this node, now and at every restart.
+            do {
+                var scratch = slots[Int(shard)].machine
+                try scratch.restore(Self.decodeState(base.state))
+            } catch {
+                metrics.statesRefused.increment()
+                logger.error(
+                    "refused a shard state that does not restore",
+                    metadata: ["shard/id": "\(shard)", "from": "\(sender)", "lsn": "\(base.lsn)", "error": "\(error)"]
+                )
+                return
+            }
+        }
         let directives = slots[Int(shard)].replica.onMessage(message, from: sender)
         collect(shard: shard, directives)
     }
@@ -439,6 +454,16 @@ public actor ReplicationHost {
         return report
     }
 
+    /// The base a message hands over, if any: a snapshot for a lagging follower, or a promiser's
+    /// compacted log for a new primary.
+    static func base(carriedBy message: Replication.Message) -> Replication.Base? {
+        switch message {
+        case .installSnapshot(_, let base): base
+        case .promise(_, let promise): promise.base
+        default: nil
+        }
+    }
+
     /// A shard's base state: its state machine's snapshot, zstd-compressed (what replicas keep
     /// in memory, send to lagging followers and write in WAL install records and snapshots).
     static func encodeState(_ machine: any ShardStateMachine) throws -> [UInt8] {
@@ -446,7 +471,7 @@ public actor ReplicationHost {
     }
 
     static func decodeState(_ state: [UInt8]) throws -> [UInt8] {
-        try Zstd.decompress(state, bytesMax: 1 << 34)
+        try Zstd.decompress(state, bytesMax: SnapshotStore.stateBytesMax)
     }
 
     /// Returns once the checkpoint the tick started, if one runs, has finished: a node that stops

@@ -30,6 +30,9 @@ public struct SnapshotStore: Sendable {
         }
     }
 
+    /// The largest shard state a snapshot (or a peer) may hold, uncompressed: states live in
+    /// memory, so this is already far past what a node could keep for each of its shards.
+    public static let stateBytesMax = 1 << 32
     static let magic: [UInt8] = Array("PLSN".utf8)
     static let version: UInt32 = 3
     /// The previous version, read but no longer written: its CRC did not cover the header.
@@ -126,7 +129,10 @@ public struct SnapshotStore: Sendable {
             let crc = raw.loadBigEndianUInt32(at: 36)
             let compressed = Array(raw[Self.headerBytes...])
             let headerCRC = version == Self.version ? CRC32C.checksum(bytes[Self.checkedHeader]) : 0
-            guard storedShard == shard, CRC32C.checksum(compressed, continuing: headerCRC) == crc, size <= 1 << 34,
+            // Format 2's CRC leaves the header out: its size must also be the one the frame records
+            // before anything is allocated for it.
+            guard storedShard == shard, CRC32C.checksum(compressed, continuing: headerCRC) == crc,
+                size <= Self.stateBytesMax, Zstd.contentSize(compressed) == size,
                 walSegment <= UInt64(Int.max), name == fileName(shard: shard, walSegment: Int(walSegment))
             else {
                 throw PersistenceError(.invalid("damaged snapshot: checksum or header mismatch"), path: path)

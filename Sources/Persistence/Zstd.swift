@@ -24,11 +24,17 @@ public enum Zstd {
     /// Decompresses one frame that records its content size (as ``compress(_:level:)`` writes
     /// it), refusing sizes above `bytesMax`.
     public static func decompress(_ bytes: [UInt8], bytesMax: Int) throws(Error) -> [UInt8] {
+        guard let size = contentSize(bytes) else { throw Error(message: "not a zstd frame with a recorded size") }
+        guard size <= bytesMax else { throw Error(message: "frame of \(size) bytes exceeds \(bytesMax)") }
+        return try decompress(bytes, expectedBytes: size)
+    }
+
+    /// The content size a frame records in its header, if it is a frame that records one.
+    public static func contentSize(_ bytes: [UInt8]) -> Int? {
         let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
         // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the two largest values.
-        guard size < UInt64.max - 1 else { throw Error(message: "not a zstd frame with a recorded size") }
-        guard size <= UInt64(bytesMax) else { throw Error(message: "frame of \(size) bytes exceeds \(bytesMax)") }
-        return try decompress(bytes, expectedBytes: Int(size))
+        guard size < UInt64.max - 1, size <= UInt64(Int.max) else { return nil }
+        return Int(size)
     }
 
     /// Decompresses one frame whose content size is `expectedBytes`.

@@ -3,6 +3,7 @@ import ClusterRuntime
 import ClusterTestKit
 import Foundation
 import Logging
+import Persistence
 import ServiceLifecycle
 import Testing
 
@@ -295,6 +296,31 @@ struct KeyValueHandler: EntityHandler {
         configuration.nodes[0].clusterAddress = NodeAddress(host: "127.0.0.1", port: ports[0])
         configuration.nodes[0].httpAddress = NodeAddress(host: "127.0.0.1", port: ports[1])
         return try start(configuration.nodes[0], of: configuration, root: root, checkpointAtShutdown: false)
+    }
+
+    /// A shard state from another node that does not restore (a damaged or foreign format) is
+    /// refused before the replica takes it: the node neither stops nor follows that epoch, and its
+    /// shard keeps its state and its writes.
+    @Test(.timeLimit(.minutes(1)))
+    func aShardStateThatDoesNotRestoreIsRefused() async throws {
+        let root = Self.temporaryRoot("plume-replication")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let running = try Self.startStandalone(root: root)
+        _ = try await Self.write("user/a", "1", via: running.node)
+        let shard = UInt32(Placement.shard(forKey: "user/a", shardCount: 256))
+        let stranger = NodeID("n9")!
+        let epoch = Replication.Epoch(number: 1_000, node: "n9")
+        let config = Replication.Config(epoch: epoch, replicas: [stranger])
+        let whole = try Zstd.compress(Array("user/a=3\n".utf8))
+        for state in [[1, 2, 3, 4], Array(whole.dropLast(3))] as [[UInt8]] {
+            let base = Replication.Base(lsn: 10_000, epoch: epoch, config: config, state: state)
+            await running.node.replication.receive(shard: shard, .installSnapshot(epoch: epoch, base: base), from: stranger)
+        }
+        #expect(running.node.replication.serves(shard: shard), "the node gave the shard up to the stranger's epoch")
+        #expect(try await Self.read("user/a", shards: 256, on: [running][...]) == "1")
+        #expect(try await Self.write("user/a", "2", via: running.node) == Array("2".utf8))
+        #expect(try await Self.read("user/a", shards: 256, on: [running][...]) == "2")
+        try await Self.stop([running][...])
     }
 
     @Test(.timeLimit(.minutes(1)))
