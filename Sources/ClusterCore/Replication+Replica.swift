@@ -546,7 +546,7 @@ extension Replication {
             // Log matching (Raft §5.3): our entry at prevLSN must be from prevEpoch.
             // Entries up to the base are committed, so they match whatever the primary holds there.
             guard prevLSN <= lastLSN, prevLSN < baseLSN || self.epoch(at: prevLSN) == prevEpoch else {
-                let hint = min(lastLSN, prevLSN - 1)
+                let hint = min(lastLSN, max(prevLSN, 1) - 1)
                 directives.append(.send(.appendReply(epoch: epoch, success: false, lsn: hint), to: sender))
                 return
             }

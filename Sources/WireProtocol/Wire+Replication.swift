@@ -8,6 +8,9 @@ extension Wire.Limits {
     public static let payloadBytesMax = 8 * 1024 * 1024
     /// A shard's state in a snapshot transfer or an install record.
     public static let stateBytesMax = 64 * 1024 * 1024
+    /// The largest log position a message or record may name: no log gets near it, and the
+    /// replicas' arithmetic on positions (`lsn + 1`, distances) stays far from overflowing.
+    public static let lsnMax: UInt64 = 1 << 62
 }
 
 // MARK: - Replication messages
@@ -73,7 +76,7 @@ extension ByteBuffer {
         entries.reserveCapacity(min(count, readableBytes / 16))
         for _ in 0..<count {
             let epoch = try readWireEpoch("entry.epoch")
-            let lsn: UInt64 = try readWireInteger("entry.lsn")
+            let lsn = try readWireLSN("entry.lsn")
             let kind: UInt8 = try readWireInteger("entry.kind")
             switch kind {
             case 1:
@@ -97,7 +100,7 @@ extension ByteBuffer {
 
     /// Reads a base; `stateLimit` bounds its state (messages; local files are bounded by their size).
     mutating func readWireBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError) -> Replication.Base {
-        let lsn: UInt64 = try readWireInteger("\(field).lsn")
+        let lsn = try readWireLSN("\(field).lsn")
         let epoch = try readWireEpoch("\(field).epoch")
         let config = try readWireConfig("\(field).config")
         let count = Int(try readWireInteger("\(field).state.count") as UInt32)
@@ -169,6 +172,20 @@ extension ByteBuffer {
         }
     }
 
+    /// A log position, at most ``Wire/Limits/lsnMax``.
+    mutating func readWireLSN(_ field: String) throws(Wire.CodecError) -> UInt64 {
+        let lsn: UInt64 = try readWireInteger(field)
+        guard lsn <= Wire.Limits.lsnMax else { throw .invalid(field: field, reason: "\(lsn) is past the largest log position") }
+        return lsn
+    }
+
+    /// Entries that a message carries as one run of the log: `after + 1`, `after + 2`, …
+    static func checkConsecutive(_ entries: [Replication.Entry], after: UInt64, field: String) throws(Wire.CodecError) {
+        for (offset, entry) in entries.enumerated() where entry.lsn != after + 1 + UInt64(offset) {
+            throw .invalid(field: field, reason: "entry \(offset) is at \(entry.lsn), not \(after + 1 + UInt64(offset))")
+        }
+    }
+
     mutating func readWireReplication() throws(Wire.CodecError) -> (UInt32, Replication.Message) {
         let shard: UInt32 = try readWireInteger("replication.shard")
         let kind: UInt8 = try readWireInteger("replication.kind")
@@ -179,14 +196,14 @@ extension ByteBuffer {
                 .prepare(
                     epoch: try readWireEpoch("prepare.epoch"),
                     replicas: try readWireNodeIDs("prepare.replicas"),
-                    fromLSN: try readWireInteger("prepare.from_lsn")
+                    fromLSN: try readWireLSN("prepare.from_lsn")
                 )
             )
         case 2:
             let epoch = try readWireEpoch("promise.epoch")
             let from = try readWireNodeID("promise.from")
             let lastEpoch = try readWireEpoch("promise.last_epoch")
-            let lastLSN: UInt64 = try readWireInteger("promise.last_lsn")
+            let lastLSN = try readWireLSN("promise.last_lsn")
             let latest = try readWireConfig("promise.latest_config")
             let historyCount = Int(try readWireInteger("promise.history.count") as UInt16)
             guard historyCount <= Wire.Limits.historyMax else {
@@ -195,9 +212,10 @@ extension ByteBuffer {
             var history: [Replication.Config] = []
             for _ in 0..<historyCount { history.append(try readWireConfig("promise.history")) }
             let committedStart = try readWireEpoch("promise.committed_start")
-            let commitLSN: UInt64 = try readWireInteger("promise.commit_lsn")
+            let commitLSN = try readWireLSN("promise.commit_lsn")
             let base = try readWireOptionalBase("promise.base")
             let entries = try readWireEntries(limit: Int.max)
+            try Self.checkConsecutive(entries, after: entries.first.map { max($0.lsn, 1) - 1 } ?? 0, field: "promise.entries")
             return (
                 shard,
                 .promise(
@@ -218,21 +236,18 @@ extension ByteBuffer {
         case 3:
             return (shard, .refuse(epoch: try readWireEpoch("refuse.epoch"), promised: try readWireEpoch("refuse.promised")))
         case 4:
-            return (
-                shard,
-                .append(
-                    epoch: try readWireEpoch("append.epoch"),
-                    prevLSN: try readWireInteger("append.prev_lsn"),
-                    prevEpoch: try readWireEpoch("append.prev_epoch"),
-                    entries: try readWireEntries(),
-                    commitLSN: try readWireInteger("append.commit_lsn")
-                )
-            )
+            let epoch = try readWireEpoch("append.epoch")
+            let prevLSN = try readWireLSN("append.prev_lsn")
+            let prevEpoch = try readWireEpoch("append.prev_epoch")
+            let entries = try readWireEntries()
+            try Self.checkConsecutive(entries, after: prevLSN, field: "append.entries")
+            let commitLSN = try readWireLSN("append.commit_lsn")
+            return (shard, .append(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN))
         case 5:
             let epoch = try readWireEpoch("append_reply.epoch")
             let success: UInt8 = try readWireInteger("append_reply.success")
             guard success <= 1 else { throw .invalid(field: "append_reply.success", reason: "not 0 or 1") }
-            return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireInteger("append_reply.lsn")))
+            return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireLSN("append_reply.lsn")))
         case 6:
             return (shard, .installSnapshot(epoch: try readWireEpoch("install.epoch"), base: try readWireBase("install.base")))
         default:

@@ -138,6 +138,35 @@ import WireProtocol
         #expect(throws: Wire.CodecError.trailingBytes(1)) { try Wire.Message.decode(type: type.rawValue, from: &payload) }
     }
 
+    /// A peer's log positions are checked as they are read: an append's entries follow its
+    /// previous position one by one, and no position is past ``Wire/Limits/lsnMax`` (the
+    /// replicas' arithmetic on positions must not overflow).
+    @Test func logPositionsFromAPeerAreChecked() throws {
+        func decode(_ message: Replication.Message) throws(Wire.CodecError) -> Wire.Message {
+            var payload = ByteBuffer()
+            let type = Wire.Message.replication(shard: 0, message).encode(into: &payload)
+            return try Wire.Message.decode(type: type.rawValue, from: &payload)
+        }
+        let gap = [Self.entries[0], Replication.Entry(epoch: Self.epoch, lsn: 9, payload: .command([1]))]
+        #expect(throws: Wire.CodecError.self) {
+            try decode(.append(epoch: Self.epoch, prevLSN: 1, prevEpoch: .genesis, entries: gap, commitLSN: 1))
+        }
+        // Entries 2 and 3 do not follow position 5.
+        #expect(throws: Wire.CodecError.self) {
+            try decode(.append(epoch: Self.epoch, prevLSN: 5, prevEpoch: .genesis, entries: Self.entries, commitLSN: 1))
+        }
+        #expect(throws: Wire.CodecError.self) {
+            try decode(.appendReply(epoch: Self.epoch, success: true, lsn: .max))
+        }
+        #expect(throws: Wire.CodecError.self) {
+            try decode(.append(epoch: Self.epoch, prevLSN: .max, prevEpoch: .genesis, entries: [], commitLSN: 1))
+        }
+        #expect(
+            try decode(.appendReply(epoch: Self.epoch, success: true, lsn: Wire.Limits.lsnMax))
+                == .replication(shard: 0, .appendReply(epoch: Self.epoch, success: true, lsn: Wire.Limits.lsnMax))
+        )
+    }
+
     @Test func anUnknownTypeIsAnError() {
         var payload = ByteBuffer()
         #expect(throws: Wire.CodecError.unknownType(200)) { try Wire.Message.decode(type: 200, from: &payload) }
