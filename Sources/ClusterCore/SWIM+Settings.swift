@@ -40,10 +40,11 @@ extension SWIM {
             public var description: String { "\(key): \(message)" }
         }
 
-        /// Checks the relations between the settings; the error names the offending key as in `cluster.conf`.
         /// The longest interval or timeout the settings take.
         public static let durationMax = Duration.seconds(3600)
 
+        /// Checks each setting's range and the relations between them; the error names the
+        /// offending key as in `cluster.conf`.
         public func validate() throws(ValidationError) {
             // Above zero, and at most an hour: the timers add these to the clock, and a span
             // of centuries would wrap it.
