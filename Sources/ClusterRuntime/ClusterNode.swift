@@ -362,7 +362,7 @@ public final class ClusterNode: Service, Sendable {
         await membership.value
         replicationInbox.finish()
         await replicationPump.value
-        await replication.automaticCheckpointFinished()
+        await replication.stopAutomaticCheckpoints()
         if settings.checkpointAtShutdown, storageFailure == nil, await replication.walBytesSinceLastCheckpoint > 0 {
             // The next start loads snapshots instead of replaying this run's log.
             do {

@@ -80,6 +80,17 @@ public actor ReplicationHost {
         var rewrites: UInt64 = 0
         /// The replica's `isServing` as last published in ``ReplicationHost/servedShardBits``.
         var serving = false
+        /// A base from another node that may be installed next, already restored into a copy of
+        /// the state machine when it arrived (checked there, and not decoded twice).
+        var prepared: (base: Replication.Base, machine: any ShardStateMachine)?
+    }
+
+    /// A base another node sent that did not restore; its retransmissions are dropped unread.
+    struct RefusedBase: Hashable {
+        var shard: UInt32
+        var sender: NodeID
+        var lsn: UInt64
+        var epoch: Replication.Epoch
     }
 
     struct Outbox {
@@ -96,8 +107,11 @@ public actor ReplicationHost {
     private let storage: Storage
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
+    private var refusedBases: Set<RefusedBase> = []
+    static let refusedBasesMax = 256
     /// The checkpoint the tick started (every `checkpointBytes` of WAL), while it runs.
     private var automaticCheckpoint: Task<Void, Never>?
+    private var stoppingCheckpoints = false
     private var lastPassivation = ContinuousClock.now
     private var lastDeadlineSweep = ContinuousClock.now
     /// Checkpoints completed since start.
@@ -297,19 +311,27 @@ public actor ReplicationHost {
     public func receive(shard: UInt32, _ message: Replication.Message, from sender: NodeID) {
         // Mutated in place: a copy of the slot would copy the replica's whole log.
         guard slots.indices.contains(Int(shard)) else { return }
-        if let base = Self.base(carriedBy: message), sender != me {
+        if sender != me, let base = Self.base(carriedBy: message), mayInstall(base, of: message, shard: shard) {
             // A base this node's state machine cannot restore is refused before the replica takes
             // it: once installed (and logged) it would stop this node, now and at every restart.
-            do {
-                var scratch = slots[Int(shard)].machine
-                try scratch.restore(Self.decodeState(base.state))
-            } catch {
-                metrics.statesRefused.increment()
-                logger.error(
-                    "refused a shard state that does not restore",
-                    metadata: ["shard/id": "\(shard)", "from": "\(sender)", "lsn": "\(base.lsn)", "error": "\(error)"]
-                )
-                return
+            // One that restores is kept, restored, for the install that follows.
+            let refused = RefusedBase(shard: shard, sender: sender, lsn: base.lsn, epoch: base.epoch)
+            guard !refusedBases.contains(refused) else { return }
+            if slots[Int(shard)].prepared?.base != base {
+                do {
+                    var machine = slots[Int(shard)].machine
+                    try machine.restore(Self.decodeState(base.state))
+                    slots[Int(shard)].prepared = (base, machine)
+                } catch {
+                    if refusedBases.count >= Self.refusedBasesMax { refusedBases.removeAll() }
+                    refusedBases.insert(refused)
+                    metrics.statesRefused.increment()
+                    logger.error(
+                        "refused a shard state that does not restore",
+                        metadata: ["shard/id": "\(shard)", "from": "\(sender)", "lsn": "\(base.lsn)", "error": "\(error)"]
+                    )
+                    return
+                }
             }
         }
         let directives = slots[Int(shard)].replica.onMessage(message, from: sender)
@@ -335,7 +357,9 @@ public actor ReplicationHost {
             lastPassivation = now
             passivateIdle(now: now)
         }
-        if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing && automaticCheckpoint == nil {
+        if walBytesSinceCheckpoint >= settings.checkpointBytes && !checkpointing && automaticCheckpoint == nil
+            && !stoppingCheckpoints
+        {
             automaticCheckpoint = Task {
                 do {
                     try await self.checkpoint()
@@ -464,20 +488,41 @@ public actor ReplicationHost {
         }
     }
 
+    /// Whether the replica could install `base`: it reaches past the commit position (and, sent
+    /// as a snapshot, comes from an epoch not older than the promised one). Retransmissions of
+    /// one already installed are not.
+    private func mayInstall(_ base: Replication.Base, of message: Replication.Message, shard: UInt32) -> Bool {
+        guard base.lsn > slots[Int(shard)].replica.commitLSN else { return false }
+        if case .installSnapshot(let epoch, _) = message { return epoch >= slots[Int(shard)].replica.promised }
+        return true
+    }
+
     /// A shard's base state: its state machine's snapshot, zstd-compressed (what replicas keep
     /// in memory, send to lagging followers and write in WAL install records and snapshots).
     static func encodeState(_ machine: any ShardStateMachine) throws -> [UInt8] {
-        try Zstd.compress(machine.snapshot(), level: 1)
+        let state = machine.snapshot()
+        // Past the bound no node could read it back (nor this one restart from it).
+        guard state.count <= SnapshotStore.stateBytesMax else {
+            throw StateTooLarge(bytes: state.count)
+        }
+        return try Zstd.compress(state, level: 1)
+    }
+
+    struct StateTooLarge: Error, CustomStringConvertible {
+        var bytes: Int
+        var description: String { "a shard state of \(bytes) bytes exceeds \(SnapshotStore.stateBytesMax)" }
     }
 
     static func decodeState(_ state: [UInt8]) throws -> [UInt8] {
         try Zstd.decompress(state, bytesMax: SnapshotStore.stateBytesMax)
     }
 
-    /// Returns once the checkpoint the tick started, if one runs, has finished: a node that stops
-    /// lets it complete rather than leave it writing snapshots and deleting WAL segments after
-    /// the node is gone (a restart in the same process would open that directory meanwhile).
-    public func automaticCheckpointFinished() async {
+    /// Starts no more automatic checkpoints and returns once the one running, if any, has
+    /// finished: a node that stops lets it complete rather than leave it writing snapshots and
+    /// deleting WAL segments after the node is gone (a restart in the same process would open
+    /// that directory meanwhile).
+    public func stopAutomaticCheckpoints() async {
+        stoppingCheckpoints = true
         await automaticCheckpoint?.value
     }
 
@@ -646,12 +691,18 @@ public actor ReplicationHost {
                 // Another node's base replaces this shard's state (it is durable with this batch;
                 // nobody reads a follower's state, and a primary serves only after its start entry
                 // commits, which takes this batch's write first).
-                do {
-                    try slots[Int(shard)].machine.restore(Self.decodeState(base.state))
-                } catch {
-                    // Applying later entries to the old state would diverge from every other replica.
-                    fatalError("shard \(shard): the installed state (lsn \(base.lsn)) does not decode: \(error)")
+                if let prepared = slots[Int(shard)].prepared, prepared.base == base {
+                    slots[Int(shard)].machine = prepared.machine
+                } else {
+                    do {
+                        try slots[Int(shard)].machine.restore(Self.decodeState(base.state))
+                    } catch {
+                        // Checked when it arrived; applying later entries to the old state would
+                        // diverge from every other replica.
+                        fatalError("shard \(shard): the installed state (lsn \(base.lsn)) does not decode: \(error)")
+                    }
                 }
+                slots[Int(shard)].prepared = nil
                 let lastLSN = slots[Int(shard)].replica.lastLSN
                 // The log was rewritten: a batch in flight must not mark entries durable past it.
                 slots[Int(shard)].rewrites += 1

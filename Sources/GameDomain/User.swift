@@ -49,6 +49,14 @@ public enum User {
             self.avatarURL = avatarURL
             self.country = country
         }
+
+        /// Checks every field it sets against the input rules.
+        public func validate() throws(Failure) {
+            if let displayName { try Validation.displayName(displayName) }
+            if let bio { try Validation.bio(bio) }
+            if case .some(.some(let avatarURL)) = avatarURL { try Validation.avatarURL(avatarURL) }
+            if case .some(.some(let country)) = country { try Validation.country(country) }
+        }
     }
 
     public struct State: Aggregate {
@@ -99,23 +107,12 @@ public enum User {
 
             case .updateProfile(let change):
                 guard exists else { throw .notFound }
+                try change.validate()
                 var profile = self.profile
-                if let name = change.displayName {
-                    try Validation.displayName(name)
-                    profile.displayName = name
-                }
-                if let bio = change.bio {
-                    try Validation.bio(bio)
-                    profile.bio = bio
-                }
-                if let avatar = change.avatarURL {
-                    if let avatar { try Validation.avatarURL(avatar) }
-                    profile.avatarURL = avatar
-                }
-                if let country = change.country {
-                    if let country { try Validation.country(country) }
-                    profile.country = country?.uppercased()
-                }
+                if let name = change.displayName { profile.displayName = name }
+                if let bio = change.bio { profile.bio = bio }
+                if let avatar = change.avatarURL { profile.avatarURL = avatar }
+                if let country = change.country { profile.country = country?.uppercased() }
                 return profile == self.profile ? [] : [.profileUpdated(profile)]
 
             case .openSession(let sessionID, let refreshTokenHash, let expiresAt):

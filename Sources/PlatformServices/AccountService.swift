@@ -264,6 +264,8 @@ public final class AccountService: Sendable {
     /// token's session is still open.
     public func updateProfile(accessToken: String, change: User.ProfileChange) async throws(Failure) -> User.State {
         let (userID, sessionID) = try await authenticate(accessToken)
+        // Checked here too, before the command is encoded: what the rules refuse never travels.
+        try validate { () throws(User.Failure) in try change.validate() }
         let reply = try await call(EntityKey.user(userID), .user(.updateProfileInSession(sessionID: sessionID, change)))
         guard case .user(let user?) = reply else { throw Self.failure(reply) }
         return user

@@ -361,7 +361,7 @@ public enum EntityCodec {
         case .failure(let code, let message):
             buffer.writeInteger(UInt8(3))
             buffer.writeWireString(code)
-            buffer.writeWireString(message)
+            buffer.writeShortenedWireString(message)  // a message may quote a long key
         case .owner(let owner, let confirmed):
             buffer.writeInteger(UInt8(4))
             buffer.writeOptionalString(owner)

@@ -113,10 +113,10 @@ extension Wire.Message {
         case .accept:
             break
         case .reject(let reason):
-            buffer.writeWireString(reason)
+            buffer.writeShortenedWireString(reason)
         case .error(let code, let message):
             buffer.writeWireString(code)
-            buffer.writeWireString(message)
+            buffer.writeShortenedWireString(message)
         case .swim(let message):
             switch message {
             case .ping(let sequence, let gossip):
@@ -262,8 +262,14 @@ extension ByteBuffer {
     /// its length first (input rules, entity keys); a longer one — a programming error, caught by
     /// the assertion in tests — is cut at a character boundary, so it still decodes.
     mutating func writeWireString(_ text: String) {
+        assert(text.utf8.count <= Wire.Limits.stringBytesMax, "a \(text.utf8.count)-byte string reached the wire unchecked")
+        writeShortenedWireString(text)
+    }
+
+    /// Writes at most the first ``Wire/Limits/stringBytesMax`` bytes of `text`, cut at a
+    /// character boundary: for texts where a cut loses nothing that matters (error messages).
+    mutating func writeShortenedWireString(_ text: String) {
         let utf8 = text.utf8
-        assert(utf8.count <= Wire.Limits.stringBytesMax, "a \(utf8.count)-byte string reached the wire unchecked")
         var end = utf8.index(utf8.startIndex, offsetBy: Wire.Limits.stringBytesMax, limitedBy: utf8.endIndex) ?? utf8.endIndex
         while end != utf8.endIndex, end != utf8.startIndex, UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
         writeInteger(UInt16(utf8.distance(from: utf8.startIndex, to: end)))

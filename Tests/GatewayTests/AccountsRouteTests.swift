@@ -170,6 +170,18 @@ import Testing
             )
             #expect(tooLong.status == .unprocessableContent)
             #expect(try Self.errorCode(tooLong) == "invalid_bio")
+            // Fields longer than a wire string are refused before the command is encoded (a
+            // debug build used to stop at the encoder's assertion).
+            for field in ["bio", "display_name", "avatar_url", "country"] {
+                let huge = try await client.execute(
+                    uri: "/v1/users/me",
+                    method: .patch,
+                    headers: headers,
+                    body: ByteBuffer(string: #"{"\#(field)":"\#(String(repeating: "y", count: 5000))"}"#)
+                )
+                #expect(huge.status == .unprocessableContent, "\(field)")
+                #expect(try Self.errorCode(huge) == "invalid_\(field)")
+            }
 
             let publicProfile = try await client.execute(uri: "/v1/users/\(id)", method: .get)
             #expect(publicProfile.status == .ok)
