@@ -8,21 +8,27 @@ import WireProtocol
 
 /// What the runtime does with messages too large for one frame or one WAL record.
 @Suite struct TransportLimitsTests {
+    static func transport(
+        _ id: String,
+        frameBytesMax: Int,
+        handshakeTimeout: Duration = TransportSettings().handshakeTimeout
+    ) -> ClusterTransport {
+        var settings = TransportSettings()
+        settings.frameBytesMax = frameBytesMax
+        settings.handshakeTimeout = handshakeTimeout
+        return ClusterTransport(
+            credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
+            settings: settings,
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test.limits"),
+            onMessage: { _ in }
+        )
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func anOversizedMessageFailsAloneAndTheConnectionStays() async throws {
-        func transport(_ id: String, frameBytesMax: Int) -> ClusterTransport {
-            var settings = TransportSettings()
-            settings.frameBytesMax = frameBytesMax
-            return ClusterTransport(
-                credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
-                settings: settings,
-                group: MultiThreadedEventLoopGroup.singleton,
-                logger: Logger(label: "test.limits"),
-                onMessage: { _ in }
-            )
-        }
-        let server = transport("server", frameBytesMax: 1 << 20)
-        let client = transport("client", frameBytesMax: 4096)
+        let server = Self.transport("server", frameBytesMax: 1 << 20)
+        let client = Self.transport("client", frameBytesMax: 4096)
         let address = try await server.start(host: "127.0.0.1", port: 0)
         var small = ByteBuffer()
         small.writeRepeatingByte(1, count: 100)
@@ -44,19 +50,8 @@ import WireProtocol
     /// frames up to the node's limit.
     @Test(.timeLimit(.minutes(1)))
     func anUnauthenticatedPeerCannotSendLargeFrames() async throws {
-        func transport(_ id: String) -> ClusterTransport {
-            var settings = TransportSettings()
-            settings.frameBytesMax = 4 << 20
-            settings.handshakeTimeout = .seconds(60)  // only the frame limit can close it early
-            return ClusterTransport(
-                credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
-                settings: settings,
-                group: MultiThreadedEventLoopGroup.singleton,
-                logger: Logger(label: "test.limits"),
-                onMessage: { _ in }
-            )
-        }
-        let server = transport("server")
+        // A 60 s handshake timeout: only the frame limit can close the stranger's connection early.
+        let server = Self.transport("server", frameBytesMax: 4 << 20, handshakeTimeout: .seconds(60))
         let address = try await server.start(host: "127.0.0.1", port: 0)
 
         let stranger = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -76,7 +71,7 @@ import WireProtocol
         try await stranger.closeFuture.get()
         #expect(ContinuousClock.now - started < .seconds(30), "the node waited for the announced megabyte")
 
-        let client = transport("client")
+        let client = Self.transport("client", frameBytesMax: 4 << 20)
         var large = ByteBuffer()
         large.writeRepeatingByte(3, count: 1 << 20)
         #expect(try await client.request(.echo(large), to: address, timeout: .seconds(20)) == .echo(large))
