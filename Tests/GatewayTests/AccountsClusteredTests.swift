@@ -66,6 +66,26 @@ import WireProtocol
         return running
     }
 
+    /// Runs `body` on a fresh three-node cluster whose every shard has a primary (data under a
+    /// temporary `root`, removed after), then stops the nodes.
+    static func withCluster(
+        _ prefix: String,
+        commitTimeout: Duration = .seconds(10),
+        leaveOnStorageFailure: Bool = true,
+        _ body: (_ nodes: [Running], _ root: String) async throws -> Void
+    ) async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try await startCluster(root: root, commitTimeout: commitTimeout, leaveOnStorageFailure: leaveOnStorageFailure)
+        defer { for running in nodes { running.task.cancel() } }
+        try await warmUp(nodes)
+        try await body(nodes, root)
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
+        }
+    }
+
     /// Until every shard has a primary: a throwaway signup through each node succeeds (bounded).
     static func warmUp(_ nodes: [Running]) async throws {
         for (index, running) in nodes.enumerated() {
@@ -92,69 +112,62 @@ import WireProtocol
     /// deadline), and then goes on.
     @Test(.timeLimit(.minutes(2)))
     func anEntityWaitsForTheOutcomeOfAWriteItsCallerGaveUpOn() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-fence-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: root) }
         // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-        let nodes = try await Self.startCluster(root: root, commitTimeout: .seconds(8), leaveOnStorageFailure: false)
-        try await Self.warmUp(nodes)
-        // A name on a shard n1 serves (waiting, bounded, for shards still electing).
-        var led: (String, UInt32)?
-        let electing = ContinuousClock.now + .seconds(30)
-        while led == nil, ContinuousClock.now < electing {
-            led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
-                nodes[0].node.designatedShard(forKey: key).flatMap {
-                    nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
-                }
-            }.first
-            if led == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let (key, shard) = try #require(led, "n1 leads none of the names tried")
-        try FailingDisk.failWrites(toLogIn: root + "/n2")
-        try FailingDisk.failWrites(toLogIn: root + "/n3")
-        let entities = nodes[0].entities
-        let started = ContinuousClock.now
-
-        // No majority can store the reservation: its caller gets `timeout` after 1 s.
-        await #expect(throws: ReplicationError.timeout) {
-            try await entities.handle(
-                shard: shard,
-                key: key,
-                command: .name(.reserve(userID: "u1")),
-                deadline: .now + .seconds(1)
-            )
-        }
-        // Its outcome stays open until n1's 8 s commit deadline (long, so that the reads below
-        // end well before it even when this machine is slow): a read behind it is not started
-        // before its own deadline, rather than answered from a state that may be about to change.
-        // The same for one forwarded from n2, whose answer crosses the wire.
-        func failure(_ body: () async throws -> Void) async -> (any Error)? {
-            do {
-                try await body()
-                return nil
-            } catch {
-                return error
+        try await Self.withCluster("plume-fence", commitTimeout: .seconds(8), leaveOnStorageFailure: false) { nodes, root in
+            // A name on a shard n1 serves (waiting, bounded, for shards still electing).
+            var led: (String, UInt32)?
+            let electing = ContinuousClock.now + .seconds(30)
+            while led == nil, ContinuousClock.now < electing {
+                led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
+                    nodes[0].node.designatedShard(forKey: key).flatMap {
+                        nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
+                    }
+                }.first
+                if led == nil { try await Task.sleep(for: .milliseconds(100)) }
             }
-        }
-        async let local = failure {
-            _ = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(1))
-        }
-        async let forwarded = failure {
-            _ = try await nodes[1].node.ask(key: key, command: EntityCodec.encode(.getName), timeout: .seconds(1))
-        }
-        let errors = await [local, forwarded]
-        #expect(errors[0] as? ReplicationError == .notStarted, "\(errors)")
-        // n1 gives up a little before n2's deadline, so its answer normally arrives; if the
-        // reply is late, n2 can only say `timeout`. Either way the read was not answered.
-        #expect([.notStarted, .timeout].contains(errors[1] as? ReplicationError), "\(errors)")
-        // Then the entity goes on: the read answers (nothing was committed), not before.
-        let reply = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(20))
-        #expect(reply == .owner(nil, confirmed: false))
-        let waited = ContinuousClock.now - started
-        #expect(waited >= .seconds(7.5), "the read answered \(waited) after the write, before its commit deadline")
-        for running in nodes {
-            running.task.cancel()
-            _ = try? await running.task.value
+            let (key, shard) = try #require(led, "n1 leads none of the names tried")
+            try FailingDisk.failWrites(toLogIn: root + "/n2")
+            try FailingDisk.failWrites(toLogIn: root + "/n3")
+            let entities = nodes[0].entities
+            let started = ContinuousClock.now
+
+            // No majority can store the reservation: its caller gets `timeout` after 1 s.
+            await #expect(throws: ReplicationError.timeout) {
+                try await entities.handle(
+                    shard: shard,
+                    key: key,
+                    command: .name(.reserve(userID: "u1")),
+                    deadline: .now + .seconds(1)
+                )
+            }
+            // Its outcome stays open until n1's 8 s commit deadline (long, so that the reads below
+            // end well before it even when this machine is slow): a read behind it is not started
+            // before its own deadline, rather than answered from a state that may be about to change.
+            // The same for one forwarded from n2, whose answer crosses the wire.
+            func failure(_ body: () async throws -> Void) async -> (any Error)? {
+                do {
+                    try await body()
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            async let local = failure {
+                _ = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(1))
+            }
+            async let forwarded = failure {
+                _ = try await nodes[1].node.ask(key: key, command: EntityCodec.encode(.getName), timeout: .seconds(1))
+            }
+            let errors = await [local, forwarded]
+            #expect(errors[0] as? ReplicationError == .notStarted, "\(errors)")
+            // n1 gives up a little before n2's deadline, so its answer normally arrives; if the
+            // reply is late, n2 can only say `timeout`. Either way the read was not answered.
+            #expect([.notStarted, .timeout].contains(errors[1] as? ReplicationError), "\(errors)")
+            // Then the entity goes on: the read answers (nothing was committed), not before.
+            let reply = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(20))
+            #expect(reply == .owner(nil, confirmed: false))
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .seconds(7.5), "the read answered \(waited) after the write, before its commit deadline")
         }
     }
 
@@ -162,64 +175,59 @@ import WireProtocol
     /// and through every node at once for the same email (each with its own username).
     @Test(.timeLimit(.minutes(2)))
     func concurrentSignupsForOneNameThroughDifferentNodesYieldOneAccount() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-accounts-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try await Self.startCluster(root: root)
-        try await Self.warmUp(nodes)
+        try await Self.withCluster("plume-accounts") { nodes, _ in
 
-        for round in 0..<5 {
-            let name = "Racer\(round)"
-            let byName = await withTaskGroup(of: Result<String, any Error>.self) { group in
-                for (index, running) in nodes.enumerated() {
-                    group.addTask {
-                        do {
-                            let tokens = try await running.accounts.signup(
-                                username: index.isMultiple(of: 2) ? name : name.lowercased(),
-                                email: "racer\(round)-\(index)@example.com",
-                                password: "password \(index)"
-                            )
-                            return .success(tokens.user.id ?? "")
-                        } catch {
-                            return .failure(error)
+            for round in 0..<5 {
+                let name = "Racer\(round)"
+                let byName = await withTaskGroup(of: Result<String, any Error>.self) { group in
+                    for (index, running) in nodes.enumerated() {
+                        group.addTask {
+                            do {
+                                let tokens = try await running.accounts.signup(
+                                    username: index.isMultiple(of: 2) ? name : name.lowercased(),
+                                    email: "racer\(round)-\(index)@example.com",
+                                    password: "password \(index)"
+                                )
+                                return .success(tokens.user.id ?? "")
+                            } catch {
+                                return .failure(error)
+                            }
                         }
                     }
+                    return await group.reduce(into: []) { $0.append($1) }
                 }
-                return await group.reduce(into: []) { $0.append($1) }
-            }
-            let winners = byName.compactMap { try? $0.get() }
-            #expect(winners.count == 1, "round \(round): \(byName)")
-            for case .failure(let error) in byName {
-                #expect((error as? AccountService.Failure)?.kind == .usernameTaken, "round \(round): \(error)")
-            }
-            // The name leads to the winner from every node, and only the winner's password opens it.
-            for running in nodes {
-                let winnerLogin = await Self.login(
-                    running.accounts,
-                    name.uppercased(),
-                    nodes.indices.map { "password \($0)" }
-                )
-                #expect(winnerLogin == winners.first, "round \(round)")
-            }
+                let winners = byName.compactMap { try? $0.get() }
+                #expect(winners.count == 1, "round \(round): \(byName)")
+                for case .failure(let error) in byName {
+                    #expect((error as? AccountService.Failure)?.kind == .usernameTaken, "round \(round): \(error)")
+                }
+                // The name leads to the winner from every node, and only the winner's password opens it.
+                for running in nodes {
+                    let winnerLogin = await Self.login(
+                        running.accounts,
+                        name.uppercased(),
+                        nodes.indices.map { "password \($0)" }
+                    )
+                    #expect(winnerLogin == winners.first, "round \(round)")
+                }
 
-            let email = "shared\(round)@example.com"
-            let byEmail = await withTaskGroup(of: Bool.self) { group in
-                for (index, running) in nodes.enumerated() {
-                    group.addTask {
-                        (try? await running.accounts.signup(
-                            username: "mail\(round)x\(index)",
-                            email: index == 1 ? email.uppercased() : email,
-                            password: "password"
-                        ))
-                            != nil
+                let email = "shared\(round)@example.com"
+                let byEmail = await withTaskGroup(of: Bool.self) { group in
+                    for (index, running) in nodes.enumerated() {
+                        group.addTask {
+                            (try? await running.accounts.signup(
+                                username: "mail\(round)x\(index)",
+                                email: index == 1 ? email.uppercased() : email,
+                                password: "password"
+                            ))
+                                != nil
+                        }
                     }
+                    return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
                 }
-                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+                #expect(byEmail == 1, "round \(round)")
             }
-            #expect(byEmail == 1, "round \(round)")
         }
-        for running in nodes { await running.group.triggerGracefulShutdown() }
-        for running in nodes { _ = try? await running.task.value }
     }
 
     /// The id of the account that `name` logs into with one of `passwords`, if any.
@@ -228,43 +236,36 @@ import WireProtocol
     /// whole from every node. Names and ids longer than any account has are refused at once.
     @Test(.timeLimit(.minutes(2)))
     func theLargestProfileIsStoredWholeThroughEveryNode() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-profile-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try await Self.startCluster(root: root)
-        try await Self.warmUp(nodes)
-        let tokens = try await nodes[0].accounts.signup(username: "wide", email: "wide@example.com", password: "password w")
-        for (index, running) in nodes.enumerated() {
-            let bio = String(repeating: ["🎮", "🐉", "é"][index], count: 512)
-            let change = User.ProfileChange(
-                displayName: String(repeating: "👾", count: 64),
-                bio: bio,
-                avatarURL: .some("https://cdn.example.com/\(index)/" + String(repeating: "a", count: 2000))
-            )
-            let updated = try await running.accounts.updateProfile(accessToken: tokens.accessToken, change: change)
-            #expect(updated.profile.bio == bio)
-            for reader in nodes {
-                let seen = try await reader.accounts.me(accessToken: tokens.accessToken)
-                #expect(seen.profile.bio == bio, "update through n\(index + 1), read through \(reader.node.settings.nodeID)")
-                #expect(seen.profile.displayName == change.displayName)
-                #expect(seen.profile.avatarURL == change.avatarURL)
+        try await Self.withCluster("plume-profile") { nodes, _ in
+            let tokens = try await nodes[0].accounts.signup(username: "wide", email: "wide@example.com", password: "password w")
+            for (index, running) in nodes.enumerated() {
+                let bio = String(repeating: ["🎮", "🐉", "é"][index], count: 512)
+                let change = User.ProfileChange(
+                    displayName: String(repeating: "👾", count: 64),
+                    bio: bio,
+                    avatarURL: .some("https://cdn.example.com/\(index)/" + String(repeating: "a", count: 2000))
+                )
+                let updated = try await running.accounts.updateProfile(accessToken: tokens.accessToken, change: change)
+                #expect(updated.profile.bio == bio)
+                for reader in nodes {
+                    let seen = try await reader.accounts.me(accessToken: tokens.accessToken)
+                    #expect(seen.profile.bio == bio, "update through n\(index + 1), read through \(reader.node.settings.nodeID)")
+                    #expect(seen.profile.displayName == change.displayName)
+                    #expect(seen.profile.avatarURL == change.avatarURL)
+                }
             }
-        }
-        let longName = await #expect(throws: AccountService.Failure.self) {
-            try await nodes[1].accounts.login(username: String(repeating: "w", count: 5000), email: nil, password: "password w")
-        }
-        #expect(longName?.kind == .badCredentials)
-        let longID = await #expect(throws: AccountService.Failure.self) {
-            try await nodes[2].accounts.user(id: String(repeating: "u", count: 5000))
-        }
-        #expect(longID?.kind == .notFound)
-        let longToken = await #expect(throws: AccountService.Failure.self) {
-            try await nodes[1].accounts.refresh(String(repeating: "u", count: 5000) + ".s.t")
-        }
-        #expect(longToken?.kind == .unauthorized)
-        for running in nodes {
-            running.task.cancel()
-            _ = try? await running.task.value
+            let longName = await #expect(throws: AccountService.Failure.self) {
+                try await nodes[1].accounts.login(username: String(repeating: "w", count: 5000), email: nil, password: "password w")
+            }
+            #expect(longName?.kind == .badCredentials)
+            let longID = await #expect(throws: AccountService.Failure.self) {
+                try await nodes[2].accounts.user(id: String(repeating: "u", count: 5000))
+            }
+            #expect(longID?.kind == .notFound)
+            let longToken = await #expect(throws: AccountService.Failure.self) {
+                try await nodes[1].accounts.refresh(String(repeating: "u", count: 5000) + ".s.t")
+            }
+            #expect(longToken?.kind == .unauthorized)
         }
     }
 
