@@ -62,6 +62,20 @@ public struct NodeSettings: Sendable {
         self.dataDirectory = (configuration.dataDirectory as NSString).appendingPathComponent(nodeID.rawValue)
     }
 
+    /// The listed node `entry` of `configuration`, at its listed addresses, with its data in
+    /// `<data_dir>/<id>`, joining through the first listed node (none when it is the only one):
+    /// how the clustered tests and the benchmarks start a loopback cluster in one process.
+    public init(listed entry: ClusterConfiguration.NodeEntry, of configuration: ClusterConfiguration) {
+        let first = configuration.nodes.first
+        self.init(
+            configuration: configuration,
+            nodeID: entry.id,
+            clusterAddress: entry.clusterAddress,
+            httpAddress: entry.httpAddress,
+            seeds: configuration.nodes.count > 1 ? first.map { [$0.clusterAddress] } ?? [] : []
+        )
+    }
+
     /// Resolves the command line of `plume node` into settings.
     ///
     /// - With no `--config`, the node is standalone (replication 1, HTTP on 127.0.0.1:8080), unless

@@ -180,7 +180,7 @@ struct GossipBench: AsyncParsableCommand {
             let joiner = simulation.addNodes(1)[0]
             let joinStart = simulation.now
             let reached = simulation.run(
-                until: { sim in sim.upNodes.allSatisfy { sim.status(of: joiner, seenBy: $0) == .alive } },
+                until: { $0.everyoneSees(joiner, as: .alive) },
                 step: .milliseconds(10),
                 limit: .seconds(120)
             )

@@ -46,20 +46,14 @@ struct WritesBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var configuration = nodes == 1 ? ClusterConfiguration.standalone : ClusterConfiguration()
         configuration.name = "bench"
+        configuration.dataDirectory = root
         // Below the ephemeral range: a port probed with bind(0) can be taken by an outgoing
         // connection before the node binds it (the node would then never join).
         configuration.nodes = LoopbackPorts.nodes(nodes, ids: nodes == 1 ? ["standalone"] : nil)
         var running: [(node: ClusterNode, group: ServiceGroup, task: Task<Void, any Error>)] = []
         var handlers: [EntityService] = []
         for entry in configuration.nodes {
-            var settings = NodeSettings(
-                configuration: configuration,
-                nodeID: entry.id,
-                clusterAddress: entry.clusterAddress,
-                httpAddress: entry.httpAddress,
-                seeds: nodes == 1 ? [] : [configuration.nodes[0].clusterAddress]
-            )
-            settings.dataDirectory = root + "/" + entry.id.rawValue
+            let settings = NodeSettings(listed: entry, of: configuration)
             let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
             let entities = EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 })
             node.setEntityHandler(entities)

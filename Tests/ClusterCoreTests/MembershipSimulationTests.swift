@@ -100,7 +100,7 @@ import Testing
             let joiner = simulation.addNodes(1)[0]
             let start = simulation.now
             let at = simulation.run(
-                until: { sim in sim.upNodes.allSatisfy { sim.status(of: joiner, seenBy: $0) == .alive } },
+                until: { $0.everyoneSees(joiner, as: .alive) },
                 step: .milliseconds(10),
                 limit: .seconds(60)
             )

@@ -60,15 +60,10 @@ struct KeyValueHandler: EntityHandler {
         leaveOnStorageFailure: Bool = true,
         inboundRequestsMax: Int = NodeSettings.defaultInboundRequestsMax
     ) throws -> MembershipClusteredTests.RunningNode {
-        var settings = NodeSettings(
-            configuration: configuration,
-            nodeID: entry.id,
-            clusterAddress: entry.clusterAddress,
-            httpAddress: entry.httpAddress,
-            seeds: configuration.nodes.count > 1 ? [configuration.nodes[0].clusterAddress] : []
-        )
+        var configuration = configuration
+        configuration.dataDirectory = root
+        var settings = NodeSettings(listed: entry, of: configuration)
         settings.transport.backoffMax = .milliseconds(300)
-        settings.dataDirectory = root + "/" + entry.id.rawValue
         settings.checkpointAtShutdown = checkpointAtShutdown
         settings.commitTimeout = commitTimeout
         settings.leaveOnStorageFailure = leaveOnStorageFailure
@@ -111,6 +106,14 @@ struct KeyValueHandler: EntityHandler {
         for running in nodes {
             await running.group.triggerGracefulShutdown()
             try await running.task.value
+        }
+    }
+
+    /// Stops nodes at once (their services cancelled: no hand-over, no checkpoint) and waits for them.
+    static func cancel(_ nodes: ArraySlice<MembershipClusteredTests.RunningNode>) async {
+        for running in nodes {
+            running.task.cancel()
+            _ = try? await running.task.value
         }
     }
 
@@ -167,8 +170,7 @@ struct KeyValueHandler: EntityHandler {
         }
 
         // Stop n1 (its service is cancelled): the survivors start new epochs for the shards it led.
-        nodes[0].task.cancel()
-        _ = try? await nodes[0].task.value
+        await Self.cancel(nodes[0...0])
         for index in 40..<60 {
             let key = "user/\(index)"
             let value = "v\(index)"
@@ -436,10 +438,7 @@ struct KeyValueHandler: EntityHandler {
         let waited = ContinuousClock.now - started
         // Generous for a loaded machine; the caller would have waited 30 s.
         #expect(waited < .seconds(15), "failed at the 1 s commit deadline, after \(waited)")
-        for running in nodes {
-            running.task.cancel()
-            _ = try? await running.task.value
-        }
+        await Self.cancel(nodes[...])
     }
 }
 
@@ -490,10 +489,7 @@ extension ReplicationClusteredTests {
             waiting = await nodes[0].node.replication.proposalsWaiting
         }
         #expect(waiting == 0, "n1 still waits for \(waiting) write(s) its callers gave up on")
-        for running in nodes {
-            running.task.cancel()
-            _ = try? await running.task.value
-        }
+        await Self.cancel(nodes[...])
     }
 }
 

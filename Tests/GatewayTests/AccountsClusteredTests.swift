@@ -29,17 +29,11 @@ import WireProtocol
         configuration.name = "accounts-test"
         configuration.shards = 16
         configuration.nodes = LoopbackPorts.nodes(3)
+        configuration.dataDirectory = root
         var running: [Running] = []
         for entry in configuration.nodes {
-            var settings = NodeSettings(
-                configuration: configuration,
-                nodeID: entry.id,
-                clusterAddress: entry.clusterAddress,
-                httpAddress: entry.httpAddress,
-                seeds: [configuration.nodes[0].clusterAddress]
-            )
+            var settings = NodeSettings(listed: entry, of: configuration)
             settings.transport.backoffMax = .milliseconds(300)
-            settings.dataDirectory = root + "/" + entry.id.rawValue
             settings.commitTimeout = commitTimeout
             settings.leaveOnStorageFailure = leaveOnStorageFailure
             var logger = Logger(label: "test.\(entry.id)")
