@@ -46,6 +46,8 @@ import Testing
         configuration.shards = 32
         configuration.membership.probeInterval = .milliseconds(200)
         configuration.membership.probeTimeout = .milliseconds(80)
+        configuration.dataDirectory = ReplicationClusteredTests.temporaryRoot("plume-clustered")
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         let addresses = ports.map { NodeAddress(host: "127.0.0.1", port: $0) }
         let nodes = (0..<3).map { index in
             var settings = NodeSettings(
@@ -56,7 +58,6 @@ import Testing
                 seeds: [addresses[0]]
             )
             settings.transport.backoffMax = .milliseconds(500)
-            settings.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-clustered-\(UUID().uuidString)").path
             return Self.start(settings)
         }
         let converged = await Self.waitUntil(seconds: 30) {

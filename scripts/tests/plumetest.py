@@ -1,10 +1,12 @@
 """Helpers for Plume's multi-process tests: free loopback ports, generated configs, node
 processes started and ended by PID, HTTP probes and bounded waits. Standard library only."""
 
+import atexit
 import json
 import os
 import signal
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -51,7 +53,7 @@ class Cluster:
     """Nodes of a generated loopback cluster, each a `plume node` process."""
 
     def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None):
-        self.dir = tempfile.mkdtemp(prefix="plume-test-")
+        self.dir = temporary_directory("plume-test-")
         ports = free_ports(2 * size)
         self.nodes = {
             f"n{i + 1}": {"cluster": ports[2 * i], "http": ports[2 * i + 1]} for i in range(size)
@@ -169,6 +171,14 @@ def metric(cluster, node_id, name, labels=""):
 # version: Wire.versionMajor (Sources/WireProtocol/Wire.swift).
 def frame_header(length, crc=0, magic=0x504C, version=2, type_=20, flags=0, correlation=1):
     return struct.pack(">HBBBBQII", magic, version, type_, flags, 0, correlation, length, crc)
+
+
+def temporary_directory(prefix):
+    """A fresh directory, removed when this script exits (after the logs in it were printed):
+    the nodes' preallocated WAL segments take hundreds of MiB per cluster."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 class Runner:

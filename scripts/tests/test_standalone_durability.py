@@ -7,17 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Runner, free_ports, http_get, plume_binary, wait_until  # noqa: E402
+from plumetest import Runner, free_ports, http_get, plume_binary, temporary_directory, wait_until  # noqa: E402
 from test_chaos_accounts import request  # noqa: E402
 
 
 class Standalone:
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="plume-standalone-")
+        self.dir = temporary_directory("plume-standalone-")
         self.cluster_port, self.http_port = free_ports(2)
         self.process = None
 
