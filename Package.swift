@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "WireProtocol", targets: ["WireProtocol"]),
         .library(name: "Persistence", targets: ["Persistence"]),
         .library(name: "ClusterRuntime", targets: ["ClusterRuntime"]),
+        .library(name: "EntityRuntime", targets: ["EntityRuntime"]),
+        .library(name: "PlatformServices", targets: ["PlatformServices"]),
         .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
@@ -31,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
     ],
     targets: [
         // Pure: no sockets, files, clocks or random sources.
@@ -40,7 +43,6 @@ let package = Package(
             name: "WireProtocol",
             dependencies: [
                 "ClusterCore",
-                "GameDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -74,22 +76,37 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "EntityRuntime",
+            dependencies: [
+                "ClusterCore",
+                "ClusterRuntime",
+                "GameDomain",
+                "Persistence",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Schema/entity.proto"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PlatformServices",
             dependencies: [
                 "GameDomain",
-                "WireProtocol",
+                "EntityRuntime",
                 "ClusterRuntime",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            exclude: ["Schema/user.proto", "Schema/name_reservation.proto"],
             swiftSettings: strict
         ),
         .target(
             name: "Gateway",
             dependencies: [
                 "ClusterRuntime",
+                "EntityRuntime",
                 "PlatformServices",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -104,6 +121,7 @@ let package = Package(
                 "ClusterCore",
                 "WireProtocol",
                 "ClusterRuntime",
+                "EntityRuntime",
                 "Gateway",
                 "PlatformServices",
                 "Persistence",
@@ -119,7 +137,6 @@ let package = Package(
             name: "WireProtocolTests",
             dependencies: [
                 "WireProtocol",
-                "GameDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -143,7 +160,22 @@ let package = Package(
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "PlatformServicesTests",
-            dependencies: ["PlatformServices", "ClusterRuntime", "GameDomain", "WireProtocol"],
+            dependencies: ["PlatformServices", "EntityRuntime", "ClusterRuntime", "GameDomain", "WireProtocol"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EntityRuntimeTests",
+            dependencies: [
+                "EntityRuntime",
+                "ClusterRuntime",
+                "ClusterTestKit",
+                "GameDomain",
+                "Persistence",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Schema/tally.proto"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -151,6 +183,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "PlatformServices",
+                "EntityRuntime",
                 "ClusterTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -40,6 +40,9 @@ public struct ClusterMetrics: Sendable {
     public let snapshotsInstalled: Counter
     /// Shard states from another node refused because they do not restore (`plume_states_refused_total`).
     public let statesRefused: Counter
+    /// Committed records this node could not apply (a format it does not know, or damage); each
+    /// stops the shard here until the node is upgraded or repaired (`plume_records_unapplicable_total`).
+    public let recordsUnapplicable: Counter
     /// Entities moved to their encoded, passive form after idling (`plume_entities_passivated_total`).
     public let entitiesPassivated: Counter
 
@@ -68,6 +71,7 @@ public struct ClusterMetrics: Sendable {
         checkpointDuration = Metrics.Timer(label: "plume_checkpoint_seconds")
         snapshotsInstalled = Counter(label: "plume_snapshots_installed_total")
         statesRefused = Counter(label: "plume_states_refused_total")
+        recordsUnapplicable = Counter(label: "plume_records_unapplicable_total")
         entitiesPassivated = Counter(label: "plume_entities_passivated_total")
     }
 }

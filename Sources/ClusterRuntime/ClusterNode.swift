@@ -11,7 +11,7 @@ import WireProtocol
 /// A Plume node as a service: the cluster transport, membership, and the shard table it
 /// derives. Run it in a `ServiceGroup`; on graceful shutdown it announces `left` to the
 /// cluster before it closes its connections.
-public final class ClusterNode: Service, Sendable {
+public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     public let settings: NodeSettings
     public let metrics: ClusterMetrics
     private let logger: Logger
@@ -25,7 +25,7 @@ public final class ClusterNode: Service, Sendable {
     private let replicationInbox: AsyncStream<([Wire.ShardMessage], NodeID)>.Continuation
     private let replicationInputs: AsyncStream<([Wire.ShardMessage], NodeID)>
     /// This node's replicas of every shard.
-    public let replication: ReplicationHost
+    public let replication: ReplicationHost<Machine>
     /// What recovery found in the node's storage.
     public let recovery: Storage.Report
 
@@ -37,7 +37,7 @@ public final class ClusterNode: Service, Sendable {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metrics: ClusterMetrics = ClusterMetrics(),
-        makeMachine: @escaping @Sendable (UInt32) -> any ShardStateMachine
+        makeMachine: @escaping @Sendable (UInt32) -> Machine
     ) throws {
         var logger = logger
         logger[metadataKey: "cluster/node"] = "\(settings.nodeID)"
@@ -61,7 +61,8 @@ public final class ClusterNode: Service, Sendable {
             clusterName: configuration.name,
             nodeID: settings.nodeID,
             clusterAddress: settings.clusterAddress,
-            secret: configuration.secret
+            secret: configuration.secret,
+            versionMinor: settings.wireVersionMinor
         )
         let inbox = NIOLockedValueBox<AsyncStream<MembershipShell.Input>.Continuation?>(nil)
         let (replicationInputs, replicationInbox) = AsyncStream.makeStream(
@@ -106,7 +107,7 @@ public final class ClusterNode: Service, Sendable {
                         defer { inboundRequests.withLockedValue { $0 -= 1 } }
                         do {
                             guard let handler else {
-                                throw EntityError(code: "unavailable", message: "no entity handler")
+                                throw ReplicationError.shutdown
                             }
                             let reply = try await handler.handle(
                                 shard: shard,
@@ -115,13 +116,8 @@ public final class ClusterNode: Service, Sendable {
                                 deadline: deadline
                             )
                             transport.respond(.entityReply(reply), to: inbound)
-                        } catch let error as EntityError {
-                            transport.respond(.error(code: error.code, message: error.message), to: inbound)
                         } catch let error as ReplicationError {
-                            transport.respond(
-                                .error(code: ClusterNode.code(of: error), message: "\(error)"),
-                                to: inbound
-                            )
+                            transport.respond(.error(code: error.code, message: "\(error)"), to: inbound)
                         } catch {
                             transport.respond(.error(code: "internal_error", message: "\(error)"), to: inbound)
                         }
@@ -146,7 +142,7 @@ public final class ClusterNode: Service, Sendable {
         self.shell = shell
         inbox.withLockedValue { $0 = shell.inbox }
 
-        let (storage, durable) = try ReplicationHost.openStorage(directory: settings.dataDirectory)
+        let (storage, durable) = try ReplicationLog.openStorage(directory: settings.dataDirectory)
         self.recovery = storage.report
         if let torn = storage.report.wal.tornTail {
             logger.warning(
@@ -154,7 +150,7 @@ public final class ClusterNode: Service, Sendable {
                 metadata: ["file": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"]
             )
         }
-        var replicationSettings = ReplicationHost.Settings()
+        var replicationSettings = ReplicationSettings()
         replicationSettings.commitTimeout = settings.commitTimeout
         replicationSettings.checkpointBytes = configuration.checkpointBytes
         replicationSettings.passivateAfter = configuration.passivateAfter
@@ -186,19 +182,6 @@ public final class ClusterNode: Service, Sendable {
         handlerBox.withLockedValue { $0 = handler }
     }
 
-    /// The code a replication error goes by on the wire and in API errors.
-    public static func code(of error: ReplicationError) -> String {
-        switch error {
-        case .notPrimary: "not_primary"
-        case .outcomeUnknown: "outcome_unknown"
-        case .timeout: "timeout"
-        case .notStarted: "not_started"
-        case .overloaded: "overloaded"
-        case .shutdown, .storageFailed: "unavailable"
-        case .commandTooLarge: "too_large"
-        }
-    }
-
     /// Sends a command to the entity `key` wherever its shard is led: handled here when this node
     /// leads the shard, else forwarded (one hop) to the node the ring designates. While a shard
     /// has no primary (an election in progress) the call retries until `timeout`. The deadline
@@ -219,9 +202,8 @@ public final class ClusterNode: Service, Sendable {
         while true {
             do {
                 return try await askOnce(shard: shard, key: key, command: command, deadline: deadline)
-            } catch let error as EntityError where error.code == "not_primary" || error.code == "unavailable" {
-                guard ContinuousClock.now + delay < deadline else { throw error }
-            } catch let error as ReplicationError where { if case .notPrimary = error { true } else { false } }() {
+            } catch let error as ReplicationError where error.code == "not_primary" || error.code == "unavailable" {
+                // No primary yet, or it is stopping: the ring designates another soon.
                 guard ContinuousClock.now + delay < deadline else { throw error }
             } catch TransportError.unreachable(_) {
                 // Never sent: nothing was applied.
@@ -257,7 +239,7 @@ public final class ClusterNode: Service, Sendable {
         let local = designated == settings.nodeID || replication.serves(shard: shard)
         if local {
             guard let handler = handlerBox.withLockedValue({ $0 }) else {
-                throw EntityError(code: "unavailable", message: "no entity handler")
+                throw ReplicationError.shutdown
             }
             return try await handler.handle(shard: shard, key: key, command: command, deadline: deadline)
         }
@@ -280,13 +262,11 @@ public final class ClusterNode: Service, Sendable {
                 timeout: remaining
             )
             guard case .entityReply(let bytes) = reply else {
-                throw EntityError(code: "bad_reply", message: "unexpected \(reply.type) from \(leader)")
+                throw ReplicationError.malformed("unexpected \(reply.type) from \(leader)")
             }
             return bytes
         } catch TransportError.remote(let code, let message) {
-            if code == Self.code(of: .timeout) { throw ReplicationError.timeout }
-            if code == Self.code(of: .notStarted) { throw ReplicationError.notStarted }
-            throw EntityError(code: code, message: message)
+            throw ReplicationError(code: code, message: message) ?? .malformed("\(code): \(message)")
         } catch TransportError.timeout {
             // The deadline passed here or on the primary: the same outcome for the caller.
             throw ReplicationError.timeout

@@ -4,19 +4,7 @@ public protocol EntityHandler: Sendable {
     /// Handles `command` for the entity `key` of `shard`, returning the encoded reply. The
     /// caller waits until `deadline`: a command not started by then is not started at all, and a
     /// write not committed by then fails with ``ReplicationError/timeout`` (see
-    /// ``ReplicationHost/propose(shard:_:deadline:)``).
+    /// ``ReplicationHost/propose(shard:_:deadline:)``). Fails with a ``ReplicationError``, which
+    /// crosses the wire by its ``ReplicationError/code``.
     func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8]
-}
-
-/// An error an entity handler returns to a caller on another node, by code.
-public struct EntityError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var code: String
-    public var message: String
-
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
 }

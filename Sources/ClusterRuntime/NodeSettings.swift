@@ -1,4 +1,5 @@
 import ClusterCore
+import WireProtocol
 import Foundation
 
 /// Bounds and timings of the node-to-node transport.
@@ -42,6 +43,9 @@ public struct NodeSettings: Sendable {
     /// throws `storageFailed`; `plume node` exits 1), so the other nodes take over its shards.
     /// Off, it stays a member that refuses writes (and its shards wait for its restart).
     public var leaveOnStorageFailure = true
+    /// The minor wire version this node announces. Nodes of one major version and different
+    /// minor ones form one cluster (a rolling upgrade); tests set it to prove that.
+    public var wireVersionMinor = Wire.versionMinor
     /// Entity requests from other nodes handled at once (forwarded API requests); past it a
     /// request is answered `overloaded` at once instead of queueing without bound.
     public var inboundRequestsMax = NodeSettings.defaultInboundRequestsMax

@@ -25,32 +25,8 @@ import WireProtocol
 /// its state machine's state (the replica's base), every shard's durable state is written as a
 /// snapshot covering the WAL up to a sealed segment, and the segments before it are deleted. A
 /// follower behind a primary's base gets the base (a snapshot transfer) instead of entries.
-public actor ReplicationHost {
-    public struct Settings: Sendable {
-        public var tickInterval: Duration = .milliseconds(50)
-        public var candidacyTimeout: Duration = .milliseconds(600)
-        /// Writes waiting for commit on this node, all shards together.
-        public var inFlightMax = 100_000
-        /// The largest command ``ReplicationHost/propose(shard:_:deadline:)`` takes: an entry must fit in
-        /// a WAL record and, with its batch, in a replication frame.
-        public var commandBytesMax = 1024 * 1024
-        /// A proposal not committed this long after it was made fails with `timeout`.
-        public var commitTimeout: Duration = .seconds(10)
-        /// WAL bytes written since the last checkpoint that start the next one.
-        public var checkpointBytes = 64 * 1024 * 1024
-        /// Entities without an event for this long are passivated (see ``ShardStateMachine/passivate(idleSince:)``).
-        public var passivateAfter: Duration = .seconds(300)
-        /// How often the state machines are asked to passivate idle entities.
-        public var passivationInterval: Duration = .seconds(10)
-        /// A primary re-sends entries a follower has not acknowledged after this long, and sends
-        /// an empty append (carrying the commit position) after this long of silence.
-        public var retransmitInterval: Duration = .milliseconds(200)
-        public var heartbeatInterval: Duration = .seconds(1)
-        /// Replication messages to one peer per frame at most (and about this many bytes).
-        public var batchMessagesMax = 512
-        public var batchBytesMax = 4 * 1024 * 1024
-        public init() {}
-    }
+public actor ReplicationHost<Machine: ShardStateMachine> {
+    public typealias Settings = ReplicationSettings
 
     struct Waiter {
         let epoch: Replication.Epoch
@@ -63,7 +39,7 @@ public actor ReplicationHost {
 
     struct Slot {
         var replica: Replication.Replica
-        var machine: any ShardStateMachine
+        var machine: Machine
         var waiters: [UInt64: Waiter] = [:]
         /// Proposals whose waiters timed out with their outcome open, until it is known or
         /// `backstop` passes (see ``Settlement``).
@@ -78,11 +54,43 @@ public actor ReplicationHost {
         /// a batch written before a rewrite must not mark the rewritten entries durable.
         var queuedLSN: UInt64 = 0
         var rewrites: UInt64 = 0
-        /// The replica's `isServing` as last published in ``ReplicationHost/servedShardBits``.
+        /// The replica's `isServing` as last published in ``ReplicationHost/served``.
         var serving = false
+        /// Why this node stopped applying the shard's log (a committed command it cannot apply):
+        /// it serves the shard no more. Nil while it applies.
+        var stalled: String?
+        /// Whether this node serves the shard: it leads it, and applies its log.
+        var isServing: Bool { replica.isServing && stalled == nil }
         /// A base from another node that may be installed next, already restored into a copy of
         /// the state machine when it arrived (checked there, and not decoded twice).
-        var prepared: (base: Replication.Base, machine: any ShardStateMachine)?
+        var prepared: (base: Replication.Base, machine: Machine)?
+    }
+
+    /// The shards this node serves, one bit each, and each one's serving term.
+    struct ServedShards {
+        var bits: [UInt64]
+        var terms: [UInt64]
+        var nextTerm: UInt64 = 1
+
+        init(shardCount: Int) {
+            bits = [UInt64](repeating: 0, count: (shardCount + 63) / 64)
+            terms = [UInt64](repeating: 0, count: shardCount)
+        }
+
+        func term(of shard: UInt32) -> UInt64? {
+            guard Int(shard / 64) < bits.count, bits[Int(shard / 64)] & (1 << (shard % 64)) != 0 else { return nil }
+            return terms[Int(shard)]
+        }
+
+        mutating func set(_ shard: UInt32, serving: Bool) {
+            if serving {
+                bits[Int(shard / 64)] |= 1 << (shard % 64)
+                terms[Int(shard)] = nextTerm
+                nextTerm += 1
+            } else {
+                bits[Int(shard / 64)] &= ~(1 << (shard % 64))
+            }
+        }
     }
 
     /// A base another node sent that did not restore; its retransmissions are dropped unread.
@@ -108,7 +116,7 @@ public actor ReplicationHost {
     private var walBytesSinceCheckpoint = 0
     private var checkpointing = false
     private var refusedBases: Set<RefusedBase> = []
-    static let refusedBasesMax = 256
+    static var refusedBasesMax: Int { 256 }
     /// The checkpoint the tick started (every `checkpointBytes` of WAL), while it runs.
     private var automaticCheckpoint: Task<Void, Never>?
     private var stoppingCheckpoints = false
@@ -138,7 +146,7 @@ public actor ReplicationHost {
     private let gate: DurabilityGate
     /// Which shards this node serves, one bit each, readable without a hop onto the actor (a
     /// node forwarding a request checks it on every request).
-    private let servedShardBits: Mutex<[UInt64]>
+    private let served: Mutex<ServedShards>
     private var lastSubmitted: UInt64 = 0
     /// Set when a WAL write failed: nothing more is written or sent.
     private var halted = false
@@ -169,7 +177,7 @@ public actor ReplicationHost {
         settings: Settings = Settings(),
         metrics: ClusterMetrics = ClusterMetrics(),
         logger: Logger,
-        makeMachine: @Sendable (UInt32) -> any ShardStateMachine
+        makeMachine: @Sendable (UInt32) -> Machine
     ) throws {
         self.metrics = metrics
         self.me = me
@@ -182,7 +190,7 @@ public actor ReplicationHost {
         self.logger = logger
         let genesis = ShardTable(shardCount: shardCount, replication: replication, nodes: genesisNodes)
         self.placement = ShardTable(shardCount: shardCount, replication: replication, nodes: [])
-        self.servedShardBits = Mutex([UInt64](repeating: 0, count: (shardCount + 63) / 64))
+        self.served = Mutex(ServedShards(shardCount: shardCount))
         (storageFailures, storageFailure) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         var random = SystemRandomNumberGenerator()
         for entry in genesis.entries {
@@ -192,8 +200,23 @@ public actor ReplicationHost {
                 ?? Replication.Replica(me: me, genesis: entry.replicas)
             var machine = makeMachine(shard)
             if let base = replica.base { try machine.restore(Self.decodeState(base.state)) }
+            var applied = replica.commitLSN
+            var stalled: String?
             for committed in replica.committedEntries {
-                if case .command(let bytes) = committed.payload { machine.apply(bytes, lsn: committed.lsn) }
+                guard case .command(let bytes) = committed.payload else { continue }
+                do {
+                    try machine.apply(bytes, lsn: committed.lsn)
+                } catch {
+                    // Applied up to the entry before; the shard is not served (see `stall`).
+                    applied = committed.lsn - 1
+                    stalled = "lsn \(committed.lsn): \(error)"
+                    metrics.recordsUnapplicable.increment()
+                    logger.critical(
+                        "a committed record of this shard cannot be applied; the node does not serve the shard",
+                        metadata: ["shard/id": "\(shard)", "lsn": "\(committed.lsn)", "error": "\(error)"]
+                    )
+                    break
+                }
             }
             replica.retransmitTicks = Self.ticks(settings.retransmitInterval, per: settings.tickInterval)
             replica.heartbeatTicks = Self.ticks(settings.heartbeatInterval, per: settings.tickInterval)
@@ -201,10 +224,11 @@ public actor ReplicationHost {
             var slot = Slot(replica: replica, machine: machine, candidacyTimeout: settings.candidacyTimeout * jitter)
             slot.durableLSN = replica.lastLSN
             slot.queuedLSN = replica.lastLSN
-            slot.appliedLSN = replica.commitLSN
-            if replica.isServing {
+            slot.appliedLSN = applied
+            slot.stalled = stalled
+            if slot.isServing {
                 slot.serving = true
-                servedShardBits.withLock { $0[Int(shard / 64)] |= 1 << (shard % 64) }
+                served.withLock { $0.set(shard, serving: true) }
             }
             slots.append(slot)  // the table's entries are in shard order
         }
@@ -226,24 +250,6 @@ public actor ReplicationHost {
                 if !released.isEmpty { Task { await self?.apply(released) } }
             }
         }
-    }
-
-    /// Opens a node's storage and reads the durable state of every shard from it: each shard's
-    /// snapshot, then its replication records after it.
-    public static func openStorage(
-        directory: String,
-        segmentBytes: Int = 64 * 1024 * 1024
-    ) throws -> (Storage, [UInt32: Replication.Replica.Durable]) {
-        var durable: [UInt32: Replication.Replica.Durable] = [:]
-        let storage = try Storage.open(
-            directory: directory,
-            segmentBytes: segmentBytes,
-            restore: { snapshot in durable[snapshot.shard] = try Wire.ReplicaSnapshot.decode(snapshot.state) },
-            apply: { record in
-                durable[record.shard, default: .init()].apply(try Wire.DurableRecord.decode(type: record.type, payload: record.payload))
-            }
-        )
-        return (storage, durable)
     }
 
     // MARK: - Lifecycle
@@ -268,30 +274,6 @@ public actor ReplicationHost {
 
     // MARK: - Inputs
 
-
-    /// A change as WAL records of bounded size: a long run of entries (a log a new primary
-    /// adopted, a follower catching up) becomes consecutive `.entries` records of at most about
-    /// `walEntriesBytesMax` each, which replay to the same log (each continues where the last ended).
-    static func walSized(_ change: Replication.Replica.DurableChange) -> [Replication.Replica.DurableChange] {
-        guard case .entries(let entries) = change else { return [change] }
-        var parts: [Replication.Replica.DurableChange] = []
-        var start = 0
-        var bytes = 0
-        for (index, entry) in entries.enumerated() {
-            let size = if case .command(let command) = entry.payload { 64 + command.count } else { 256 }
-            if index > start && bytes + size > walEntriesBytesMax {
-                parts.append(.entries(Array(entries[start..<index])))
-                start = index
-                bytes = 0
-            }
-            bytes += size
-        }
-        parts.append(.entries(Array(entries[start...])))
-        return parts
-    }
-
-    /// About how many bytes of entries one WAL record carries at most.
-    static let walEntriesBytesMax = 1 << 20
 
     /// Ticks of `interval` in `duration`, at least 1.
     static func ticks(_ duration: Duration, per interval: Duration) -> UInt64 {
@@ -499,7 +481,7 @@ public actor ReplicationHost {
 
     /// A shard's base state: its state machine's snapshot, zstd-compressed (what replicas keep
     /// in memory, send to lagging followers and write in WAL install records and snapshots).
-    static func encodeState(_ machine: any ShardStateMachine) throws -> [UInt8] {
+    static func encodeState(_ machine: Machine) throws -> [UInt8] {
         let state = machine.snapshot()
         // Past the bound no node could read it back (nor this one restart from it).
         guard state.count <= SnapshotStore.stateBytesMax else {
@@ -571,6 +553,7 @@ public actor ReplicationHost {
             throw ReplicationError.commandTooLarge(bytes: command.count, limit: settings.commandBytesMax)
         }
         guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: nil) }
+        guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
         guard slots[Int(shard)].replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
@@ -595,10 +578,11 @@ public actor ReplicationHost {
     }
 
     /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
-    public func read<T: Sendable>(shard: UInt32, _ body: (any ShardStateMachine) throws -> T) throws -> T {
+    public func read<T: Sendable>(shard: UInt32, _ body: (Machine) throws -> T) throws -> T {
         guard slots.indices.contains(Int(shard)), slots[Int(shard)].replica.isServing else {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
+        guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
         return try body(slots[Int(shard)].machine)
     }
 
@@ -609,7 +593,7 @@ public actor ReplicationHost {
         shard: UInt32,
         deadline: ContinuousClock.Instant? = nil,
         settlement: Settlement? = nil,
-        _ decide: (any ShardStateMachine) throws -> (command: [UInt8]?, result: T)
+        _ decide: (Machine) throws -> (command: [UInt8]?, result: T)
     ) async throws -> T {
         let (command, result) = try read(shard: shard, decide)
         if let command { _ = try await propose(shard: shard, command, deadline: deadline, settlement: settlement) }
@@ -619,22 +603,44 @@ public actor ReplicationHost {
     /// Proposals made here and not yet answered (committed, failed or expired), all shards together.
     public var proposalsWaiting: Int { inFlight }
 
-    /// Whether this node leads `shard` and has committed its epoch's start (so its state is
-    /// complete), as of the host's last input.
+    /// Whether this node leads `shard`, has committed its epoch's start (so its state is
+    /// complete) and applies its log, as of the host's last input.
     public nonisolated func serves(shard: UInt32) -> Bool {
-        servedShardBits.withLock { bits in
-            Int(shard / 64) < bits.count && bits[Int(shard / 64)] & (1 << (shard % 64)) != 0
-        }
+        served.withLock { $0.term(of: shard) != nil }
+    }
+
+    /// While this node serves `shard`, a number that changes each time it starts serving it anew
+    /// (state kept only in memory on the primary — soft entities — starts over with a new term);
+    /// nil while it does not serve it.
+    public nonisolated func servingTerm(shard: UInt32) -> UInt64? {
+        served.withLock { $0.term(of: shard) }
     }
 
     /// Publishes a change of the shard's serving status (see ``serves(shard:)``).
     private func publishServing(shard: UInt32) {
-        let serving = slots[Int(shard)].replica.isServing
+        let serving = slots[Int(shard)].isServing
         guard serving != slots[Int(shard)].serving else { return }
         slots[Int(shard)].serving = serving
-        servedShardBits.withLock { bits in
-            if serving { bits[Int(shard / 64)] |= 1 << (shard % 64) } else { bits[Int(shard / 64)] &= ~(1 << (shard % 64)) }
-        }
+        served.withLock { $0.set(shard, serving: serving) }
+    }
+
+    /// Stops applying the shard's log at a committed command this node cannot apply: logged and
+    /// counted, the shard is served no more, and its waiting proposals are told their outcome is
+    /// unknown here. The command is never skipped (that would diverge from the other replicas).
+    private func stall(shard: UInt32, lsn: UInt64, _ error: any Error) {
+        slots[Int(shard)].stalled = "lsn \(lsn): \(error)"
+        metrics.recordsUnapplicable.increment()
+        logger.critical(
+            "a committed record of this shard cannot be applied; the node does not serve the shard",
+            metadata: ["shard/id": "\(shard)", "lsn": "\(lsn)", "error": "\(error)"]
+        )
+        failWaiters(of: Int(shard), with: .stalled(shard: shard))
+        publishServing(shard: shard)
+    }
+
+    /// Why this node does not apply `shard`'s log, if it stopped (see ``ShardStateMachine/apply(_:lsn:)``).
+    public func stalledReason(shard: UInt32) -> String? {
+        slots.indices.contains(Int(shard)) ? slots[Int(shard)].stalled : nil
     }
 
     /// The number of shards this node currently serves as primary.
@@ -657,7 +663,7 @@ public actor ReplicationHost {
                 slots[Int(shard)].durableLSN = min(slots[Int(shard)].durableLSN, first.lsn - 1)
                 outbox.durableUpTo.append((shard, last.lsn, slots[Int(shard)].rewrites))
             }
-            for part in Self.walSized(change) {
+            for part in ReplicationLog.walSized(change) {
                 let (type, payload) = Wire.DurableRecord.encode(part)
                 let (epoch, lsn): (UInt64, UInt64) =
                     switch part {
@@ -863,10 +869,19 @@ public actor ReplicationHost {
         guard slots.indices.contains(Int(shard)) else { return }
         let applied = slots[Int(shard)].appliedLSN
         let upTo = min(slots[Int(shard)].replica.commitLSN, slots[Int(shard)].durableLSN)
-        guard upTo > applied else { return }
+        guard upTo > applied, slots[Int(shard)].stalled == nil else { return }
         for lsn in (applied + 1)...upTo {
             let entry = slots[Int(shard)].replica.entry(at: lsn)!
-            if case .command(let bytes) = entry.payload { slots[Int(shard)].machine.apply(bytes, lsn: entry.lsn) }
+            if case .command(let bytes) = entry.payload {
+                do {
+                    try slots[Int(shard)].machine.apply(bytes, lsn: entry.lsn)
+                } catch {
+                    metrics.entriesApplied.increment(by: Int(lsn - 1 - applied))
+                    slots[Int(shard)].appliedLSN = lsn - 1
+                    stall(shard: shard, lsn: lsn, error)
+                    return
+                }
+            }
             if let waiter = slots[Int(shard)].waiters.removeValue(forKey: entry.lsn) {
                 if waiter.epoch == entry.epoch {
                     waiter.continuation.resume(returning: entry.lsn)

@@ -202,5 +202,7 @@ public enum User {
         case invalid(field: String, message: String)
         /// The session is unknown, expired or revoked.
         case sessionInvalid
+        /// A refresh token was presented a second time (stolen or replayed): its session is now revoked.
+        case sessionRevoked
     }
 }

@@ -19,13 +19,16 @@ public struct Storage: Sendable {
     }
 
     /// Opens `<directory>/wal` and `<directory>/snapshots`, restoring through the two callbacks:
-    /// every shard's snapshot first, then the records that follow them, in log order.
+    /// every shard's snapshot first, then the records that follow them, in log order. A directory
+    /// of another ``DataFormat`` is refused before anything is read.
     public static func open(
         directory: String,
         segmentBytes: Int = 64 * 1024 * 1024,
+        format: Int = DataFormat.current,
         restore: (SnapshotStore.Snapshot) throws -> Void,
         apply: (WALRecord) throws -> Void
     ) throws -> Storage {
+        try DataFormat.check(directory: directory, version: format)
         let snapshots = try SnapshotStore(directory: directory + "/snapshots")
         var report = Report()
         var covered: [UInt32: Int] = [:]

@@ -1,11 +1,9 @@
-import ClusterCore
-import ClusterRuntime
 import Crypto
+import EntityRuntime
 import Foundation
 import GameDomain
 import JWTKit
 import Synchronization
-import WireProtocol
 
 /// Accounts: signup with unique usernames and emails, login, rotating refresh tokens, logout and
 /// profiles. Every write goes through the user's (or the name's) entity on its shard's primary.
@@ -29,23 +27,29 @@ public final class AccountService: Sendable {
         public var kind: Kind
         public var message: String
 
-        /// What a failed cluster call means for the client: overloaded (including a command
-        /// that could not start before its deadline: nothing was applied), timed out (outcome
-        /// unknown), or unavailable (no primary yet, storage failed, shutting down, a reply
-        /// that does not decode …).
-        public static func cluster(_ error: any Error) -> Failure {
-            let code: String? =
-                switch error {
-                case let error as EntityError: error.code
-                case let error as ReplicationError: ClusterNode.code(of: error)
-                case TransportError.overloaded: "overloaded"
-                case TransportError.timeout: "timeout"
-                default: nil
-                }
-            switch code {
-            case "overloaded", "not_started": return Failure(kind: .overloaded, message: "\(error)")
-            case "timeout": return Failure(kind: .timeout, message: "\(error)")
-            default: return Failure(kind: .unavailable, message: "\(error)")
+        public init(kind: Kind, message: String) {
+            self.kind = kind
+            self.message = message
+        }
+
+        /// What a failed cluster call means for the client (see ``ClusterFailure``).
+        public init(_ failure: ClusterFailure) {
+            switch failure.kind {
+            case .overloaded: self.init(kind: .overloaded, message: failure.message)
+            case .timeout: self.init(kind: .timeout, message: failure.message)
+            case .unavailable: self.init(kind: .unavailable, message: failure.message)
+            }
+        }
+
+        /// What the user entity's refusal means for the client.
+        init(_ failure: User.Failure) {
+            switch failure {
+            case .invalid(let field, let message): self.init(kind: .invalid(field: field), message: "\(field) \(message)")
+            case .notFound: self.init(kind: .notFound, message: "no such user")
+            case .sessionInvalid: self.init(kind: .unauthorized, message: "the session is unknown, expired or revoked")
+            case .sessionRevoked:
+                self.init(kind: .unauthorized, message: "this refresh token was already used; the session is revoked")
+            case .alreadyExists: self.init(kind: .unavailable, message: "the user exists already")
             }
         }
     }
@@ -72,7 +76,7 @@ public final class AccountService: Sendable {
     public static let accessTokenLifetime: TimeInterval = 15 * 60
     public static let refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
 
-    private let ask: @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
+    private let entities: Entities
     private let keys: JWTKeyCollection
     /// Access tokens whose signature was already checked, with their claims: a client presents
     /// one token for up to 15 minutes, and checking it (JSON parsing, HMAC) dominated the cost of
@@ -86,50 +90,22 @@ public final class AccountService: Sendable {
     private let now: @Sendable () -> Double
 
     /// - Parameters:
-    ///   - ask: sends a command to an entity wherever it lives (``asking(_:local:timeout:)``).
+    ///   - entities: reaches the user and name entities wherever they live (``NodeEntityTransport``).
     ///   - tokenSecret: the secret access tokens are signed with (through a derived 256-bit key);
     ///     every node of a cluster uses the same one.
     public init(
         tokenSecret: String,
         hasher: PasswordHasher = PasswordHasher(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        ask: @escaping @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
+        entities: Entities
     ) async {
-        self.ask = ask
+        self.entities = entities
         self.hasher = hasher
         self.now = now
         keys = JWTKeyCollection()
         // A 256-bit key derived from the secret, whatever its length (HS256 wants at least 32 bytes).
         let key = SymmetricKey(data: SHA256.hash(data: Array("plume-access-tokens:\(tokenSecret)".utf8)))
         await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
-    }
-
-    /// Builds the `ask` of a cluster node: binary commands and replies over ``ClusterNode/ask(key:command:deadline:)``,
-    /// each with `timeout` to get its answer (see ``ClusterNode/ask(key:command:timeout:)``).
-    /// With `local` (the node's entity handler), a command for a shard this node is designated
-    /// to lead goes straight to it, typed, without encoding the command and the reply.
-    public static func asking(
-        _ node: ClusterNode,
-        local: EntityService? = nil,
-        timeout: Duration = .seconds(5)
-    ) -> @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply {
-        { key, command in
-            let deadline = ContinuousClock.now + timeout
-            do {
-                if let local, let shard = node.designatedShard(forKey: key) {
-                    do {
-                        return try await local.handle(shard: shard, key: key, command: command, deadline: deadline)
-                    } catch ReplicationError.notPrimary {
-                        // Still electing, or the ring moved: the general path waits and forwards.
-                    }
-                }
-                return try EntityCodec.decodeReply(
-                    try await node.ask(key: key, command: EntityCodec.encode(command), deadline: deadline)
-                )
-            } catch {
-                throw Failure.cluster(error)
-            }
-        }
     }
 
     // MARK: - Signup and login
@@ -141,14 +117,15 @@ public final class AccountService: Sendable {
             try Validation.password(password)
         }
         let userID = UUID().uuidString.lowercased()
-        let usernameKey = EntityKey.username(username)
-        let emailKey = EntityKey.email(email)
+        let usernameName = entities.ref(NameReservationKind.self, key: NameReservationKind.username(username))
+        let emailName = entities.ref(NameReservationKind.self, key: NameReservationKind.email(email))
+        let user = entities.ref(UserKind.self, userID)
         // Step 1: reserve both names for this user id (idempotent; the first reservation wins).
-        if case .failure = try await call(usernameKey, .name(.reserve(userID: userID))) {
+        if case .failure = try await ask(usernameName, .reserve(userID: userID)) {
             throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" is taken")
         }
-        if case .failure = try await call(emailKey, .name(.reserve(userID: userID))) {
-            _ = try? await call(usernameKey, .name(.release(userID: userID)))
+        if case .failure = try await ask(emailName, .reserve(userID: userID)) {
+            _ = try? await ask(usernameName, .release(userID: userID))
             throw Failure(kind: .emailTaken, message: "the email \"\(email)\" is taken")
         }
         // Step 2: create the user, then confirm the names.
@@ -158,22 +135,22 @@ public final class AccountService: Sendable {
         } catch {
             throw Failure(kind: .unavailable, message: "password hashing failed")
         }
-        let created = try await call(EntityKey.user(userID), .user(.create(id: userID, username: username, email: email, passwordHash: passwordHash)))
-        if case .failure(let code, let message) = created {
-            _ = try? await call(usernameKey, .name(.release(userID: userID)))
-            _ = try? await call(emailKey, .name(.release(userID: userID)))
-            throw Self.failure(code: code, message: message)
+        let created = try await ask(user, .create(id: userID, username: username, email: email, passwordHash: passwordHash))
+        if case .failure(let failure) = created {
+            _ = try? await ask(usernameName, .release(userID: userID))
+            _ = try? await ask(emailName, .release(userID: userID))
+            throw Failure(failure)
         }
         // A reservation can be lost only if this signup stalled past its TTL and another took
         // the name over; the names are then given back and the user (never handed out) stays
         // unreachable. If a confirmation does not get an answer, the next login with the
         // password finishes the signup (see ``login(username:email:password:)``).
-        if case .failure = try await call(emailKey, .name(.confirm(userID: userID))) {
-            _ = try? await call(usernameKey, .name(.release(userID: userID)))
+        if case .failure = try await ask(emailName, .confirm(userID: userID)) {
+            _ = try? await ask(usernameName, .release(userID: userID))
             throw Failure(kind: .emailTaken, message: "the email \"\(email)\" was taken while this signup was in progress")
         }
-        if case .failure = try await call(usernameKey, .name(.confirm(userID: userID))) {
-            _ = try? await call(emailKey, .name(.release(userID: userID)))
+        if case .failure = try await ask(usernameName, .confirm(userID: userID)) {
+            _ = try? await ask(emailName, .release(userID: userID))
             throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" was taken while this signup was in progress")
         }
         return try await openSession(userID: userID)
@@ -186,22 +163,26 @@ public final class AccountService: Sendable {
         // A name longer than any account can have names none: refused without a lookup.
         if let username, !username.isEmpty {
             guard username.utf8.count <= Validation.usernameLength.upperBound else { throw bad }
-            nameKey = EntityKey.username(username)
+            nameKey = NameReservationKind.username(username)
         } else if let email, !email.isEmpty {
             guard email.utf8.count <= Validation.emailBytesMax else { throw bad }
-            nameKey = EntityKey.email(email)
+            nameKey = NameReservationKind.email(email)
         } else {
             throw Failure(kind: .invalid(field: "username"), message: "give a username or an email")
         }
-        guard case .owner(let owner?, let confirmed) = try await call(nameKey, .getName) else { throw bad }
-        guard case .user(let user?) = try await call(EntityKey.user(owner), .getUser),
+        guard case .success(let name) = try await read(entities.ref(NameReservationKind.self, key: nameKey), .owner),
+            let owner = name.owner
+        else { throw bad }
+        guard case .success(let user) = try await read(entities.ref(UserKind.self, owner), .account),
             await hasher.verify(password, against: user.passwordHash, on: .singleton)
         else { throw bad }
-        if !confirmed {
+        if !name.isConfirmed {
             // Its signup created the user but did not get to confirm the names (its client saw
             // an error or no answer): the password proves the claim, so finish the signup.
-            for key in [EntityKey.email(user.email), EntityKey.username(user.username)] {
-                if case .failure = try await call(key, .name(.confirm(userID: owner))) { throw bad }
+            for key in [NameReservationKind.email(user.email), NameReservationKind.username(user.username)] {
+                if case .failure = try await ask(entities.ref(NameReservationKind.self, key: key), .confirm(userID: owner)) {
+                    throw bad
+                }
             }
         }
         return try await openSession(userID: owner)
@@ -211,12 +192,11 @@ public final class AccountService: Sendable {
         let sessionID = Self.randomToken(bytes: 12)
         let secret = Self.randomToken(bytes: 32)
         let refreshToken = "\(userID).\(sessionID).\(secret)"
-        let reply = try await call(
-            EntityKey.user(userID),
-            .user(.openSession(id: sessionID, refreshTokenHash: Self.digest(refreshToken), expiresAt: now() + Self.refreshTokenLifetime))
+        let reply = try await ask(
+            entities.ref(UserKind.self, userID),
+            .openSession(id: sessionID, refreshTokenHash: Self.digest(refreshToken), expiresAt: now() + Self.refreshTokenLifetime)
         )
-        guard case .user(let user?) = reply else { throw Self.failure(reply) }
-        return try await tokens(user: user, sessionID: sessionID, refreshToken: refreshToken)
+        return try await tokens(user: try reply.mapError(Failure.init).get(), sessionID: sessionID, refreshToken: refreshToken)
     }
 
     /// Rotates a refresh token. Presenting an outdated one revokes its session.
@@ -227,26 +207,25 @@ public final class AccountService: Sendable {
         else { throw invalid }
         let (userID, sessionID) = (parts[0], parts[1])
         let next = "\(userID).\(sessionID).\(Self.randomToken(bytes: 32))"
-        let reply = try await call(
-            EntityKey.user(userID),
-            .user(
-                .refresh(
-                    sessionID: sessionID,
-                    presentedHash: Self.digest(refreshToken),
-                    newHash: Self.digest(next),
-                    expiresAt: now() + Self.refreshTokenLifetime
-                )
+        let reply = try await ask(
+            entities.ref(UserKind.self, userID),
+            .refresh(
+                sessionID: sessionID,
+                presentedHash: Self.digest(refreshToken),
+                newHash: Self.digest(next),
+                expiresAt: now() + Self.refreshTokenLifetime
             )
         )
-        guard case .user(let user?) = reply else { throw invalid }
+        guard case .success(let user) = reply else { throw invalid }
         return try await tokens(user: user, sessionID: sessionID, refreshToken: next)
     }
 
     /// Ends the session of an access token.
     public func logout(accessToken: String) async throws(Failure) {
         let (userID, sessionID) = try await authenticate(accessToken)
-        let reply = try await call(EntityKey.user(userID), .user(.closeSession(id: sessionID)))
-        if case .failure(let code, let message) = reply { throw Self.failure(code: code, message: message) }
+        if case .failure(let failure) = try await ask(entities.ref(UserKind.self, userID), .closeSession(id: sessionID)) {
+            throw Failure(failure)
+        }
     }
 
     // MARK: - Profiles
@@ -254,7 +233,7 @@ public final class AccountService: Sendable {
     /// The user behind a valid access token whose session is still open.
     public func me(accessToken: String) async throws(Failure) -> User.State {
         let (userID, sessionID) = try await authenticate(accessToken)
-        guard case .user(let user?) = try await call(EntityKey.user(userID), .getUser),
+        guard case .success(let user) = try await read(entities.ref(UserKind.self, userID), .account),
             let session = user.sessions[sessionID], !session.isRevoked
         else { throw Failure(kind: .unauthorized, message: "the session has ended") }
         return user
@@ -266,16 +245,16 @@ public final class AccountService: Sendable {
         let (userID, sessionID) = try await authenticate(accessToken)
         // Checked here too, before the command is encoded: what the rules refuse never travels.
         try validate { () throws(User.Failure) in try change.validate() }
-        let reply = try await call(EntityKey.user(userID), .user(.updateProfileInSession(sessionID: sessionID, change)))
-        guard case .user(let user?) = reply else { throw Self.failure(reply) }
-        return user
+        let reply = try await ask(entities.ref(UserKind.self, userID), .updateProfileInSession(sessionID: sessionID, change))
+        return try reply.mapError(Failure.init).get()
     }
 
     public func user(id: String) async throws(Failure) -> User.State {
-        guard Self.idBytes.contains(id.utf8.count), case .user(let user?) = try await call(EntityKey.user(id), .getUser) else {
+        guard Self.idBytes.contains(id.utf8.count), case .success(let found) = try await read(entities.ref(UserKind.self, id), .account)
+        else {
             throw Failure(kind: .notFound, message: "no user \(id)")
         }
-        return user
+        return found.withoutSecrets
     }
 
     // MARK: - Helpers
@@ -312,13 +291,30 @@ public final class AccountService: Sendable {
         }
     }
 
-    private func call(_ key: String, _ command: EntityCodec.Command) async throws(Failure) -> EntityCodec.Reply {
+    /// Sends a command: the entity's refusal comes back as the result's failure, a cluster
+    /// failure is thrown as the client should see it.
+    private func ask<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure)
+        -> Result<K.Reply, K.Failure>
+    {
         do {
-            return try await ask(key, command)
-        } catch let failure as Failure {
-            throw failure
+            return .success(try await entity.ask(command))
         } catch {
-            throw Failure(kind: .unavailable, message: "\(error)")
+            switch error {
+            case .domain(let failure): return .failure(failure)
+            case .cluster(let failure): throw Failure(failure)
+            }
+        }
+    }
+
+    /// Reads an entity, as ``ask(_:_:)`` sends a command.
+    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<K.Reply, K.Failure> {
+        do {
+            return .success(try await entity.read(read))
+        } catch {
+            switch error {
+            case .domain(let failure): return .failure(failure)
+            case .cluster(let failure): throw Failure(failure)
+            }
         }
     }
 
@@ -330,20 +326,6 @@ public final class AccountService: Sendable {
                 throw Failure(kind: .invalid(field: field), message: "\(field) \(message)")
             }
             throw Failure(kind: .invalid(field: "body"), message: "\(error)")
-        }
-    }
-
-    static func failure(_ reply: EntityCodec.Reply) -> Failure {
-        if case .failure(let code, let message) = reply { return failure(code: code, message: message) }
-        return Failure(kind: .unavailable, message: "unexpected reply")
-    }
-
-    static func failure(code: String, message: String) -> Failure {
-        if code.hasPrefix("invalid:") { return Failure(kind: .invalid(field: String(code.dropFirst(8))), message: message) }
-        switch code {
-        case "not_found": return Failure(kind: .notFound, message: message)
-        case "session_invalid", "session_revoked": return Failure(kind: .unauthorized, message: message)
-        default: return Failure(kind: .unavailable, message: "\(code): \(message)")
         }
     }
 

@@ -66,12 +66,21 @@ extension Wire {
             public var nodeID: NodeID
             public var clusterAddress: NodeAddress
             public var secret: SymmetricKey
+            /// The minor wire version this node announces (peers accept any minor of their major).
+            public var versionMinor: UInt8
 
-            public init(clusterName: String, nodeID: NodeID, clusterAddress: NodeAddress, secret: String) {
+            public init(
+                clusterName: String,
+                nodeID: NodeID,
+                clusterAddress: NodeAddress,
+                secret: String,
+                versionMinor: UInt8 = Wire.versionMinor
+            ) {
                 self.clusterName = clusterName
                 self.nodeID = nodeID
                 self.clusterAddress = clusterAddress
                 self.secret = SymmetricKey(data: Data(secret.utf8))
+                self.versionMinor = versionMinor
             }
         }
 
@@ -130,6 +139,7 @@ extension Wire {
             public var hello: Wire.Message {
                 .hello(
                     Hello(
+                        versionMinor: credentials.versionMinor,
                         clusterName: credentials.clusterName,
                         nodeID: credentials.nodeID,
                         clusterAddress: credentials.clusterAddress,
@@ -221,7 +231,7 @@ extension Wire {
                         .challenge(
                             Challenge(
                                 versionMajor: Wire.versionMajor,
-                                versionMinor: Wire.versionMinor,
+                                versionMinor: credentials.versionMinor,
                                 nodeID: credentials.nodeID,
                                 clusterAddress: credentials.clusterAddress,
                                 nonce: nonce,

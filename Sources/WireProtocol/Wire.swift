@@ -17,9 +17,13 @@ public enum Wire {
     /// `"PL"`, the first two bytes of every frame.
     public static let magic: UInt16 = 0x504C
     /// The wire version in every frame header. Peers must agree on it exactly. (2: an entity
-    /// request carries the caller's remaining time.)
-    public static let versionMajor: UInt8 = 2
-    /// Minor revisions stay compatible; exchanged in the handshake for information.
+    /// request carries the caller's remaining time; 3: entity requests and replies are Protocol
+    /// Buffers envelopes, see the EntityRuntime module.)
+    public static let versionMajor: UInt8 = 3
+    /// Minor revisions stay compatible: the handshake accepts a peer of the same major version
+    /// and any minor one, so a cluster is upgraded one node at a time. A minor revision may add
+    /// fields to the entity schemas (older nodes keep and pass on what they do not know); a
+    /// change an older node would misread takes a new major version.
     public static let versionMinor: UInt8 = 0
     public static let headerBytes = 22
     /// The default bound on one frame's payload.

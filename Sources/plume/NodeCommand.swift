@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterRuntime
+import EntityRuntime
 import Foundation
 import Gateway
 import Logging
@@ -79,19 +80,19 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let clusterNode: ClusterNode
+        let clusterNode: ClusterNode<EntityStore>
         do {
-            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
+            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
         } catch {
             FileHandle.standardError.write(Data("error: cannot open the node's storage: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let entities = EntityService(host: clusterNode.replication, clock: { Date().timeIntervalSince1970 })
+        let entities = EntityService(host: clusterNode.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
         clusterNode.setEntityHandler(entities)
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
-            ask: AccountService.asking(clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
+            entities: Entities(NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout))
         )
         let http = GatewayApplication.make(
             address: settings.httpAddress,

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterCore
 import ClusterRuntime
 import ClusterTestKit
+import EntityRuntime
 import Foundation
 import GameDomain
 import Logging
@@ -102,13 +103,13 @@ struct RecoveryBench: AsyncParsableCommand {
         var perShard = [Int](repeating: 0, count: shards)
         for index in 0..<entities {
             let id = "u\(index)"
-            let key = EntityKey.user(id)
+            let key = UserKind.key(id)
             let shard = Placement.shard(forKey: key, shardCount: shards)
             let event = User.Event.created(
                 id: id, username: "player\(index)", email: "player\(index)@example.com",
                 passwordHash: "scrypt$1024$8$1$c2FsdA==$aGFzaA==", at: 1_795_000_000
             )
-            _ = try replicas[shard].propose(EntityCodec.encodeRecord(key: key, events: .user([event])))
+            _ = try replicas[shard].propose(EntityRecord.encode(UserKind.self, key: key, events: [event]))
             perShard[shard] += 1
             if perShard[shard] % 256 == 0 { persist(shard) }
             if pending.count >= 4096 {
@@ -121,17 +122,17 @@ struct RecoveryBench: AsyncParsableCommand {
     }
 
     /// Profile updates through the node's replication, 256 at a time.
-    private func propose(updates: Int, shards: Int, through host: ReplicationHost) async throws {
+    private func propose(updates: Int, shards: Int, through host: ReplicationHost<EntityStore>) async throws {
         let entities = self.entities
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<256 {
                 group.addTask {
                     var index = worker
                     while index < updates {
-                        let key = EntityKey.user("u\(index % entities)")
+                        let key = UserKind.key("u\(index % entities)")
                         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
                         let event = User.Event.profileUpdated(User.Profile(displayName: "Player \(index)", bio: "update \(index)"))
-                        _ = try await host.propose(shard: shard, EntityCodec.encodeRecord(key: key, events: .user([event])))
+                        _ = try await host.propose(shard: shard, EntityRecord.encode(UserKind.self, key: key, events: [event]))
                         index += 256
                     }
                 }
@@ -153,7 +154,7 @@ struct RecoveryBench: AsyncParsableCommand {
     }
 
     private struct Running {
-        let node: ClusterNode
+        let node: ClusterNode<EntityStore>
         /// Opening storage and rebuilding every shard's state (before the node starts serving).
         let recovered: Duration
         let group: ServiceGroup
@@ -165,7 +166,7 @@ struct RecoveryBench: AsyncParsableCommand {
         var logger = Logger(label: "plume.bench")
         logger.logLevel = .error
         let start = ContinuousClock.now
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
         let recovered = ContinuousClock.now - start
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let task = Task { try await group.run() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterCore
 import ClusterRuntime
 import ClusterTestKit
+import EntityRuntime
 import Foundation
 import GameDomain
 import Logging
@@ -50,12 +51,12 @@ struct WritesBench: AsyncParsableCommand {
         // Below the ephemeral range: a port probed with bind(0) can be taken by an outgoing
         // connection before the node binds it (the node would then never join).
         configuration.nodes = LoopbackPorts.nodes(nodes, ids: nodes == 1 ? ["standalone"] : nil)
-        var running: [(node: ClusterNode, group: ServiceGroup, task: Task<Void, any Error>)] = []
+        var running: [(node: ClusterNode<EntityStore>, group: ServiceGroup, task: Task<Void, any Error>)] = []
         var handlers: [EntityService] = []
         for entry in configuration.nodes {
             let settings = NodeSettings(listed: entry, of: configuration)
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-            let entities = EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 })
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+            let entities = EntityService(host: node.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
             node.setEntityHandler(entities)
             handlers.append(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
@@ -68,7 +69,7 @@ struct WritesBench: AsyncParsableCommand {
                 await AccountService(
                     tokenSecret: "bench",
                     hasher: PasswordHasher(rounds: 1 << 10),
-                    ask: AccountService.asking(node, local: entities)
+                    entities: Entities(NodeEntityTransport(node: node, local: entities))
                 )
             )
         }
@@ -88,7 +89,7 @@ struct WritesBench: AsyncParsableCommand {
                     return try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
                 }
                 if route == .primary, let id = issued.user.id,
-                    let leader = running.firstIndex(where: { $0.node.designatedShard(forKey: EntityKey.user(id)) != nil })
+                    let leader = running.firstIndex(where: { $0.node.designatedShard(forKey: UserKind.key(id)) != nil })
                 {
                     tokens.append((services[leader], issued.accessToken))
                 } else {

@@ -15,7 +15,7 @@ import Testing
     }
 
     struct RunningNode {
-        let node: ClusterNode
+        let node: ClusterNode<KeyValueMachine>
         let group: ServiceGroup
         let task: Task<Void, any Error>
     }

@@ -9,7 +9,7 @@ import Testing
 
 /// Serves `key=value` writes by replicating them through the shard's log.
 struct KeyValueHandler: EntityHandler {
-    let host: ReplicationHost
+    let host: ReplicationHost<KeyValueMachine>
 
     func handle(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws -> [UInt8]
     {
@@ -26,14 +26,12 @@ struct KeyValueHandler: EntityHandler {
     /// Writes `key=value` (a write that may be sent again: it sets a value), again after an
     /// unknown outcome, a timeout or a refusal to start — a loaded machine may take longer than a
     /// short commit deadline — at most five times.
-    static func write(_ key: String, _ value: String, via node: ClusterNode) async throws -> [UInt8] {
+    static func write(_ key: String, _ value: String, via node: ClusterNode<KeyValueMachine>) async throws -> [UInt8] {
         let retried: Set<String> = ["outcome_unknown", "timeout", "not_started", "overloaded"]
         for attempt in 1...5 {
             do {
                 return try await node.ask(key: key, command: Array(value.utf8), timeout: .seconds(20))
-            } catch let error as EntityError where retried.contains(error.code) && attempt < 5 {
-                try await Task.sleep(for: .milliseconds(100))
-            } catch let error as ReplicationError where retried.contains(ClusterNode.code(of: error)) && attempt < 5 {
+            } catch let error as ReplicationError where retried.contains(error.code) && attempt < 5 {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
@@ -539,7 +537,7 @@ extension ReplicationClusteredTests {
         await #expect {
             try await nodes[1].node.ask(key: led, command: Array("3".utf8), timeout: .seconds(30))
         } throws: { error in
-            (error as? EntityError)?.code == "overloaded"
+            (error as? ReplicationError) == .overloaded
         }
         #expect(await gate.entered == 2, "the third request was handled instead of refused")
         await gate.release()

@@ -82,17 +82,17 @@ import WireProtocol
     @Test func longRunsOfEntriesBecomeSeveralWALRecordsThatReplayTheSame() throws {
         let epoch = Replication.Epoch(number: 2, node: "n1")
         let entries = (1...3000).map { Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8](repeating: 7, count: 1000))) }
-        let parts = ReplicationHost.walSized(.entries(entries))
+        let parts = ReplicationLog.walSized(.entries(entries))
         #expect(parts.count >= 3)
         var whole = Replication.Replica.Durable()
         whole.apply(.entries(entries))
         var split = Replication.Replica.Durable()
         for part in parts {
             guard case .entries(let chunk) = part else { Issue.record("not entries: \(part)"); continue }
-            #expect(chunk.count * (64 + 1000) <= ReplicationHost.walEntriesBytesMax + 1064)
+            #expect(chunk.count * (64 + 1000) <= ReplicationLog.walEntriesBytesMax + 1064)
             split.apply(part)
         }
         #expect(split == whole)
-        #expect(ReplicationHost.walSized(.committed(4)) == [.committed(4)])
+        #expect(ReplicationLog.walSized(.committed(4)) == [.committed(4)])
     }
 }

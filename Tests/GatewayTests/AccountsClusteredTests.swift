@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import ClusterTestKit
+import EntityRuntime
 import Foundation
 import GameDomain
 import Logging
@@ -13,7 +14,7 @@ import WireProtocol
 /// through different nodes yield exactly one account.
 @Suite(.serialized) struct AccountsClusteredTests {
     struct Running {
-        let node: ClusterNode
+        let node: ClusterNode<EntityStore>
         let entities: EntityService
         let accounts: AccountService
         let group: ServiceGroup
@@ -38,14 +39,14 @@ import WireProtocol
             settings.leaveOnStorageFailure = leaveOnStorageFailure
             var logger = Logger(label: "test.\(entry.id)")
             logger.logLevel = .warning
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-            let entities = EntityService(host: node.replication, clock: { Date().timeIntervalSince1970 })
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+            let entities = EntityService(host: node.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
             node.setEntityHandler(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
             let accounts = await AccountService(
                 tokenSecret: "clustered",
                 hasher: PasswordHasher(rounds: 1 << 10),
-                ask: AccountService.asking(node, local: entities, timeout: .seconds(20))
+                entities: Entities(NodeEntityTransport(node: node, local: entities, timeout: .seconds(20)))
             )
             running.append(
                 Running(
@@ -112,7 +113,7 @@ import WireProtocol
             var led: (String, UInt32)?
             let electing = ContinuousClock.now + .seconds(30)
             while led == nil, ContinuousClock.now < electing {
-                led = (0..<300).lazy.map { EntityKey.username("fence\($0)") }.compactMap { key in
+                led = (0..<300).lazy.map { NameReservationKind.username("fence\($0)") }.compactMap { key in
                     nodes[0].node.designatedShard(forKey: key).flatMap {
                         nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
                     }
@@ -127,10 +128,11 @@ import WireProtocol
 
             // No majority can store the reservation: its caller gets `timeout` after 1 s.
             await #expect(throws: ReplicationError.timeout) {
-                try await entities.handle(
+                try await entities.run(
+                    NameReservationKind.self,
                     shard: shard,
                     key: key,
-                    command: .name(.reserve(userID: "u1")),
+                    .command(.reserve(userID: "u1")),
                     deadline: .now + .seconds(1)
                 )
             }
@@ -147,10 +149,11 @@ import WireProtocol
                 }
             }
             async let local = failure {
-                _ = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(1))
+                _ = try await entities.run(NameReservationKind.self, shard: shard, key: key, .read(.owner), deadline: .now + .seconds(1))
             }
             async let forwarded = failure {
-                _ = try await nodes[1].node.ask(key: key, command: EntityCodec.encode(.getName), timeout: .seconds(1))
+                let read = EntityRequest<NameReservationKind>.read(.owner)
+                _ = try await nodes[1].node.ask(key: key, command: read.encoded, timeout: .seconds(1))
             }
             let errors = await [local, forwarded]
             #expect(errors[0] as? ReplicationError == .notStarted, "\(errors)")
@@ -158,8 +161,8 @@ import WireProtocol
             // reply is late, n2 can only say `timeout`. Either way the read was not answered.
             #expect([.notStarted, .timeout].contains(errors[1] as? ReplicationError), "\(errors)")
             // Then the entity goes on: the read answers (nothing was committed), not before.
-            let reply = try await entities.handle(shard: shard, key: key, command: .getName, deadline: .now + .seconds(20))
-            #expect(reply == .owner(nil, confirmed: false))
+            let reply = try await entities.run(NameReservationKind.self, shard: shard, key: key, .read(.owner), deadline: .now + .seconds(20))
+            #expect(try reply.get() == NameReservation.State())
             let waited = ContinuousClock.now - started
             #expect(waited >= .seconds(7.5), "the read answered \(waited) after the write, before its commit deadline")
         }

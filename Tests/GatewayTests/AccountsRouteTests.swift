@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import ClusterTestKit
+import EntityRuntime
 import Foundation
 import Gateway
 import Hummingbird
@@ -25,7 +26,7 @@ import Testing
             let accounts = await AccountService(
                 tokenSecret: "test-token-secret",
                 hasher: PasswordHasher(rounds: 1 << 10),
-                ask: running.ask
+                entities: Entities(running.transport)
             )
             let node = running.node
             let app = Application(

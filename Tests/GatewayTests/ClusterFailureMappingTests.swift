@@ -1,4 +1,5 @@
 import ClusterRuntime
+import EntityRuntime
 import Hummingbird
 import HummingbirdTesting
 import PlatformServices
@@ -11,21 +12,23 @@ import Testing
 @Suite struct ClusterFailureMappingTests {
     @Test func clusterErrorsKeepTheirMeaning() {
         let cases: [(any Error, AccountService.Failure.Kind)] = [
-            (EntityError(code: "overloaded", message: "too many commands queued for user/1"), .overloaded),
             (ReplicationError.overloaded, .overloaded),
             (TransportError.overloaded, .overloaded),
             (ReplicationError.timeout, .timeout),
             // Never started: nothing was applied, so the client may retry as after overload.
             (ReplicationError.notStarted, .overloaded),
-            (EntityError(code: "not_started", message: "queued past its deadline"), .overloaded),
+            // A forwarded request's answer, as the wire's error code brings it back.
+            (ReplicationError(code: "not_started", message: "queued past its deadline")!, .overloaded),
+            (ReplicationError(code: "overloaded", message: "too many commands queued for user/1")!, .overloaded),
             (TransportError.timeout, .timeout),
-            (EntityError(code: "timeout", message: "no commit in time"), .timeout),
+            (ReplicationError(code: "timeout", message: "no commit in time")!, .timeout),
+            (ReplicationError.stalled(shard: 3), .unavailable),
             (ReplicationError.notPrimary(leader: nil), .unavailable),
             (ReplicationError.storageFailed, .unavailable),
             (TransportError.connectionClosed, .unavailable),
         ]
         for (error, kind) in cases {
-            #expect(AccountService.Failure.cluster(error).kind == kind, "\(error)")
+            #expect(AccountService.Failure(ClusterFailure(error)).kind == kind, "\(error)")
         }
     }
 
@@ -35,11 +38,11 @@ import Testing
         router.middlewares.add(ErrorMiddleware())
         router.get("/overloaded") { _, _ -> String in
             throw AccountsController<PlumeRequestContext>.apiError(
-                .cluster(EntityError(code: "overloaded", message: "queue full"))
+                AccountService.Failure(ClusterFailure(ReplicationError.overloaded))
             )
         }
         router.get("/timeout") { _, _ -> String in
-            throw AccountsController<PlumeRequestContext>.apiError(.cluster(ReplicationError.timeout))
+            throw AccountsController<PlumeRequestContext>.apiError(AccountService.Failure(ClusterFailure(ReplicationError.timeout)))
         }
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/overloaded", method: .get) { response in

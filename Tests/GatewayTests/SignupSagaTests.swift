@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import EntityRuntime
 import Foundation
 import GameDomain
 import Logging
@@ -13,7 +14,22 @@ import WireProtocol
 /// confirmations got no answer is finished by the next login with its password, and a signup
 /// that lost a reservation answers `…_taken` and gives its other name back.
 @Suite(.serialized) struct SignupSagaTests {
-    typealias Ask = @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
+    /// The node's entity transport with a hook around every request: `before` may fail a request
+    /// (it never reaches the node), `after` runs once the node has answered it.
+    struct HookedTransport: EntityTransport {
+        let inner: any EntityTransport
+        var before: @Sendable (_ key: String, _ request: any Sendable) async -> ClusterFailure? = { _, _ in nil }
+        var after: @Sendable (_ key: String, _ request: any Sendable) async -> Void = { _, _ in }
+
+        func ask<K: EntityKind>(_ kind: K.Type, key: String, _ request: EntityRequest<K>)
+            async throws(EntityFailure<K.Failure>) -> K.Reply
+        {
+            if let failure = await before(key, request) { throw .cluster(failure) }
+            let reply = try await inner.ask(K.self, key: key, request)
+            await after(key, request)
+            return reply
+        }
+    }
 
     /// Seconds added to the entities' clock, so a test can let reservations expire.
     final class ClockOffset: Sendable {
@@ -22,15 +38,15 @@ import WireProtocol
         var now: Double { Date().timeIntervalSince1970 + seconds.withLock { $0 } }
     }
 
-    static func withNode(_ body: @Sendable (_ ask: @escaping Ask, _ clock: ClockOffset) async throws -> Void)
-        async throws
-    {
+    static func withNode(
+        _ body: @Sendable (_ transport: NodeEntityTransport, _ clock: ClockOffset) async throws -> Void
+    ) async throws {
         let clock = ClockOffset()
-        try await StandaloneAccountsNode.with(clock: { clock.now }) { running in try await body(running.ask, clock) }
+        try await StandaloneAccountsNode.with(clock: { clock.now }) { running in try await body(running.transport, clock) }
     }
 
-    static func accounts(_ ask: @escaping Ask) async -> AccountService {
-        await AccountService(tokenSecret: "saga", hasher: PasswordHasher(rounds: 1 << 10), ask: ask)
+    static func accounts(_ transport: any EntityTransport) async -> AccountService {
+        await AccountService(tokenSecret: "saga", hasher: PasswordHasher(rounds: 1 << 10), entities: Entities(transport))
     }
 
     static func kind(of body: () async throws -> Void) async -> AccountService.Failure.Kind? {
@@ -47,13 +63,17 @@ import WireProtocol
 
     @Test(.timeLimit(.minutes(1)))
     func aSignupWhoseConfirmationsGotNoAnswerIsFinishedByTheNextLogin() async throws {
-        try await Self.withNode { ask, clock in
+        try await Self.withNode { transport, clock in
             // The node never sees the confirmations; the signup's client gets `timeout`.
-            let lossy = await Self.accounts { key, command in
-                if case .name(.confirm) = command { throw AccountService.Failure.cluster(ReplicationError.timeout) }
-                return try await ask(key, command)
+            var hooked = HookedTransport(inner: transport)
+            hooked.before = { _, request in
+                guard let request = request as? EntityRequest<NameReservationKind>, case .command(.confirm) = request else {
+                    return nil
+                }
+                return ClusterFailure(ReplicationError.timeout)
             }
-            let plain = await Self.accounts(ask)
+            let lossy = await Self.accounts(hooked)
+            let plain = await Self.accounts(transport)
             let signup = await Self.kind {
                 _ = try await lossy.signup(username: "frank", email: "frank@example.com", password: "frank's password")
             }
@@ -79,22 +99,17 @@ import WireProtocol
 
     @Test(.timeLimit(.minutes(1)))
     func aSignupThatLostItsReservationAnswersTakenAndGivesItsOtherNameBack() async throws {
-        try await Self.withNode { ask, clock in
-            let plain = await Self.accounts(ask)
+        try await Self.withNode { transport, clock in
+            let plain = await Self.accounts(transport)
             // Right after the slow signup creates its user, its reservations expire and another
             // signup takes the username.
-            let slow = await Self.accounts { key, command in
-                let reply = try await ask(key, command)
-                if case .user(.create) = command {
-                    clock.advance(NameReservation.reservationTTL + 1)
-                    _ = try await plain.signup(
-                        username: "grace",
-                        email: "grace@example.org",
-                        password: "the thief's password"
-                    )
-                }
-                return reply
+            var hooked = HookedTransport(inner: transport)
+            hooked.after = { _, request in
+                guard let request = request as? EntityRequest<UserKind>, case .command(.create) = request else { return }
+                clock.advance(NameReservation.reservationTTL + 1)
+                _ = try? await plain.signup(username: "grace", email: "grace@example.org", password: "the thief's password")
             }
+            let slow = await Self.accounts(hooked)
             let signup = await Self.kind {
                 _ = try await slow.signup(username: "grace", email: "grace@example.com", password: "grace's password")
             }

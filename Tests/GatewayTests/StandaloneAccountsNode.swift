@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import EntityRuntime
 import Foundation
 import Logging
 import PlatformServices
@@ -10,11 +11,9 @@ import WireProtocol
 /// A standalone node (replication 1, storage in a temporary directory) serving account
 /// entities, for the tests of the accounts API.
 struct StandaloneAccountsNode {
-    typealias Ask = @Sendable (String, EntityCodec.Command) async throws -> EntityCodec.Reply
-
-    let node: ClusterNode
-    /// The node's `ask`, with deadlines generous enough for a loaded CI machine.
-    let ask: Ask
+    let node: ClusterNode<EntityStore>
+    /// The node's entities, with deadlines generous enough for a loaded CI machine.
+    let transport: NodeEntityTransport
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
     private let directory: String
@@ -50,15 +49,22 @@ struct StandaloneAccountsNode {
         settings.dataDirectory = directory
         var logger = Logger(label: "test.accounts")
         logger.logLevel = .warning
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore() }
-        node.setEntityHandler(EntityService(host: node.replication, clock: clock))
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+        node.setEntityHandler(EntityService(host: node.replication, registry: PlatformKinds.registry, clock: clock))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let running = Task { try await group.run() }
-        let ask = AccountService.asking(node, timeout: .seconds(20))
-        let started = StandaloneAccountsNode(node: node, ask: ask, group: group, running: running, directory: directory)
+        let transport = NodeEntityTransport(node: node, timeout: .seconds(20))
+        let started = StandaloneAccountsNode(
+            node: node,
+            transport: transport,
+            group: group,
+            running: running,
+            directory: directory
+        )
         // Until the node serves its shards (bounded): a read answers.
+        let warmUp = Entities(transport).ref(NameReservationKind.self, key: NameReservationKind.username("warm-up"))
         var attempts = 0
-        while (try? await ask(EntityKey.username("warm-up"), .getName)) == nil {
+        while (try? await warmUp.read(.owner)) == nil {
             attempts += 1
             if attempts >= 300 {
                 try? await started.stop()

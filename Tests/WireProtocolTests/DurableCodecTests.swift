@@ -1,5 +1,4 @@
 import ClusterCore
-import GameDomain
 import Testing
 import WireProtocol
 
@@ -47,40 +46,5 @@ import WireProtocol
         // A log that does not continue the base is damage, not something to start from.
         durable.log = Array(Self.longLog.dropFirst())
         #expect(throws: Wire.CodecError.self) { try Wire.ReplicaSnapshot.decode(Wire.ReplicaSnapshot.encode(durable)) }
-    }
-
-    @Test func aShardStateRoundTrips() throws {
-        var user = User.State()
-        for event in [
-            User.Event.created(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$x", at: 1_795_000_000),
-            .profileUpdated(User.Profile(displayName: "Ada L.", bio: "first ✓", avatarURL: "https://x/a.png", country: "GB")),
-        ] {
-            user.apply(event)
-        }
-        user.sessions["s1"] = User.Session(id: "s1", refreshTokenHash: "h", expiresAt: 1_795_000_900.5, isRevoked: true)
-        var name = NameReservation.State()
-        name.owner = "u1"
-        name.reservedAt = 1_795_000_000.25
-        name.isConfirmed = true
-        let entities: [String: EntityCodec.EntityState] = [
-            "user/u1": .user(user), "user/u2": .user(User.State()),
-            "name/username/ada": .name(name), "name/email/x": .name(NameReservation.State()),
-        ]
-        var writer = EntityCodec.ShardState.Writer()
-        for (key, state) in entities { writer.append(key: key, state) }
-        let bytes = writer.finish()
-        #expect(try EntityCodec.ShardState.decodeAll(bytes) == entities)
-        // The index finds each entry by key hash without decoding it.
-        for (hash, range) in try EntityCodec.ShardState.index(bytes) {
-            let (key, state) = try EntityCodec.ShardState.entry(in: bytes, at: range)
-            #expect(StableHash.fnv1a64(key) == hash)
-            #expect(EntityCodec.ShardState.entry(in: bytes, at: range, hasKey: key))
-            #expect(!EntityCodec.ShardState.entry(in: bytes, at: range, hasKey: key + "x"))
-            #expect(entities[key] == state)
-        }
-        for length in 0..<bytes.count {
-            #expect(throws: Wire.CodecError.self) { try EntityCodec.ShardState.decodeAll(Array(bytes.prefix(length))) }
-        }
-        #expect(throws: Wire.CodecError.self) { try EntityCodec.ShardState.decodeAll(bytes + [0]) }
     }
 }

@@ -1,7 +1,7 @@
 import ClusterRuntime
 import Testing
 
-@testable import PlatformServices
+@testable import EntityRuntime
 
 /// One command at a time per entity, a bounded queue, and no caller kept waiting past its deadline.
 @Suite struct MailboxesTests {
@@ -38,7 +38,7 @@ import Testing
         try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
         let queued = Task { try await mailboxes.enter("user/1", deadline: .now + .seconds(60)) }
         try await Self.waitUntil(mailboxes, queues: 1, for: "user/1")
-        await #expect(throws: EntityError(code: "overloaded", message: "too many commands queued for user/1")) {
+        await #expect(throws: ReplicationError.overloaded) {
             try await mailboxes.enter("user/1", deadline: .now + .seconds(60))
         }
         // Another entity is not affected.
