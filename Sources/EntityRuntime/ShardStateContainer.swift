@@ -65,6 +65,12 @@ public enum ShardStateContainer {
         public var keyHash: UInt64
         /// The whole entry's bytes.
         public var range: Range<Int>
+
+        public init(kind: UInt32, keyHash: UInt64, range: Range<Int>) {
+            self.kind = kind
+            self.keyHash = keyHash
+            self.range = range
+        }
     }
 
     /// The entries of an encoding. Checks the framing, not the states.
