@@ -160,7 +160,10 @@ let package = Package(
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "PlatformServicesTests",
-            dependencies: ["PlatformServices", "EntityRuntime", "ClusterRuntime", "GameDomain", "WireProtocol"],
+            dependencies: [
+                "PlatformServices", "EntityRuntime", "ClusterRuntime", "ClusterCore", "GameDomain", "WireProtocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

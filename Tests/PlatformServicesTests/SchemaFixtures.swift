@@ -1,0 +1,69 @@
+import GameDomain
+
+/// Values of every message of every platform kind, for the golden-bytes test.
+enum SchemaFixtures {
+    static let change = User.ProfileChange(displayName: "Ada L.", bio: "first ✓", avatarURL: .some(nil), country: .some("GB"))
+    static let profile = User.Profile(displayName: "Ada L.", bio: "first ✓", avatarURL: "https://x/a.png", country: "GB")
+
+    static let userCommands: [(String, User.Command)] = [
+        ("create", .create(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$h")),
+        ("updateProfile", .updateProfile(change)),
+        ("updateProfileEmpty", .updateProfile(User.ProfileChange())),
+        ("updateProfileInSession", .updateProfileInSession(sessionID: "s1", User.ProfileChange(avatarURL: .some("https://x/b.png")))),
+        ("openSession", .openSession(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5)),
+        ("refresh", .refresh(sessionID: "s1", presentedHash: "h1", newHash: "h2", expiresAt: 1_795_000_900.25)),
+        ("closeSession", .closeSession(id: "s1")),
+    ]
+
+    static let userEvents: [(String, User.Event)] = [
+        ("created", .created(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$h", at: 1_795_000_000)),
+        ("profileUpdated", .profileUpdated(profile)),
+        ("profileUpdatedBare", .profileUpdated(User.Profile(displayName: "Ada"))),
+        ("sessionOpened", .sessionOpened(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5)),
+        ("refreshRotated", .refreshRotated(id: "s1", refreshTokenHash: "h2", expiresAt: 1_795_000_900.25)),
+        ("sessionRevokedLogout", .sessionRevoked(id: "s1", reason: .logout)),
+        ("sessionRevokedReused", .sessionRevoked(id: "s1", reason: .refreshTokenReused)),
+        ("sessionsForgotten", .sessionsForgotten(ids: ["s1", "s2"])),
+    ]
+
+    static var userState: User.State {
+        var state = User.State()
+        state.id = "u1"
+        state.username = "Ada"
+        state.email = "ada@example.com"
+        state.passwordHash = "scrypt$h"
+        state.profile = profile
+        state.createdAt = 1_795_000_000
+        state.sessions["s2"] = User.Session(id: "s2", refreshTokenHash: "h2", expiresAt: 1_795_000_900.25, isRevoked: true)
+        state.sessions["s1"] = User.Session(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5, isRevoked: false)
+        return state
+    }
+
+    static let userStates: [(String, User.State)] = [("full", userState), ("initial", .initial)]
+
+    static let userFailures: [(String, User.Failure)] = [
+        ("alreadyExists", .alreadyExists), ("notFound", .notFound), ("invalid", .invalid(field: "bio", message: "too long")),
+        ("sessionInvalid", .sessionInvalid), ("sessionRevoked", .sessionRevoked),
+    ]
+
+    static let nameCommands: [(String, NameReservation.Command)] = [
+        ("reserve", .reserve(userID: "u1")), ("confirm", .confirm(userID: "u1")), ("release", .release(userID: "u1")),
+    ]
+
+    static let nameEvents: [(String, NameReservation.Event)] = [
+        ("reserved", .reserved(userID: "u1", at: 1_795_000_000.75)), ("confirmed", .confirmed(userID: "u1")),
+        ("released", .released(userID: "u1")),
+    ]
+
+    static var nameState: NameReservation.State {
+        var state = NameReservation.State()
+        state.owner = "u1"
+        state.reservedAt = 1_795_000_000.75
+        state.isConfirmed = true
+        return state
+    }
+
+    static let nameStates: [(String, NameReservation.State)] = [("confirmed", nameState), ("initial", .initial)]
+
+    static let nameFailures: [(String, NameReservation.Failure)] = [("taken", .taken), ("notReservedBy", .notReservedBy("u2"))]
+}

@@ -1,0 +1,152 @@
+import EntityRuntime
+import Foundation
+import GameDomain
+import PlatformServices
+import Testing
+import WireProtocol
+
+/// Golden bytes: every message of every platform kind, as this build's schema encodes it, committed.
+/// Each is decoded and compared with the value it was made from, and that value must encode to
+/// the same bytes. A schema change that cannot read these bytes fails here; a change that
+/// encodes differently must add fixtures, never edit the old ones (nodes store these bytes).
+@Suite struct SchemaFixturesTests {
+    /// Name → hex, written once from the values in ``SchemaFixtures`` and never edited.
+    static let golden: [String: String] = [
+        "user.command.create": "0a240a02753112034164611a0f616461406578616d706c652e636f6d22087363727970742468",
+        "user.command.updateProfile": "121d0a1b0a06416461204c2e1209666972737420e29c931a0022040a024742",
+        "user.command.updateProfileEmpty": "12020a00",
+        "user.command.updateProfileInSession": "32190a02733112131a110a0f68747470733a2f2f782f622e706e67",
+        "user.command.openSession": "1a110a0273311202683119000020b061bfda41",
+        "user.command.refresh": "22150a027331120268311a026832210000109162bfda41",
+        "user.command.closeSession": "2a040a027331",
+        "user.event.created": "0a2d0a02753112034164611a0f616461406578616d706c652e636f6d2208736372797074246829000000b061bfda41",
+        "user.event.profileUpdated": "122a0a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e6722024742",
+        "user.event.profileUpdatedBare": "12070a050a03416461",
+        "user.event.sessionOpened": "1a110a0273311202683119000020b061bfda41",
+        "user.event.refreshRotated": "22110a02733112026832190000109162bfda41",
+        "user.event.sessionRevokedLogout": "2a060a0273311001",
+        "user.event.sessionRevokedReused": "2a060a0273311002",
+        "user.event.sessionsForgotten": "32080a0273310a027332",
+        "user.state.full": "0a02753112034164611a0f616461406578616d706c652e636f6d220873637279707424682a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e672202474231000000b061bfda413a110a0273311202683119000020b061bfda413a130a02733212026832190000109162bfda412001",
+        "user.state.initial": "2a00",
+        "user.read.account": "0a00",
+        "user.failure.alreadyExists": "0a00",
+        "user.failure.notFound": "1200",
+        "user.failure.invalid": "1a0f0a0362696f1208746f6f206c6f6e67",
+        "user.failure.sessionInvalid": "2200",
+        "user.failure.sessionRevoked": "2a00",
+        "name.command.reserve": "0a040a027531",
+        "name.command.confirm": "12040a027531",
+        "name.command.release": "1a040a027531",
+        "name.event.reserved": "0a0d0a02753111000030b061bfda41",
+        "name.event.confirmed": "12040a027531",
+        "name.event.released": "1a040a027531",
+        "name.state.confirmed": "0a02753111000030b061bfda411801",
+        "name.state.initial": "",
+        "name.read.owner": "0a00",
+        "name.failure.taken": "0a00",
+        "name.failure.notReservedBy": "12040a027532",
+        "entity.record": "080212116e616d652f757365726e616d652f6164611a0612040a027531",
+        "entity.request.command": "080212060a040a027531",
+        "entity.request.read": "08011a020a00",
+    ]
+
+    static func bytes(_ name: String) throws -> [UInt8] {
+        let hex = try #require(golden[name], "no fixture \(name)")
+        return stride(from: 0, to: hex.count, by: 2).map { offset in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+    }
+
+    /// Decodes the fixture, compares it with `value`, and checks `value` encodes to the same bytes.
+    static func check<V: Equatable>(
+        _ name: String,
+        _ value: V,
+        encode: (V) -> [UInt8],
+        decode: ([UInt8]) throws -> V
+    ) throws {
+        let bytes = try bytes(name)
+        #expect(try decode(bytes) == value, "\(name) decodes to another value")
+        #expect(encode(value) == bytes, "\(name) encodes differently")
+    }
+
+    @Test func userMessages() throws {
+        for (name, value) in SchemaFixtures.userCommands {
+            try Self.check("user.command.\(name)", value, encode: UserKind.encode(command:), decode: UserKind.decode(command:))
+        }
+        for (name, value) in SchemaFixtures.userEvents {
+            try Self.check("user.event.\(name)", value, encode: UserKind.encode(event:), decode: UserKind.decode(event:))
+        }
+        for (name, value) in SchemaFixtures.userStates {
+            try Self.check("user.state.\(name)", value, encode: UserKind.encode(state:), decode: UserKind.decode(state:))
+            try Self.check("user.state.\(name)", value, encode: UserKind.encode(reply:), decode: UserKind.decode(reply:))
+        }
+        try Self.check("user.read.account", UserKind.Read.account, encode: UserKind.encode(read:), decode: UserKind.decode(read:))
+        for (name, value) in SchemaFixtures.userFailures {
+            try Self.check("user.failure.\(name)", value, encode: UserKind.encode(failure:), decode: UserKind.decode(failure:))
+        }
+    }
+
+    @Test func nameReservationMessages() throws {
+        typealias Kind = NameReservationKind
+        for (name, value) in SchemaFixtures.nameCommands {
+            try Self.check("name.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+        }
+        for (name, value) in SchemaFixtures.nameEvents {
+            try Self.check("name.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
+        }
+        for (name, value) in SchemaFixtures.nameStates {
+            try Self.check("name.state.\(name)", value, encode: Kind.encode(state:), decode: Kind.decode(state:))
+        }
+        try Self.check("name.read.owner", Kind.Read.owner, encode: Kind.encode(read:), decode: Kind.decode(read:))
+        for (name, value) in SchemaFixtures.nameFailures {
+            try Self.check("name.failure.\(name)", value, encode: Kind.encode(failure:), decode: Kind.decode(failure:))
+        }
+    }
+
+    @Test func envelopes() throws {
+        let record = EntityRecord(
+            kind: NameReservationKind.tag,
+            key: "name/username/ada",
+            events: [NameReservationKind.encode(event: .confirmed(userID: "u1"))]
+        )
+        try Self.check("entity.record", record, encode: \.encoded, decode: EntityRecord.decode)
+        #expect(
+            EntityRequest<NameReservationKind>.command(.reserve(userID: "u1")).encoded == (try Self.bytes("entity.request.command"))
+        )
+        #expect(EntityRequest<UserKind>.read(.account).encoded == (try Self.bytes("entity.request.read")))
+    }
+
+    /// A newer node's fields are skipped by this one: a state with a field number this schema
+    /// does not have (99) decodes to the same value.
+    @Test func unknownFieldsDoNotStopAnOlderReader() throws {
+        let newer = try Self.bytes("user.state.full") + [0x9A, 0x06, 0x03, 0x61, 0x62, 0x63]  // field 99: "abc"
+        #expect(try UserKind.decode(state: newer) == SchemaFixtures.userState)
+        // An event of a case this build does not know is refused, not taken for another.
+        #expect(throws: SchemaError.self) { try UserKind.decode(event: [0xBA, 0x06, 0x00]) }  // field 103
+    }
+
+    /// Every number that is stored or crosses the wire, pinned: renumbering one breaks every
+    /// node and every stored log.
+    @Test func tagsArePinned() {
+        #expect(UserKind.tag == 1 && UserKind.keyPrefix == "user/")
+        #expect(NameReservationKind.tag == 2 && NameReservationKind.keyPrefix == "name/")
+        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2])
+        #expect(UserKind.durability == .replicated && NameReservationKind.durability == .replicated)
+        let frames: [Wire.MessageType: UInt8] = [
+            .hello: 1, .challenge: 2, .proof: 3, .accept: 4, .reject: 5, .error: 6,
+            .swimPing: 10, .swimPingRequest: 11, .swimAck: 12, .swimNack: 13, .swimPushPull: 14,
+            .echo: 20, .replication: 30, .replicationBatch: 31, .entityRequest: 40, .entityReply: 41,
+        ]
+        #expect(Wire.MessageType.allCases.count == frames.count, "a frame type was added: pin it here")
+        for type in Wire.MessageType.allCases { #expect(frames[type] == type.rawValue, "\(type)") }
+        let walRecordTypes = [
+            Wire.DurableRecord.promised, Wire.DurableRecord.promisedEpoch, Wire.DurableRecord.entries,
+            Wire.DurableRecord.committed, Wire.DurableRecord.installed, Wire.DurableRecord.forgot,
+        ]
+        #expect(walRecordTypes == [1, 2, 3, 4, 5, 6])
+        #expect(ShardStateContainer.version == 3)
+        #expect(Wire.versionMajor == 3)
+    }
+}
