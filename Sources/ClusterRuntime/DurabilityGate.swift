@@ -18,13 +18,13 @@ final class DurabilityGate: Sendable {
         var sequence: UInt64
         var messages: [Outgoing]
         /// The highest LSN each shard's records make durable, and the shard's rewrite count then.
-        var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)]
+        var durableUpTo: [(shard: UInt32, mark: Replication.Durability.Mark)]
     }
 
     /// What the host does itself once batches are released: messages to this node and durability news.
     struct Released: Sendable {
         var messages: [Outgoing] = []
-        var durableUpTo: [(shard: UInt32, lsn: UInt64, rewrites: UInt64)] = []
+        var durableUpTo: [(shard: UInt32, mark: Replication.Durability.Mark)] = []
         var isEmpty: Bool { messages.isEmpty && durableUpTo.isEmpty }
     }
 

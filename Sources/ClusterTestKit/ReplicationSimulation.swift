@@ -7,11 +7,12 @@ import ClusterCore
 /// partitions the nodes, and each node's view of who is alive lags behind the truth, so two
 /// nodes may both believe they should lead. Clients propose through whichever node leads.
 ///
-/// Each node persists like the shell: durable changes queue up and are written a few
-/// milliseconds later, all at once; messages wait for that write, except a primary's appends,
-/// which leave at once (the primary counts itself towards a quorum only once its write is
-/// done), and a write that would hold only commit positions waits for the next one. A crash
-/// loses whatever was not written.
+/// Each node persists with the shell's own policy (``Replication/Durability``): durable changes
+/// fill a batch while the previous batch is being written (group commit); messages wait for the
+/// write of the batch they were made with, except a primary's appends, which leave at once (the
+/// primary counts itself towards a quorum only once its write is done); a batch that would hold
+/// only commit positions waits for the next one; and a written batch marks entries durable only
+/// if the log was not rewritten below them meanwhile. A crash loses whatever was not written.
 ///
 /// Nodes also compact their logs now and then (keeping their state machine's state as the base,
 /// persisted like a snapshot), so lagging nodes and candidates catch up from another node's
@@ -37,10 +38,16 @@ public final class ReplicationSimulation {
         var replica: Replication.Replica
         /// What the node has persisted: replayed from the replica's durable changes only.
         var persisted = Replication.Replica.Durable()
-        /// Durable changes not written yet, and the messages waiting for their write.
+        /// The batch filling up: durable changes not written yet, what they make durable, and the
+        /// messages waiting for their write.
         var pending: [Replication.Replica.DurableChange] = []
+        var pendingMarks: [Replication.Durability.Mark] = []
         var held: [(message: Replication.Message, to: Int)] = []
+        /// The batch being written, if any (it completes at the node's next `write` event).
+        var writing: Batch?
         var writeScheduled = false
+        /// Which entries are durable here, as the shell tracks it.
+        var durability = Replication.Durability(lastLSN: 0)
         var isUp = true
         /// Decommissioned and stopped for good.
         var isRemoved = false
@@ -52,9 +59,15 @@ public final class ReplicationSimulation {
         var machine: [(lsn: UInt64, value: UInt64)] = []
     }
 
+    struct Batch {
+        var changes: [Replication.Replica.DurableChange]
+        var marks: [Replication.Durability.Mark]
+        var held: [(message: Replication.Message, to: Int)]
+    }
+
     enum Event {
         case deliver(Replication.Message, from: NodeID, to: Int, life: Int)
-        /// The node's write of its pending durable changes completes.
+        /// The node's batch being written completes, and the next one starts.
         case write(node: Int, life: Int)
     }
 
@@ -186,7 +199,7 @@ public final class ReplicationSimulation {
             case .write(let index, let life):
                 guard nodes[index].isUp, nodes[index].life == life else { continue }
                 nodes[index].writeScheduled = false
-                write(index, commitPositionsToo: false)
+                write(index)
             }
         }
         now = end
@@ -220,12 +233,14 @@ public final class ReplicationSimulation {
 
     /// Compacts the node's committed log into its machine's state and persists that (a snapshot).
     private func compact(_ index: Int) {
-        write(index, commitPositionsToo: true)  // a snapshot covers everything the node did so far
         let replica = nodes[index].replica
         guard replica.commitLSN > replica.baseLSN else { return }
         nodes[index].replica.compact(upTo: replica.commitLSN, state: Self.encode(nodes[index].machine))
+        // A snapshot covers everything the node did so far; the batches still complete (their
+        // messages and durability news follow) but have nothing left to write.
         nodes[index].persisted = nodes[index].replica.durable
-        nodes[index].pending = []  // the snapshot holds them
+        nodes[index].pending = []
+        nodes[index].writing?.changes = []
         compactions += 1
     }
 
@@ -252,34 +267,50 @@ public final class ReplicationSimulation {
         carryOut(directives, node: index)
     }
 
-    /// Writes the node's pending durable changes (unless they are only commit positions and
-    /// `commitPositionsToo` is false: those wait for the next write), sends the messages that
-    /// waited for them, and tells the replica its log is durable.
-    private func write(_ index: Int, commitPositionsToo: Bool) {
-        let pending = nodes[index].pending
-        if commitPositionsToo || pending.contains(where: { if case .committed = $0 { false } else { true } }) {
-            for change in pending { nodes[index].persisted.apply(change) }
-            nodes[index].pending = []
+    /// The batch being written completes (its changes are persisted, the messages that waited
+    /// for it leave, and the entries it marks are durable unless the log was rewritten since),
+    /// and the batch that filled meanwhile starts (unless it holds only commit positions: those
+    /// wait for the next one).
+    private func write(_ index: Int) {
+        if let batch = nodes[index].writing {
+            nodes[index].writing = nil
+            for change in batch.changes { nodes[index].persisted.apply(change) }
+            for (message, to) in batch.held { send(message, from: index, to: to) }
+            for mark in batch.marks {
+                guard nodes[index].isUp, let durable = nodes[index].durability.written(mark) else { continue }
+                carryOut(nodes[index].replica.onPersisted(upTo: durable), node: index)
+            }
         }
-        let held = nodes[index].held
+        guard nodes[index].isUp, nodes[index].writing == nil else { return }
+        let deferred = Replication.Durability.mayWaitForNextWrite(nodes[index].pending)
+        guard !nodes[index].held.isEmpty || !nodes[index].pendingMarks.isEmpty || !deferred else { return }
+        nodes[index].writing = Batch(
+            changes: deferred ? [] : nodes[index].pending,
+            marks: nodes[index].pendingMarks,
+            held: nodes[index].held
+        )
+        if !deferred { nodes[index].pending = [] }
+        nodes[index].pendingMarks = []
         nodes[index].held = []
-        for (message, to) in held { send(message, from: index, to: to) }
-        carryOut(nodes[index].replica.onPersisted(upTo: nodes[index].replica.lastLSN), node: index)
+        scheduleWrite(index)
     }
 
     private func carryOut(_ directives: [Replication.Directive], node index: Int) {
         // Durable changes are written a little later; messages wait for that write, except a
         // primary's appends.
-        nodes[index].pending += nodes[index].replica.takeDurableChanges()
+        let changes = nodes[index].replica.takeDurableChanges()
+        nodes[index].pending += changes
+        if let mark = nodes[index].durability.queue(changes) { nodes[index].pendingMarks.append(mark) }
         for directive in directives {
             switch directive {
             case .send(let message, let to):
-                if case .append = message {
+                if Replication.Durability.leavesBeforeWrite(message) {
                     send(message, from: index, to: ids.firstIndex(of: to)!)
                 } else {
                     nodes[index].held.append((message, ids.firstIndex(of: to)!))
                 }
             case .installed(let base):
+                nodes[index].durability.installed(baseLSN: base.lsn, lastLSN: nodes[index].replica.lastLSN)
                 nodes[index].machine = Self.decode(base.state)
                 installs += 1
             case .commit(let entries):
@@ -318,16 +349,19 @@ public final class ReplicationSimulation {
             }
         }
         let mustWrite =
-            !nodes[index].held.isEmpty
-            || nodes[index].pending.contains { if case .committed = $0 { false } else { true } }
-        if mustWrite && !nodes[index].writeScheduled {
-            nodes[index].writeScheduled = true
-            // Mostly fast, sometimes a slow disk: a primary's appends then arrive and are acknowledged
-            // long before its own write completes.
-            let slow = Double.random(in: 0..<1, using: &random) < 0.2
-            let delay = Duration.microseconds(Int64.random(in: slow ? 4000...40000 : 100...4000, using: &random))
-            queue.push(.write(node: index, life: nodes[index].life), at: now + delay)
-        }
+            !nodes[index].held.isEmpty || !nodes[index].pendingMarks.isEmpty
+            || !Replication.Durability.mayWaitForNextWrite(nodes[index].pending)
+        if mustWrite && !nodes[index].writeScheduled { scheduleWrite(index) }
+    }
+
+    /// The node's next `write` event: mostly soon, sometimes after a slow disk (a primary's
+    /// appends then arrive and are acknowledged long before its own write completes).
+    private func scheduleWrite(_ index: Int) {
+        guard !nodes[index].writeScheduled else { return }
+        nodes[index].writeScheduled = true
+        let slow = Double.random(in: 0..<1, using: &random) < 0.2
+        let delay = Duration.microseconds(Int64.random(in: slow ? 4000...40000 : 100...4000, using: &random))
+        queue.push(.write(node: index, life: nodes[index].life), at: now + delay)
     }
 
     private func send(_ message: Replication.Message, from: Int, to: Int) {
@@ -409,14 +443,20 @@ public final class ReplicationSimulation {
     }
 
     private func crash(_ index: Int) {
+        // A node already down (crashed, then decommissioned) lost its memory at its crash.
         var written = nodes[index].persisted
-        for change in nodes[index].pending { written.apply(change) }
-        if written != nodes[index].replica.durable {
-            violations.append("\(ids[index])'s persisted and pending changes do not rebuild its durable state")
+        for change in (nodes[index].writing?.changes ?? []) + nodes[index].pending { written.apply(change) }
+        if nodes[index].isUp && written != nodes[index].replica.durable {
+            let durable = nodes[index].replica.durable
+            violations.append(
+                "\(ids[index])'s persisted and pending changes do not rebuild its durable state: promised \(written.promised == durable.promised), history \(written.history == durable.history), base \(written.base == durable.base), log \(written.log.count)/\(durable.log.count) \(written.log == durable.log), commit \(written.commitLSN)/\(durable.commitLSN); writing \(nodes[index].writing?.changes.count ?? -1), pending \(nodes[index].pending.count)"
+            )
         }
         // What was not written is lost.
         nodes[index].pending = []
+        nodes[index].pendingMarks = []
         nodes[index].held = []
+        nodes[index].writing = nil
         nodes[index].writeScheduled = false
         nodes[index].isUp = false
         nodes[index].life += 1
@@ -433,6 +473,7 @@ public final class ReplicationSimulation {
             durable: nodes[index].persisted
         )
         nodes[index].replica = replica
+        nodes[index].durability = Replication.Durability(lastLSN: replica.lastLSN)
         nodes[index].machine =
             Self.decode(replica.base?.state ?? [])
             + replica.committedEntries.compactMap { entry in

@@ -30,7 +30,7 @@ import Testing
     }
 
     func batch(_ sequence: UInt64, _ messages: [DurabilityGate.Outgoing], durable lsn: UInt64) -> DurabilityGate.Batch {
-        .init(sequence: sequence, messages: messages, durableUpTo: [(shard: 0, lsn: lsn, rewrites: 0)])
+        .init(sequence: sequence, messages: messages, durableUpTo: [(shard: UInt32(0), mark: Replication.Durability.Mark(lsn: lsn, rewrites: 0))])
     }
 
     @Test func aReplyLeavesOnlyOnceItsWriteIsReportedAndRepliesKeepTheirOrder() {
@@ -44,11 +44,11 @@ import Testing
         let released = gate.written(2)
         #expect(shipped.withLock { $0 } == [10, 11])
         #expect(released.messages.count == 1 && released.messages[0].to == me)
-        #expect(released.durableUpTo.map(\.lsn) == [10, 11])
+        #expect(released.durableUpTo.map(\.mark.lsn) == [10, 11])
 
         let rest = gate.written(3)
         #expect(shipped.withLock { $0 } == [10, 11, 12])
-        #expect(rest.messages.isEmpty && rest.durableUpTo.map(\.lsn) == [12])
+        #expect(rest.messages.isEmpty && rest.durableUpTo.map(\.mark.lsn) == [12])
     }
 
     @Test func aBatchAlreadyWrittenLeavesAtOnceUnlessAnEarlierOneStillWaits() {
@@ -57,13 +57,13 @@ import Testing
         #expect(gate.written(5).isEmpty)
         let now = gate.hold(batch(5, [reply(20, to: peer)], durable: 20))
         #expect(shipped.withLock { $0 } == [20])
-        #expect(now.durableUpTo.map(\.lsn) == [20])
+        #expect(now.durableUpTo.map(\.mark.lsn) == [20])
 
         // Submission 6 waits; a later batch whose sequence is (wrongly) already covered waits behind it.
         #expect(gate.hold(batch(6, [reply(21, to: peer)], durable: 21)).isEmpty)
         #expect(gate.hold(batch(5, [reply(22, to: peer)], durable: 22)).isEmpty)
         #expect(shipped.withLock { $0 } == [20])
-        #expect(gate.written(6).durableUpTo.map(\.lsn) == [21, 22])
+        #expect(gate.written(6).durableUpTo.map(\.mark.lsn) == [21, 22])
         #expect(shipped.withLock { $0 } == [20, 21, 22])
     }
 

@@ -29,15 +29,6 @@ import Testing
         return RunningNode(node: node, group: group, task: task)
     }
 
-    static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
-    }
-
     @Test(.timeLimit(.minutes(1)))
     func threeNodesConvergeAndSeeAGracefulLeave() async throws {
         let ports = try Self.freePorts(3)
@@ -60,7 +51,7 @@ import Testing
             settings.transport.backoffMax = .milliseconds(500)
             return Self.start(settings)
         }
-        let converged = await Self.waitUntil(seconds: 30) {
+        let converged = await eventually(timeout: .seconds(30)) {
             nodes.allSatisfy { running in
                 running.node.view.members.count == 3 && running.node.view.members.allSatisfy { $0.status == .alive }
             }
@@ -74,7 +65,7 @@ import Testing
 
         await nodes[2].group.triggerGracefulShutdown()
         try await nodes[2].task.value
-        let left = await Self.waitUntil(seconds: 15) {
+        let left = await eventually(timeout: .seconds(15)) {
             nodes[0..<2].allSatisfy { $0.node.view.members.first { $0.id == NodeID("n3") }?.status == .left }
         }
         #expect(left, "n3 not seen as left")

@@ -214,11 +214,8 @@ struct KeyValueHandler: EntityHandler {
         nodes[2] = try Self.start(configuration.nodes[2], of: configuration, root: root)
         #expect(nodes[2].node.recovery.snapshotsLoaded == 4)
         let restarted = nodes[2].node
-        let deadline = ContinuousClock.now + .seconds(60)
-        while await restarted.replication.snapshotsInstalled < 4, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(await restarted.replication.snapshotsInstalled >= 4, "n3 installs a snapshot of every shard")
+        let installed = await eventually(timeout: .seconds(60)) { await restarted.replication.snapshotsInstalled >= 4 }
+        #expect(installed, "n3 installs a snapshot of every shard")
 
         // With n1 gone, n2 and n3 lead; every acknowledged write is still there.
         try await Self.stop(nodes[0...0])
@@ -380,7 +377,7 @@ struct KeyValueHandler: EntityHandler {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let nodes = try Self.startAll(configuration, root: root)
         // n2 and n3 know each other (they met through the seed, n1) before n1 goes.
-        let converged = await MembershipClusteredTests.waitUntil(seconds: 30) {
+        let converged = await eventually(timeout: .seconds(30)) {
             nodes.allSatisfy { running in
                 running.node.view.members.count == 3 && running.node.view.members.allSatisfy { $0.status == .alive }
             }
@@ -481,12 +478,10 @@ extension ReplicationClusteredTests {
         // Bounds generous for a loaded machine, and well short of the 30 s commit deadline.
         #expect(waited < .seconds(15), "answered at the callers' 1 s deadline, after \(waited)")
         // Both writes were proposed on n1; it lets them go at their callers' deadline.
-        var waiting = await nodes[0].node.replication.proposalsWaiting
-        while waiting > 0, ContinuousClock.now - started < .seconds(15) {
-            try await Task.sleep(for: .milliseconds(50))
-            waiting = await nodes[0].node.replication.proposalsWaiting
-        }
-        #expect(waiting == 0, "n1 still waits for \(waiting) write(s) its callers gave up on")
+        let host = nodes[0].node.replication
+        let released = await eventually(timeout: .seconds(15) - (ContinuousClock.now - started)) { await host.proposalsWaiting == 0 }
+        let waiting = await host.proposalsWaiting
+        #expect(released, "n1 still waits for \(waiting) write(s) its callers gave up on")
         await Self.cancel(nodes[...])
     }
 }
@@ -529,11 +524,7 @@ extension ReplicationClusteredTests {
         let first = Task { try await nodes[1].node.ask(key: led, command: Array("1".utf8), timeout: .seconds(30)) }
         let second = Task { try await nodes[2].node.ask(key: led, command: Array("2".utf8), timeout: .seconds(30)) }
         // Both are held on n1 (bounded wait).
-        let started = ContinuousClock.now
-        while await gate.entered < 2, ContinuousClock.now - started < .seconds(20) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(await gate.entered == 2)
+        #expect(await eventually(timeout: .seconds(20)) { await gate.entered == 2 })
         await #expect {
             try await nodes[1].node.ask(key: led, command: Array("3".utf8), timeout: .seconds(30))
         } throws: { error in

@@ -1,4 +1,5 @@
 import ClusterRuntime
+import ClusterTestKit
 import Testing
 
 @testable import EntityRuntime
@@ -7,11 +8,8 @@ import Testing
 @Suite struct MailboxesTests {
     /// Waits (bounded: 10 s) until `count` callers are queued for `key`.
     static func waitUntil(_ mailboxes: Mailboxes, queues count: Int, for key: String) async throws {
-        let giveUp = ContinuousClock.now + .seconds(10)
-        while mailboxes.waiting(for: key) != count, ContinuousClock.now < giveUp {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        try #require(mailboxes.waiting(for: key) == count)
+        let queued = await eventually(timeout: .seconds(10), every: .milliseconds(5)) { mailboxes.waiting(for: key) == count }
+        try #require(queued)
     }
 
     @Test func aCallerWhoseDeadlinePassesInTheQueueLeavesItAndTheEntityStaysUsable() async throws {

@@ -111,14 +111,13 @@ import WireProtocol
         try await Self.withCluster("plume-fence", commitTimeout: .seconds(8), leaveOnStorageFailure: false) { nodes, root in
             // A name on a shard n1 serves (waiting, bounded, for shards still electing).
             var led: (String, UInt32)?
-            let electing = ContinuousClock.now + .seconds(30)
-            while led == nil, ContinuousClock.now < electing {
+            _ = await eventually(every: .milliseconds(100)) {
                 led = (0..<300).lazy.map { NameReservationKind.username("fence\($0)") }.compactMap { key in
                     nodes[0].node.designatedShard(forKey: key).flatMap {
                         nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
                     }
                 }.first
-                if led == nil { try await Task.sleep(for: .milliseconds(100)) }
+                return led != nil
             }
             let (key, shard) = try #require(led, "n1 leads none of the names tried")
             try FailingDisk.failWrites(toLogIn: root + "/n2")

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import ClusterTestKit
 import EntityRuntime
 import Foundation
 import Logging
@@ -63,14 +64,10 @@ struct StandaloneAccountsNode {
         )
         // Until the node serves its shards (bounded): a read answers.
         let warmUp = Entities(transport).ref(NameReservationKind.self, key: NameReservationKind.username("warm-up"))
-        var attempts = 0
-        while (try? await warmUp.read(.owner)) == nil {
-            attempts += 1
-            if attempts >= 300 {
-                try? await started.stop()
-                throw ReplicationError.timeout
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        guard await eventually(timeout: .seconds(30), every: .milliseconds(100), { (try? await warmUp.read(.owner)) != nil })
+        else {
+            try? await started.stop()
+            throw ReplicationError.timeout
         }
         return started
     }
