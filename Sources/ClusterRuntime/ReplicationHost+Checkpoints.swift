@@ -31,7 +31,7 @@ extension ReplicationHost {
         // The state machines of shards with newly applied entries, encoded off the actor (and off
         // the event loops and the concurrency pool: compressing a large state takes a while).
         let changed = slots.indices.compactMap { index in
-            slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), slots[index].machine, slots[index].appliedLSN) : nil
+            slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), machines[index], slots[index].appliedLSN) : nil
         }
         let states = try await Storage.offload {
             try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) }

@@ -49,18 +49,18 @@ extension ReplicationHost {
                 // Another node's base replaces this shard's state (it is durable with this batch;
                 // nobody reads a follower's state, and a primary serves only after its start entry
                 // commits, which takes this batch's write first).
-                if let prepared = slots[Int(shard)].prepared, prepared.base == base {
-                    slots[Int(shard)].machine = prepared.machine
+                if let ready = prepared[shard], ready.base == base {
+                    machines[Int(shard)] = ready.machine
                 } else {
                     do {
-                        try slots[Int(shard)].machine.restore(Self.decodeState(base.state))
+                        try machines[Int(shard)].restore(Self.decodeState(base.state))
                     } catch {
                         // Checked when it arrived; applying later entries to the old state would
                         // diverge from every other replica.
                         fatalError("shard \(shard): the installed state (lsn \(base.lsn)) does not decode: \(error)")
                     }
                 }
-                slots[Int(shard)].prepared = nil
+                prepared[shard] = nil
                 let lastLSN = slots[Int(shard)].replica.lastLSN
                 // The log was rewritten: a batch in flight must not mark entries durable past it.
                 slots[Int(shard)].appliedLSN = base.lsn

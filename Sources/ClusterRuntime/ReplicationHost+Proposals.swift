@@ -89,7 +89,7 @@ extension ReplicationHost {
             throw ReplicationError.notPrimary(leader: leader(of: shard))
         }
         guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
-        return try body(slots[Int(shard)].machine)
+        return try body(machines[Int(shard)])
     }
 
     /// Decides on the shard's state and replicates the decision, in one call: `decide` sees the

@@ -28,82 +28,9 @@ import WireProtocol
 public actor ReplicationHost<Machine: ShardStateMachine> {
     public typealias Settings = ReplicationSettings
 
-    struct Waiter {
-        let epoch: Replication.Epoch
-        let deadline: ContinuousClock.Instant
-        /// When the host stops caring whether the proposal commits (its commit deadline).
-        let backstop: ContinuousClock.Instant
-        let settlement: Settlement?
-        let continuation: CheckedContinuation<UInt64, any Error>
-    }
-
-    struct Slot {
-        var replica: Replication.Replica
-        var machine: Machine
-        var waiters: [UInt64: Waiter] = [:]
-        /// Proposals whose waiters timed out with their outcome open, until it is known or
-        /// `backstop` passes (see ``Settlement``).
-        var unsettled: [UInt64: (backstop: ContinuousClock.Instant, settlement: Settlement)] = [:]
-        var candidacyStartedAt: ContinuousClock.Instant?
-        var candidacyTimeout: Duration
-        /// Which entries are in the local WAL (written and fsynced), as batches are written.
-        var durability: Replication.Durability
-        /// Committed entries up to here have been applied to the state machine.
-        var appliedLSN: UInt64 = 0
-        /// The replica's `isServing` as last published in ``ReplicationHost/served``.
-        var serving = false
-        /// Why this node stopped applying the shard's log (a committed command it cannot apply):
-        /// it serves the shard no more. Nil while it applies.
-        var stalled: String?
-        /// Whether this node serves the shard: it leads it, and applies its log.
-        var isServing: Bool { replica.isServing && stalled == nil }
-        /// A base from another node that may be installed next, already restored into a copy of
-        /// the state machine when it arrived (checked there, and not decoded twice).
-        var prepared: (base: Replication.Base, machine: Machine)?
-    }
-
-    /// The shards this node serves, one bit each, and each one's serving term.
-    struct ServedShards {
-        var bits: [UInt64]
-        var terms: [UInt64]
-        var nextTerm: UInt64 = 1
-
-        init(shardCount: Int) {
-            bits = [UInt64](repeating: 0, count: (shardCount + 63) / 64)
-            terms = [UInt64](repeating: 0, count: shardCount)
-        }
-
-        func term(of shard: UInt32) -> UInt64? {
-            guard Int(shard / 64) < bits.count, bits[Int(shard / 64)] & (1 << (shard % 64)) != 0 else { return nil }
-            return terms[Int(shard)]
-        }
-
-        mutating func set(_ shard: UInt32, serving: Bool) {
-            if serving {
-                bits[Int(shard / 64)] |= 1 << (shard % 64)
-                terms[Int(shard)] = nextTerm
-                nextTerm += 1
-            } else {
-                bits[Int(shard / 64)] &= ~(1 << (shard % 64))
-            }
-        }
-    }
-
-    /// A base another node sent that did not restore; its retransmissions are dropped unread.
-    struct RefusedBase: Hashable {
-        var shard: UInt32
-        var sender: NodeID
-        var lsn: UInt64
-        var epoch: Replication.Epoch
-    }
-
-    struct Outbox {
-        var records: [WALRecord] = []
-        var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
-        /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
-        var durableUpTo: [(shard: UInt32, mark: Replication.Durability.Mark)] = []
-        var isEmpty: Bool { records.isEmpty && messages.isEmpty }
-    }
+    typealias Waiter = ProposalWaiter
+    typealias Slot = ReplicaSlot
+    typealias Outbox = ReplicationOutbox
 
     public nonisolated let me: NodeID
     public nonisolated let settings: Settings
@@ -130,6 +57,11 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     /// Indexed by shard. An array, not a dictionary: reading `slots[i].field` borrows the slot,
     /// where a dictionary's getter would copy it (retaining its log, state and waiters).
     var slots: [Slot] = []
+    /// Each shard's state machine, by shard (apart from `slots`: see `ReplicaSlot`).
+    var machines: [Machine] = []
+    /// A base from another node that may be installed next, already restored into a copy of the
+    /// shard's state machine when it arrived (checked there, and not decoded twice).
+    var prepared: [UInt32: (base: Replication.Base, machine: Machine)] = [:]
     var outbox = Outbox()
     /// Above zero while an input of many parts is collected: its parts are submitted together.
     var holdingOutbox = 0
@@ -217,9 +149,9 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
             replica.retransmitTicks = Self.ticks(settings.retransmitInterval, per: settings.tickInterval)
             replica.heartbeatTicks = Self.ticks(settings.heartbeatInterval, per: settings.tickInterval)
             let jitter = Double.random(in: 1...2, using: &random)
+            machines.append(machine)
             var slot = Slot(
                 replica: replica,
-                machine: machine,
                 candidacyTimeout: settings.candidacyTimeout * jitter,
                 durability: Replication.Durability(lastLSN: replica.lastLSN)
             )
@@ -298,11 +230,11 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
             // One that restores is kept, restored, for the install that follows.
             let refused = RefusedBase(shard: shard, sender: sender, lsn: base.lsn, epoch: base.epoch)
             guard !refusedBases.contains(refused) else { return }
-            if slots[Int(shard)].prepared?.base != base {
+            if prepared[shard]?.base != base {
                 do {
-                    var machine = slots[Int(shard)].machine
+                    var machine = machines[Int(shard)]
                     try machine.restore(Self.decodeState(base.state))
-                    slots[Int(shard)].prepared = (base, machine)
+                    prepared[shard] = (base, machine)
                 } catch {
                     if refusedBases.count >= Self.refusedBasesMax { refusedBases.removeAll() }
                     refusedBases.insert(refused)
@@ -356,7 +288,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     public func passivateIdle(now: ContinuousClock.Instant = .now) {
         let cutoff = now - settings.passivateAfter
         var moved = 0
-        for index in slots.indices { moved += slots[index].machine.passivate(idleSince: cutoff) }
+        for index in slots.indices { moved += machines[index].passivate(idleSince: cutoff) }
         entitiesPassivated += moved
         if moved > 0 { metrics.entitiesPassivated.increment(by: moved) }
     }
@@ -396,7 +328,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
             let entry = slots[Int(shard)].replica.entry(at: lsn)!
             if case .command(let bytes) = entry.payload {
                 do {
-                    try slots[Int(shard)].machine.apply(bytes, lsn: entry.lsn)
+                    try machines[Int(shard)].apply(bytes, lsn: entry.lsn)
                 } catch {
                     metrics.entriesApplied.increment(by: Int(lsn - 1 - applied))
                     slots[Int(shard)].appliedLSN = lsn - 1
@@ -418,4 +350,84 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         metrics.entriesApplied.increment(by: Int(upTo - applied))
         slots[Int(shard)].appliedLSN = upTo
     }
+}
+
+// The host's bookkeeping types live outside the generic actor: nested in it they would be
+// generic too, and unspecialized code reaches into a generic value through value witnesses
+// (copying a whole slot to read one field).
+
+/// A proposal made on this node, waiting for its commit.
+struct ProposalWaiter {
+    let epoch: Replication.Epoch
+    let deadline: ContinuousClock.Instant
+    /// When the host stops caring whether the proposal commits (its commit deadline).
+    let backstop: ContinuousClock.Instant
+    let settlement: Settlement?
+    let continuation: CheckedContinuation<UInt64, any Error>
+}
+
+/// One shard's replica on this node and what the host tracks about it (its state machine is in
+/// the host's `machines`).
+struct ReplicaSlot {
+    var replica: Replication.Replica
+    var waiters: [UInt64: ProposalWaiter] = [:]
+    /// Proposals whose waiters timed out with their outcome open, until it is known or
+    /// `backstop` passes (see ``Settlement``).
+    var unsettled: [UInt64: (backstop: ContinuousClock.Instant, settlement: Settlement)] = [:]
+    var candidacyStartedAt: ContinuousClock.Instant?
+    var candidacyTimeout: Duration
+    /// Which entries are in the local WAL (written and fsynced), as batches are written.
+    var durability: Replication.Durability
+    /// Committed entries up to here have been applied to the state machine.
+    var appliedLSN: UInt64 = 0
+    /// The replica's `isServing` as last published in `ReplicationHost.served`.
+    var serving = false
+    /// Why this node stopped applying the shard's log (a committed command it cannot apply):
+    /// it serves the shard no more. Nil while it applies.
+    var stalled: String?
+    /// Whether this node serves the shard: it leads it, and applies its log.
+    var isServing: Bool { replica.isServing && stalled == nil }
+}
+
+/// The shards this node serves, one bit each, and each one's serving term.
+struct ServedShards {
+    var bits: [UInt64]
+    var terms: [UInt64]
+    var nextTerm: UInt64 = 1
+
+    init(shardCount: Int) {
+        bits = [UInt64](repeating: 0, count: (shardCount + 63) / 64)
+        terms = [UInt64](repeating: 0, count: shardCount)
+    }
+
+    func term(of shard: UInt32) -> UInt64? {
+        guard Int(shard / 64) < bits.count, bits[Int(shard / 64)] & (1 << (shard % 64)) != 0 else { return nil }
+        return terms[Int(shard)]
+    }
+
+    mutating func set(_ shard: UInt32, serving: Bool) {
+        if serving {
+            bits[Int(shard / 64)] |= 1 << (shard % 64)
+            terms[Int(shard)] = nextTerm
+            nextTerm += 1
+        } else {
+            bits[Int(shard / 64)] &= ~(1 << (shard % 64))
+        }
+    }
+}
+
+/// A base another node sent that did not restore; its retransmissions are dropped unread.
+struct RefusedBase: Hashable {
+    var shard: UInt32
+    var sender: NodeID
+    var lsn: UInt64
+    var epoch: Replication.Epoch
+}
+
+struct ReplicationOutbox {
+    var records: [WALRecord] = []
+    var messages: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
+    /// The highest LSN each shard's records of this batch make durable, and the shard's rewrite count then.
+    var durableUpTo: [(shard: UInt32, mark: Replication.Durability.Mark)] = []
+    var isEmpty: Bool { records.isEmpty && messages.isEmpty }
 }

@@ -198,9 +198,8 @@ struct Table<K: EntityKind>: EntityTable {
         var decoded: [K.State.Event] = []
         decoded.reserveCapacity(events.count)
         for event in events { decoded.append(try K.decode(event: event)) }
-        var state = states[key] ?? .initial
-        for event in decoded { state.apply(event) }
-        states[key] = state
+        // In place: no copy of the state (nor of what it holds) for each record.
+        for event in decoded { states[key, default: .initial].apply(event) }
     }
 
     mutating func insert(key: String, encoded: [UInt8]) throws(SchemaError) {
