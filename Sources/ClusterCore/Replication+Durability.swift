@@ -38,7 +38,9 @@ extension Replication {
         public mutating func queue(_ changes: [Replica.DurableChange]) -> Mark? {
             var mark: Mark?
             for change in changes {
-                guard case .entries(let entries) = change, let first = entries.first, let last = entries.last else { continue }
+                guard case .entries(let entries) = change, let first = entries.first, let last = entries.last else {
+                    continue
+                }
                 // Rewritten from `first`: only the prefix before it stays durable until this batch is written.
                 if first.lsn <= queuedLSN { rewrites += 1 }
                 queuedLSN = last.lsn

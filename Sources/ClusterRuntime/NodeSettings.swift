@@ -1,6 +1,6 @@
 import ClusterCore
-import WireProtocol
 import Foundation
+import WireProtocol
 
 /// Bounds and timings of the node-to-node transport.
 public struct TransportSettings: Sendable, Equatable {

@@ -32,7 +32,10 @@ enum PeerBatching {
             }
             for item in items {
                 let size = approximateBytes(item.message)
-                if !frame.isEmpty && (frame.count >= settings.batchMessagesMax || bytes + size > settings.batchBytesMax) { flush() }
+                if !frame.isEmpty && (frame.count >= settings.batchMessagesMax || bytes + size > settings.batchBytesMax)
+                {
+                    flush()
+                }
                 frame.append(item)
                 bytes += size
             }

@@ -31,7 +31,8 @@ extension ReplicationHost {
         // The state machines of shards with newly applied entries, encoded off the actor (and off
         // the event loops and the concurrency pool: compressing a large state takes a while).
         let changed = slots.indices.compactMap { index in
-            slots[index].appliedLSN > slots[index].replica.baseLSN ? (UInt32(index), machines[index], slots[index].appliedLSN) : nil
+            slots[index].appliedLSN > slots[index].replica.baseLSN
+                ? (UInt32(index), machines[index], slots[index].appliedLSN) : nil
         }
         let states = try await Storage.offload {
             try changed.map { (shard: $0.0, state: try Self.encodeState($0.1), lsn: $0.2) }
@@ -56,7 +57,12 @@ extension ReplicationHost {
         report.walSegment = segment
         let snapshots = try await Storage.offload {
             durables.map { shard, durable in
-                SnapshotStore.Snapshot(shard: shard, walSegment: segment, lsn: durable.base?.lsn ?? 0, state: Wire.ReplicaSnapshot.encode(durable))
+                SnapshotStore.Snapshot(
+                    shard: shard,
+                    walSegment: segment,
+                    lsn: durable.base?.lsn ?? 0,
+                    state: Wire.ReplicaSnapshot.encode(durable)
+                )
             }
         }
         report.snapshotsWritten = snapshots.count

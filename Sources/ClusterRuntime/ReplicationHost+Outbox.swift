@@ -113,7 +113,9 @@ extension ReplicationHost {
             metrics.walRecords.increment(by: records.count)
             walBytesSinceCheckpoint += records.reduce(0) { $0 + $1.encodedBytes }
         }
-        let released = gate.hold(.init(sequence: lastSubmitted, messages: batch.messages, durableUpTo: batch.durableUpTo))
+        let released = gate.hold(
+            .init(sequence: lastSubmitted, messages: batch.messages, durableUpTo: batch.durableUpTo)
+        )
         if !released.isEmpty { apply(released) }
     }
 
@@ -155,7 +157,11 @@ extension ReplicationHost {
     func send(_ messages: [(shard: UInt32, message: Replication.Message, to: NodeID)]) {
         var remote: [(shard: UInt32, message: Replication.Message, to: NodeID)] = []
         for outgoing in messages {
-            if outgoing.to == me { receive(shard: outgoing.shard, outgoing.message, from: me) } else { remote.append(outgoing) }
+            if outgoing.to == me {
+                receive(shard: outgoing.shard, outgoing.message, from: me)
+            } else {
+                remote.append(outgoing)
+            }
         }
         PeerBatching.ship(remote, over: transport, addressOf: addressOf, settings: settings)
     }

@@ -119,7 +119,10 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         let genesis = ShardTable(shardCount: shardCount, replication: replication, nodes: genesisNodes)
         self.placement = ShardTable(shardCount: shardCount, replication: replication, nodes: [])
         self.served = Mutex(ServedShards(shardCount: shardCount))
-        (storageFailures, storageFailure) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
+        (storageFailures, storageFailure) = AsyncStream.makeStream(
+            of: String.self,
+            bufferingPolicy: .bufferingNewest(1)
+        )
         var random = SystemRandomNumberGenerator()
         for entry in genesis.entries {
             let shard = UInt32(entry.shard)
@@ -205,7 +208,6 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
 
     // MARK: - Inputs
 
-
     /// Ticks of `interval` in `duration`, at least 1.
     static func ticks(_ duration: Duration, per interval: Duration) -> UInt64 {
         UInt64(max(1, Int((duration / interval).rounded(.up))))
@@ -241,7 +243,9 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
                     metrics.statesRefused.increment()
                     logger.error(
                         "refused a shard state that does not restore",
-                        metadata: ["shard/id": "\(shard)", "from": "\(sender)", "lsn": "\(base.lsn)", "error": "\(error)"]
+                        metadata: [
+                            "shard/id": "\(shard)", "from": "\(sender)", "lsn": "\(base.lsn)", "error": "\(error)",
+                        ]
                     )
                     return
                 }
@@ -343,7 +347,9 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
                     waiter.continuation.resume(throwing: ReplicationError.outcomeUnknown)
                 }
             }
-            if !slots[Int(shard)].unsettled.isEmpty, let open = slots[Int(shard)].unsettled.removeValue(forKey: entry.lsn) {
+            if !slots[Int(shard)].unsettled.isEmpty,
+                let open = slots[Int(shard)].unsettled.removeValue(forKey: entry.lsn)
+            {
                 open.settlement.settle()
             }
         }

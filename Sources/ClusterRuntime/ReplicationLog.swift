@@ -17,7 +17,9 @@ public enum ReplicationLog {
             segmentBytes: segmentBytes,
             restore: { snapshot in durable[snapshot.shard] = try Wire.ReplicaSnapshot.decode(snapshot.state) },
             apply: { record in
-                durable[record.shard, default: .init()].apply(try Wire.DurableRecord.decode(type: record.type, payload: record.payload))
+                durable[record.shard, default: .init()].apply(
+                    try Wire.DurableRecord.decode(type: record.type, payload: record.payload)
+                )
             }
         )
         return (storage, durable)

@@ -58,7 +58,8 @@ public enum ReplicationError: Error, Equatable, Sendable, CustomStringConvertibl
         case .shutdown: "the node is shutting down"
         case .commandTooLarge(let bytes, let limit): "the command has \(bytes) bytes; the limit is \(limit)"
         case .storageFailed: "this node's write-ahead log failed; it takes no writes until restarted"
-        case .stalled(let shard): "this node cannot apply shard \(shard)'s log (a record of a newer version?); it does not serve it"
+        case .stalled(let shard):
+            "this node cannot apply shard \(shard)'s log (a record of a newer version?); it does not serve it"
         case .malformed(let reason): "the request does not decode: \(reason)"
         }
     }

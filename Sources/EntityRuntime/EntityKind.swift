@@ -90,7 +90,9 @@ public enum Protobuf {
     }
 
     /// The message in `bytes`; unknown fields are kept in it.
-    public static func message<M: SwiftProtobuf.Message>(_ bytes: [UInt8], as type: M.Type = M.self) throws(SchemaError) -> M {
+    public static func message<M: SwiftProtobuf.Message>(_ bytes: [UInt8], as type: M.Type = M.self) throws(SchemaError)
+        -> M
+    {
         do {
             return try M(serializedBytes: bytes)
         } catch {

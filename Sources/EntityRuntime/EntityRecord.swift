@@ -1,5 +1,5 @@
-import GameDomain
 import Foundation
+import GameDomain
 
 /// What the replicated log stores for one handled command: the entity's kind and key and the
 /// events the command produced, each encoded with its kind's schema (``Plume_Entity_Record``).
@@ -95,7 +95,9 @@ enum EntityReplyCodec {
         return Protobuf.bytes(reply)
     }
 
-    static func decode<K: EntityKind>(_ kind: K.Type, _ bytes: [UInt8]) throws(SchemaError) -> Result<K.Reply, K.Failure> {
+    static func decode<K: EntityKind>(_ kind: K.Type, _ bytes: [UInt8]) throws(SchemaError) -> Result<
+        K.Reply, K.Failure
+    > {
         switch try Protobuf.message(bytes, as: Plume_Entity_Reply.self).result {
         case .reply(let bytes)?: .success(try K.decode(reply: Array(bytes)))
         case .failure(let bytes)?: .failure(try K.decode(failure: Array(bytes)))

@@ -1,6 +1,6 @@
-import GameDomain
 import ClusterCore
 import ClusterRuntime
+import GameDomain
 import Persistence
 
 /// Why a request to an entity failed: the kind refused it, or the cluster could not get an answer.
@@ -48,7 +48,9 @@ public struct ClusterFailure: Error, Equatable, Sendable, CustomStringConvertibl
 
 /// Carries requests to entities wherever they live.
 public protocol EntityTransport: Sendable {
-    func ask<K: EntityKind>(_ kind: K.Type, key: String, _ request: EntityRequest<K>) async throws(EntityFailure<K.Failure>)
+    func ask<K: EntityKind>(_ kind: K.Type, key: String, _ request: EntityRequest<K>) async throws(EntityFailure<
+        K.Failure
+    >)
         -> K.Reply
 }
 
@@ -127,7 +129,12 @@ public struct NodeEntityTransport: EntityTransport {
         }
     }
 
-    private func send<K: EntityKind>(_ kind: K.Type, key: String, _ request: EntityRequest<K>, deadline: ContinuousClock.Instant)
+    private func send<K: EntityKind>(
+        _ kind: K.Type,
+        key: String,
+        _ request: EntityRequest<K>,
+        deadline: ContinuousClock.Instant
+    )
         async throws -> Result<K.Reply, K.Failure>
     {
         if let local, let shard = node.designatedShard(forKey: key) {

@@ -11,12 +11,21 @@ public struct EntityRegistry: Sendable {
         var indexByTag: [UInt32: Int] = [:]
         var prefixes: Set<String> = []
         for (index, kind) in kinds.enumerated() {
-            precondition(indexByTag.updateValue(index, forKey: kind.tag) == nil, "entity kind tag \(kind.tag) registered twice")
+            precondition(
+                indexByTag.updateValue(index, forKey: kind.tag) == nil,
+                "entity kind tag \(kind.tag) registered twice"
+            )
             precondition(kind.keyPrefix.hasSuffix("/"), "the key prefix \(kind.keyPrefix) does not end in /")
             precondition(prefixes.insert(kind.keyPrefix).inserted, "the key prefix \(kind.keyPrefix) registered twice")
         }
-        for (a, b) in zip(kinds.indices, kinds.indices) where a != b {
-            precondition(!kinds[a].keyPrefix.hasPrefix(kinds[b].keyPrefix), "key prefixes overlap")
+        // A prefix inside another ("name/" and "name/user/") would make a key's kind ambiguous.
+        for a in kinds.indices {
+            for b in kinds.indices where a != b {
+                precondition(
+                    !kinds[a].keyPrefix.hasPrefix(kinds[b].keyPrefix),
+                    "the key prefix \(kinds[a].keyPrefix) starts with \(kinds[b].keyPrefix)"
+                )
+            }
         }
         self.kinds = kinds
         self.indexByTag = indexByTag

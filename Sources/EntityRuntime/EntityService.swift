@@ -1,6 +1,6 @@
-import GameDomain
 import ClusterCore
 import ClusterRuntime
+import GameDomain
 import Synchronization
 
 /// Runs entity requests on the shards this node leads, for every registered kind: one command at
@@ -58,7 +58,10 @@ public final class EntityService: EntityHandler {
         } catch {
             throw ReplicationError.malformed("\(error)")
         }
-        return EntityReplyCodec.encode(K.self, try await run(K.self, shard: shard, key: key, request, deadline: deadline))
+        return EntityReplyCodec.encode(
+            K.self,
+            try await run(K.self, shard: shard, key: key, request, deadline: deadline)
+        )
     }
 
     /// Runs a request typed (the local path of ``NodeEntityTransport``). A command whose deadline
@@ -81,7 +84,14 @@ public final class EntityService: EntityHandler {
             let result =
                 switch K.durability {
                 case .replicated:
-                    try await replicated(K.self, shard: shard, key: key, request, deadline: deadline, settlement: settlement)
+                    try await replicated(
+                        K.self,
+                        shard: shard,
+                        key: key,
+                        request,
+                        deadline: deadline,
+                        settlement: settlement
+                    )
                 case .soft:
                     try soft(K.self, shard: shard, key: key, request)
                 }
@@ -109,8 +119,16 @@ public final class EntityService: EntityHandler {
             let now = clock()
             // Decided and replicated in one call on the host; the reply waits for the commit.
             return try await host.execute(shard: shard, deadline: deadline, settlement: settlement) { store in
-                let decision = Self.decide(K.self, command, on: try store.state(of: K.self, key: key) ?? .initial, now: now)
-                return (decision.events.isEmpty ? nil : EntityRecord.encode(K.self, key: key, events: decision.events), decision.result)
+                let decision = Self.decide(
+                    K.self,
+                    command,
+                    on: try store.state(of: K.self, key: key) ?? .initial,
+                    now: now
+                )
+                return (
+                    decision.events.isEmpty ? nil : EntityRecord.encode(K.self, key: key, events: decision.events),
+                    decision.result
+                )
             }
         }
     }

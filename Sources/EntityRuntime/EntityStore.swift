@@ -1,7 +1,7 @@
-import GameDomain
 import ClusterCore
 import ClusterRuntime
 import Foundation
+import GameDomain
 
 /// The state of one shard: one table per registered entity kind, rebuilt from committed records
 /// (``EntityRecord``). Apply, snapshot, restore and passivation loop over the kinds; none of them
@@ -63,7 +63,9 @@ public struct EntityStore: ShardStateMachine {
     public mutating func apply(_ command: [UInt8], lsn: UInt64) throws {
         let record = try EntityRecord.decode(command)
         guard let index = registry.index(ofTag: record.kind) else {
-            throw SchemaError("a record of entity kind \(record.kind), which this node does not know (written by a newer version?)")
+            throw SchemaError(
+                "a record of entity kind \(record.kind), which this node does not know (written by a newer version?)"
+            )
         }
         try activate(record.key)
         try tables[index].apply(key: record.key, events: record.events)
@@ -195,10 +197,15 @@ struct Table<K: EntityKind>: EntityTable {
     var count: Int { states.count }
 
     mutating func apply(key: String, events: [[UInt8]]) throws(SchemaError) {
+        // In place: no copy of the state (nor of what it holds) for each record.
+        if events.count == 1 {
+            let event = try K.decode(event: events[0])
+            states[key, default: .initial].apply(event)
+            return
+        }
         var decoded: [K.State.Event] = []
         decoded.reserveCapacity(events.count)
         for event in events { decoded.append(try K.decode(event: event)) }
-        // In place: no copy of the state (nor of what it holds) for each record.
         for event in decoded { states[key, default: .initial].apply(event) }
     }
 

@@ -66,7 +66,9 @@ struct ProtobufReader {
 
     mutating func lengthDelimited() throws(SchemaError) -> ArraySlice<UInt8> {
         let length = try varint()
-        guard length <= UInt64(bytes.count - cursor) else { throw SchemaError("protobuf: truncated length-delimited field") }
+        guard length <= UInt64(bytes.count - cursor) else {
+            throw SchemaError("protobuf: truncated length-delimited field")
+        }
         let start = cursor
         cursor += Int(length)
         return bytes[start..<cursor]

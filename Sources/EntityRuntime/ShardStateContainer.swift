@@ -104,12 +104,16 @@ public enum ShardStateContainer {
             cursor += stateLength
             entries.append(Entry(kind: kind, keyHash: keyHash, range: start..<cursor))
         }
-        guard cursor == bytes.count else { throw SchemaError("shard state: \(bytes.count - cursor) bytes after the entries") }
+        guard cursor == bytes.count else {
+            throw SchemaError("shard state: \(bytes.count - cursor) bytes after the entries")
+        }
         return entries
     }
 
     /// The key and the state bytes of the entry at `range` (as ``index(_:)`` found it).
-    public static func entry(in bytes: [UInt8], at range: Range<Int>) -> (kind: UInt32, key: String, state: ArraySlice<UInt8>) {
+    public static func entry(in bytes: [UInt8], at range: Range<Int>) -> (
+        kind: UInt32, key: String, state: ArraySlice<UInt8>
+    ) {
         let kind = readUInt32(bytes, at: range.lowerBound)
         let keyLength = Int(bytes[range.lowerBound + 4]) << 8 | Int(bytes[range.lowerBound + 5])
         let keyStart = range.lowerBound + 6
@@ -130,6 +134,7 @@ public enum ShardStateContainer {
     }
 
     private static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+        UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
+            | UInt32(bytes[offset + 3])
     }
 }

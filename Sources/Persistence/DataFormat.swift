@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The version of what a node's data directory holds, in `<directory>/FORMAT`
@@ -23,7 +23,10 @@ public enum DataFormat {
             guard let number = text.split(separator: " ").last.flatMap({ Int($0.trimmingSpaces) }),
                 text.hasPrefix("plume-data-format ")
             else {
-                throw PersistenceError(.invalid("not a Plume data format marker: \(text.prefix(64).debugDescription)"), path: path)
+                throw PersistenceError(
+                    .invalid("not a Plume data format marker: \(text.prefix(64).debugDescription)"),
+                    path: path
+                )
             }
             found = number
         } else if holdsData(directory) {
@@ -42,7 +45,9 @@ public enum DataFormat {
                 ? "it was written by an older Plume and does not load here: keep it with the version that wrote it, or move it away (or delete it) to start this node empty — a cluster member then catches up from the other replicas"
                 : "it was written by a newer Plume: run that version (or a newer one)"
             throw PersistenceError(
-                .invalid("the data directory holds Plume data format \(found), and this build reads format \(version); \(advice)"),
+                .invalid(
+                    "the data directory holds Plume data format \(found), and this build reads format \(version); \(advice)"
+                ),
                 path: directory
             )
         }

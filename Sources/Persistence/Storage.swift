@@ -50,7 +50,9 @@ public struct Storage: Sendable {
             if covered[record.shard] == nil, let firstSegment, firstSegment > 1 {
                 // Older segments were deleted because a snapshot covered them; this one is missing.
                 throw PersistenceError(
-                    .invalid("shard \(record.shard) has records but no snapshot, and WAL segments before \(firstSegment) are gone"),
+                    .invalid(
+                        "shard \(record.shard) has records but no snapshot, and WAL segments before \(firstSegment) are gone"
+                    ),
                     path: directory + "/snapshots"
                 )
             }

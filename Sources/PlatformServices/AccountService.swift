@@ -44,7 +44,8 @@ public final class AccountService: Sendable {
         /// What the user entity's refusal means for the client.
         init(_ failure: User.Failure) {
             switch failure {
-            case .invalid(let field, let message): self.init(kind: .invalid(field: field), message: "\(field) \(message)")
+            case .invalid(let field, let message):
+                self.init(kind: .invalid(field: field), message: "\(field) \(message)")
             case .notFound: self.init(kind: .notFound, message: "no such user")
             case .sessionInvalid: self.init(kind: .unauthorized, message: "the session is unknown, expired or revoked")
             case .sessionRevoked:
@@ -135,7 +136,10 @@ public final class AccountService: Sendable {
         } catch {
             throw Failure(kind: .unavailable, message: "password hashing failed")
         }
-        let created = try await ask(user, .create(id: userID, username: username, email: email, passwordHash: passwordHash))
+        let created = try await ask(
+            user,
+            .create(id: userID, username: username, email: email, passwordHash: passwordHash)
+        )
         if case .failure(let failure) = created {
             _ = try? await ask(usernameName, .release(userID: userID))
             _ = try? await ask(emailName, .release(userID: userID))
@@ -147,11 +151,17 @@ public final class AccountService: Sendable {
         // password finishes the signup (see ``login(username:email:password:)``).
         if case .failure = try await ask(emailName, .confirm(userID: userID)) {
             _ = try? await ask(usernameName, .release(userID: userID))
-            throw Failure(kind: .emailTaken, message: "the email \"\(email)\" was taken while this signup was in progress")
+            throw Failure(
+                kind: .emailTaken,
+                message: "the email \"\(email)\" was taken while this signup was in progress"
+            )
         }
         if case .failure = try await ask(usernameName, .confirm(userID: userID)) {
             _ = try? await ask(emailName, .release(userID: userID))
-            throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" was taken while this signup was in progress")
+            throw Failure(
+                kind: .usernameTaken,
+                message: "the username \"\(username)\" was taken while this signup was in progress"
+            )
         }
         return try await openSession(userID: userID)
     }
@@ -180,7 +190,10 @@ public final class AccountService: Sendable {
             // Its signup created the user but did not get to confirm the names (its client saw
             // an error or no answer): the password proves the claim, so finish the signup.
             for key in [NameReservationKind.email(user.email), NameReservationKind.username(user.username)] {
-                if case .failure = try await ask(entities.ref(NameReservationKind.self, key: key), .confirm(userID: owner)) {
+                if case .failure = try await ask(
+                    entities.ref(NameReservationKind.self, key: key),
+                    .confirm(userID: owner)
+                ) {
                     throw bad
                 }
             }
@@ -194,9 +207,17 @@ public final class AccountService: Sendable {
         let refreshToken = "\(userID).\(sessionID).\(secret)"
         let reply = try await ask(
             entities.ref(UserKind.self, userID),
-            .openSession(id: sessionID, refreshTokenHash: Self.digest(refreshToken), expiresAt: now() + Self.refreshTokenLifetime)
+            .openSession(
+                id: sessionID,
+                refreshTokenHash: Self.digest(refreshToken),
+                expiresAt: now() + Self.refreshTokenLifetime
+            )
         )
-        return try await tokens(user: try reply.mapError(Failure.init).get(), sessionID: sessionID, refreshToken: refreshToken)
+        return try await tokens(
+            user: try reply.mapError(Failure.init).get(),
+            sessionID: sessionID,
+            refreshToken: refreshToken
+        )
     }
 
     /// Rotates a refresh token. Presenting an outdated one revokes its session.
@@ -223,7 +244,8 @@ public final class AccountService: Sendable {
     /// Ends the session of an access token.
     public func logout(accessToken: String) async throws(Failure) {
         let (userID, sessionID) = try await authenticate(accessToken)
-        if case .failure(let failure) = try await ask(entities.ref(UserKind.self, userID), .closeSession(id: sessionID)) {
+        if case .failure(let failure) = try await ask(entities.ref(UserKind.self, userID), .closeSession(id: sessionID))
+        {
             throw Failure(failure)
         }
     }
@@ -245,12 +267,16 @@ public final class AccountService: Sendable {
         let (userID, sessionID) = try await authenticate(accessToken)
         // Checked here too, before the command is encoded: what the rules refuse never travels.
         try validate { () throws(User.Failure) in try change.validate() }
-        let reply = try await ask(entities.ref(UserKind.self, userID), .updateProfileInSession(sessionID: sessionID, change))
+        let reply = try await ask(
+            entities.ref(UserKind.self, userID),
+            .updateProfileInSession(sessionID: sessionID, change)
+        )
         return try reply.mapError(Failure.init).get()
     }
 
     public func user(id: String) async throws(Failure) -> User.State {
-        guard Self.idBytes.contains(id.utf8.count), case .success(let found) = try await read(entities.ref(UserKind.self, id), .account)
+        guard Self.idBytes.contains(id.utf8.count),
+            case .success(let found) = try await read(entities.ref(UserKind.self, id), .account)
         else {
             throw Failure(kind: .notFound, message: "no user \(id)")
         }
@@ -269,7 +295,12 @@ public final class AccountService: Sendable {
         )
         do {
             let token = try await keys.sign(claims)
-            return Tokens(user: user, accessToken: token, refreshToken: refreshToken, expiresIn: Int(Self.accessTokenLifetime))
+            return Tokens(
+                user: user,
+                accessToken: token,
+                refreshToken: refreshToken,
+                expiresIn: Int(Self.accessTokenLifetime)
+            )
         } catch {
             throw Failure(kind: .unavailable, message: "cannot sign the access token")
         }
@@ -307,7 +338,9 @@ public final class AccountService: Sendable {
     }
 
     /// Reads an entity, as ``ask(_:_:)`` sends a command.
-    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<K.Reply, K.Failure> {
+    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<
+        K.Reply, K.Failure
+    > {
         do {
             return .success(try await entity.read(read))
         } catch {
@@ -336,7 +369,10 @@ public final class AccountService: Sendable {
     static func randomToken(bytes: Int) -> String {
         var random = SystemRandomNumberGenerator()
         let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &random) }
-        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/",
+            with: "_"
+        )
+        .replacingOccurrences(of: "=", with: "")
     }
 }

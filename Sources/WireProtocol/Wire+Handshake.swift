@@ -109,7 +109,10 @@ extension Wire {
             listener: NodeID
         ) -> [UInt8] {
             var data = Data()
-            for field in [Array(role.utf8), Array(cluster.utf8), firstNonce, secondNonce, Array(dialer.rawValue.utf8), Array(listener.rawValue.utf8)] {
+            for field in [
+                Array(role.utf8), Array(cluster.utf8), firstNonce, secondNonce, Array(dialer.rawValue.utf8),
+                Array(listener.rawValue.utf8),
+            ] {
                 // Length-prefixed, so that no two field lists produce the same bytes.
                 data.append(contentsOf: [UInt8(field.count >> 8), UInt8(field.count & 0xFF)])
                 data.append(contentsOf: field)
@@ -240,7 +243,9 @@ extension Wire {
                         )
                     )
                 case .proof(let proof):
-                    guard let dialer else { return .refuse(.reject(reason: "proof before hello"), reason: "proof before hello") }
+                    guard let dialer else {
+                        return .refuse(.reject(reason: "proof before hello"), reason: "proof before hello")
+                    }
                     let expected = mac(
                         "client",
                         key: credentials.secret,
@@ -254,7 +259,10 @@ extension Wire {
                         let reason = "node \(dialer.nodeID) failed to prove the cluster secret"
                         return .refuse(.reject(reason: "authentication failed"), reason: reason)
                     }
-                    return .established(PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress), send: .accept)
+                    return .established(
+                        PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress),
+                        send: .accept
+                    )
                 case .reject(let reason):
                     return .refuse(nil, reason: "refused by the dialing node: \(reason)")
                 default:

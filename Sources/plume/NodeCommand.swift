@@ -36,7 +36,9 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error, critical"
+            )
         }
         let settings: NodeSettings
         do {
@@ -76,23 +78,33 @@ struct NodeCommand: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
         } catch {
-            FileHandle.standardError.write(Data("error: cannot create data directory \(settings.dataDirectory): \(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: cannot create data directory \(settings.dataDirectory): \(error)\n".utf8)
+            )
             throw ExitCode(2)
         }
 
         let clusterNode: ClusterNode<EntityStore>
         do {
-            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in
+                EntityStore(registry: PlatformKinds.registry)
+            }
         } catch {
             FileHandle.standardError.write(Data("error: cannot open the node's storage: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let entities = EntityService(host: clusterNode.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
+        let entities = EntityService(
+            host: clusterNode.replication,
+            registry: PlatformKinds.registry,
+            clock: { Date().timeIntervalSince1970 }
+        )
         clusterNode.setEntityHandler(entities)
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
-            entities: Entities(NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout))
+            entities: Entities(
+                NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
+            )
         )
         let http = GatewayApplication.make(
             address: settings.httpAddress,

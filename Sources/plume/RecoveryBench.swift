@@ -40,7 +40,8 @@ struct RecoveryBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-recovery-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-recovery-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: root) }
         var configuration = ClusterConfiguration.standalone
         configuration.name = "recovery-bench"
@@ -106,8 +107,11 @@ struct RecoveryBench: AsyncParsableCommand {
             let key = UserKind.key(id)
             let shard = Placement.shard(forKey: key, shardCount: shards)
             let event = User.Event.created(
-                id: id, username: "player\(index)", email: "player\(index)@example.com",
-                passwordHash: "scrypt$1024$8$1$c2FsdA==$aGFzaA==", at: 1_795_000_000
+                id: id,
+                username: "player\(index)",
+                email: "player\(index)@example.com",
+                passwordHash: "scrypt$1024$8$1$c2FsdA==$aGFzaA==",
+                at: 1_795_000_000
             )
             _ = try replicas[shard].propose(EntityRecord.encode(UserKind.self, key: key, events: [event]))
             perShard[shard] += 1
@@ -131,8 +135,13 @@ struct RecoveryBench: AsyncParsableCommand {
                     while index < updates {
                         let key = UserKind.key("u\(index % entities)")
                         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
-                        let event = User.Event.profileUpdated(User.Profile(displayName: "Player \(index)", bio: "update \(index)"))
-                        _ = try await host.propose(shard: shard, EntityRecord.encode(UserKind.self, key: key, events: [event]))
+                        let event = User.Event.profileUpdated(
+                            User.Profile(displayName: "Player \(index)", bio: "update \(index)")
+                        )
+                        _ = try await host.propose(
+                            shard: shard,
+                            EntityRecord.encode(UserKind.self, key: key, events: [event])
+                        )
                         index += 256
                     }
                 }
@@ -166,7 +175,9 @@ struct RecoveryBench: AsyncParsableCommand {
         var logger = Logger(label: "plume.bench")
         logger.logLevel = .error
         let start = ContinuousClock.now
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in
+            EntityStore(registry: PlatformKinds.registry)
+        }
         let recovered = ContinuousClock.now - start
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let task = Task { try await group.run() }

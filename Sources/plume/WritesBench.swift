@@ -28,7 +28,10 @@ struct WritesBench: AsyncParsableCommand {
     @Option(help: "Seconds per run.")
     var seconds = 10
 
-    @Option(help: "spread: each client talks to one node in turn, as behind a load balancer (2 of 3 requests are forwarded); primary: each client talks to the node leading its user's shard, as a cluster-aware client would.")
+    @Option(
+        help:
+            "spread: each client talks to one node in turn, as behind a load balancer (2 of 3 requests are forwarded); primary: each client talks to the node leading its user's shard, as a cluster-aware client would."
+    )
     var route: Route = .spread
 
     enum Route: String, ExpressibleByArgument { case spread, primary }
@@ -43,7 +46,8 @@ struct WritesBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "plume.bench")
         logger.logLevel = .error
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-bench-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("plume-bench-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: root) }
         var configuration = nodes == 1 ? ClusterConfiguration.standalone : ClusterConfiguration()
         configuration.name = "bench"
@@ -55,8 +59,14 @@ struct WritesBench: AsyncParsableCommand {
         var handlers: [EntityService] = []
         for entry in configuration.nodes {
             let settings = NodeSettings(listed: entry, of: configuration)
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
-            let entities = EntityService(host: node.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in
+                EntityStore(registry: PlatformKinds.registry)
+            }
+            let entities = EntityService(
+                host: node.replication,
+                registry: PlatformKinds.registry,
+                clock: { Date().timeIntervalSince1970 }
+            )
             node.setEntityHandler(entities)
             handlers.append(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
@@ -73,7 +83,9 @@ struct WritesBench: AsyncParsableCommand {
                 )
             )
         }
-        print("plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply\(nodes == 1 ? "" : route == .spread ? ", clients spread over the nodes" : ", each client at its shard's primary")")
+        print(
+            "plume bench writes: \(nodes) node(s), replication \(configuration.replication > nodes ? nodes : configuration.replication), \(seconds) s per run, each write fsynced on a majority before its reply\(nodes == 1 ? "" : route == .spread ? ", clients spread over the nodes" : ", each client at its shard's primary")"
+        )
         var userCounter = 0
         for clientCount in clients {
             var tokens: [(AccountService, String)] = []
@@ -86,7 +98,11 @@ struct WritesBench: AsyncParsableCommand {
                     // may still have reserved the name it tried.
                     attempt += 1
                     let name = "bench\(userCounter)-\(attempt)"
-                    return try await service.signup(username: name, email: "\(name)@example.com", password: "bench-password")
+                    return try await service.signup(
+                        username: name,
+                        email: "\(name)@example.com",
+                        password: "bench-password"
+                    )
                 }
                 if route == .primary, let id = issued.user.id,
                     let leader = running.firstIndex(where: { $0.node.designatedShard(forKey: UserKind.key(id)) != nil })
@@ -101,13 +117,19 @@ struct WritesBench: AsyncParsableCommand {
             let results = await withTaskGroup(of: (Int, Int, LatencyHistogram).self) { group in
                 for (service, token) in tokens {
                     group.addTask {
-                        var histogram = LatencyHistogram(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                        var histogram = LatencyHistogram(
+                            highestTrackableValue: 60_000_000_000,
+                            numberOfSignificantValueDigits: .three
+                        )
                         var done = 0
                         var failed = 0
                         while ContinuousClock.now < deadline {
                             let start = ContinuousClock.now
                             do {
-                                _ = try await service.updateProfile(accessToken: token, change: .init(bio: "bio \(done)"))
+                                _ = try await service.updateProfile(
+                                    accessToken: token,
+                                    change: .init(bio: "bio \(done)")
+                                )
                                 done += 1
                                 histogram.record(UInt64((ContinuousClock.now - start).nanosecondsClamped))
                             } catch {
@@ -117,7 +139,10 @@ struct WritesBench: AsyncParsableCommand {
                         return (done, failed, histogram)
                     }
                 }
-                var total = (0, 0, LatencyHistogram(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+                var total = (
+                    0, 0,
+                    LatencyHistogram(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                )
                 for await (done, failed, histogram) in group {
                     total.0 += done
                     total.1 += failed
@@ -128,7 +153,8 @@ struct WritesBench: AsyncParsableCommand {
             let cpu = Self.processCPUSeconds() - cpuBefore
             print(
                 String(
-                    format: "clients %4d  %8d writes  %9.0f writes/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  cpu %5.0f µs/write",
+                    format:
+                        "clients %4d  %8d writes  %9.0f writes/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  cpu %5.0f µs/write",
                     clientCount,
                     results.0,
                     Double(results.0) / Double(seconds),

@@ -1,7 +1,8 @@
 import ClusterCore
-@testable import ClusterRuntime
 import Synchronization
 import Testing
+
+@testable import ClusterRuntime
 
 @Suite struct DurabilityGateTests {
     let me = NodeID("n1")!
@@ -26,11 +27,18 @@ import Testing
     }
 
     func reply(_ lsn: UInt64, to node: NodeID) -> DurabilityGate.Outgoing {
-        (shard: 0, message: .appendReply(epoch: Replication.Epoch(number: 1, node: "n2"), success: true, lsn: lsn), to: node)
+        (
+            shard: 0, message: .appendReply(epoch: Replication.Epoch(number: 1, node: "n2"), success: true, lsn: lsn),
+            to: node
+        )
     }
 
     func batch(_ sequence: UInt64, _ messages: [DurabilityGate.Outgoing], durable lsn: UInt64) -> DurabilityGate.Batch {
-        .init(sequence: sequence, messages: messages, durableUpTo: [(shard: UInt32(0), mark: Replication.Durability.Mark(lsn: lsn, rewrites: 0))])
+        .init(
+            sequence: sequence,
+            messages: messages,
+            durableUpTo: [(shard: UInt32(0), mark: Replication.Durability.Mark(lsn: lsn, rewrites: 0))]
+        )
     }
 
     @Test func aReplyLeavesOnlyOnceItsWriteIsReportedAndRepliesKeepTheirOrder() {

@@ -311,7 +311,11 @@ struct KeyValueHandler: EntityHandler {
         let whole = try Zstd.compress(Array("user/a=3\n".utf8))
         for state in [[1, 2, 3, 4], Array(whole.dropLast(3))] as [[UInt8]] {
             let base = Replication.Base(lsn: 10_000, epoch: epoch, config: config, state: state)
-            await running.node.replication.receive(shard: shard, .installSnapshot(epoch: epoch, base: base), from: stranger)
+            await running.node.replication.receive(
+                shard: shard,
+                .installSnapshot(epoch: epoch, base: base),
+                from: stranger
+            )
         }
         #expect(running.node.replication.serves(shard: shard), "the node gave the shard up to the stranger's epoch")
         #expect(try await Self.read("user/a", shards: 256, on: [running][...]) == "1")
@@ -479,7 +483,9 @@ extension ReplicationClusteredTests {
         #expect(waited < .seconds(15), "answered at the callers' 1 s deadline, after \(waited)")
         // Both writes were proposed on n1; it lets them go at their callers' deadline.
         let host = nodes[0].node.replication
-        let released = await eventually(timeout: .seconds(15) - (ContinuousClock.now - started)) { await host.proposalsWaiting == 0 }
+        let released = await eventually(timeout: .seconds(15) - (ContinuousClock.now - started)) {
+            await host.proposalsWaiting == 0
+        }
         let waiting = await host.proposalsWaiting
         #expect(released, "n1 still waits for \(waiting) write(s) its callers gave up on")
         await Self.cancel(nodes[...])

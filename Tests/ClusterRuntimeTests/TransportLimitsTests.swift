@@ -1,10 +1,11 @@
 import ClusterCore
-@testable import ClusterRuntime
 import Logging
 import NIOCore
 import NIOPosix
 import Testing
 import WireProtocol
+
+@testable import ClusterRuntime
 
 /// What the runtime does with messages too large for one frame or one WAL record.
 @Suite struct TransportLimitsTests {
@@ -17,7 +18,12 @@ import WireProtocol
         settings.frameBytesMax = frameBytesMax
         settings.handshakeTimeout = handshakeTimeout
         return ClusterTransport(
-            credentials: .init(clusterName: "limits", nodeID: NodeID(id)!, clusterAddress: NodeAddress(host: "127.0.0.1", port: 1), secret: "s"),
+            credentials: .init(
+                clusterName: "limits",
+                nodeID: NodeID(id)!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: 1),
+                secret: "s"
+            ),
             settings: settings,
             group: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "test.limits"),
@@ -81,7 +87,9 @@ import WireProtocol
 
     @Test func longRunsOfEntriesBecomeSeveralWALRecordsThatReplayTheSame() throws {
         let epoch = Replication.Epoch(number: 2, node: "n1")
-        let entries = (1...3000).map { Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8](repeating: 7, count: 1000))) }
+        let entries = (1...3000).map {
+            Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8](repeating: 7, count: 1000)))
+        }
         let parts = ReplicationLog.walSized(.entries(entries))
         #expect(parts.count >= 3)
         var whole = Replication.Replica.Durable()

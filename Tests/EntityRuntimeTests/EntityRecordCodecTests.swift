@@ -41,7 +41,11 @@ import Testing
         let record = EntityRecord(kind: 1, key: "user/u1", events: [[1, 2, 3]])
         var message = Self.library(record)
         // A newer node's fields: a varint (9), a string (10), a fixed64 (11) and a fixed32 (12).
-        try message.merge(serializedBytes: [0x48, 0x96, 0x01, 0x52, 0x02, 0x68, 0x69] + [0x59] + [UInt8](repeating: 7, count: 8) + [0x65, 1, 2, 3, 4])
+        try message.merge(
+            serializedBytes: [0x48, 0x96, 0x01, 0x52, 0x02, 0x68, 0x69] + [0x59] + [UInt8](repeating: 7, count: 8) + [
+                0x65, 1, 2, 3, 4,
+            ]
+        )
         let newer: [UInt8] = try message.serializedBytes()
         #expect(try EntityRecord.decode(newer) == record)
         let bytes = record.encoded

@@ -14,8 +14,14 @@ import Testing
         var store = EntityStore(registry: TallyKinds.registry)
         try store.apply(Self.added("a", 2), lsn: 1)
         try store.apply(Self.added("a", 3), lsn: 2)
-        try store.apply(EntityRecord.encode(TallyKind.self, key: TallyKind.key("b"), events: [.added(1, by: "x"), .reset]), lsn: 3)
-        #expect(try store.state(of: TallyKind.self, key: TallyKind.key("a")) == Tally.State(total: 5, additions: 2, lastBy: "p"))
+        try store.apply(
+            EntityRecord.encode(TallyKind.self, key: TallyKind.key("b"), events: [.added(1, by: "x"), .reset]),
+            lsn: 3
+        )
+        #expect(
+            try store.state(of: TallyKind.self, key: TallyKind.key("a"))
+                == Tally.State(total: 5, additions: 2, lastBy: "p")
+        )
         #expect(try store.state(of: TallyKind.self, key: TallyKind.key("b")) == Tally.State.initial)
         #expect(try store.state(of: TallyKind.self, key: TallyKind.key("none")) == nil)
 
@@ -39,7 +45,11 @@ import Testing
         // A known kind whose second event is of a case this build does not know (field 15):
         // the first event is not applied either.
         let unknownEvent: [UInt8] = [0x7A, 0x00]
-        let mixed = EntityRecord(kind: TallyKind.tag, key: TallyKind.key("a"), events: [TallyKind.encode(event: .added(5, by: "p")), unknownEvent])
+        let mixed = EntityRecord(
+            kind: TallyKind.tag,
+            key: TallyKind.key("a"),
+            events: [TallyKind.encode(event: .added(5, by: "p")), unknownEvent]
+        )
         #expect(throws: SchemaError.self) { try store.apply(mixed.encoded, lsn: 3) }
         // Bytes that are no record at all.
         #expect(throws: SchemaError.self) { try store.apply([0xFF, 0xFF, 0xFF], lsn: 4) }
@@ -49,7 +59,11 @@ import Testing
 
     @Test func aStateHoldingAKindThisNodeDoesNotKeepIsRefused() throws {
         var writer = ShardStateContainer.Writer()
-        writer.append(kind: TallyKind.tag, key: TallyKind.key("a"), state: TallyKind.encode(state: Tally.State(total: 1, additions: 1, lastBy: "p")))
+        writer.append(
+            kind: TallyKind.tag,
+            key: TallyKind.key("a"),
+            state: TallyKind.encode(state: Tally.State(total: 1, additions: 1, lastBy: "p"))
+        )
         let known = writer.finish()
         var store = EntityStore(registry: TallyKinds.registry)
         try store.restore(known)

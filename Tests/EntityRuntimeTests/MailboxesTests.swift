@@ -8,7 +8,9 @@ import Testing
 @Suite struct MailboxesTests {
     /// Waits (bounded: 10 s) until `count` callers are queued for `key`.
     static func waitUntil(_ mailboxes: Mailboxes, queues count: Int, for key: String) async throws {
-        let queued = await eventually(timeout: .seconds(10), every: .milliseconds(5)) { mailboxes.waiting(for: key) == count }
+        let queued = await eventually(timeout: .seconds(10), every: .milliseconds(5)) {
+            mailboxes.waiting(for: key) == count
+        }
         try #require(queued)
     }
 

@@ -79,7 +79,8 @@ extension TallySchema {
 
     static func encode(failure: Tally.Failure) -> [UInt8] {
         switch failure {
-        case .notPositive(let amount): Protobuf.bytes(Plume_Tally_Failure.with { $0.notPositive = .with { $0.amount = amount } })
+        case .notPositive(let amount):
+            Protobuf.bytes(Plume_Tally_Failure.with { $0.notPositive = .with { $0.amount = amount } })
         }
     }
 

@@ -60,7 +60,9 @@ enum TallyKind: EntityKind {
     static let keyPrefix = "tally/"
     static let durability = Durability.replicated
 
-    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure) -> Tally.State {
+    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure)
+        -> Tally.State
+    {
         state
     }
 
@@ -78,7 +80,9 @@ enum SoftTallyKind: EntityKind {
     static let keyPrefix = "softtally/"
     static let durability = Durability.soft
 
-    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure) -> Tally.State {
+    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure)
+        -> Tally.State
+    {
         state
     }
 

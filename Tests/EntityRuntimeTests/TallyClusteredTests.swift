@@ -45,7 +45,8 @@ import WireProtocol
                 let report = try #require(try await running.node.replication.checkpoint())
                 #expect(report.snapshotsWritten == configuration.shards)
                 for index in 0..<10 {
-                    expected["t\(index)"] = try await entities.ref(TallyKind.self, "t\(index)").ask(.add(100, by: "q")).total
+                    expected["t\(index)"] = try await entities.ref(TallyKind.self, "t\(index)").ask(.add(100, by: "q"))
+                        .total
                 }
                 #expect(expected["t3"] == 104)
 
@@ -95,14 +96,19 @@ import WireProtocol
             for running in nodes {
                 for index in 0..<30 {
                     let state = try await running.entities.ref(TallyKind.self, "r\(index)").read(.total)
-                    #expect(state.total == Int64(index + 1001) && state.additions == 2, "r\(index) via \(running.node.settings.nodeID)")
+                    #expect(
+                        state.total == Int64(index + 1001) && state.additions == 2,
+                        "r\(index) via \(running.node.settings.nodeID)"
+                    )
                 }
             }
             // A node leaves: the others take its shards over with every acknowledged write.
             try await nodes[0].stop()
             try await TallyNode.waitUntilServing(Array(nodes[1...]), shards: configuration.shards)
             for index in 0..<30 {
-                let state = try await nodes[1 + index % 2].entities.ref(TallyKind.self, "r\(index)").ask(.add(1, by: "late"))
+                let state = try await nodes[1 + index % 2].entities.ref(TallyKind.self, "r\(index)").ask(
+                    .add(1, by: "late")
+                )
                 #expect(state.total == Int64(index + 1002), "r\(index)")
             }
             try await nodes[1].stop()
@@ -139,16 +145,22 @@ import WireProtocol
                 }
                 #expect(cluster.kind == .unavailable)
                 // … while the other shards serve on.
-                let other = try #require((0..<100).lazy.map { "o\($0)" }.first {
-                    Placement.shard(forKey: TallyKind.key($0), shardCount: configuration.shards) != Int(shard)
-                })
+                let other = try #require(
+                    (0..<100).lazy.map { "o\($0)" }.first {
+                        Placement.shard(forKey: TallyKind.key($0), shardCount: configuration.shards) != Int(shard)
+                    }
+                )
                 #expect(try await running.entities.ref(TallyKind.self, other).ask(.add(1, by: "ada")).total == 1)
                 try await running.stop()
             }
             // Restarted, it meets the record again and stops there again: never skipped.
             let restarted = try TallyNode.start(entry, of: configuration)
             let host = restarted.node.replication
-            #expect(await eventually { (0..<UInt32(configuration.shards)).count { host.serves(shard: $0) } == configuration.shards - 1 })
+            #expect(
+                await eventually {
+                    (0..<UInt32(configuration.shards)).count { host.serves(shard: $0) } == configuration.shards - 1
+                }
+            )
             #expect(!host.serves(shard: shard))
             #expect(await restarted.node.replication.stalledReason(shard: shard) != nil)
             try await restarted.stop()

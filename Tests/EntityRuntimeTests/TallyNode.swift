@@ -30,8 +30,13 @@ struct TallyNode {
         settings.checkpointAtShutdown = checkpointAtShutdown
         var logger = Logger(label: "test.\(entry.id)")
         logger.logLevel = .critical
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: TallyKinds.registry) }
-        let service = EntityService(host: node.replication, registry: TallyKinds.registry, clock: { Date().timeIntervalSince1970 })
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: TallyKinds.registry)
+        }
+        let service = EntityService(
+            host: node.replication,
+            registry: TallyKinds.registry,
+            clock: { Date().timeIntervalSince1970 }
+        )
         node.setEntityHandler(service)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         return TallyNode(node: node, service: service, group: group, task: Task { try await group.run() })
@@ -71,7 +76,9 @@ struct TallyNode {
 }
 
 /// Runs `body`, returning the failure it throws (nil if it succeeds).
-func failure<K: EntityKind>(_ kind: K.Type, _ body: () async throws(EntityFailure<K.Failure>) -> Void) async -> EntityFailure<K.Failure>? {
+func failure<K: EntityKind>(_ kind: K.Type, _ body: () async throws(EntityFailure<K.Failure>) -> Void) async
+    -> EntityFailure<K.Failure>?
+{
     do {
         try await body()
         return nil

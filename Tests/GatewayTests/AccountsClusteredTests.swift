@@ -39,8 +39,14 @@ import WireProtocol
             settings.leaveOnStorageFailure = leaveOnStorageFailure
             var logger = Logger(label: "test.\(entry.id)")
             logger.logLevel = .warning
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
-            let entities = EntityService(host: node.replication, registry: PlatformKinds.registry, clock: { Date().timeIntervalSince1970 })
+            let node = try ClusterNode(settings: settings, logger: logger) { _ in
+                EntityStore(registry: PlatformKinds.registry)
+            }
+            let entities = EntityService(
+                host: node.replication,
+                registry: PlatformKinds.registry,
+                clock: { Date().timeIntervalSince1970 }
+            )
             node.setEntityHandler(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
             let accounts = await AccountService(
@@ -71,7 +77,11 @@ import WireProtocol
     ) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try await startCluster(root: root, commitTimeout: commitTimeout, leaveOnStorageFailure: leaveOnStorageFailure)
+        let nodes = try await startCluster(
+            root: root,
+            commitTimeout: commitTimeout,
+            leaveOnStorageFailure: leaveOnStorageFailure
+        )
         defer { for running in nodes { running.task.cancel() } }
         try await warmUp(nodes)
         try await body(nodes, root)
@@ -108,15 +118,18 @@ import WireProtocol
     @Test(.timeLimit(.minutes(2)))
     func anEntityWaitsForTheOutcomeOfAWriteItsCallerGaveUpOn() async throws {
         // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-        try await Self.withCluster("plume-fence", commitTimeout: .seconds(8), leaveOnStorageFailure: false) { nodes, root in
+        try await Self.withCluster("plume-fence", commitTimeout: .seconds(8), leaveOnStorageFailure: false) {
+            nodes,
+            root in
             // A name on a shard n1 serves (waiting, bounded, for shards still electing).
             var led: (String, UInt32)?
             _ = await eventually(every: .milliseconds(100)) {
-                led = (0..<300).lazy.map { NameReservationKind.username("fence\($0)") }.compactMap { key in
-                    nodes[0].node.designatedShard(forKey: key).flatMap {
-                        nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
-                    }
-                }.first
+                led =
+                    (0..<300).lazy.map { NameReservationKind.username("fence\($0)") }.compactMap { key in
+                        nodes[0].node.designatedShard(forKey: key).flatMap {
+                            nodes[0].node.replication.serves(shard: $0) ? (key, $0) : nil
+                        }
+                    }.first
                 return led != nil
             }
             let (key, shard) = try #require(led, "n1 leads none of the names tried")
@@ -148,7 +161,13 @@ import WireProtocol
                 }
             }
             async let local = failure {
-                _ = try await entities.run(NameReservationKind.self, shard: shard, key: key, .read(.owner), deadline: .now + .seconds(1))
+                _ = try await entities.run(
+                    NameReservationKind.self,
+                    shard: shard,
+                    key: key,
+                    .read(.owner),
+                    deadline: .now + .seconds(1)
+                )
             }
             async let forwarded = failure {
                 let read = EntityRequest<NameReservationKind>.read(.owner)
@@ -160,7 +179,13 @@ import WireProtocol
             // reply is late, n2 can only say `timeout`. Either way the read was not answered.
             #expect([.notStarted, .timeout].contains(errors[1] as? ReplicationError), "\(errors)")
             // Then the entity goes on: the read answers (nothing was committed), not before.
-            let reply = try await entities.run(NameReservationKind.self, shard: shard, key: key, .read(.owner), deadline: .now + .seconds(20))
+            let reply = try await entities.run(
+                NameReservationKind.self,
+                shard: shard,
+                key: key,
+                .read(.owner),
+                deadline: .now + .seconds(20)
+            )
             #expect(try reply.get() == NameReservation.State())
             let waited = ContinuousClock.now - started
             #expect(waited >= .seconds(7.5), "the read answered \(waited) after the write, before its commit deadline")
@@ -233,7 +258,11 @@ import WireProtocol
     @Test(.timeLimit(.minutes(2)))
     func theLargestProfileIsStoredWholeThroughEveryNode() async throws {
         try await Self.withCluster("plume-profile") { nodes, _ in
-            let tokens = try await nodes[0].accounts.signup(username: "wide", email: "wide@example.com", password: "password w")
+            let tokens = try await nodes[0].accounts.signup(
+                username: "wide",
+                email: "wide@example.com",
+                password: "password w"
+            )
             for (index, running) in nodes.enumerated() {
                 let bio = String(repeating: ["🎮", "🐉", "é"][index], count: 512)
                 let change = User.ProfileChange(
@@ -245,13 +274,20 @@ import WireProtocol
                 #expect(updated.profile.bio == bio)
                 for reader in nodes {
                     let seen = try await reader.accounts.me(accessToken: tokens.accessToken)
-                    #expect(seen.profile.bio == bio, "update through n\(index + 1), read through \(reader.node.settings.nodeID)")
+                    #expect(
+                        seen.profile.bio == bio,
+                        "update through n\(index + 1), read through \(reader.node.settings.nodeID)"
+                    )
                     #expect(seen.profile.displayName == change.displayName)
                     #expect(seen.profile.avatarURL == change.avatarURL)
                 }
             }
             let longName = await #expect(throws: AccountService.Failure.self) {
-                try await nodes[1].accounts.login(username: String(repeating: "w", count: 5000), email: nil, password: "password w")
+                try await nodes[1].accounts.login(
+                    username: String(repeating: "w", count: 5000),
+                    email: nil,
+                    password: "password w"
+                )
             }
             #expect(longName?.kind == .badCredentials)
             let longID = await #expect(throws: AccountService.Failure.self) {

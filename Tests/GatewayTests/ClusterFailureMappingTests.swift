@@ -42,7 +42,9 @@ import Testing
             )
         }
         router.get("/timeout") { _, _ -> String in
-            throw AccountsController<PlumeRequestContext>.apiError(AccountService.Failure(ClusterFailure(ReplicationError.timeout)))
+            throw AccountsController<PlumeRequestContext>.apiError(
+                AccountService.Failure(ClusterFailure(ReplicationError.timeout))
+            )
         }
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/overloaded", method: .get) { response in

@@ -42,11 +42,17 @@ import WireProtocol
         _ body: @Sendable (_ transport: NodeEntityTransport, _ clock: ClockOffset) async throws -> Void
     ) async throws {
         let clock = ClockOffset()
-        try await StandaloneAccountsNode.with(clock: { clock.now }) { running in try await body(running.transport, clock) }
+        try await StandaloneAccountsNode.with(clock: { clock.now }) { running in
+            try await body(running.transport, clock)
+        }
     }
 
     static func accounts(_ transport: any EntityTransport) async -> AccountService {
-        await AccountService(tokenSecret: "saga", hasher: PasswordHasher(rounds: 1 << 10), entities: Entities(transport))
+        await AccountService(
+            tokenSecret: "saga",
+            hasher: PasswordHasher(rounds: 1 << 10),
+            entities: Entities(transport)
+        )
     }
 
     static func kind(of body: () async throws -> Void) async -> AccountService.Failure.Kind? {
@@ -67,7 +73,8 @@ import WireProtocol
             // The node never sees the confirmations; the signup's client gets `timeout`.
             var hooked = HookedTransport(inner: transport)
             hooked.before = { _, request in
-                guard let request = request as? EntityRequest<NameReservationKind>, case .command(.confirm) = request else {
+                guard let request = request as? EntityRequest<NameReservationKind>, case .command(.confirm) = request
+                else {
                     return nil
                 }
                 return ClusterFailure(ReplicationError.timeout)
@@ -105,9 +112,15 @@ import WireProtocol
             // signup takes the username.
             var hooked = HookedTransport(inner: transport)
             hooked.after = { _, request in
-                guard let request = request as? EntityRequest<UserKind>, case .command(.create) = request else { return }
+                guard let request = request as? EntityRequest<UserKind>, case .command(.create) = request else {
+                    return
+                }
                 clock.advance(NameReservation.reservationTTL + 1)
-                _ = try? await plain.signup(username: "grace", email: "grace@example.org", password: "the thief's password")
+                _ = try? await plain.signup(
+                    username: "grace",
+                    email: "grace@example.org",
+                    password: "the thief's password"
+                )
             }
             let slow = await Self.accounts(hooked)
             let signup = await Self.kind {

@@ -50,7 +50,9 @@ struct StandaloneAccountsNode {
         settings.dataDirectory = directory
         var logger = Logger(label: "test.accounts")
         logger.logLevel = .warning
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in EntityStore(registry: PlatformKinds.registry) }
+        let node = try ClusterNode(settings: settings, logger: logger) { _ in
+            EntityStore(registry: PlatformKinds.registry)
+        }
         node.setEntityHandler(EntityService(host: node.replication, registry: PlatformKinds.registry, clock: clock))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let running = Task { try await group.run() }
@@ -64,7 +66,12 @@ struct StandaloneAccountsNode {
         )
         // Until the node serves its shards (bounded): a read answers.
         let warmUp = Entities(transport).ref(NameReservationKind.self, key: NameReservationKind.username("warm-up"))
-        guard await eventually(timeout: .seconds(30), every: .milliseconds(100), { (try? await warmUp.read(.owner)) != nil })
+        guard
+            await eventually(
+                timeout: .seconds(30),
+                every: .milliseconds(100),
+                { (try? await warmUp.read(.owner)) != nil }
+            )
         else {
             try? await started.stop()
             throw ReplicationError.timeout

@@ -6,13 +6,21 @@ import Testing
 /// names both versions and what to do, before it reads anything.
 @Suite struct DataFormatTests {
     static func withDirectory(_ body: (String) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-format-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "plume-format-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try body(directory)
     }
 
     static func open(_ directory: String, format: Int = DataFormat.current) throws {
-        _ = try Storage.open(directory: directory, segmentBytes: 1 << 20, format: format, restore: { _ in }, apply: { _ in })
+        _ = try Storage.open(
+            directory: directory,
+            segmentBytes: 1 << 20,
+            format: format,
+            restore: { _ in },
+            apply: { _ in }
+        )
     }
 
     @Test func aNewDirectoryIsMarkedAndOpensAgain() throws {
@@ -49,7 +57,10 @@ import Testing
                 try Self.open(directory)
                 Issue.record("a newer directory was opened")
             } catch {
-                #expect("\(error)".contains("format \(DataFormat.current + 1)") && "\(error)".contains("newer Plume"), "\(error)")
+                #expect(
+                    "\(error)".contains("format \(DataFormat.current + 1)") && "\(error)".contains("newer Plume"),
+                    "\(error)"
+                )
             }
         }
     }

@@ -11,23 +11,41 @@ import Testing
         EntityRecord.encode(
             UserKind.self,
             key: UserKind.key("u\(index)"),
-            events: [.created(id: "u\(index)", username: "player\(index)", email: "p\(index)@example.com", passwordHash: "h", at: 1)]
+            events: [
+                .created(
+                    id: "u\(index)",
+                    username: "player\(index)",
+                    email: "p\(index)@example.com",
+                    passwordHash: "h",
+                    at: 1
+                )
+            ]
         )
     }
 
     static func renamed(_ index: Int, _ name: String) -> [UInt8] {
-        EntityRecord.encode(UserKind.self, key: UserKind.key("u\(index)"), events: [.profileUpdated(User.Profile(displayName: name))])
+        EntityRecord.encode(
+            UserKind.self,
+            key: UserKind.key("u\(index)"),
+            events: [.profileUpdated(User.Profile(displayName: name))]
+        )
     }
 
     static func reserved(_ name: String, by user: String) -> [UInt8] {
-        EntityRecord.encode(NameReservationKind.self, key: NameReservationKind.username(name), events: [.reserved(userID: user, at: 2)])
+        EntityRecord.encode(
+            NameReservationKind.self,
+            key: NameReservationKind.username(name),
+            events: [.reserved(userID: user, at: 2)]
+        )
     }
 
     /// Every entity's state, read through the public accessors.
     static func contents(_ store: EntityStore, users: Range<Int>, names: [String]) throws -> [String: String] {
         var result: [String: String] = [:]
         for index in users {
-            if let user = try store.state(of: UserKind.self, key: UserKind.key("u\(index)")) { result["u\(index)"] = "\(user)" }
+            if let user = try store.state(of: UserKind.self, key: UserKind.key("u\(index)")) {
+                result["u\(index)"] = "\(user)"
+            }
         }
         for name in names {
             if let state = try store.state(of: NameReservationKind.self, key: NameReservationKind.username(name)) {
@@ -80,7 +98,9 @@ import Testing
 
         // Activate and passivate again many times: the arena is compacted, nothing is lost.
         for round in 0..<30 {
-            for index in 0..<50 { try store.apply(Self.renamed(index, "r\(round)"), lsn: UInt64(100 + round * 50 + index)) }
+            for index in 0..<50 {
+                try store.apply(Self.renamed(index, "r\(round)"), lsn: UInt64(100 + round * 50 + index))
+            }
             store.passivate(idleSince: .now)
         }
         #expect(store.activeCount == 0 && store.passiveCount == 50)
@@ -88,7 +108,10 @@ import Testing
 
         var restored = EntityStore(registry: PlatformKinds.registry)
         try restored.restore(store.snapshot())
-        #expect(try Self.contents(restored, users: 0..<50, names: []) == (try Self.contents(store, users: 0..<50, names: [])))
+        #expect(
+            try Self.contents(restored, users: 0..<50, names: [])
+                == (try Self.contents(store, users: 0..<50, names: []))
+        )
     }
 
     @Test func aDamagedSnapshotIsRefused() throws {

@@ -2,21 +2,37 @@ import GameDomain
 
 /// Values of every message of every platform kind, for the golden-bytes test.
 enum SchemaFixtures {
-    static let change = User.ProfileChange(displayName: "Ada L.", bio: "first ✓", avatarURL: .some(nil), country: .some("GB"))
-    static let profile = User.Profile(displayName: "Ada L.", bio: "first ✓", avatarURL: "https://x/a.png", country: "GB")
+    static let change = User.ProfileChange(
+        displayName: "Ada L.",
+        bio: "first ✓",
+        avatarURL: .some(nil),
+        country: .some("GB")
+    )
+    static let profile = User.Profile(
+        displayName: "Ada L.",
+        bio: "first ✓",
+        avatarURL: "https://x/a.png",
+        country: "GB"
+    )
 
     static let userCommands: [(String, User.Command)] = [
         ("create", .create(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$h")),
         ("updateProfile", .updateProfile(change)),
         ("updateProfileEmpty", .updateProfile(User.ProfileChange())),
-        ("updateProfileInSession", .updateProfileInSession(sessionID: "s1", User.ProfileChange(avatarURL: .some("https://x/b.png")))),
+        (
+            "updateProfileInSession",
+            .updateProfileInSession(sessionID: "s1", User.ProfileChange(avatarURL: .some("https://x/b.png")))
+        ),
         ("openSession", .openSession(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5)),
         ("refresh", .refresh(sessionID: "s1", presentedHash: "h1", newHash: "h2", expiresAt: 1_795_000_900.25)),
         ("closeSession", .closeSession(id: "s1")),
     ]
 
     static let userEvents: [(String, User.Event)] = [
-        ("created", .created(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$h", at: 1_795_000_000)),
+        (
+            "created",
+            .created(id: "u1", username: "Ada", email: "ada@example.com", passwordHash: "scrypt$h", at: 1_795_000_000)
+        ),
         ("profileUpdated", .profileUpdated(profile)),
         ("profileUpdatedBare", .profileUpdated(User.Profile(displayName: "Ada"))),
         ("sessionOpened", .sessionOpened(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5)),
@@ -34,15 +50,26 @@ enum SchemaFixtures {
         state.passwordHash = "scrypt$h"
         state.profile = profile
         state.createdAt = 1_795_000_000
-        state.sessions["s2"] = User.Session(id: "s2", refreshTokenHash: "h2", expiresAt: 1_795_000_900.25, isRevoked: true)
-        state.sessions["s1"] = User.Session(id: "s1", refreshTokenHash: "h1", expiresAt: 1_795_000_000.5, isRevoked: false)
+        state.sessions["s2"] = User.Session(
+            id: "s2",
+            refreshTokenHash: "h2",
+            expiresAt: 1_795_000_900.25,
+            isRevoked: true
+        )
+        state.sessions["s1"] = User.Session(
+            id: "s1",
+            refreshTokenHash: "h1",
+            expiresAt: 1_795_000_000.5,
+            isRevoked: false
+        )
         return state
     }
 
     static let userStates: [(String, User.State)] = [("full", userState), ("initial", .initial)]
 
     static let userFailures: [(String, User.Failure)] = [
-        ("alreadyExists", .alreadyExists), ("notFound", .notFound), ("invalid", .invalid(field: "bio", message: "too long")),
+        ("alreadyExists", .alreadyExists), ("notFound", .notFound),
+        ("invalid", .invalid(field: "bio", message: "too long")),
         ("sessionInvalid", .sessionInvalid), ("sessionRevoked", .sessionRevoked),
     ]
 
@@ -65,5 +92,7 @@ enum SchemaFixtures {
 
     static let nameStates: [(String, NameReservation.State)] = [("confirmed", nameState), ("initial", .initial)]
 
-    static let nameFailures: [(String, NameReservation.Failure)] = [("taken", .taken), ("notReservedBy", .notReservedBy("u2"))]
+    static let nameFailures: [(String, NameReservation.Failure)] = [
+        ("taken", .taken), ("notReservedBy", .notReservedBy("u2")),
+    ]
 }

@@ -19,15 +19,18 @@ import WireProtocol
         "user.command.openSession": "1a110a0273311202683119000020b061bfda41",
         "user.command.refresh": "22150a027331120268311a026832210000109162bfda41",
         "user.command.closeSession": "2a040a027331",
-        "user.event.created": "0a2d0a02753112034164611a0f616461406578616d706c652e636f6d2208736372797074246829000000b061bfda41",
-        "user.event.profileUpdated": "122a0a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e6722024742",
+        "user.event.created":
+            "0a2d0a02753112034164611a0f616461406578616d706c652e636f6d2208736372797074246829000000b061bfda41",
+        "user.event.profileUpdated":
+            "122a0a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e6722024742",
         "user.event.profileUpdatedBare": "12070a050a03416461",
         "user.event.sessionOpened": "1a110a0273311202683119000020b061bfda41",
         "user.event.refreshRotated": "22110a02733112026832190000109162bfda41",
         "user.event.sessionRevokedLogout": "2a060a0273311001",
         "user.event.sessionRevokedReused": "2a060a0273311002",
         "user.event.sessionsForgotten": "32080a0273310a027332",
-        "user.state.full": "0a02753112034164611a0f616461406578616d706c652e636f6d220873637279707424682a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e672202474231000000b061bfda413a110a0273311202683119000020b061bfda413a130a02733212026832190000109162bfda412001",
+        "user.state.full":
+            "0a02753112034164611a0f616461406578616d706c652e636f6d220873637279707424682a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e672202474231000000b061bfda413a110a0273311202683119000020b061bfda413a130a02733212026832190000109162bfda412001",
         "user.state.initial": "2a00",
         "user.read.account": "0a00",
         "user.failure.alreadyExists": "0a00",
@@ -73,18 +76,48 @@ import WireProtocol
 
     @Test func userMessages() throws {
         for (name, value) in SchemaFixtures.userCommands {
-            try Self.check("user.command.\(name)", value, encode: UserKind.encode(command:), decode: UserKind.decode(command:))
+            try Self.check(
+                "user.command.\(name)",
+                value,
+                encode: UserKind.encode(command:),
+                decode: UserKind.decode(command:)
+            )
         }
         for (name, value) in SchemaFixtures.userEvents {
-            try Self.check("user.event.\(name)", value, encode: UserKind.encode(event:), decode: UserKind.decode(event:))
+            try Self.check(
+                "user.event.\(name)",
+                value,
+                encode: UserKind.encode(event:),
+                decode: UserKind.decode(event:)
+            )
         }
         for (name, value) in SchemaFixtures.userStates {
-            try Self.check("user.state.\(name)", value, encode: UserKind.encode(state:), decode: UserKind.decode(state:))
-            try Self.check("user.state.\(name)", value, encode: UserKind.encode(reply:), decode: UserKind.decode(reply:))
+            try Self.check(
+                "user.state.\(name)",
+                value,
+                encode: UserKind.encode(state:),
+                decode: UserKind.decode(state:)
+            )
+            try Self.check(
+                "user.state.\(name)",
+                value,
+                encode: UserKind.encode(reply:),
+                decode: UserKind.decode(reply:)
+            )
         }
-        try Self.check("user.read.account", UserKind.Read.account, encode: UserKind.encode(read:), decode: UserKind.decode(read:))
+        try Self.check(
+            "user.read.account",
+            UserKind.Read.account,
+            encode: UserKind.encode(read:),
+            decode: UserKind.decode(read:)
+        )
         for (name, value) in SchemaFixtures.userFailures {
-            try Self.check("user.failure.\(name)", value, encode: UserKind.encode(failure:), decode: UserKind.decode(failure:))
+            try Self.check(
+                "user.failure.\(name)",
+                value,
+                encode: UserKind.encode(failure:),
+                decode: UserKind.decode(failure:)
+            )
         }
     }
 
@@ -113,7 +146,8 @@ import WireProtocol
         )
         try Self.check("entity.record", record, encode: \.encoded, decode: EntityRecord.decode)
         #expect(
-            EntityRequest<NameReservationKind>.command(.reserve(userID: "u1")).encoded == (try Self.bytes("entity.request.command"))
+            EntityRequest<NameReservationKind>.command(.reserve(userID: "u1")).encoded
+                == (try Self.bytes("entity.request.command"))
         )
         #expect(EntityRequest<UserKind>.read(.account).encoded == (try Self.bytes("entity.request.read")))
     }

@@ -9,7 +9,9 @@ import WireProtocol
     static let base = Replication.Base(lsn: 10, epoch: epoch, config: config, state: Array(0...255))
 
     /// More entries than one replication message may carry: a log adopted by a new primary.
-    static let longLog = (11...5010).map { Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8($0 % 256)])) }
+    static let longLog = (11...5010).map {
+        Replication.Entry(epoch: epoch, lsn: UInt64($0), payload: .command([UInt8($0 % 256)]))
+    }
 
     static let changes: [Replication.Replica.DurableChange] = [
         .promised(config),
@@ -27,7 +29,9 @@ import WireProtocol
         let (type, payload) = Wire.DurableRecord.encode(change)
         #expect(try Wire.DurableRecord.decode(type: type, payload: payload) == change)
         for length in stride(from: 0, to: payload.count, by: max(1, payload.count / 200)) {
-            #expect(throws: Wire.CodecError.self) { try Wire.DurableRecord.decode(type: type, payload: Array(payload.prefix(length))) }
+            #expect(throws: Wire.CodecError.self) {
+                try Wire.DurableRecord.decode(type: type, payload: Array(payload.prefix(length)))
+            }
         }
         #expect(throws: Wire.CodecError.self) { try Wire.DurableRecord.decode(type: type, payload: payload + [0]) }
     }

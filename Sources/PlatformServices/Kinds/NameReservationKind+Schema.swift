@@ -78,7 +78,9 @@ extension NameReservationKind {
     }
 
     public static func encode(reply: NameReservation.State) -> [UInt8] { encode(state: reply) }
-    public static func decode(reply bytes: [UInt8]) throws(SchemaError) -> NameReservation.State { try decode(state: bytes) }
+    public static func decode(reply bytes: [UInt8]) throws(SchemaError) -> NameReservation.State {
+        try decode(state: bytes)
+    }
 
     public static func encode(failure: NameReservation.Failure) -> [UInt8] {
         var message = Plume_Name_Failure()

@@ -23,7 +23,9 @@ public enum NameReservationKind: EntityKind {
         state: NameReservation.State
     ) throws(NameReservation.Failure) -> NameReservation.State { state }
 
-    public static func read(_ read: Read, state: NameReservation.State) throws(NameReservation.Failure) -> NameReservation.State {
+    public static func read(_ read: Read, state: NameReservation.State) throws(NameReservation.Failure)
+        -> NameReservation.State
+    {
         state
     }
 

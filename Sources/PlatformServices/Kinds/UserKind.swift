@@ -19,7 +19,9 @@ public enum UserKind: EntityKind {
 
     /// A command answers with the state without its secrets; a refresh token presented twice
     /// revokes its session (the event is written) and is refused.
-    public static func reply(to command: User.Command, events: [User.Event], state: User.State) throws(User.Failure) -> User.State {
+    public static func reply(to command: User.Command, events: [User.Event], state: User.State) throws(User.Failure)
+        -> User.State
+    {
         if events.contains(where: { if case .sessionRevoked(_, .refreshTokenReused) = $0 { true } else { false } }) {
             throw .sessionRevoked
         }
