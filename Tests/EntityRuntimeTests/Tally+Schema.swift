@@ -8,6 +8,13 @@ extension TallyKind: TallySchema {}
 extension SoftTallyKind: TallySchema {}
 
 extension TallySchema {
+    /// Every command and read answers with the tally.
+    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure)
+        -> Tally.State
+    { state }
+
+    static func read(_ read: TallyKind.Read, state: Tally.State) throws(Tally.Failure) -> Tally.State { state }
+
     static func encode(command: Tally.Command) -> [UInt8] {
         var message = Plume_Tally_Command()
         switch command {

@@ -60,13 +60,6 @@ enum TallyKind: EntityKind {
     static let keyPrefix = "tally/"
     static let durability = Durability.replicated
 
-    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure)
-        -> Tally.State
-    {
-        state
-    }
-
-    static func read(_ read: Read, state: Tally.State) throws(Tally.Failure) -> Tally.State { state }
 }
 
 /// The same aggregate kept in memory on the primary only: `softtally/<id>`.
@@ -80,13 +73,6 @@ enum SoftTallyKind: EntityKind {
     static let keyPrefix = "softtally/"
     static let durability = Durability.soft
 
-    static func reply(to command: Tally.Command, events: [Tally.Event], state: Tally.State) throws(Tally.Failure)
-        -> Tally.State
-    {
-        state
-    }
-
-    static func read(_ read: Read, state: Tally.State) throws(Tally.Failure) -> Tally.State { state }
 }
 
 /// The test kinds' registration: one line each.
