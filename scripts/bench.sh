@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery [extra args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -20,6 +20,7 @@ writes)
     ;;
 failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
 recovery) "$bin" bench recovery "$@" ;;
+http) PLUME_BIN=$PWD/$bin python3 scripts/bench_http.py "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
@@ -31,5 +32,5 @@ all)
     PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py
     "$bin" bench recovery
     ;;
-*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover|recovery]" >&2; exit 2 ;;
+*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover|recovery|http]" >&2; exit 2 ;;
 esac
