@@ -90,11 +90,26 @@ public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable
         try throttle.admit(client: throttle.clientAddress(headers: request.headers, peer: context.remoteAddress))
     }
 
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, spaces
+    /// and tabs around the token ignored), read byte by byte: no Foundation string work per request.
     func bearer(_ request: Request) throws -> String {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            case let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces), !token.isEmpty
-        else { throw APIError(.unauthorized, code: "unauthorized", message: "missing bearer access token") }
+        guard let header = request.headers[.authorization], let token = Self.bearerToken(header) else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "missing bearer access token")
+        }
         return token
+    }
+
+    static func bearerToken(_ header: String) -> String? {
+        let bytes = header.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes, scheme).allSatisfy({ byte, expected in expected == 0x20 ? byte == 0x20 : byte | 0x20 == expected })
+        else { return nil }
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        var token = bytes.dropFirst(scheme.count)
+        while let first = token.first, isBlank(first) { token = token.dropFirst() }
+        while let last = token.last, isBlank(last) { token = token.dropLast() }
+        return token.isEmpty ? nil : String(decoding: token, as: UTF8.self)
     }
 
     /// Runs an account operation, mapping its failures to the HTTP error shape.
@@ -123,8 +138,34 @@ public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable
 }
 
 /// A JSON object body, read with a size bound and typed accessors that fail with 400/422.
+/// Decoded by one `JSONDecoder` made once (no `JSONSerialization`, `NSDictionary` or dynamic
+/// casts per request); each member is kept only as far as the accessors need it.
 struct JSONBody {
-    let object: [String: Any]
+    /// A member's value: a string, `null`, or anything else (which no accessor takes).
+    enum Value: Decodable {
+        case string(String)
+        case null
+        case other
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() {
+                self = .null
+            } else if let text = try? container.decode(String.self) {
+                self = .string(text)
+            } else if (try? container.decode(Bool.self)) != nil || (try? container.decode(Double.self)) != nil
+                || (try? container.decode([Value].self)) != nil || (try? container.decode([String: Value].self)) != nil
+            {
+                self = .other
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
+            }
+        }
+    }
+
+    static let decoder = JSONDecoder()
+
+    let object: [String: Value]
 
     init(_ request: Request, context: some RequestContext) async throws {
         let buffer: ByteBuffer
@@ -133,7 +174,7 @@ struct JSONBody {
         } catch {
             throw APIError(.contentTooLarge, code: "payload_too_large", message: "the body exceeds \(AccountsController<PlumeRequestContext>.bodyBytesMax) bytes")
         }
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)), let object = parsed as? [String: Any] else {
+        guard let object = try? Self.decoder.decode([String: Value].self, from: buffer) else {
             throw APIError(.badRequest, code: "malformed_json", message: "the body is not a JSON object")
         }
         self.object = object
@@ -147,21 +188,22 @@ struct JSONBody {
     }
 
     func optionalString(_ key: String) throws -> String? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let text = value as? String else {
-            throw APIError(.unprocessableContent, code: "invalid_\(key)", message: "\(key) must be a string")
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        case .other?: throw APIError(.unprocessableContent, code: "invalid_\(key)", message: "\(key) must be a string")
         }
-        return text
     }
 
     /// Absent: leave as is; `null`: clear; a string: set.
     func nullableString(_ key: String) throws -> String?? {
-        guard let value = object[key] else { return .none }
-        if value is NSNull { return .some(.none) }
-        guard let text = value as? String else {
+        switch object[key] {
+        case nil: return .none
+        case .null?: return .some(.none)
+        case .string(let text)?: return .some(text)
+        case .other?:
             throw APIError(.unprocessableContent, code: "invalid_\(key)", message: "\(key) must be a string or null")
         }
-        return .some(text)
     }
 
     func allowOnly(_ keys: Set<String>) throws {
@@ -196,7 +238,7 @@ struct UserBody: Encodable {
         bio = user.profile.bio
         avatarURL = user.profile.avatarURL
         country = user.profile.country
-        createdAt = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: user.createdAt))
+        createdAt = Timestamp.rfc3339(user.createdAt)
     }
 }
 
