@@ -163,6 +163,7 @@ let package = Package(
             dependencies: [
                 "PlatformServices", "EntityRuntime", "ClusterRuntime", "ClusterCore", "GameDomain", "WireProtocol",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

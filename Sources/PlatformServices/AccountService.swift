@@ -362,17 +362,38 @@ public final class AccountService: Sendable {
         }
     }
 
+    /// The SHA-256 of a token, as lowercase hex (what the user entity stores for a refresh token).
     static func digest(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(token.utf8)) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
+    /// `bytes` random bytes as unpadded base64url (RFC 4648 §5).
     static func randomToken(bytes: Int) -> String {
         var random = SystemRandomNumberGenerator()
         let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &random) }
-        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
-            of: "/",
-            with: "_"
-        )
-        .replacingOccurrences(of: "=", with: "")
+        return base64URL(raw)
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var bits = 0
+            for byte in chunk { bits = bits << 8 | Int(byte) }
+            bits <<= 8 * (3 - chunk.count)
+            for position in 0...chunk.count { text.append(alphabet[(bits >> (18 - 6 * position)) & 0x3F]) }
+            index += 3
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
