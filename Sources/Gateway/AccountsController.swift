@@ -28,7 +28,7 @@ public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable
                     password: try body.string("password")
                 )
             }
-            return try JSONResponse.make(TokensBody(tokens), status: .created)
+            return try JSONResponse.make(TokensBody(tokens), status: .created, carriesTokens: true)
         }
         router.post("/v1/auth/login") { request, context -> Response in
             try admitClient(request, context)
@@ -47,13 +47,13 @@ public struct AccountsController<Context: RemoteAddressRequestContext>: Sendable
                 throw Self.apiError(failure)
             }
             throttle.loginSucceeded(name: name)
-            return try JSONResponse.make(TokensBody(tokens))
+            return try JSONResponse.make(TokensBody(tokens), carriesTokens: true)
         }
         router.post("/v1/auth/refresh") { request, context -> Response in
             try admitClient(request, context)
             let body = try await JSONBody(request, context: context)
             let tokens = try await mapped { try await accounts.refresh(try body.string("refresh_token")) }
-            return try JSONResponse.make(TokensBody(tokens))
+            return try JSONResponse.make(TokensBody(tokens), carriesTokens: true)
         }
         router.post("/v1/auth/logout") { request, _ -> Response in
             let token = try bearer(request)

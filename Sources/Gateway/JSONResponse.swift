@@ -8,12 +8,14 @@ enum JSONResponse {
         return encoder
     }()
 
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    /// - Parameter carriesTokens: the body holds access or refresh tokens: `Cache-Control:
+    ///   no-store`, so no cache or proxy keeps them.
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, carriesTokens: Bool = false) throws
+        -> Response
+    {
         let data = try Self.encoder.encode(value)
-        return Response(
-            status: status,
-            headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data))
-        )
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if carriesTokens { headers[.cacheControl] = "no-store" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -66,6 +66,8 @@ import Testing
                 #"{"username":"Ada_L","email":"ada@example.com","password":"correct horse"}"#
             )
             #expect(signup.status == .created)
+            // Tokens are never kept by a cache or proxy.
+            #expect(signup.headers[.cacheControl] == "no-store")
             let body = try Self.json(signup)
             let user = body["user"] as! [String: Any]
             #expect(user["username"] as? String == "Ada_L")
@@ -109,6 +111,7 @@ import Testing
 
             let rotated = try await Self.post(client, "/v1/auth/refresh", #"{"refresh_token":"\#(refresh)"}"#)
             #expect(rotated.status == .ok)
+            #expect(rotated.headers[.cacheControl] == "no-store")
             let next = try Self.json(rotated)["refresh_token"] as! String
             #expect(next != refresh)
             // Presenting the old token again revokes the session: the new one stops working too.

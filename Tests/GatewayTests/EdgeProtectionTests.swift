@@ -1,0 +1,97 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import Synchronization
+import Testing
+
+/// Request ids on every response, and idle connections closed by the listener.
+@Suite struct EdgeProtectionTests {
+    @Test func everyResponseCarriesARequestIdErrorsIncluded() async throws {
+        try await GatewayTests.app(joined: true).test(.router) { client in
+            var ids: Set<String> = []
+            for uri in ["/health", "/ready", "/no/such/route"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    let id = try #require(response.headers[HTTPField.Name("X-Request-Id")!], "\(uri)")
+                    #expect(!id.isEmpty)
+                    ids.insert(id)
+                    if uri == "/no/such/route" {
+                        #expect(response.status == .notFound)
+                        #expect(String(buffer: response.body).contains(#""code":"not_found""#))
+                    }
+                }
+            }
+            #expect(ids.count == 3, "each request has its own id")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
+        var limits = GatewayApplication.ConnectionLimits()
+        limits.idleTimeout = .milliseconds(500)
+        let view = GatewayTests.view(joined: true)
+        var logger = Logger(label: "test.edge")
+        logger.logLevel = .warning
+        let bound = PortBox()
+        let app = GatewayApplication.make(
+            address: NodeAddress(host: "127.0.0.1", port: 0),
+            view: { view },
+            registry: PrometheusCollectorRegistry(),
+            accounts: nil,
+            connectionLimits: limits,
+            logger: logger,
+            onBound: { bound.set($0) }
+        )
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // A served request first: the connection works …
+            try await client.execute(uri: "/health", method: .get) { response in #expect(response.status == .ok) }
+            // … then a raw connection that sends nothing is closed by the server (bounded wait).
+            let socket = try RawSocket(port: port)
+            let closedAfter = socket.secondsUntilClosed(waitingAtMost: 10)
+            #expect(closedAfter != nil, "the idle connection was not closed within 10 s")
+            if let closedAfter { #expect(closedAfter >= 0.3, "closed after \(closedAfter) s, before the idle timeout") }
+        }
+    }
+}
+
+final class PortBox: Sendable {
+    private let port = Mutex<Int?>(nil)
+    func set(_ value: Int) { port.withLock { $0 = value } }
+}
+
+/// A loopback TCP connection that sends nothing, to watch the server close it.
+struct RawSocket {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    /// Seconds until the peer closes the connection (a read returns 0), or nil after `seconds`.
+    func secondsUntilClosed(waitingAtMost seconds: Double) -> Double? {
+        defer { close(descriptor) }
+        let started = Date()
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while Date().timeIntervalSince(started) < seconds {
+            if poll(&poller, 1, 100) > 0 {
+                var byte: UInt8 = 0
+                if recv(descriptor, &byte, 1, 0) <= 0 { return Date().timeIntervalSince(started) }
+            }
+        }
+        return nil
+    }
+}
