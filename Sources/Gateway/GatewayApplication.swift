@@ -19,6 +19,7 @@ public enum GatewayApplication {
         router.add(middleware: ErrorMiddleware())
         ClusterController(view: view).addRoutes(to: router)
         MetricsController(registry: registry).addRoutes(to: router)
+        OpenAPIController().addRoutes(to: router)
         if let accounts { AccountsController(accounts: accounts, throttle: AuthThrottle(limits: authLimits)).addRoutes(to: router) }
         return router
     }
