@@ -137,42 +137,13 @@ enum OpenAPIDocument {
         },
         "responses": {
           "201": {
-            "description": "the account and its new tokens (`Cache-Control: no-store`)",
-            "headers": {
-              "Cache-Control": {
-                "schema": {
-                  "type": "string",
-                  "const": "no-store"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Tokens"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Tokens"
           },
           "400": {
-            "description": "error codes: `malformed_json`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/MalformedJSON"
           },
           "413": {
-            "description": "error codes: `payload_too_large`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/PayloadTooLarge"
           },
           "409": {
             "description": "error codes: `username_taken`, `email_taken`",
@@ -195,49 +166,13 @@ enum OpenAPIDocument {
             }
           },
           "429": {
-            "description": "`rate_limited` or `too_many_failed_logins`, with `Retry-After`",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/RateLimited"
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
@@ -258,42 +193,13 @@ enum OpenAPIDocument {
         },
         "responses": {
           "200": {
-            "description": "the account and its new tokens (`Cache-Control: no-store`)",
-            "headers": {
-              "Cache-Control": {
-                "schema": {
-                  "type": "string",
-                  "const": "no-store"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Tokens"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Tokens"
           },
           "400": {
-            "description": "error codes: `malformed_json`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/MalformedJSON"
           },
           "413": {
-            "description": "error codes: `payload_too_large`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/PayloadTooLarge"
           },
           "401": {
             "description": "error codes: `invalid_credentials`",
@@ -316,49 +222,13 @@ enum OpenAPIDocument {
             }
           },
           "429": {
-            "description": "`rate_limited` or `too_many_failed_logins`, with `Retry-After`",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/RateLimited"
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
@@ -379,52 +249,16 @@ enum OpenAPIDocument {
         },
         "responses": {
           "200": {
-            "description": "the account and its new tokens (`Cache-Control: no-store`)",
-            "headers": {
-              "Cache-Control": {
-                "schema": {
-                  "type": "string",
-                  "const": "no-store"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Tokens"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Tokens"
           },
           "400": {
-            "description": "error codes: `malformed_json`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/MalformedJSON"
           },
           "413": {
-            "description": "error codes: `payload_too_large`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/PayloadTooLarge"
           },
           "401": {
-            "description": "error codes: `unauthorized`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "422": {
             "description": "error codes: `invalid_refresh_token`",
@@ -437,49 +271,13 @@ enum OpenAPIDocument {
             }
           },
           "429": {
-            "description": "`rate_limited` or `too_many_failed_logins`, with `Retry-After`",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                }
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/RateLimited"
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
@@ -498,42 +296,13 @@ enum OpenAPIDocument {
             "description": "the session is over"
           },
           "401": {
-            "description": "error codes: `unauthorized`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
@@ -559,42 +328,13 @@ enum OpenAPIDocument {
             }
           },
           "401": {
-            "description": "error codes: `unauthorized`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       },
@@ -628,34 +368,13 @@ enum OpenAPIDocument {
             }
           },
           "400": {
-            "description": "error codes: `malformed_json`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/MalformedJSON"
           },
           "413": {
-            "description": "error codes: `payload_too_large`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/PayloadTooLarge"
           },
           "401": {
-            "description": "error codes: `unauthorized`",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unauthorized"
           },
           "422": {
             "description": "error codes: `unknown_field`, `invalid_display_name`, `invalid_bio`, `invalid_avatar_url`, `invalid_country`",
@@ -668,32 +387,10 @@ enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
@@ -734,38 +431,111 @@ enum OpenAPIDocument {
             }
           },
           "503": {
-            "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
-            "headers": {
-              "Retry-After": {
-                "schema": {
-                  "type": "integer"
-                },
-                "description": "seconds, with `overloaded`"
-              }
-            },
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Unavailable"
           },
           "504": {
-            "description": "`timeout`: no answer in time; a write may or may not have been applied",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Timeout"
           }
         }
       }
     }
   },
   "components": {
+    "responses": {
+      "Unavailable": {
+        "description": "`overloaded` (with `Retry-After`: nothing was applied, retry shortly) or `unavailable` (no primary yet, node stopping)",
+        "headers": {
+          "Retry-After": {
+            "schema": {
+              "type": "integer"
+            },
+            "description": "seconds, with `overloaded`"
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "Timeout": {
+        "description": "`timeout`: no answer in time; a write may or may not have been applied",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "MalformedJSON": {
+        "description": "error codes: `malformed_json`",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "PayloadTooLarge": {
+        "description": "error codes: `payload_too_large`",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "RateLimited": {
+        "description": "`rate_limited` or `too_many_failed_logins`, with `Retry-After`",
+        "headers": {
+          "Retry-After": {
+            "schema": {
+              "type": "integer"
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "Unauthorized": {
+        "description": "error codes: `unauthorized`",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "Tokens": {
+        "description": "the account and its new tokens (`Cache-Control: no-store`)",
+        "headers": {
+          "Cache-Control": {
+            "schema": {
+              "type": "string",
+              "const": "no-store"
+            }
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Tokens"
+            }
+          }
+        }
+      }
+    },
     "securitySchemes": {
       "bearer": {
         "type": "http",
