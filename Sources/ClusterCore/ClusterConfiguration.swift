@@ -41,6 +41,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public static let requestTimeoutMillisecondsRange = 100...60_000
     /// The HTTP edge's brakes on sign-up, login and refresh (`[gateway]`).
     public var authLimits = AuthLimits()
+    /// `gateway.cors_origins`: the web origins (`https://game.example`) whose pages may call the
+    /// API from a browser; none by default.
+    public var corsOrigins: [String] = []
     /// `storage.checkpoint_kib`: 64 KiB to 4 GiB.
     public static let checkpointKiBRange = 64...(4 * 1024 * 1024)
 
@@ -109,6 +112,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
                 message: "must be between 64 and 4194304 (KiB), got \(checkpointBytes / 1024)"
             )
         }
+        for origin in corsOrigins where !Self.isOrigin(origin) {
+            throw ValidationError(
+                key: "gateway.cors_origins",
+                message: "\"\(origin)\" is not an origin (scheme://host[:port], http or https, no path)"
+            )
+        }
         if let header = authLimits.clientAddressHeader, !AuthLimits.isHeaderName(header) {
             throw ValidationError(key: "gateway.client_address_header", message: "\"\(header)\" is not a header name")
         }
@@ -117,6 +126,28 @@ public struct ClusterConfiguration: Sendable, Equatable {
         } catch {
             throw ValidationError(key: "membership.\(error.key)", message: error.message)
         }
+    }
+
+    /// Whether `text` is a web origin as browsers send it: `http` or `https`, a host, an optional
+    /// port, and nothing after.
+    public static func isOrigin(_ text: String) -> Bool {
+        let rest: Substring
+        if text.hasPrefix("https://") {
+            rest = text.dropFirst(8)
+        } else if text.hasPrefix("http://") {
+            rest = text.dropFirst(7)
+        } else {
+            return false
+        }
+        let parts = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let host = parts[0]
+        guard !host.isEmpty, host.utf8.count <= 253,
+            host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }), host.allSatisfy(\.isASCII)
+        else { return false }
+        if parts.count == 2 {
+            guard let port = Int(parts[1]), (1...65535).contains(port), parts[1].allSatisfy(\.isNumber) else { return false }
+        }
+        return true
     }
 
     /// The entry of node `id`, or an error naming the ids the file does list.

@@ -35,6 +35,7 @@ public enum ConfigLoader {
     static let entitiesKeys: Set<String> = ["passivate_after_s", "request_timeout_ms"]
     static let gatewayKeys: Set<String> = [
         "auth_burst", "auth_per_minute", "login_failures_burst", "login_failure_refill_s", "client_address_header",
+        "cors_origins",
     ]
     static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway"]
 
@@ -189,6 +190,17 @@ public enum ConfigLoader {
                 limits.clientAddressHeader = header.isEmpty ? nil : header
             }
             configuration.authLimits = limits
+            if let origins = gateway["cors_origins"] {
+                guard let array = origins.array else {
+                    throw reader.error("gateway.cors_origins", "must be an array of origins such as \"https://game.example\"")
+                }
+                configuration.corsOrigins = try array.enumerated().map { index, element throws(ConfigError) in
+                    guard let text = element.string else {
+                        throw reader.error("gateway.cors_origins", "entry \(index) must be a string")
+                    }
+                    return text
+                }
+            }
         }
 
         if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }

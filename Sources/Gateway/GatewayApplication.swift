@@ -12,10 +12,12 @@ public enum GatewayApplication {
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
         accounts: AccountService? = nil,
-        authLimits: AuthLimits = AuthLimits()
+        authLimits: AuthLimits = AuthLimits(),
+        corsOrigins: [String] = []
     ) -> Router<PlumeRequestContext> {
         let router = Router(context: PlumeRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
+        if !corsOrigins.isEmpty { router.add(middleware: CORSAllowList(origins: corsOrigins)) }
         router.add(middleware: ErrorMiddleware())
         ClusterController(view: view).addRoutes(to: router)
         MetricsController(registry: registry).addRoutes(to: router)
@@ -42,13 +44,20 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
         authLimits: AuthLimits = AuthLimits(),
+        corsOrigins: [String] = [],
         connectionLimits: ConnectionLimits = ConnectionLimits(),
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let idle = connectionLimits.idleTimeout.components
         return Application(
-            router: router(view: view, registry: registry, accounts: accounts, authLimits: authLimits),
+            router: router(
+                view: view,
+                registry: registry,
+                accounts: accounts,
+                authLimits: authLimits,
+                corsOrigins: corsOrigins
+            ),
             server: .http1(
                 configuration: .init(
                     idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)

@@ -112,6 +112,7 @@ struct NodeCommand: AsyncParsableCommand {
             registry: registry,
             accounts: accounts,
             authLimits: settings.configuration.authLimits,
+            corsOrigins: settings.configuration.corsOrigins,
             logger: logger
         )
         logger.info(

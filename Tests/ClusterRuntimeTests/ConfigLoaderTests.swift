@@ -43,6 +43,7 @@ import Testing
         login_failures_burst = 5
         login_failure_refill_s = 60
         client_address_header = "X-Forwarded-For"
+        cors_origins = ["https://game.example", "http://localhost:5173"]
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -75,6 +76,20 @@ import Testing
         #expect(configuration.authLimits.loginFailuresBurst == 5)
         #expect(configuration.authLimits.loginFailureRefill == .seconds(60))
         #expect(configuration.authLimits.clientAddressHeader == "X-Forwarded-For")
+        #expect(configuration.corsOrigins == ["https://game.example", "http://localhost:5173"])
+    }
+
+    @Test func corsOriginsMustBeOrigins() throws {
+        for bad in [#"["https://game.example/"]"#, #"["game.example"]"#, #"["https://game.example:99999"]"#, #"["ftp://x"]"#,
+            #"["https://a b"]"#, #""https://game.example""#, "[1]"]
+        {
+            let text = Self.good.replacingOccurrences(of: #"["https://game.example", "http://localhost:5173"]"#, with: bad)
+            let error = try #require(self.error(text), "\(bad) was accepted")
+            #expect(error.key == "gateway.cors_origins", "\(bad): \(error)")
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("cors_origins") }! + 1
+            #expect(error.line == line, "\(bad): \(error)")
+        }
+        #expect(ClusterConfiguration().corsOrigins.isEmpty)
     }
 
     @Test func gatewayLimitsOutOfRangeOrAMalformedHeaderAreNamed() throws {

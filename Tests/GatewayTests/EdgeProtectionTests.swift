@@ -95,3 +95,49 @@ struct RawSocket {
         return nil
     }
 }
+
+/// CORS answers only the configured origins.
+@Suite struct CORSTests {
+    static func app(origins: [String]) -> some ApplicationProtocol {
+        let view = GatewayTests.view(joined: true)
+        return Application(router: GatewayApplication.router(view: { view }, registry: .init(), corsOrigins: origins))
+    }
+
+    @Test func aConfiguredOriginIsAnsweredWithCORSHeadersOthersAreNot() async throws {
+        try await Self.app(origins: ["https://game.example"]).test(.router) { client in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) { response in
+                #expect(response.headers[.accessControlAllowOrigin] == "https://game.example")
+                #expect(response.headers[.accessControlExposeHeaders]?.contains("X-Request-Id") == true)
+            }
+            // A preflight from the page, for a PATCH with a bearer token.
+            try await client.execute(
+                uri: "/v1/users/me",
+                method: .options,
+                headers: [.origin: "https://game.example", .accessControlRequestMethod: "PATCH"]
+            ) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[.accessControlAllowOrigin] == "https://game.example")
+                #expect(response.headers[.accessControlAllowMethods]?.contains("PATCH") == true)
+                #expect(response.headers[.accessControlAllowHeaders]?.lowercased().contains("authorization") == true)
+            }
+            // Errors carry the header too, so the page can read them.
+            try await client.execute(uri: "/nowhere", method: .get, headers: [.origin: "https://game.example"]) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.accessControlAllowOrigin] == "https://game.example")
+                #expect(String(buffer: response.body).contains(#""code":"not_found""#))
+            }
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"]) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+        }
+    }
+
+    @Test func noOriginsNoCORS() async throws {
+        try await Self.app(origins: []).test(.router) { client in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) { response in
+                #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+        }
+    }
+}
