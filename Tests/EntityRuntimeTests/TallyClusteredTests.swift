@@ -86,16 +86,16 @@ import WireProtocol
             for (index, entry) in configuration.nodes.enumerated() {
                 nodes.append(try TallyNode.start(entry, of: configuration, wireVersionMinor: UInt8(index)))
             }
-            try await TallyNode.waitUntilServing(nodes, shards: configuration.shards)
+            try await TallyNode.waitUntilStable(nodes, shards: configuration.shards)
             // Each write goes in through a node in turn: most are forwarded to their primary.
             for index in 0..<30 {
                 let entities = nodes[index % 3].entities
-                _ = try await entities.ref(TallyKind.self, "r\(index)").ask(.add(Int64(index + 1), by: "n\(index % 3)"))
-                _ = try await entities.ref(TallyKind.self, "r\(index)").ask(.add(1000, by: "n\(index % 3)"))
+                _ = try await TallyNode.addOnce(Int64(index + 1), to: "r\(index)", by: "n\(index % 3)", via: entities)
+                _ = try await TallyNode.addOnce(1000, to: "r\(index)", by: "n\(index % 3)", via: entities)
             }
             for running in nodes {
                 for index in 0..<30 {
-                    let state = try await running.entities.ref(TallyKind.self, "r\(index)").read(.total)
+                    let state = try await TallyNode.read("r\(index)", via: running.entities)
                     #expect(
                         state.total == Int64(index + 1001) && state.additions == 2,
                         "r\(index) via \(running.node.settings.nodeID)"
@@ -104,11 +104,9 @@ import WireProtocol
             }
             // A node leaves: the others take its shards over with every acknowledged write.
             try await nodes[0].stop()
-            try await TallyNode.waitUntilServing(Array(nodes[1...]), shards: configuration.shards)
+            try await TallyNode.waitUntilStable(Array(nodes[1...]), shards: configuration.shards)
             for index in 0..<30 {
-                let state = try await nodes[1 + index % 2].entities.ref(TallyKind.self, "r\(index)").ask(
-                    .add(1, by: "late")
-                )
+                let state = try await TallyNode.addOnce(1, to: "r\(index)", by: "late", via: nodes[1 + index % 2].entities)
                 #expect(state.total == Int64(index + 1002), "r\(index)")
             }
             try await nodes[1].stop()

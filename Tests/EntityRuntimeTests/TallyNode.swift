@@ -52,6 +52,62 @@ struct TallyNode {
         try #require(served, "the nodes never served all \(shards) shards")
     }
 
+    /// Waits (bounded) until the nodes agree: each is joined and sees exactly these nodes alive,
+    /// all derive the same primaries, and every shard is served by its designated primary — so
+    /// no leadership moves under the writes that follow (a write whose primary changes before it
+    /// commits has an unknown outcome, and a tally's additions cannot simply be sent again).
+    static func waitUntilStable(_ nodes: [TallyNode], shards: Int) async throws {
+        let ids = Set(nodes.map { $0.node.settings.nodeID })
+        let stable = await eventually(timeout: .seconds(60)) {
+            let views = nodes.map { $0.node.view }
+            guard
+                views.allSatisfy({ view in
+                    view.isJoined && Set(view.members.filter { $0.status == .alive }.map(\.id)) == ids
+                })
+            else { return false }
+            let primaries = views[0].shards.entries.map(\.primary)
+            guard primaries.count == shards, views.allSatisfy({ $0.shards.entries.map(\.primary) == primaries }) else {
+                return false
+            }
+            return primaries.enumerated().allSatisfy { shard, primary in
+                nodes.first { $0.node.settings.nodeID == primary }?.node.replication.serves(shard: UInt32(shard)) ?? false
+            }
+        }
+        try #require(stable, "the nodes never agreed on a stable placement")
+    }
+
+    /// Reads a tally, again after a cluster failure (a read may be sent any number of times).
+    /// Bounded: 10 attempts.
+    static func read(_ id: String, via entities: Entities) async throws -> Tally.State {
+        for attempt in 1...10 {
+            do {
+                return try await entities.ref(TallyKind.self, id).read(.total)
+            } catch {
+                guard case .cluster = error, attempt < 10 else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        throw ClusterFailure(kind: .unavailable, message: "unreachable")
+    }
+
+    /// Adds to a tally exactly once, on a loaded machine too: after a cluster failure (the
+    /// primary may have changed before the write committed: its outcome is unknown) it reads the
+    /// tally and sends the addition again only if it did not land. Bounded: 5 attempts.
+    static func addOnce(_ amount: Int64, to id: String, by: String, via entities: Entities) async throws -> Tally.State {
+        let before = try await read(id, via: entities).additions
+        for attempt in 1...5 {
+            do {
+                return try await entities.ref(TallyKind.self, id).ask(.add(amount, by: by))
+            } catch {
+                guard case .cluster = error, attempt < 5 else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+                let now = try await read(id, via: entities)
+                if now.additions > before { return now }
+            }
+        }
+        throw ClusterFailure(kind: .unavailable, message: "unreachable")
+    }
+
     func stop() async throws {
         await group.triggerGracefulShutdown()
         try await task.value
