@@ -82,7 +82,6 @@ let package = Package(
                 "ClusterCore",
                 "ClusterRuntime",
                 "GameDomain",
-                "Persistence",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Schema/entity.proto"],

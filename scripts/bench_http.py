@@ -73,15 +73,15 @@ def call(base, method, path, body=None, token=None, timeout=20):
         return json.loads(response.read())
 
 
-def login_users(base, count, prefix):
-    """Logs every user in once more: a second session each (refresh tokens), in parallel."""
+def in_parallel(base, count, path, body):
+    """POSTs body(i) to `path` for i in range(count) at once (each costs a scrypt hash), retrying
+    each a bounded number of times (an election may still be under way); returns the answers."""
     results = [None] * count
 
     def one(index):
         for _ in range(20):
             try:
-                results[index] = call(base, "POST", "/v1/auth/login",
-                                      {"username": f"{prefix}{index}", "password": "benchmark password"})
+                results[index] = call(base, "POST", path, body(index))
                 return
             except Exception:  # noqa: BLE001 - bounded retries
                 time.sleep(0.25)
@@ -91,34 +91,24 @@ def login_users(base, count, prefix):
         t.start()
     for t in threads:
         t.join()
-    return [r for r in results if r]
+    answered = [r for r in results if r]
+    if len(answered) < count:
+        raise RuntimeError(f"only {len(answered)} of {count} requests to {path} succeeded")
+    return answered
+
 
 
 def signup_users(base, count, prefix):
-    """Signs `count` users up in parallel; returns their tokens (each costs a scrypt hash)."""
-    results = [None] * count
-
-    def one(index):
-        for _ in range(20):
-            try:
-                results[index] = call(base, "POST", "/v1/auth/signup", {
-                    "username": f"{prefix}{index}", "email": f"{prefix}{index}@example.com",
-                    "password": "benchmark password"})
-                return
-            except Exception:  # noqa: BLE001 - an election may still be under way: retry (bounded)
-                time.sleep(0.25)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    """Signs `count` users up; returns their tokens and the seconds it took."""
     started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    tokens = [r for r in results if r]
-    if len(tokens) < count:
-        raise RuntimeError(f"only {len(tokens)} of {count} signups succeeded")
-    return tokens, elapsed
+    tokens = in_parallel(base, count, "/v1/auth/signup", lambda i: {
+        "username": f"{prefix}{i}", "email": f"{prefix}{i}@example.com", "password": "benchmark password"})
+    return tokens, time.monotonic() - started
+
+
+def login_users(base, count, prefix):
+    """Logs every user in once more: a second session each (refresh tokens)."""
+    return in_parallel(base, count, "/v1/auth/login", lambda i: {"username": f"{prefix}{i}", "password": "benchmark password"})
 
 
 LUA_COMMON = """

@@ -33,14 +33,21 @@ extension ReplicationHost {
     /// counted, the shard is served no more, and its waiting proposals are told their outcome is
     /// unknown here. The command is never skipped (that would diverge from the other replicas).
     func stall(shard: UInt32, lsn: UInt64, _ error: any Error) {
-        slots[Int(shard)].stalled = "lsn \(lsn): \(error)"
+        slots[Int(shard)].stalled = Self.reportStall(shard: shard, lsn: lsn, error, metrics: metrics, logger: logger)
+        failWaiters(of: Int(shard), with: .stalled(shard: shard))
+        publishServing(shard: shard)
+    }
+
+    /// Logs and counts a stall (at start-up replay and at run time alike); returns its reason.
+    static func reportStall(shard: UInt32, lsn: UInt64, _ error: any Error, metrics: ClusterMetrics, logger: Logger)
+        -> String
+    {
         metrics.recordsUnapplicable.increment()
         logger.critical(
             "a committed record of this shard cannot be applied; the node does not serve the shard",
             metadata: ["shard/id": "\(shard)", "lsn": "\(lsn)", "error": "\(error)"]
         )
-        failWaiters(of: Int(shard), with: .stalled(shard: shard))
-        publishServing(shard: shard)
+        return "lsn \(lsn): \(error)"
     }
 
     /// Why this node does not apply `shard`'s log, if it stopped (see ``ShardStateMachine/apply(_:lsn:)``).

@@ -140,12 +140,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
                 } catch {
                     // Applied up to the entry before; the shard is not served (see `stall`).
                     applied = committed.lsn - 1
-                    stalled = "lsn \(committed.lsn): \(error)"
-                    metrics.recordsUnapplicable.increment()
-                    logger.critical(
-                        "a committed record of this shard cannot be applied; the node does not serve the shard",
-                        metadata: ["shard/id": "\(shard)", "lsn": "\(committed.lsn)", "error": "\(error)"]
-                    )
+                    stalled = Self.reportStall(shard: shard, lsn: committed.lsn, error, metrics: metrics, logger: logger)
                     break
                 }
             }

@@ -10,6 +10,10 @@ public func eventually(
     while true {
         if try await condition() { return true }
         guard ContinuousClock.now < giveUp else { return false }
-        try? await Task.sleep(for: interval)
+        do {
+            try await Task.sleep(for: interval)
+        } catch {
+            return false  // cancelled: the wait is over, unmet
+        }
     }
 }

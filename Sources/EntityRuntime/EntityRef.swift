@@ -1,7 +1,6 @@
 import ClusterCore
 import ClusterRuntime
 import GameDomain
-import Persistence
 
 /// Why a request to an entity failed: the kind refused it, or the cluster could not get an answer.
 public enum EntityFailure<Domain: Error & Sendable>: Error, Sendable {

@@ -1,6 +1,5 @@
 import ClusterCore
 import ClusterRuntime
-import Foundation
 import GameDomain
 
 /// The state of one shard: one table per registered entity kind, rebuilt from committed records

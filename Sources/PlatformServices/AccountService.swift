@@ -327,22 +327,19 @@ public final class AccountService: Sendable {
     private func ask<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure)
         -> Result<K.Reply, K.Failure>
     {
-        do {
-            return .success(try await entity.ask(command))
-        } catch {
-            switch error {
-            case .domain(let failure): return .failure(failure)
-            case .cluster(let failure): throw Failure(failure)
-            }
-        }
+        try await outcome { () async throws(EntityFailure<K.Failure>) in try await entity.ask(command) }
     }
 
     /// Reads an entity, as ``ask(_:_:)`` sends a command.
-    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<
-        K.Reply, K.Failure
-    > {
+    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<K.Reply, K.Failure> {
+        try await outcome { () async throws(EntityFailure<K.Failure>) in try await entity.read(read) }
+    }
+
+    private func outcome<Reply, Domain: Error>(_ call: () async throws(EntityFailure<Domain>) -> Reply) async throws(Failure)
+        -> Result<Reply, Domain>
+    {
         do {
-            return .success(try await entity.read(read))
+            return .success(try await call())
         } catch {
             switch error {
             case .domain(let failure): return .failure(failure)
