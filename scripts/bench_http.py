@@ -203,7 +203,8 @@ def tokens_lua(tokens, key):
 
 
 # The auth brakes are per client address, and wrk is one client: raised for the benchmark.
-BENCH_GATEWAY = {"auth_burst": 100000, "auth_per_minute": 6000000}
+BENCH_GATEWAY = {"auth_burst": 100000, "auth_per_minute": 6000000,
+                 "user_writes_burst": 100000, "user_writes_per_minute": 6000000}
 
 
 def bench_plume_single(work, results):

@@ -1,14 +1,16 @@
-/// How much authentication the HTTP edge of a node accepts: `[gateway]` in `cluster.conf`.
+/// How much the HTTP edge of a node accepts from one client: `[gateway]` in `cluster.conf`.
 ///
-/// Two brakes, each a token bucket (a burst, then a steady refill):
+/// Three brakes, each a token bucket (a burst, then a steady refill):
 /// - per **client address**, on sign-up, login and refresh: each of them costs a scrypt hash
 ///   (tens of milliseconds of CPU by design) or mints tokens, so one client cannot take a
 ///   node's cores;
 /// - per **login name** (the username or email as typed, case-insensitively), on *failed*
 ///   logins only: password guessing against one account slows to the refill rate, while other
-///   accounts and the account's own successful login (which clears its failures) are untouched.
+///   accounts and the account's own successful login (which clears its failures) are untouched;
+/// - per **signed-in user**, on every request that writes (all but GET, HEAD and OPTIONS): one
+///   user's client cannot flood the cluster with commands.
 ///
-/// Both are kept by each node for itself: a client that spreads its attempts over `n` nodes
+/// All are kept by each node for itself: a client that spreads its attempts over `n` nodes
 /// gets `n` allowances.
 public struct AuthLimits: Sendable, Equatable {
     /// Sign-up, login and refresh requests one client address may make at once …
@@ -22,6 +24,10 @@ public struct AuthLimits: Sendable, Equatable {
     /// The request header that names the client when nodes sit behind a proxy or load balancer
     /// (e.g. `X-Forwarded-For`, whose first entry is the client); `nil`: the TCP peer's address.
     public var clientAddressHeader: String?
+    /// Writes (every request but GET, HEAD and OPTIONS) one signed-in user may make at once …
+    public var userWritesBurst = 60
+    /// … and how many more per minute after that.
+    public var userWritesPerMinute = 600
 
     public init() {}
 
@@ -33,6 +39,10 @@ public struct AuthLimits: Sendable, Equatable {
     public static let loginFailuresBurstRange = 1...10_000
     /// `gateway.login_failure_refill_s`.
     public static let loginFailureRefillSecondsRange = 1...86_400
+    /// `gateway.user_writes_burst`.
+    public static let userWritesBurstRange = 1...100_000
+    /// `gateway.user_writes_per_minute`.
+    public static let userWritesPerMinuteRange = 1...6_000_000
 
     /// Whether `name` can be an HTTP header name (an RFC 9110 token).
     public static func isHeaderName(_ name: String) -> Bool {

@@ -8,11 +8,15 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var id: NodeID
         public var clusterAddress: NodeAddress
         public var httpAddress: NodeAddress
+        /// `admin`: where `/metrics` and `/v1/cluster` are served instead of `httpAddress`.
+        public var adminAddress: NodeAddress?
 
-        public init(id: NodeID, clusterAddress: NodeAddress, httpAddress: NodeAddress) {
+        public init(id: NodeID, clusterAddress: NodeAddress, httpAddress: NodeAddress, adminAddress: NodeAddress? = nil)
+        {
             self.id = id
             self.clusterAddress = clusterAddress
             self.httpAddress = httpAddress
+            self.adminAddress = adminAddress
         }
     }
 
@@ -105,6 +109,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
             if !addresses.insert(node.httpAddress).inserted {
                 throw ValidationError(key: "node[\(index)].http", message: "address \(node.httpAddress) is used twice")
             }
+            if let admin = node.adminAddress, !addresses.insert(admin).inserted {
+                throw ValidationError(key: "node[\(index)].admin", message: "address \(admin) is used twice")
+            }
         }
         if !Self.checkpointKiBRange.contains(checkpointBytes / 1024) || checkpointBytes % 1024 != 0 {
             throw ValidationError(
@@ -145,7 +152,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
             host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }), host.allSatisfy(\.isASCII)
         else { return false }
         if parts.count == 2 {
-            guard let port = Int(parts[1]), (1...65535).contains(port), parts[1].allSatisfy(\.isNumber) else { return false }
+            guard let port = Int(parts[1]), (1...65535).contains(port), parts[1].allSatisfy(\.isNumber) else {
+                return false
+            }
         }
         return true
     }

@@ -26,7 +26,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 /// `PLUME_CLUSTER_SECRET` in the environment overrides `cluster.secret`.
 public enum ConfigLoader {
     static let clusterKeys: Set<String> = ["name", "secret", "shards", "replication", "data_dir", "seeds"]
-    static let nodeKeys: Set<String> = ["id", "cluster", "http"]
+    static let nodeKeys: Set<String> = ["id", "cluster", "http", "admin"]
     static let membershipKeys: Set<String> = [
         "probe_interval_ms", "probe_timeout_ms", "indirect_probes", "suspicion_min_ms", "suspicion_max_ms",
         "push_pull_interval_ms", "retransmit_multiplier",
@@ -35,7 +35,7 @@ public enum ConfigLoader {
     static let entitiesKeys: Set<String> = ["passivate_after_s", "request_timeout_ms"]
     static let gatewayKeys: Set<String> = [
         "auth_burst", "auth_per_minute", "login_failures_burst", "login_failure_refill_s", "client_address_header",
-        "cors_origins",
+        "cors_origins", "user_writes_burst", "user_writes_per_minute",
     ]
     static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway"]
 
@@ -43,14 +43,17 @@ public enum ConfigLoader {
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(ConfigError) -> ClusterConfiguration
     {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigError(key: "--config", message: "cannot read \(path)")
         }
         return try parse(text, environment: environment)
     }
 
     /// Parses and validates TOML text.
-    public static func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigError) -> ClusterConfiguration {
+    public static func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigError)
+        -> ClusterConfiguration
+    {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -114,7 +117,10 @@ public enum ConfigLoader {
                     ClusterConfiguration.NodeEntry(
                         id: id,
                         clusterAddress: try reader.address(clusterText, key: "\(path).cluster"),
-                        httpAddress: try reader.address(httpText, key: "\(path).http")
+                        httpAddress: try reader.address(httpText, key: "\(path).http"),
+                        adminAddress: try reader.string(node, "admin", path: path).map { text throws(ConfigError) in
+                            try reader.address(text, key: "\(path).admin")
+                        }
                     )
                 )
             }
@@ -144,7 +150,13 @@ public enum ConfigLoader {
         if let value = root["storage"] {
             let storage = try reader.table(value, path: "storage")
             try reader.rejectUnknown(storage, path: "storage", allowed: storageKeys)
-            if let kib = try reader.int(storage, "checkpoint_kib", path: "storage", in: ClusterConfiguration.checkpointKiBRange, unit: "KiB") {
+            if let kib = try reader.int(
+                storage,
+                "checkpoint_kib",
+                path: "storage",
+                in: ClusterConfiguration.checkpointKiBRange,
+                unit: "KiB"
+            ) {
                 configuration.checkpointBytes = kib * 1024
             }
         }
@@ -153,12 +165,20 @@ public enum ConfigLoader {
             let entities = try reader.table(value, path: "entities")
             try reader.rejectUnknown(entities, path: "entities", allowed: entitiesKeys)
             if let seconds = try reader.int(
-                entities, "passivate_after_s", path: "entities", in: ClusterConfiguration.passivateAfterSecondsRange, unit: "seconds"
+                entities,
+                "passivate_after_s",
+                path: "entities",
+                in: ClusterConfiguration.passivateAfterSecondsRange,
+                unit: "seconds"
             ) {
                 configuration.passivateAfter = .seconds(seconds)
             }
             if let millis = try reader.int(
-                entities, "request_timeout_ms", path: "entities", in: ClusterConfiguration.requestTimeoutMillisecondsRange, unit: "ms"
+                entities,
+                "request_timeout_ms",
+                path: "entities",
+                in: ClusterConfiguration.requestTimeoutMillisecondsRange,
+                unit: "ms"
             ) {
                 configuration.requestTimeout = .milliseconds(millis)
             }
@@ -168,23 +188,59 @@ public enum ConfigLoader {
             let gateway = try reader.table(value, path: "gateway")
             try reader.rejectUnknown(gateway, path: "gateway", allowed: gatewayKeys)
             var limits = configuration.authLimits
-            if let burst = try reader.int(gateway, "auth_burst", path: "gateway", in: AuthLimits.requestsBurstRange, unit: "requests") {
+            if let burst = try reader.int(
+                gateway,
+                "auth_burst",
+                path: "gateway",
+                in: AuthLimits.requestsBurstRange,
+                unit: "requests"
+            ) {
                 limits.requestsBurst = burst
             }
             if let rate = try reader.int(
-                gateway, "auth_per_minute", path: "gateway", in: AuthLimits.requestsPerMinuteRange, unit: "requests per minute"
+                gateway,
+                "auth_per_minute",
+                path: "gateway",
+                in: AuthLimits.requestsPerMinuteRange,
+                unit: "requests per minute"
             ) {
                 limits.requestsPerMinute = rate
             }
             if let burst = try reader.int(
-                gateway, "login_failures_burst", path: "gateway", in: AuthLimits.loginFailuresBurstRange, unit: "failed logins"
+                gateway,
+                "login_failures_burst",
+                path: "gateway",
+                in: AuthLimits.loginFailuresBurstRange,
+                unit: "failed logins"
             ) {
                 limits.loginFailuresBurst = burst
             }
             if let seconds = try reader.int(
-                gateway, "login_failure_refill_s", path: "gateway", in: AuthLimits.loginFailureRefillSecondsRange, unit: "seconds"
+                gateway,
+                "login_failure_refill_s",
+                path: "gateway",
+                in: AuthLimits.loginFailureRefillSecondsRange,
+                unit: "seconds"
             ) {
                 limits.loginFailureRefill = .seconds(seconds)
+            }
+            if let burst = try reader.int(
+                gateway,
+                "user_writes_burst",
+                path: "gateway",
+                in: AuthLimits.userWritesBurstRange,
+                unit: "requests"
+            ) {
+                limits.userWritesBurst = burst
+            }
+            if let rate = try reader.int(
+                gateway,
+                "user_writes_per_minute",
+                path: "gateway",
+                in: AuthLimits.userWritesPerMinuteRange,
+                unit: "requests per minute"
+            ) {
+                limits.userWritesPerMinute = rate
             }
             if let header = try reader.string(gateway, "client_address_header", path: "gateway") {
                 limits.clientAddressHeader = header.isEmpty ? nil : header
@@ -192,7 +248,10 @@ public enum ConfigLoader {
             configuration.authLimits = limits
             if let origins = gateway["cors_origins"] {
                 guard let array = origins.array else {
-                    throw reader.error("gateway.cors_origins", "must be an array of origins such as \"https://game.example\"")
+                    throw reader.error(
+                        "gateway.cors_origins",
+                        "must be an array of origins such as \"https://game.example\""
+                    )
                 }
                 configuration.corsOrigins = try array.enumerated().map { index, element throws(ConfigError) in
                     guard let text = element.string else {
@@ -248,10 +307,15 @@ public enum ConfigLoader {
         }
 
         /// An integer that must lie in `range` (in `unit`, named in the error).
-        func int(_ table: TOMLTable, _ key: String, path: String, in range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int? {
+        func int(_ table: TOMLTable, _ key: String, path: String, in range: ClosedRange<Int>, unit: String)
+            throws(ConfigError) -> Int?
+        {
             guard let number = try int(table, key, path: path) else { return nil }
             guard range.contains(number) else {
-                throw error("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound) (\(unit)), got \(number)")
+                throw error(
+                    "\(path).\(key)",
+                    "must be between \(range.lowerBound) and \(range.upperBound) (\(unit)), got \(number)"
+                )
             }
             return number
         }

@@ -28,6 +28,8 @@ public struct NodeSettings: Sendable {
     public var nodeID: NodeID
     public var clusterAddress: NodeAddress
     public var httpAddress: NodeAddress
+    /// Where `/metrics` and `/v1/cluster` are served, alone; `nil`: on `httpAddress` with the API.
+    public var adminAddress: NodeAddress?
     public var seeds: [NodeAddress]
     /// `<data_dir>/<node id>`.
     public var dataDirectory: String
@@ -56,12 +58,14 @@ public struct NodeSettings: Sendable {
         nodeID: NodeID,
         clusterAddress: NodeAddress,
         httpAddress: NodeAddress,
+        adminAddress: NodeAddress? = nil,
         seeds: [NodeAddress]
     ) {
         self.configuration = configuration
         self.nodeID = nodeID
         self.clusterAddress = clusterAddress
         self.httpAddress = httpAddress
+        self.adminAddress = adminAddress
         self.seeds = seeds
         self.dataDirectory = (configuration.dataDirectory as NSString).appendingPathComponent(nodeID.rawValue)
     }
@@ -76,6 +80,7 @@ public struct NodeSettings: Sendable {
             nodeID: entry.id,
             clusterAddress: entry.clusterAddress,
             httpAddress: entry.httpAddress,
+            adminAddress: entry.adminAddress,
             seeds: configuration.nodes.count > 1 ? first.map { [$0.clusterAddress] } ?? [] : []
         )
     }
@@ -92,6 +97,7 @@ public struct NodeSettings: Sendable {
         node: String?,
         clusterAddress: String?,
         httpAddress: String?,
+        adminAddress: String? = nil,
         seeds: [String]?,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> NodeSettings {
@@ -150,6 +156,9 @@ public struct NodeSettings: Sendable {
             )
         }
 
+        let admin =
+            try adminAddress.map { text throws(ConfigError) in try parse(text, "--admin-addr") } ?? listed?.adminAddress
+
         var seedAddresses: [NodeAddress]
         if let seeds, !seeds.isEmpty {
             seedAddresses = try seeds.flatMap { $0.split(separator: ",") }.map { text throws(ConfigError) in
@@ -166,6 +175,7 @@ public struct NodeSettings: Sendable {
             nodeID: id,
             clusterAddress: cluster,
             httpAddress: http,
+            adminAddress: admin,
             seeds: seedAddresses
         )
     }

@@ -28,7 +28,7 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONResponse.encoder.encode(Body(error: .init(code: code, message: message)))
+        let data = try BodyCoding.encoder.encode(Body(error: .init(code: code, message: message)))
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -40,7 +40,9 @@ public struct APIError: HTTPResponseError, Sendable {
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as APIError {
@@ -50,7 +52,11 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(error.status, code: code, message: Self.message(for: error.status, path: request.uri.path))
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            throw APIError(.internalServerError, code: "internal_error", message: "the server failed to handle the request")
+            throw APIError(
+                .internalServerError,
+                code: "internal_error",
+                message: "the server failed to handle the request"
+            )
         }
     }
 

@@ -5,13 +5,14 @@ import Metrics
 import NIOCore
 import Synchronization
 
-/// The HTTP edge's brakes on authentication, as ``AuthLimits`` describes them: one
-/// ``RateLimiter`` per client address for sign-up, login and refresh, one per login name for
-/// failed logins. Shared by every request a node serves; each node keeps its own.
+/// The HTTP edge's brakes, as ``AuthLimits`` describes them: one ``RateLimiter`` per client
+/// address for sign-up, login and refresh, one per login name for failed logins, one per
+/// signed-in user for writes. Shared by every request a node serves; each node keeps its own.
 public final class AuthThrottle: Sendable {
     public let limits: AuthLimits
     private let clients: Mutex<RateLimiter>
     private let loginFailures: Mutex<RateLimiter>
+    private let userWrites: Mutex<RateLimiter>
     /// The client-address header's name, lowercased (as HTTP field names compare).
     private let header: String?
     /// Requests answered 429, by code (`plume_auth_refused_total{reason=rate_limited|too_many_failed_logins}`).
@@ -22,6 +23,7 @@ public final class AuthThrottle: Sendable {
     )
     /// Logins refused for a wrong password or an unknown name (`plume_login_failures_total`).
     private let loginFailuresCounted = Counter(label: "plume_login_failures_total")
+    private let refusedWrites = Counter(label: "plume_auth_refused_total", dimensions: [("reason", "user_writes")])
     /// Seconds on a monotonic clock.
     private let clock: @Sendable () -> Double
 
@@ -37,6 +39,14 @@ public final class AuthThrottle: Sendable {
                 rule: .init(
                     burst: Double(limits.loginFailuresBurst),
                     refillPerSecond: 1e3 / max(1, limits.loginFailureRefill.milliseconds)
+                )
+            )
+        )
+        userWrites = Mutex(
+            RateLimiter(
+                rule: .init(
+                    burst: Double(limits.userWritesBurst),
+                    refillPerSecond: Double(limits.userWritesPerMinute) / 60
                 )
             )
         )
@@ -73,6 +83,16 @@ public final class AuthThrottle: Sendable {
             code: "rate_limited",
             reason: "too many sign-up, login or refresh requests from this address",
             counting: refusedByAddress
+        )
+    }
+
+    /// Spends one of the signed-in user's writes, or refuses with 429.
+    public func admit(writeBy userID: String) throws(APIError) {
+        try Self.refuse(
+            userWrites.withLock { $0.take(userID, now: clock()) },
+            code: "rate_limited",
+            reason: "too many writes by this user",
+            counting: refusedWrites
         )
     }
 

@@ -12,7 +12,7 @@ struct CORSAllowList<Context: RequestContext>: RouterMiddleware {
     let cors = CORSMiddleware<Context>(
         allowOrigin: .originBased,
         allowHeaders: [.accept, .authorization, .contentType, .origin],
-        allowMethods: [.get, .post, .patch, .head, .options],
+        allowMethods: [.get, .post, .put, .patch, .delete, .head, .options],
         exposedHeaders: [Self.exposed],
         maxAge: .seconds(600)
     )

@@ -2,7 +2,9 @@ import ClusterCore
 import ClusterRuntime
 import Hummingbird
 
-/// `GET /health`, `GET /ready` and `GET /v1/cluster`: how a node and its view of the cluster look from outside.
+/// How a node and its view of the cluster look from outside: `GET /health` and `GET /ready` for
+/// load balancers and orchestrators, and `GET /v1/cluster` (members and the shard table) for
+/// operators — on the admin listener when the node has one.
 public struct ClusterController<Context: RequestContext>: Sendable {
     let view: @Sendable () -> ClusterView
 
@@ -10,17 +12,22 @@ public struct ClusterController<Context: RequestContext>: Sendable {
         self.view = view
     }
 
-    public func addRoutes(to router: Router<Context>) {
+    /// `GET /health` and `GET /ready`.
+    public func addProbeRoutes(to router: some RouterMethods<Context>) {
         router.get("/health") { _, _ in
             HealthBody(status: "ok")
         }
-        router.get("/ready") { _, _ -> Response in
+        router.get("/ready") { _, _ in
             let view = self.view()
-            let body = ReadyBody(ready: view.isJoined, node: view.node.rawValue)
-            var response = try JSONResponse.make(body)
-            response.status = view.isJoined ? .ok : .serviceUnavailable
-            return response
+            return EditedResponse(
+                status: view.isJoined ? .ok : .serviceUnavailable,
+                response: ReadyBody(ready: view.isJoined, node: view.node.rawValue)
+            )
         }
+    }
+
+    /// `GET /v1/cluster`.
+    public func addClusterRoutes(to router: some RouterMethods<Context>) {
         router.get("/v1/cluster") { _, _ in
             ClusterBody(self.view())
         }
@@ -31,7 +38,7 @@ struct HealthBody: ResponseEncodable {
     let status: String
 }
 
-struct ReadyBody: Encodable {
+struct ReadyBody: ResponseEncodable {
     let ready: Bool
     let node: String
 }

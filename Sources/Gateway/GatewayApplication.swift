@@ -8,21 +8,51 @@ import Prometheus
 /// The HTTP edge of a node: builds the Hummingbird application with every controller.
 public enum GatewayApplication {
     /// The router, separate from the server so tests can drive it without a socket.
+    ///
+    /// Every response passes ``RequestLogMiddleware`` (request id, access log), then the CORS
+    /// allow list, then ``ErrorMiddleware`` (every error in one JSON shape); the API lives in
+    /// the `/v1` group, each controller adding its own groups with their middleware.
+    /// - Parameter operatorRoutes: serve `/metrics` and `/v1/cluster` here too; false when the
+    ///   node has an admin listener (``adminRouter(view:registry:)``).
     public static func router(
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
         accounts: AccountService? = nil,
         authLimits: AuthLimits = AuthLimits(),
-        corsOrigins: [String] = []
+        corsOrigins: [String] = [],
+        operatorRoutes: Bool = true
     ) -> Router<PlumeRequestContext> {
         let router = Router(context: PlumeRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowList(origins: corsOrigins)) }
         router.add(middleware: ErrorMiddleware())
-        ClusterController(view: view).addRoutes(to: router)
+        let cluster = ClusterController<PlumeRequestContext>(view: view)
+        cluster.addProbeRoutes(to: router)
+        if operatorRoutes {
+            cluster.addClusterRoutes(to: router)
+            MetricsController(registry: registry).addRoutes(to: router)
+        }
+        let v1 = router.group("v1")
+        OpenAPIController().addRoutes(to: v1)
+        if let accounts {
+            AccountsController(accounts: accounts, throttle: AuthThrottle(limits: authLimits)).addRoutes(to: v1)
+        }
+        return router
+    }
+
+    /// The admin listener's router (`[[node]] admin`): `/health`, `/ready`, `/metrics` and
+    /// `/v1/cluster`, for operators and scrapers on a private address.
+    public static func adminRouter(
+        view: @escaping @Sendable () -> ClusterView,
+        registry: PrometheusCollectorRegistry
+    ) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        let cluster = ClusterController<BasicRequestContext>(view: view)
+        cluster.addProbeRoutes(to: router)
+        cluster.addClusterRoutes(to: router)
         MetricsController(registry: registry).addRoutes(to: router)
-        OpenAPIController().addRoutes(to: router)
-        if let accounts { AccountsController(accounts: accounts, throttle: AuthThrottle(limits: authLimits)).addRoutes(to: router) }
         return router
     }
 
@@ -45,19 +75,57 @@ public enum GatewayApplication {
         accounts: AccountService?,
         authLimits: AuthLimits = AuthLimits(),
         corsOrigins: [String] = [],
+        operatorRoutes: Bool = true,
         connectionLimits: ConnectionLimits = ConnectionLimits(),
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let idle = connectionLimits.idleTimeout.components
-        return Application(
+        application(
             router: router(
                 view: view,
                 registry: registry,
                 accounts: accounts,
                 authLimits: authLimits,
-                corsOrigins: corsOrigins
+                corsOrigins: corsOrigins,
+                operatorRoutes: operatorRoutes
             ),
+            address: address,
+            connectionLimits: connectionLimits,
+            logger: logger,
+            onBound: onBound
+        )
+    }
+
+    /// The admin listener on `address` (see ``adminRouter(view:registry:)``): a few operators
+    /// and scrapers, so it holds at most 64 connections.
+    public static func makeAdmin(
+        address: NodeAddress,
+        view: @escaping @Sendable () -> ClusterView,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var limits = ConnectionLimits()
+        limits.connectionsMax = 64
+        return application(
+            router: adminRouter(view: view, registry: registry),
+            address: address,
+            connectionLimits: limits,
+            logger: logger,
+            onBound: onBound
+        )
+    }
+
+    static func application<Context: RequestContext>(
+        router: Router<Context>,
+        address: NodeAddress,
+        connectionLimits: ConnectionLimits,
+        logger: Logger,
+        onBound: @escaping @Sendable (Int) -> Void
+    ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
+        let idle = connectionLimits.idleTimeout.components
+        return Application(
+            router: router,
             server: .http1(
                 configuration: .init(
                     idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)

@@ -9,7 +9,7 @@ public struct MetricsController<Context: RequestContext>: Sendable {
         self.registry = registry
     }
 
-    public func addRoutes(to router: Router<Context>) {
+    public func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok,

@@ -71,6 +71,7 @@ enum OpenAPIDocument {
       "get": {
         "operationId": "metrics",
         "summary": "Prometheus metrics",
+        "description": "On the node's admin listener instead when `[[node]] admin` is set.",
         "responses": {
           "200": {
             "description": "Prometheus text format",
@@ -89,6 +90,7 @@ enum OpenAPIDocument {
       "get": {
         "operationId": "cluster",
         "summary": "This node's view of the cluster",
+        "description": "On the node's admin listener instead when `[[node]] admin` is set.",
         "responses": {
           "200": {
             "description": "members and shard table",
@@ -298,6 +300,9 @@ enum OpenAPIDocument {
           "401": {
             "$ref": "#/components/responses/Unauthorized"
           },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
           "503": {
             "$ref": "#/components/responses/Unavailable"
           },
@@ -385,6 +390,9 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
           },
           "503": {
             "$ref": "#/components/responses/Unavailable"
@@ -491,7 +499,7 @@ enum OpenAPIDocument {
         }
       },
       "RateLimited": {
-        "description": "`rate_limited` or `too_many_failed_logins`, with `Retry-After`",
+        "description": "`rate_limited` (per client address on sign-up, login and refresh; per user on every write) or `too_many_failed_logins`, with `Retry-After`",
         "headers": {
           "Retry-After": {
             "schema": {

@@ -31,7 +31,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
                 metadata: [
                     "http/method": "\(request.method)", "http/path": "\(request.uri.path)",
                     "http/status": "\(response.status.code)",
-                    "http/ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                    "http/ms":
+                        "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
                 ]
             )
         }

@@ -55,6 +55,18 @@ public final class AccountService: Sendable {
         }
     }
 
+    /// Who a valid access token speaks for: the user and the session the token was minted for.
+    /// The HTTP edge's authenticator puts it into the request context.
+    public struct Caller: Sendable, Equatable {
+        public var userID: String
+        public var sessionID: String
+
+        public init(userID: String, sessionID: String) {
+            self.userID = userID
+            self.sessionID = sessionID
+        }
+    }
+
     /// What signup, login and refresh answer.
     public struct Tokens: Sendable {
         public var user: User.State
@@ -241,35 +253,34 @@ public final class AccountService: Sendable {
         return try await tokens(user: user, sessionID: sessionID, refreshToken: next)
     }
 
-    /// Ends the session of an access token.
-    public func logout(accessToken: String) async throws(Failure) {
-        let (userID, sessionID) = try await authenticate(accessToken)
-        if case .failure(let failure) = try await ask(entities.ref(UserKind.self, userID), .closeSession(id: sessionID))
-        {
+    /// Ends the caller's session.
+    public func logout(_ caller: Caller) async throws(Failure) {
+        if case .failure(let failure) = try await ask(
+            entities.ref(UserKind.self, caller.userID),
+            .closeSession(id: caller.sessionID)
+        ) {
             throw Failure(failure)
         }
     }
 
     // MARK: - Profiles
 
-    /// The user behind a valid access token whose session is still open.
-    public func me(accessToken: String) async throws(Failure) -> User.State {
-        let (userID, sessionID) = try await authenticate(accessToken)
-        guard case .success(let user) = try await read(entities.ref(UserKind.self, userID), .account),
-            let session = user.sessions[sessionID], !session.isRevoked
+    /// The caller's account, while its session is still open.
+    public func me(_ caller: Caller) async throws(Failure) -> User.State {
+        guard case .success(let user) = try await read(entities.ref(UserKind.self, caller.userID), .account),
+            let session = user.sessions[caller.sessionID], !session.isRevoked
         else { throw Failure(kind: .unauthorized, message: "the session has ended") }
         return user
     }
 
     /// Updates the profile in one command to the user's entity, which also checks that the
-    /// token's session is still open.
-    public func updateProfile(accessToken: String, change: User.ProfileChange) async throws(Failure) -> User.State {
-        let (userID, sessionID) = try await authenticate(accessToken)
+    /// caller's session is still open.
+    public func updateProfile(_ caller: Caller, change: User.ProfileChange) async throws(Failure) -> User.State {
         // Checked here too, before the command is encoded: what the rules refuse never travels.
         try validate { () throws(User.Failure) in try change.validate() }
         let reply = try await ask(
-            entities.ref(UserKind.self, userID),
-            .updateProfileInSession(sessionID: sessionID, change)
+            entities.ref(UserKind.self, caller.userID),
+            .updateProfileInSession(sessionID: caller.sessionID, change)
         )
         return try reply.mapError(Failure.init).get()
     }
@@ -306,9 +317,11 @@ public final class AccountService: Sendable {
         }
     }
 
-    private func authenticate(_ token: String) async throws(Failure) -> (userID: String, sessionID: String) {
+    /// Who an access token speaks for, if its signature holds and it has not expired (whether
+    /// its session is still open is the user entity's to say, on every request that touches it).
+    public func authenticate(accessToken token: String) async throws(Failure) -> Caller {
         if let known = verified.withLock({ $0[token] }), known.expiresAt > Date() {
-            return (known.userID, known.sessionID)
+            return Caller(userID: known.userID, sessionID: known.sessionID)
         }
         do {
             let claims = try await keys.verify(token, as: AccessClaims.self)
@@ -316,7 +329,7 @@ public final class AccountService: Sendable {
                 if cache.count >= Self.verifiedTokensMax { cache.removeAll(keepingCapacity: true) }
                 cache[token] = (claims.sub.value, claims.sid, claims.exp.value)
             }
-            return (claims.sub.value, claims.sid)
+            return Caller(userID: claims.sub.value, sessionID: claims.sid)
         } catch {
             throw Failure(kind: .unauthorized, message: "the access token is invalid or expired")
         }
@@ -331,11 +344,14 @@ public final class AccountService: Sendable {
     }
 
     /// Reads an entity, as ``ask(_:_:)`` sends a command.
-    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<K.Reply, K.Failure> {
+    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<
+        K.Reply, K.Failure
+    > {
         try await outcome { () async throws(EntityFailure<K.Failure>) in try await entity.read(read) }
     }
 
-    private func outcome<Reply, Domain: Error>(_ call: () async throws(EntityFailure<Domain>) -> Reply) async throws(Failure)
+    private func outcome<Reply, Domain: Error>(_ call: () async throws(EntityFailure<Domain>) -> Reply)
+        async throws(Failure)
         -> Result<Reply, Domain>
     {
         do {

@@ -28,6 +28,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-addr"), help: "host:port for HTTP (overrides the file).")
     var httpAddr: String?
 
+    @Option(
+        name: .customLong("admin-addr"),
+        help: "host:port for /metrics and /v1/cluster alone (overrides the file's admin; default: on --http-addr)."
+    )
+    var adminAddr: String?
+
     @Option(parsing: .upToNextOption, help: "Seed nodes' cluster addresses (host:port, comma- or space-separated).")
     var seeds: [String] = []
 
@@ -47,6 +53,7 @@ struct NodeCommand: AsyncParsableCommand {
                 node: node,
                 clusterAddress: clusterAddr,
                 httpAddress: httpAddr,
+                adminAddress: adminAddr,
                 seeds: seeds.isEmpty ? nil : seeds
             )
         } catch {
@@ -113,14 +120,27 @@ struct NodeCommand: AsyncParsableCommand {
             accounts: accounts,
             authLimits: settings.configuration.authLimits,
             corsOrigins: settings.configuration.corsOrigins,
+            operatorRoutes: settings.adminAddress == nil,
             logger: logger
         )
+        var services: [any Service] = [clusterNode, http]
+        if let address = settings.adminAddress {
+            services.append(
+                GatewayApplication.makeAdmin(
+                    address: address,
+                    view: { clusterNode.view },
+                    registry: registry,
+                    logger: logger
+                )
+            )
+        }
         logger.info(
             "starting node",
             metadata: [
                 "cluster/node": "\(settings.nodeID)",
                 "cluster/name": "\(settings.configuration.name)",
                 "http": "\(settings.httpAddress)",
+                "admin": "\(settings.adminAddress.map(\.description) ?? "(on http)")",
                 "replication": "\(settings.configuration.replication)",
                 "shards": "\(settings.configuration.shards)",
                 "data": "\(settings.dataDirectory)",
@@ -129,7 +149,7 @@ struct NodeCommand: AsyncParsableCommand {
         // Shutdown runs in reverse order: the HTTP edge stops first, then the node leaves the cluster.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [clusterNode, http],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

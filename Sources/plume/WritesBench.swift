@@ -127,7 +127,7 @@ struct WritesBench: AsyncParsableCommand {
                             let start = ContinuousClock.now
                             do {
                                 _ = try await service.updateProfile(
-                                    accessToken: token,
+                                    try await service.authenticate(accessToken: token),
                                     change: .init(bio: "bio \(done)")
                                 )
                                 done += 1

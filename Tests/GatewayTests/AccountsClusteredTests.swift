@@ -270,10 +270,13 @@ import WireProtocol
                     bio: bio,
                     avatarURL: .some("https://cdn.example.com/\(index)/" + String(repeating: "a", count: 2000))
                 )
-                let updated = try await running.accounts.updateProfile(accessToken: tokens.accessToken, change: change)
+                let caller = try await running.accounts.authenticate(accessToken: tokens.accessToken)
+                let updated = try await running.accounts.updateProfile(caller, change: change)
                 #expect(updated.profile.bio == bio)
                 for reader in nodes {
-                    let seen = try await reader.accounts.me(accessToken: tokens.accessToken)
+                    let seen = try await reader.accounts.me(
+                        try await reader.accounts.authenticate(accessToken: tokens.accessToken)
+                    )
                     #expect(
                         seen.profile.bio == bio,
                         "update through n\(index + 1), read through \(reader.node.settings.nodeID)"

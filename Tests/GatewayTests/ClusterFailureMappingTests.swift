@@ -37,12 +37,12 @@ import Testing
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
         router.get("/overloaded") { _, _ -> String in
-            throw AccountsController<PlumeRequestContext>.apiError(
+            throw AccountsController.apiError(
                 AccountService.Failure(ClusterFailure(ReplicationError.overloaded))
             )
         }
         router.get("/timeout") { _, _ -> String in
-            throw AccountsController<PlumeRequestContext>.apiError(
+            throw AccountsController.apiError(
                 AccountService.Failure(ClusterFailure(ReplicationError.timeout))
             )
         }

@@ -16,13 +16,13 @@ import Testing
     }
 
     @Test func bearerTokensAreReadAsBefore() {
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearer abc.def") == "abc.def")
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("bEaReR   abc \t") == "abc")
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearer ") == nil)
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearer \t ") == nil)
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Basic abc") == nil)
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearerabc") == nil)
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearer\u{0}abc") == nil)
-        #expect(AccountsController<PlumeRequestContext>.bearerToken("Bearer ✓é") == "✓é")
+        #expect(BearerAuthenticator.bearerToken("Bearer abc.def") == "abc.def")
+        #expect(BearerAuthenticator.bearerToken("bEaReR   abc \t") == "abc")
+        #expect(BearerAuthenticator.bearerToken("Bearer ") == nil)
+        #expect(BearerAuthenticator.bearerToken("Bearer \t ") == nil)
+        #expect(BearerAuthenticator.bearerToken("Basic abc") == nil)
+        #expect(BearerAuthenticator.bearerToken("Bearerabc") == nil)
+        #expect(BearerAuthenticator.bearerToken("Bearer\u{0}abc") == nil)
+        #expect(BearerAuthenticator.bearerToken("Bearer ✓é") == "✓é")
     }
 }

@@ -63,6 +63,7 @@ import Testing
 final class PortBox: Sendable {
     private let port = Mutex<Int?>(nil)
     func set(_ value: Int) { port.withLock { $0 = value } }
+    var value: Int? { port.withLock { $0 } }
 }
 
 /// A loopback TCP connection that sends nothing, to watch the server close it.
@@ -76,14 +77,42 @@ struct RawSocket {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// What the peer sent within `seconds` (read until a pause of 100 ms after the first
+    /// bytes), or nil if nothing came.
+    func response(waitingAtMost seconds: Double) -> String? {
+        let started = Date()
+        var received: [UInt8] = []
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        while Date().timeIntervalSince(started) < seconds {
+            guard poll(&poller, 1, 100) > 0 else {
+                if !received.isEmpty { break }
+                continue
+            }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        return received.isEmpty ? nil : String(decoding: received, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+
     /// Seconds until the peer closes the connection (a read returns 0), or nil after `seconds`.
     func secondsUntilClosed(waitingAtMost seconds: Double) -> Double? {
-        defer { close(descriptor) }
+        defer { close() }
         let started = Date()
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         while Date().timeIntervalSince(started) < seconds {
@@ -105,7 +134,8 @@ struct RawSocket {
 
     @Test func aConfiguredOriginIsAnsweredWithCORSHeadersOthersAreNot() async throws {
         try await Self.app(origins: ["https://game.example"]).test(.router) { client in
-            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) { response in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) {
+                response in
                 #expect(response.headers[.accessControlAllowOrigin] == "https://game.example")
                 #expect(response.headers[.accessControlExposeHeaders]?.contains("X-Request-Id") == true)
             }
@@ -121,12 +151,14 @@ struct RawSocket {
                 #expect(response.headers[.accessControlAllowHeaders]?.lowercased().contains("authorization") == true)
             }
             // Errors carry the header too, so the page can read them.
-            try await client.execute(uri: "/nowhere", method: .get, headers: [.origin: "https://game.example"]) { response in
+            try await client.execute(uri: "/nowhere", method: .get, headers: [.origin: "https://game.example"]) {
+                response in
                 #expect(response.status == .notFound)
                 #expect(response.headers[.accessControlAllowOrigin] == "https://game.example")
                 #expect(String(buffer: response.body).contains(#""code":"not_found""#))
             }
-            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"]) { response in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"]) {
+                response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
             }
@@ -135,7 +167,8 @@ struct RawSocket {
 
     @Test func noOriginsNoCORS() async throws {
         try await Self.app(origins: []).test(.router) { client in
-            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) { response in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://game.example"]) {
+                response in
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
             }
         }

@@ -52,11 +52,15 @@ def free_ports(count):
 class Cluster:
     """Nodes of a generated loopback cluster, each a `plume node` process."""
 
-    def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None):
+    def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None,
+                 admin=False):
+        """admin: each node gets an admin listener (`[[node]] admin`), which alone serves
+        /metrics and /v1/cluster."""
         self.dir = temporary_directory("plume-test-")
-        ports = free_ports(2 * size)
+        ports = free_ports(3 * size)
         self.nodes = {
-            f"n{i + 1}": {"cluster": ports[2 * i], "http": ports[2 * i + 1]} for i in range(size)
+            f"n{i + 1}": {"cluster": ports[3 * i], "http": ports[3 * i + 1], "admin": ports[3 * i + 2] if admin else None}
+            for i in range(size)
         }
         self.binary = plume_binary()
         self.secret = secret
@@ -73,6 +77,8 @@ class Cluster:
         for node_id, n in self.nodes.items():
             lines += ["", "[[node]]", f'id = "{node_id}"', f'cluster = "127.0.0.1:{n["cluster"]}"',
                       f'http = "127.0.0.1:{n["http"]}"']
+            if n["admin"]:
+                lines.append(f'admin = "127.0.0.1:{n["admin"]}"')
         if membership:
             lines += ["", "[membership]"] + [f"{k} = {v}" for k, v in membership.items()]
         if storage:
@@ -96,6 +102,11 @@ class Cluster:
 
     def url(self, node_id, path):
         return f"http://127.0.0.1:{self.nodes[node_id]['http']}{path}"
+
+    def operator_url(self, node_id, path):
+        """Where /metrics and /v1/cluster are served: the admin listener if the node has one."""
+        node = self.nodes[node_id]
+        return f"http://127.0.0.1:{node['admin'] or node['http']}{path}"
 
     def signal(self, node_id, sig):
         self.processes[node_id].send_signal(sig)
@@ -137,7 +148,7 @@ def http_get(url, timeout=2.0):
 
 
 def cluster_view(cluster, node_id):
-    status, body = http_get(cluster.url(node_id, "/v1/cluster"))
+    status, body = http_get(cluster.operator_url(node_id, "/v1/cluster"))
     return json.loads(body) if status == 200 else None
 
 
@@ -159,7 +170,7 @@ def wait_until(condition, timeout, interval=0.05):
 
 
 def metric(cluster, node_id, name, labels=""):
-    status, body = http_get(cluster.url(node_id, "/metrics"))
+    status, body = http_get(cluster.operator_url(node_id, "/metrics"))
     if status != 200:
         return None
     for line in body.splitlines():
