@@ -124,12 +124,15 @@ protocol StrictMembers {
 }
 
 extension StrictMembers {
+    /// Throws `unknown_field` naming the first unknown member (by wire name) if there is one.
+    /// The names are worked out only then: a body with known members pays one count.
     static func refuseUnknownMembers(_ decoder: any Decoder) throws {
-        let members = try decoder.container(keyedBy: MemberKey.self)
-        if let unknown = members.allKeys.map(BodyCoding.wireName).sorted().first(where: { wire in
+        let members = try decoder.container(keyedBy: MemberKey.self).allKeys
+        let known = members.lazy.filter { CodingKeys(stringValue: $0.stringValue) != nil }.count
+        guard known < members.count else { return }
+        let unknown = members.map(BodyCoding.wireName).sorted().first { wire in
             CodingKeys(stringValue: BodyCoding.camelCase(wire)) == nil
-        }) {
-            throw APIError(.unprocessableContent, code: "unknown_field", message: "unknown field \(unknown)")
         }
+        throw APIError(.unprocessableContent, code: "unknown_field", message: "unknown field \(unknown ?? "?")")
     }
 }
