@@ -53,6 +53,8 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
                 members: [],
                 shards: ShardTable(shardCount: configuration.shards, replication: configuration.replication, nodes: []),
                 isJoined: false,
+                isStandalone: settings.seeds.allSatisfy { $0 == settings.clusterAddress }
+                    && configuration.nodes.allSatisfy { $0.id == settings.nodeID },
                 localHealth: 0
             )
         )

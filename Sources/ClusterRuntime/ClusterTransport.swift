@@ -97,7 +97,9 @@ public final class ClusterTransport: Sendable {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY is a TCP-level option: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET's
+            // option 1, SO_DEBUG, which needs CAP_NET_ADMIN (refused to an unprivileged user).
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: waterMark)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -159,7 +161,9 @@ public final class ClusterTransport: Sendable {
     }
 
     /// Sends a request and waits for the response.
-    public func request(_ message: Wire.Message, to address: NodeAddress, timeout: Duration? = nil) async throws -> Wire.Message {
+    public func request(_ message: Wire.Message, to address: NodeAddress, timeout: Duration? = nil) async throws
+        -> Wire.Message
+    {
         // Completed on the connection's event loop when there is one (no hop to another loop).
         try await requestFuture(message, to: address, on: eventLoop(of: address) ?? group.any(), timeout: timeout).get()
     }
@@ -205,7 +209,9 @@ public final class ClusterTransport: Sendable {
             case .ready(let channel, _)?:
                 return channel.isWritable ? .write(channel) : .drop(.overloaded, reason: "queue_full")
             case .connecting(var pending, let attempt)?:
-                guard pending.count < settings.pendingMessagesMax else { return .drop(.overloaded, reason: "queue_full") }
+                guard pending.count < settings.pendingMessagesMax else {
+                    return .drop(.overloaded, reason: "queue_full")
+                }
                 pending.append(command)
                 state.slots[address] = .connecting(pending: pending, attempt: attempt)
                 return .queued
@@ -234,7 +240,7 @@ public final class ClusterTransport: Sendable {
     private func dial(_ address: NodeAddress, attempt: Int) {
         ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(settings.connectTimeout.nanosecondsClamped))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: waterMark)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.addHandlers(to: channel, dialedAddress: address) }
@@ -252,11 +258,26 @@ public final class ClusterTransport: Sendable {
                     for command in pending { channel.write(command, promise: nil) }
                     channel.flush()
                 case .failure(let error):
-                    logger.debug("cannot connect to peer", metadata: ["cluster/peer-address": "\(address)", "error": "\(error)"])
+                    // A warning when a backoff cycle starts (attempt 0 for a new peer, 1 after a
+                    // connection was lost), then every `failedDialsPerWarning` attempts (about 30 s
+                    // at the default 3 s cap): a peer that stays down does not flood the log.
+                    let level: Logger.Level =
+                        attempt <= 1 || attempt % Self.failedDialsPerWarning == 0 ? .warning : .debug
+                    logger.log(
+                        level: level,
+                        "cannot connect to peer",
+                        metadata: [
+                            "cluster/peer-address": "\(address)", "error": "\(error)",
+                            "cluster/attempt": "\(attempt + 1)",
+                        ]
+                    )
                     failConnecting(address, attempt: attempt)
                 }
             }
     }
+
+    /// Failed dials to one address between two warnings.
+    static let failedDialsPerWarning = 10
 
     /// Backoff after a failed attempt: `backoffMin · 2^attempt`, capped, with ±20% jitter.
     private func backoffDelay(attempt: Int) -> TimeAmount {
@@ -281,7 +302,9 @@ public final class ClusterTransport: Sendable {
 
     /// Registers an authenticated connection; returns `false` if it duplicates a connection to
     /// keep, in which case the caller closes it.
-    func connectionEstablished(_ channel: any Channel, peer: Wire.Handshake.PeerIdentity, dialedAddress: NodeAddress?) -> Bool {
+    func connectionEstablished(_ channel: any Channel, peer: Wire.Handshake.PeerIdentity, dialedAddress: NodeAddress?)
+        -> Bool
+    {
         let key = dialedAddress ?? peer.clusterAddress
         let dialer = dialedAddress != nil ? credentials.nodeID : peer.nodeID
         let (keep, pending, replaced) = state.withLockedValue { state -> (Bool, [PeerCommand], (any Channel)?) in
@@ -318,7 +341,8 @@ public final class ClusterTransport: Sendable {
             switch state.slots[key] {
             case .ready(let current, _)? where current === channel:
                 // Dialed connections back off briefly so a dead peer is not hammered; accepted ones just go.
-                state.slots[key] = dialedAddress != nil ? .backoff(until: .now() + backoffDelay(attempt: 0), attempt: 1) : nil
+                state.slots[key] =
+                    dialedAddress != nil ? .backoff(until: .now() + backoffDelay(attempt: 0), attempt: 1) : nil
                 return nil
             case .connecting(_, let attempt)? where peer == nil && dialedAddress != nil:
                 return (key, attempt)
@@ -329,7 +353,12 @@ public final class ClusterTransport: Sendable {
         if let (address, attempt) = failedDial { failConnecting(address, attempt: attempt) }
     }
 
-    func deliver(_ message: Wire.Message, from peer: Wire.Handshake.PeerIdentity, correlationID: UInt64, channel: any Channel) {
+    func deliver(
+        _ message: Wire.Message,
+        from peer: Wire.Handshake.PeerIdentity,
+        correlationID: UInt64,
+        channel: any Channel
+    ) {
         onMessage(
             InboundMessage(
                 message: message,

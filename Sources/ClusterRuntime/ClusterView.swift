@@ -11,8 +11,18 @@ public struct ClusterView: Sendable {
     public var shards: ShardTable
     /// Whether this node has joined the cluster (heard from a seed, or is its own seed).
     public var isJoined: Bool
+    /// Whether the node is configured to run alone: no other listed node and no other seed.
+    public var isStandalone: Bool
     /// Lifeguard's local health multiplier (0 is healthy).
     public var localHealth: Int
+
+    /// Ready to serve (`GET /ready`): joined, and either configured standalone or in touch with
+    /// the cluster — some other member is known, so its peers answered at least once. A node whose
+    /// seeds never answer (its dials fail, a wrong secret) knows only itself: it is not ready,
+    /// though it is its own seed and so "joined".
+    public var isReady: Bool {
+        isJoined && (isStandalone || members.contains { $0.id != node })
+    }
 
     public init(
         node: NodeID,
@@ -21,6 +31,7 @@ public struct ClusterView: Sendable {
         members: [SWIM.Member],
         shards: ShardTable,
         isJoined: Bool,
+        isStandalone: Bool = false,
         localHealth: Int
     ) {
         self.node = node
@@ -29,6 +40,7 @@ public struct ClusterView: Sendable {
         self.members = members
         self.shards = shards
         self.isJoined = isJoined
+        self.isStandalone = isStandalone
         self.localHealth = localHealth
     }
 }

@@ -2,7 +2,8 @@ import ClusterCore
 import ClusterRuntime
 import Hummingbird
 
-/// How a node and its view of the cluster look from outside: `GET /health` and `GET /ready` for
+/// How a node and its view of the cluster look from outside: `GET /health` (the process is up)
+/// and `GET /ready` (joined and in touch with its cluster, see `ClusterView.isReady`) for
 /// load balancers and orchestrators, and `GET /v1/cluster` (members and the shard table) for
 /// operators — on the admin listener when the node has one.
 public struct ClusterController<Context: RequestContext>: Sendable {
@@ -20,8 +21,8 @@ public struct ClusterController<Context: RequestContext>: Sendable {
         router.get("/ready") { _, _ in
             let view = self.view()
             return EditedResponse(
-                status: view.isJoined ? .ok : .serviceUnavailable,
-                response: ReadyBody(ready: view.isJoined, node: view.node.rawValue)
+                status: view.isReady ? .ok : .serviceUnavailable,
+                response: ReadyBody(ready: view.isReady, node: view.node.rawValue)
             )
         }
     }
@@ -78,7 +79,7 @@ public struct ClusterBody: ResponseCodable, Sendable {
 
     public init(_ view: ClusterView) {
         node = view.node.rawValue
-        ready = view.isJoined
+        ready = view.isReady
         members = view.members.map {
             Member(
                 id: $0.id.rawValue,

@@ -57,6 +57,27 @@ import Testing
         }
     }
 
+    /// A node that is its own seed is "joined" at once; it is ready only once it is in touch with
+    /// another member, unless it is configured to run alone.
+    @Test func readyNeedsAPeerUnlessStandalone() async throws {
+        let joined = Self.view(joined: true)
+        for (standalone, expected) in [(false, HTTPResponse.Status.serviceUnavailable), (true, .ok)] {
+            var view = joined
+            view.members = [joined.members[0]]
+            view.isStandalone = standalone
+            let alone = view
+            let app = Application(router: GatewayApplication.router(view: { alone }, registry: .init()))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/ready", method: .get) {
+                    #expect($0.status == expected, "standalone: \(standalone)")
+                }
+                try await client.execute(uri: "/v1/cluster", method: .get) { response in
+                    #expect(String(buffer: response.body).contains(#""ready":\#(standalone)"#))
+                }
+            }
+        }
+    }
+
     @Test func clusterViewHasTheDocumentedShape() async throws {
         try await Self.app(joined: true).test(.router) { client in
             try await client.execute(uri: "/v1/cluster", method: .get) { response in

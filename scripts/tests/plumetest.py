@@ -89,9 +89,15 @@ class Cluster:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self, node_id, extra_args=(), env=None):
+    def start(self, node_id, extra_args=(), env=None, user=None):
+        """user: run the node as this unprivileged user (needs root and setpriv; when this script
+        is not root it already runs unprivileged, and the node runs as this script's user)."""
         log = open(os.path.join(self.dir, f"{node_id}.log"), "ab")
         args = [self.binary, "node", "--config", self.config, "--node", node_id, *extra_args]
+        if user and os.geteuid() == 0:
+            os.chmod(self.dir, 0o777)  # the node creates its data directory in here
+            args[0] = binary_readable_by_all(self.binary)
+            args = ["setpriv", f"--reuid={user}", f"--regid={user_group(user)}", "--clear-groups", *args]
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         self.processes[node_id] = process
         return process
@@ -134,6 +140,28 @@ class Cluster:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+
+_shared_binaries = {}
+
+
+def binary_readable_by_all(path):
+    """A copy of the binary that any user may run (the checkout may sit in a directory only root
+    can enter, as under /root), made once per path."""
+    if path not in _shared_binaries:
+        directory = temporary_directory("plume-bin-")
+        os.chmod(directory, 0o755)
+        copy = os.path.join(directory, "plume")
+        shutil.copy(path, copy)
+        os.chmod(copy, 0o755)
+        _shared_binaries[path] = copy
+    return _shared_binaries[path]
+
+
+def user_group(user):
+    """The primary group of `user` (nobody's is nogroup on Debian)."""
+    import pwd
+    return pwd.getpwnam(user).pw_gid
 
 
 def http_get(url, timeout=2.0):
