@@ -48,6 +48,8 @@ extension Replication {
 
         struct Leadership: Sendable {
             var epoch: Epoch
+            /// The LSN of the epoch's start entry: everything up to it was adopted.
+            var startLSN: UInt64
             var replicas: [NodeID]
             var next: [NodeID: UInt64]
             var match: [NodeID: UInt64]
@@ -178,15 +180,26 @@ extension Replication {
         /// The epoch this node leads, if it is primary.
         public var primaryEpoch: Epoch? { if case .primary(let leadership) = role { leadership.epoch } else { nil } }
 
-        /// Whether this node leads and has committed an entry of its epoch (its start entry at
-        /// least), so its committed state is complete and it may serve.
+        /// Whether this node leads, has committed its epoch's start entry, and holds everything
+        /// up to it durably itself, so its committed state is complete and it may serve once it
+        /// has applied it (the shell also waits for that: ``servingFromLSN``). Before its own
+        /// write of the adopted log is done, a majority of followers can commit the start entry;
+        /// the node must not serve then, since it cannot apply what is not durable here.
         public var isServing: Bool {
-            guard let epoch = primaryEpoch, commitLSN > 0 else { return false }
-            return self.epoch(at: commitLSN) == epoch
+            guard case .primary(let leadership) = role else { return false }
+            return commitLSN >= leadership.startLSN && persistedLSN >= leadership.startLSN
+        }
+
+        /// The LSN of the start entry of the epoch this node leads: a primary decides and reads
+        /// only on a state that has applied everything up to it.
+        public var servingFromLSN: UInt64? {
+            if case .primary(let leadership) = role { leadership.startLSN } else { nil }
         }
 
         /// The replica set this node leads, if it is primary.
-        public var primaryReplicas: [NodeID]? { if case .primary(let leadership) = role { leadership.replicas } else { nil } }
+        public var primaryReplicas: [NodeID]? {
+            if case .primary(let leadership) = role { leadership.replicas } else { nil }
+        }
 
         /// The LSN of the last compacted entry (0 when nothing is compacted).
         public var baseLSN: UInt64 { base?.lsn ?? 0 }
@@ -292,14 +305,16 @@ extension Replication {
         }
 
         /// Drops this node's own earlier epochs that it never led from the history: only the
-        /// candidate of an epoch can lead it, so if no entry of that epoch is in this log (its
-        /// start entry would be, had it committed anything), the epoch committed nothing and no
-        /// later candidate needs its quorum. Without this, a node that keeps failing to win
+        /// candidate of an epoch can lead it, and nothing of an epoch leaves its primary before
+        /// the start entry is durable there (``sendAppend(to:into:)``), so if no entry of that
+        /// epoch is in this log, the epoch committed nothing and no later candidate needs its
+        /// quorum. Without this, a node that keeps failing to win
         /// (cut off from a majority) would grow its history by one configuration per attempt.
         private mutating func forgetUnledEpochs() {
             let mine = me.rawValue
             let unled = history.map(\.epoch).filter { epoch in
-                epoch.node == mine && base?.epoch != epoch && base?.config.epoch != epoch && !log.contains { $0.epoch == epoch }
+                epoch.node == mine && base?.epoch != epoch && base?.config.epoch != epoch
+                    && !log.contains { $0.epoch == epoch }
             }
             guard !unled.isEmpty else { return }
             history.removeAll { unled.contains($0.epoch) }
@@ -331,7 +346,9 @@ extension Replication {
                 learned.append(contentsOf: promise.history)
                 floor = max(floor, promise.committedStart)
             }
-            var required: [Epoch: Config] = [candidacy.epoch: Config(epoch: candidacy.epoch, replicas: candidacy.replicas)]
+            var required: [Epoch: Config] = [
+                candidacy.epoch: Config(epoch: candidacy.epoch, replicas: candidacy.replicas)
+            ]
             for config in learned where config.epoch >= floor && config.epoch != candidacy.epoch {
                 required[config.epoch] = config
             }
@@ -345,7 +362,10 @@ extension Replication {
                 for node in config.replicas where !candidacy.contacted.contains(node) {
                     candidacy.contacted.insert(node)
                     directives.append(
-                        .send(.prepare(epoch: candidacy.epoch, replicas: candidacy.replicas, fromLSN: candidacy.fromLSN), to: node)
+                        .send(
+                            .prepare(epoch: candidacy.epoch, replicas: candidacy.replicas, fromLSN: candidacy.fromLSN),
+                            to: node
+                        )
                     )
                 }
             }
@@ -376,6 +396,7 @@ extension Replication {
             let followers = candidacy.replicas.filter { $0 != me }
             var leadership = Leadership(
                 epoch: candidacy.epoch,
+                startLSN: lastLSN,
                 replicas: candidacy.replicas,
                 next: Dictionary(uniqueKeysWithValues: followers.map { ($0, lastLSN) }),
                 match: Dictionary(uniqueKeysWithValues: followers.map { ($0, 0) })
@@ -391,7 +412,8 @@ extension Replication {
 
         /// Appends a command as primary; returns its LSN. It is committed when a `.commit`
         /// directive covers that LSN while this node still leads the same epoch.
-        public mutating func propose(_ command: [UInt8]) throws(ProposeError) -> (lsn: UInt64, directives: [Directive]) {
+        public mutating func propose(_ command: [UInt8]) throws(ProposeError) -> (lsn: UInt64, directives: [Directive])
+        {
             guard case .primary(let leadership) = role else { throw .notPrimary }
             let entry = Entry(epoch: leadership.epoch, lsn: lastLSN + 1, payload: .command(command))
             log.append(entry)
@@ -409,11 +431,16 @@ extension Replication {
         /// current log: a report from before a rewrite of the log below it would claim entries
         /// that were never written. A primary counts itself towards the quorum from here on.
         public mutating func onPersisted(upTo lsn: UInt64) -> [Directive] {
+            let before = persistedLSN
             persistedLSN = max(persistedLSN, min(lsn, lastLSN))
             guard case .primary(var leadership) = role, (leadership.match[me] ?? 0) < persistedLSN else { return [] }
             leadership.match[me] = persistedLSN
             role = .primary(leadership)
             var directives: [Directive] = []
+            if before < leadership.startLSN && persistedLSN >= leadership.startLSN {
+                // The start entry is durable here: the epoch's first appends leave now.
+                for follower in leadership.replicas where follower != me { sendAppend(to: follower, into: &directives) }
+            }
             advanceCommit(into: &directives)
             return directives
         }
@@ -480,7 +507,15 @@ extension Replication {
                     break
                 }
                 follow(epoch, into: &directives)
-                handleAppend(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, leaderCommit: leaderCommit, from: sender, into: &directives)
+                handleAppend(
+                    epoch: epoch,
+                    prevLSN: prevLSN,
+                    prevEpoch: prevEpoch,
+                    entries: entries,
+                    leaderCommit: leaderCommit,
+                    from: sender,
+                    into: &directives
+                )
 
             case .installSnapshot(let epoch, let installed):
                 guard epoch >= promised else {
@@ -492,7 +527,8 @@ extension Replication {
                 directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: installed.lsn), to: sender))
 
             case .appendReply(let epoch, let success, let lsn):
-                guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil else { break }
+                guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil
+                else { break }
                 if success {
                     leadership.match[sender] = max(leadership.match[sender] ?? 0, lsn)
                     leadership.next[sender] = max(leadership.next[sender] ?? 1, lsn + 1)
@@ -566,8 +602,14 @@ extension Replication {
             directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: lastNew), to: sender))
         }
 
+        /// Sends the follower what it lacks (or a heartbeat). Nothing of an epoch leaves before its
+        /// start entry is durable on this node: otherwise the followers could commit the epoch
+        /// while this node, crashing before its write, would come back with no trace of it and
+        /// take the epoch for one it never led (see ``forgetUnledEpochs()``).
         private mutating func sendAppend(to follower: NodeID, into directives: inout [Directive]) {
-            guard case .primary(let leadership) = role, let next = leadership.next[follower] else { return }
+            guard case .primary(let leadership) = role, let next = leadership.next[follower],
+                persistedLSN >= leadership.startLSN
+            else { return }
             lastSent[follower] = ticks
             if next <= baseLSN, let base {
                 // The follower needs entries compacted away: it gets the base instead.
@@ -581,7 +623,13 @@ extension Replication {
             let entries = Array(log[index(of: from)..<index(of: end + 1)])
             directives.append(
                 .send(
-                    .append(epoch: leadership.epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN),
+                    .append(
+                        epoch: leadership.epoch,
+                        prevLSN: prevLSN,
+                        prevEpoch: prevEpoch,
+                        entries: entries,
+                        commitLSN: commitLSN
+                    ),
                     to: follower
                 )
             )

@@ -13,6 +13,12 @@ extension ReplicationHost {
 
     func collect(shard: UInt32, _ directives: [Replication.Directive]) {
         let changes = slots[Int(shard)].replica.takeDurableChanges()
+        // An installed base rewrites the log before the entries that follow it in these changes
+        // (a new primary adopting a base, then the log after it): noted first, so the batch that
+        // writes those entries is not taken for stale and marks them durable.
+        for case .installed(let base) in directives {
+            slots[Int(shard)].durability.installed(baseLSN: base.lsn, lastLSN: slots[Int(shard)].replica.lastLSN)
+        }
         if let mark = slots[Int(shard)].durability.queue(changes) { outbox.durableUpTo.append((shard, mark)) }
         for change in changes {
             for part in ReplicationLog.walSized(change) {
@@ -61,10 +67,7 @@ extension ReplicationHost {
                     }
                 }
                 prepared[shard] = nil
-                let lastLSN = slots[Int(shard)].replica.lastLSN
-                // The log was rewritten: a batch in flight must not mark entries durable past it.
                 slots[Int(shard)].appliedLSN = base.lsn
-                slots[Int(shard)].durability.installed(baseLSN: base.lsn, lastLSN: lastLSN)
                 metrics.snapshotsInstalled.increment()
                 snapshotsInstalled += 1
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])

@@ -60,7 +60,7 @@ extension ReplicationHost {
         }
         guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: nil) }
         guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
-        guard slots[Int(shard)].replica.isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
+        guard slots[Int(shard)].isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard inFlight < settings.inFlightMax else { throw ReplicationError.overloaded }
         let (lsn, directives): (UInt64, [Replication.Directive])
         do {
@@ -85,10 +85,9 @@ extension ReplicationHost {
 
     /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
     public func read<T: Sendable>(shard: UInt32, _ body: (Machine) throws -> T) throws -> T {
-        guard slots.indices.contains(Int(shard)), slots[Int(shard)].replica.isServing else {
-            throw ReplicationError.notPrimary(leader: leader(of: shard))
-        }
+        guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
+        guard slots[Int(shard)].isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         return try body(machines[Int(shard)])
     }
 

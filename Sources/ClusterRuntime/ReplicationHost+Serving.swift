@@ -56,7 +56,7 @@ extension ReplicationHost {
     }
 
     /// The number of shards this node currently serves as primary.
-    public var servedShards: Int { slots.indices.count { slots[$0].replica.isServing } }
+    public var servedShards: Int { slots.indices.count { slots[$0].isServing } }
 
     /// The node the ring designates for the shard, which leads it once its candidacy succeeds.
     public func leader(of shard: UInt32) -> NodeID? {

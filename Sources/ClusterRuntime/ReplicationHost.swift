@@ -140,7 +140,13 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
                 } catch {
                     // Applied up to the entry before; the shard is not served (see `stall`).
                     applied = committed.lsn - 1
-                    stalled = Self.reportStall(shard: shard, lsn: committed.lsn, error, metrics: metrics, logger: logger)
+                    stalled = Self.reportStall(
+                        shard: shard,
+                        lsn: committed.lsn,
+                        error,
+                        metrics: metrics,
+                        logger: logger
+                    )
                     break
                 }
             }
@@ -350,6 +356,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         }
         metrics.entriesApplied.increment(by: Int(upTo - applied))
         slots[Int(shard)].appliedLSN = upTo
+        publishServing(shard: shard)
     }
 }
 
@@ -386,8 +393,9 @@ struct ReplicaSlot {
     /// Why this node stopped applying the shard's log (a committed command it cannot apply):
     /// it serves the shard no more. Nil while it applies.
     var stalled: String?
-    /// Whether this node serves the shard: it leads it, and applies its log.
-    var isServing: Bool { replica.isServing && stalled == nil }
+    /// Whether this node serves the shard: it leads it, has applied everything it adopted (up to
+    /// its epoch's start entry), and applies its log.
+    var isServing: Bool { replica.isServing && stalled == nil && appliedLSN >= replica.servingFromLSN ?? .max }
 }
 
 /// The shards this node serves, one bit each, and each one's serving term.

@@ -23,8 +23,16 @@ import ClusterCore
 /// they stop for good once a primary serves an epoch whose replica set leaves them out, as a
 /// node that hands its shards over on SIGTERM does.
 ///
-/// Checked on every step: a committed LSN never holds two different entries anywhere, and no
-/// epoch is led twice — by two nodes, or by one node before and after a restart. Checked at the end, after healing: every acknowledged write is
+/// A node applies committed entries only as far as they are durable on it, and serves (reads,
+/// and decisions: proposals) only as the shell does — leading, its epoch's start entry
+/// committed and durable here, and everything up to it applied. A nemesis step aims at one
+/// persistence point: it crashes a primary whose own write of its start entry is still under
+/// way (its followers may have committed the epoch already).
+///
+/// Checked on every step: a committed LSN never holds two different entries anywhere, no
+/// epoch is led twice — by two nodes, or by one node before and after a restart —, every read
+/// at a serving primary sees every write acknowledged in its epoch or before, and every
+/// acknowledged write was decided on a state that held every write acknowledged before it. Checked at the end, after healing: every acknowledged write is
 /// in the committed log at the LSN it was acknowledged at, and every node's state machine holds
 /// exactly the committed commands up to its commit position.
 public final class ReplicationSimulation {
@@ -57,6 +65,9 @@ public final class ReplicationSimulation {
         var candidacyTimeout: Duration = .milliseconds(300)
         /// The state machine: every committed command applied, as (lsn, value).
         var machine: [(lsn: UInt64, value: UInt64)] = []
+        /// Committed entries up to here are applied to `machine`: as in the shell, only as far
+        /// as they are durable here too.
+        var applied: UInt64 = 0
     }
 
     struct Batch {
@@ -99,7 +110,20 @@ public final class ReplicationSimulation {
     public private(set) var committed: [UInt64: Replication.Entry] = [:]
     /// Writes whose proposer saw them committed: (lsn, value).
     public private(set) var acknowledged: [(lsn: UInt64, value: UInt64)] = []
-    private var inFlight: [Int: [(epoch: Replication.Epoch, lsn: UInt64, value: UInt64)]] = [:]
+    /// The highest acknowledged LSN among writes proposed in each epoch.
+    private var acknowledgedUpTo: [Replication.Epoch: UInt64] = [:]
+    /// The highest acknowledged LSN of all.
+    private var acknowledgedMax: UInt64 = 0
+    /// Proposals waiting for their outcome, with the state they were decided on: the machine
+    /// applied up to `decidedOn`, when every write acknowledged so far was at or below
+    /// `acknowledgedThen`.
+    private var inFlight:
+        [Int: [(epoch: Replication.Epoch, lsn: UInt64, value: UInt64, decidedOn: UInt64, acknowledgedThen: UInt64)]] =
+            [:]
+    public private(set) var reads = 0
+    public private(set) var primaryCrashesBeforeStartWrite = 0
+    /// … of which the epoch's start entry was committed by the followers already.
+    public private(set) var primaryCrashesAfterFollowersCommitted = 0
     /// Who began each epoch, in which life (a node's lives are separated by crashes).
     private var leaders: [Replication.Epoch: (node: NodeID, life: Int)] = [:]
     private var nextValue: UInt64 = 1
@@ -225,17 +249,58 @@ public final class ReplicationSimulation {
             }
             nodes[index].replica = replica
             carryOut(directives, node: index)
-            if clients, replica.isPrimary, Double.random(in: 0..<1, using: &random) < 0.5 {
+            if serves(index) { read(at: index) }
+            if clients, serves(index), Double.random(in: 0..<1, using: &random) < 0.5 {
                 propose(at: index)
+            }
+            // A chosen persistence point: a primary whose followers may already have committed
+            // its epoch while its own write of the start entry is still under way.
+            if clients, let start = nodes[index].replica.servingFromLSN, nodes[index].replica.persistedLSN < start,
+                nodes.indices.count(where: { nodes[$0].isUp }) > 1,
+                Double.random(in: 0..<1, using: &random) < (nodes[index].replica.commitLSN >= start ? 0.7 : 0.05)
+            {
+                primaryCrashesBeforeStartWrite += 1
+                if nodes[index].replica.commitLSN >= start { primaryCrashesAfterFollowersCommitted += 1 }
+                let followers = Set((nodes[index].replica.primaryReplicas ?? []).filter { $0 != ids[index] })
+                crash(index)
+                if Double.random(in: 0..<1, using: &random) < 0.5 {
+                    // … and it comes back at once, cut off from the followers of the epoch it
+                    // led: it campaigns again with the other nodes.
+                    restart(index)
+                    groups = nodes.indices.map { followers.contains(ids[$0]) ? 1 : 0 }
+                }
             }
         }
     }
 
-    /// Compacts the node's committed log into its machine's state and persists that (a snapshot).
+    /// Whether the node serves as the shell would let it: it leads, its epoch's start entry is
+    /// committed and durable here, and its machine has applied everything up to it.
+    private func serves(_ index: Int) -> Bool {
+        guard nodes[index].isUp, nodes[index].replica.isServing, let start = nodes[index].replica.servingFromLSN
+        else { return false }
+        return nodes[index].applied >= start
+    }
+
+    /// A read at a serving primary returns the last write acknowledged in its epoch or an
+    /// earlier one, or a later write. Writes acknowledged by a newer epoch are not checked
+    /// here: a deposed primary that does not know it yet still serves reads.
+    private func read(at index: Int) {
+        reads += 1
+        guard let epoch = nodes[index].replica.primaryEpoch else { return }
+        let mustSee = acknowledgedUpTo.filter { $0.key <= epoch }.values.max() ?? 0
+        if nodes[index].applied < mustSee {
+            violations.append(
+                "\(ids[index]) (epoch \(epoch)) serves a read from a state applied up to lsn \(nodes[index].applied), "
+                    + "before the acknowledged write at lsn \(mustSee)"
+            )
+        }
+    }
+
+    /// Compacts the node's applied log into its machine's state and persists that (a snapshot).
     private func compact(_ index: Int) {
         let replica = nodes[index].replica
-        guard replica.commitLSN > replica.baseLSN else { return }
-        nodes[index].replica.compact(upTo: replica.commitLSN, state: Self.encode(nodes[index].machine))
+        guard nodes[index].applied > replica.baseLSN else { return }
+        nodes[index].replica.compact(upTo: nodes[index].applied, state: Self.encode(nodes[index].machine))
         // A snapshot covers everything the node did so far; the batches still complete (their
         // messages and durability news follow) but have nothing left to write.
         nodes[index].persisted = nodes[index].replica.durable
@@ -262,7 +327,7 @@ public final class ReplicationSimulation {
         let value = nextValue
         nextValue += 1
         guard let (lsn, directives) = try? replica.propose(Self.bytes(value)) else { return }
-        inFlight[index, default: []].append((replica.primaryEpoch!, lsn, value))
+        inFlight[index, default: []].append((replica.primaryEpoch!, lsn, value, nodes[index].applied, acknowledgedMax))
         nodes[index].replica = replica
         carryOut(directives, node: index)
     }
@@ -300,22 +365,26 @@ public final class ReplicationSimulation {
         // primary's appends.
         let changes = nodes[index].replica.takeDurableChanges()
         nodes[index].pending += changes
+        // As the shell does: an installed base's rewrite is noted before the entries after it.
+        for case .installed(let base) in directives {
+            nodes[index].durability.installed(baseLSN: base.lsn, lastLSN: nodes[index].replica.lastLSN)
+        }
         if let mark = nodes[index].durability.queue(changes) { nodes[index].pendingMarks.append(mark) }
         for directive in directives {
             switch directive {
             case .send(let message, let to):
                 if Replication.Durability.leavesBeforeWrite(message) {
+                    if case .append = message { noteLeadership(index, sent: true) }
                     send(message, from: index, to: ids.firstIndex(of: to)!)
                 } else {
                     nodes[index].held.append((message, ids.firstIndex(of: to)!))
                 }
             case .installed(let base):
-                nodes[index].durability.installed(baseLSN: base.lsn, lastLSN: nodes[index].replica.lastLSN)
                 nodes[index].machine = Self.decode(base.state)
+                nodes[index].applied = base.lsn
                 installs += 1
             case .commit(let entries):
                 for entry in entries {
-                    if let value = Self.value(entry.payload) { nodes[index].machine.append((entry.lsn, value)) }
                     if let existing = committed[entry.lsn], existing != entry {
                         violations.append(
                             "lsn \(entry.lsn) committed as \(existing) and as \(entry) (at \(ids[index]))"
@@ -324,34 +393,67 @@ public final class ReplicationSimulation {
                         committed[entry.lsn] = entry
                     }
                 }
-                // The proposer acknowledges what it sees committed in the epoch it proposed in.
-                let lastCommitted = entries.last?.lsn ?? 0
-                inFlight[index]?.removeAll { pending in
-                    guard pending.lsn <= lastCommitted else { return false }
-                    if let entry = nodes[index].replica.entry(at: pending.lsn), entry.epoch == pending.epoch,
-                        Self.value(entry.payload) == pending.value
-                    {
-                        acknowledged.append((pending.lsn, pending.value))
-                    }
-                    return true
-                }
-            case .becamePrimary(let epoch):
-                if let other = leaders[epoch], other != (ids[index], nodes[index].life) {
-                    violations.append(
-                        "epoch \(epoch) led by \(other.node) (life \(other.life)) and \(ids[index]) (life \(nodes[index].life))"
-                    )
-                }
-                leaders[epoch] = (ids[index], nodes[index].life)
+            case .becamePrimary:
                 nodes[index].candidacyStartedAt = nil
             case .steppedDown:
                 // Proposals in flight have unknown outcomes now: never acknowledged.
                 inFlight[index] = nil
             }
         }
+        noteLeadership(index)
+        applyCommitted(index)
         let mustWrite =
             !nodes[index].held.isEmpty || !nodes[index].pendingMarks.isEmpty
             || !Replication.Durability.mayWaitForNextWrite(nodes[index].pending)
         if mustWrite && !nodes[index].writeScheduled { scheduleWrite(index) }
+    }
+
+    /// Records who leads the node's epoch once the leadership left a trace: its start entry is
+    /// durable there, or one of its appends left the node. A leadership that ended in a crash
+    /// before either happened is known to nobody, and leading the same epoch again after the
+    /// restart is no second leadership.
+    private func noteLeadership(_ index: Int, sent: Bool = false) {
+        let replica = nodes[index].replica
+        guard let epoch = replica.primaryEpoch, let start = replica.servingFromLSN,
+            sent || replica.persistedLSN >= start,
+            leaders[epoch].map({ $0 != (ids[index], nodes[index].life) }) ?? true
+        else { return }
+        if let other = leaders[epoch] {
+            violations.append(
+                "epoch \(epoch) led by \(other.node) (life \(other.life)) and \(ids[index]) (life \(nodes[index].life))"
+            )
+        }
+        leaders[epoch] = (ids[index], nodes[index].life)
+    }
+
+    /// Applies the committed entries that are durable here, in order, as the shell does; the
+    /// proposer acknowledges a write when it applies it in the epoch it proposed it in, and
+    /// checks that the write was decided on a state that held every write acknowledged then.
+    private func applyCommitted(_ index: Int) {
+        let upTo = min(nodes[index].replica.commitLSN, nodes[index].durability.durableLSN)
+        guard nodes[index].isUp, upTo > nodes[index].applied else { return }
+        for lsn in (nodes[index].applied + 1)...upTo {
+            let entry = nodes[index].replica.entry(at: lsn)!
+            if let value = Self.value(entry.payload) { nodes[index].machine.append((lsn, value)) }
+        }
+        nodes[index].applied = upTo
+        inFlight[index]?.removeAll { pending in
+            guard pending.lsn <= upTo else { return false }
+            if let entry = nodes[index].replica.entry(at: pending.lsn), entry.epoch == pending.epoch,
+                Self.value(entry.payload) == pending.value
+            {
+                acknowledged.append((pending.lsn, pending.value))
+                acknowledgedUpTo[pending.epoch] = max(acknowledgedUpTo[pending.epoch] ?? 0, pending.lsn)
+                acknowledgedMax = max(acknowledgedMax, pending.lsn)
+                if pending.decidedOn < pending.acknowledgedThen {
+                    violations.append(
+                        "\(ids[index]) decided the write at lsn \(pending.lsn) on a state applied up to lsn "
+                            + "\(pending.decidedOn), before the acknowledged write at lsn \(pending.acknowledgedThen)"
+                    )
+                }
+            }
+            return true
+        }
     }
 
     /// The node's next `write` event: mostly soon, sometimes after a slow disk (a primary's
@@ -479,6 +581,7 @@ public final class ReplicationSimulation {
             + replica.committedEntries.compactMap { entry in
                 Self.value(entry.payload).map { (entry.lsn, $0) }
             }
+        nodes[index].applied = replica.commitLSN
         nodes[index].candidacyStartedAt = nil
     }
 
@@ -514,13 +617,13 @@ public final class ReplicationSimulation {
                 throw Violation(seed: seed, message: "\(node.replica.me) holds \(entry) as committed")
             }
             // Its state machine (base state + applied commits) is exactly the committed commands so far.
-            let expected = committed.values.filter { $0.lsn <= node.replica.commitLSN }.sorted { $0.lsn < $1.lsn }
+            let expected = committed.values.filter { $0.lsn <= node.applied }.sorted { $0.lsn < $1.lsn }
                 .compactMap { entry in Self.value(entry.payload).map { (entry.lsn, $0) } }
             guard node.machine.map(\.lsn) == expected.map(\.0), node.machine.map(\.value) == expected.map(\.1) else {
                 throw Violation(
                     seed: seed,
                     message:
-                        "\(node.replica.me)'s state machine holds \(node.machine.count) commands, expected \(expected.count) up to lsn \(node.replica.commitLSN)"
+                        "\(node.replica.me)'s state machine holds \(node.machine.count) commands, expected \(expected.count) up to lsn \(node.applied)"
                 )
             }
         }

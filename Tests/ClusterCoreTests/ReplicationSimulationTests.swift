@@ -16,8 +16,9 @@ import Testing
                 (0..<UInt64(Self.runs)).map { 0xC0FFEE &+ $0 &* 7919 }
             }
         // A minute of computing, off the cooperative pool the clustered tests' nodes run on.
-        let (acknowledged, installs, membership, failure) = try await onOwnThread {
-            () -> (Int, Int, (Int, Int), String?) in
+        let (acknowledged, installs, membership, windows, failure) = try await onOwnThread {
+            () -> (Int, Int, (Int, Int), (crashes: Int, committed: Int, reads: Int), String?) in
+            var windows = (crashes: 0, committed: 0, reads: 0)
             var acknowledged = 0
             var installs = 0
             var membership = (joins: 0, removals: 0)
@@ -26,14 +27,20 @@ import Testing
                 do {
                     try simulation.run(chaos: .seconds(2))
                 } catch {
-                    return (acknowledged, installs, membership, "\(error) — replay with PLUME_REPLICATION_SEED=\(seed)")
+                    return (
+                        acknowledged, installs, membership, windows,
+                        "\(error) — replay with PLUME_REPLICATION_SEED=\(seed)"
+                    )
                 }
                 acknowledged += simulation.acknowledged.count
+                windows.crashes += simulation.primaryCrashesBeforeStartWrite
+                windows.committed += simulation.primaryCrashesAfterFollowersCommitted
+                windows.reads += simulation.reads
                 installs += simulation.installs
                 membership.joins += simulation.joins
                 membership.removals += simulation.removals
             }
-            return (acknowledged, installs, membership, nil)
+            return (acknowledged, installs, membership, windows, nil)
         }
         if let failure {
             Issue.record(Comment(rawValue: failure))
@@ -41,7 +48,15 @@ import Testing
         }
         print(
             "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs, "
-                + "\(membership.0) nodes joined, \(membership.1) decommissioned"
+                + "\(membership.0) nodes joined, \(membership.1) decommissioned, \(windows.reads) reads checked, "
+                + "\(windows.crashes) primaries crashed before their start entry was durable"
+        )
+        // No epoch commits anything before its start entry is durable on its primary (its
+        // appends wait for that write), so a primary crashed in that window never had its epoch
+        // committed behind its back.
+        #expect(
+            windows.committed == 0,
+            "\(windows.committed) epochs committed before their primary's start entry was durable"
         )
         // The runs did real work: writes were acknowledged despite the nemesis.
         #expect(acknowledged > seeds.count * 10, "only \(acknowledged) writes acknowledged in \(seeds.count) runs")
@@ -50,6 +65,8 @@ import Testing
             #expect(installs > 0, "no run installed a base")
             // Members came and went: fresh nodes joined replica sets, others left them for good.
             #expect(membership.0 > 0 && membership.1 > 0, "joins \(membership.0), decommissions \(membership.1)")
+            // The nemesis reached the persistence point it aims at.
+            #expect(windows.crashes > 0, "no primary crashed before its start entry was durable")
         }
     }
 
