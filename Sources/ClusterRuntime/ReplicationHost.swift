@@ -204,7 +204,9 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     public func stop() {
         ticker?.cancel()
         ticker = nil
-        for shard in slots.indices { failWaiters(of: shard, with: .shutdown) }
+        // Their entries may still commit through the followers' copies: the outcome is unknown
+        // (never `shutdown`, whose "unavailable" tells a forwarding node nothing happened).
+        for shard in slots.indices { failWaiters(of: shard, with: .outcomeUnknown) }
     }
 
     // MARK: - Inputs

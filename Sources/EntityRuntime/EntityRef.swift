@@ -16,7 +16,8 @@ public struct ClusterFailure: Error, Equatable, Sendable, CustomStringConvertibl
         /// The entity's queue or the node's in-flight bounds are full, or the request could not
         /// start before its deadline: nothing was applied; retry shortly.
         case overloaded
-        /// The deadline passed before the answer: a write may or may not have been applied.
+        /// No answer that says what happened — the deadline passed, the primary changed or
+        /// stopped, the connection to it closed: a write may or may not have been applied.
         case timeout
         /// No primary yet, storage failed, shutting down, a reply that does not decode …
         case unavailable
@@ -36,7 +37,10 @@ public struct ClusterFailure: Error, Equatable, Sendable, CustomStringConvertibl
             switch error {
             case let error as ClusterFailure: error.kind
             case ReplicationError.overloaded, ReplicationError.notStarted, TransportError.overloaded: .overloaded
-            case ReplicationError.timeout, TransportError.timeout: .timeout
+            // The outcome is unknown: the write may have been applied (or may still be).
+            case ReplicationError.timeout, ReplicationError.outcomeUnknown, TransportError.timeout,
+                TransportError.connectionClosed:
+                .timeout
             default: .unavailable
             }
         self.init(kind: kind, message: "\(error)")

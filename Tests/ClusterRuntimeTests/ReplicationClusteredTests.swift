@@ -442,6 +442,39 @@ struct KeyValueHandler: EntityHandler {
 }
 
 extension ReplicationClusteredTests {
+    /// A write still in flight when its primary stops has an unknown outcome (its entry may yet
+    /// commit through the followers' copies): it is answered `outcome_unknown`, never
+    /// `unavailable`, which a forwarding node would take for "nothing happened" and send again.
+    @Test(.timeLimit(.minutes(2)))
+    func aWriteInFlightAtShutdownHasAnUnknownOutcome() async throws {
+        let configuration = try Self.configuration(shards: 8)
+        let root = Self.temporaryRoot("plume-replication")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let nodes = try Self.startAll(
+            configuration,
+            root: root,
+            commitTimeout: .seconds(30),
+            leaveOnStorageFailure: false
+        )
+        let led = try await Self.keyLed(by: nodes[0], shards: 8)
+        // The followers store nothing more: the write waits for its commit.
+        try FailingDisk.failWrites(toLogIn: root + "/n2")
+        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        let primary = nodes[0].node
+        let write = Task { try await primary.ask(key: led, command: Array("in flight".utf8), timeout: .seconds(30)) }
+        let proposed = await eventually(timeout: .seconds(10)) { await primary.replication.proposalsWaiting > 0 }
+        #expect(proposed, "the write never reached the primary's log")
+        await primary.replication.stop()
+        do {
+            _ = try await write.value
+            Issue.record("a write that cannot commit was acknowledged")
+        } catch {
+            #expect(error as? ReplicationError == .outcomeUnknown, "\(error)")
+            #expect(ReplicationError(code: (error as? ReplicationError)?.code ?? "", message: "") == .outcomeUnknown)
+        }
+        await Self.cancel(nodes[...])
+    }
+
     /// The caller's deadline holds wherever its write runs: with a 30 s commit deadline, a 1 s
     /// `ask` through the primary and one forwarded from another node both fail with `timeout`
     /// about 1 s later, and the primary stops waiting for them then too (before, the local path

@@ -25,7 +25,10 @@ import Testing
             (ReplicationError.stalled(shard: 3), .unavailable),
             (ReplicationError.notPrimary(leader: nil), .unavailable),
             (ReplicationError.storageFailed, .unavailable),
-            (TransportError.connectionClosed, .unavailable),
+            // Sent, and no answer says what happened: the outcome is unknown (504), never a 503.
+            (TransportError.connectionClosed, .timeout),
+            (ReplicationError.outcomeUnknown, .timeout),
+            (ReplicationError(code: "outcome_unknown", message: "the primary changed")!, .timeout),
         ]
         for (error, kind) in cases {
             #expect(AccountService.Failure(ClusterFailure(error)).kind == kind, "\(error)")
