@@ -400,6 +400,23 @@ struct KeyValueHandler: EntityHandler {
         try await Self.stop(nodes[1...])
     }
 
+    /// Three nodes (8 shards) whose followers' logs fail once n1 leads `led`: they stay members,
+    /// refusing everything, so n1 keeps its shards and its next write to `led` cannot commit.
+    static func startWithFailingFollowers(root: String, commitTimeout: Duration) async throws
+        -> (nodes: [MembershipClusteredTests.RunningNode], led: String)
+    {
+        let nodes = try startAll(
+            try configuration(shards: 8),
+            root: root,
+            commitTimeout: commitTimeout,
+            leaveOnStorageFailure: false
+        )
+        let led = try await keyLed(by: nodes[0], shards: 8)
+        try FailingDisk.failWrites(toLogIn: root + "/n2")
+        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        return (nodes, led)
+    }
+
     /// A key whose shard `running` serves, written once (so the shard's epoch is under way).
     static func keyLed(by running: MembershipClusteredTests.RunningNode, shards: Int) async throws -> String {
         for index in 0..<200 {
@@ -416,20 +433,9 @@ struct KeyValueHandler: EntityHandler {
     /// `timeout` at the commit deadline instead of waiting forever.
     @Test(.timeLimit(.minutes(2)))
     func aWriteThatCannotCommitFailsAtItsDeadline() async throws {
-        let configuration = try Self.configuration(shards: 8)
         let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        // Followers whose log fails stay members (refusing everything): n1 keeps its shards.
-        let nodes = try Self.startAll(
-            configuration,
-            root: root,
-            commitTimeout: .seconds(1),
-            leaveOnStorageFailure: false
-        )
-        let led = try await Self.keyLed(by: nodes[0], shards: 8)
-
-        try FailingDisk.failWrites(toLogIn: root + "/n2")
-        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        let (nodes, led) = try await Self.startWithFailingFollowers(root: root, commitTimeout: .seconds(1))
         let started = ContinuousClock.now
         await #expect(throws: ReplicationError.timeout) {
             _ = try await nodes[0].node.ask(key: led, command: Array("w".utf8), timeout: .seconds(30))
@@ -447,19 +453,9 @@ extension ReplicationClusteredTests {
     /// `unavailable`, which a forwarding node would take for "nothing happened" and send again.
     @Test(.timeLimit(.minutes(2)))
     func aWriteInFlightAtShutdownHasAnUnknownOutcome() async throws {
-        let configuration = try Self.configuration(shards: 8)
         let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try Self.startAll(
-            configuration,
-            root: root,
-            commitTimeout: .seconds(30),
-            leaveOnStorageFailure: false
-        )
-        let led = try await Self.keyLed(by: nodes[0], shards: 8)
-        // The followers store nothing more: the write waits for its commit.
-        try FailingDisk.failWrites(toLogIn: root + "/n2")
-        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        let (nodes, led) = try await Self.startWithFailingFollowers(root: root, commitTimeout: .seconds(30))
         let primary = nodes[0].node
         let write = Task { try await primary.ask(key: led, command: Array("in flight".utf8), timeout: .seconds(30)) }
         let proposed = await eventually(timeout: .seconds(10)) { await primary.replication.proposalsWaiting > 0 }
@@ -481,19 +477,9 @@ extension ReplicationClusteredTests {
     /// waited the full commit deadline and the primary held forwarded writes as long).
     @Test(.timeLimit(.minutes(2)))
     func aWriteEndsAtItsCallersDeadlineOnEveryNode() async throws {
-        let configuration = try Self.configuration(shards: 8)
         let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let nodes = try Self.startAll(
-            configuration,
-            root: root,
-            commitTimeout: .seconds(30),
-            leaveOnStorageFailure: false
-        )
-        let led = try await Self.keyLed(by: nodes[0], shards: 8)
-
-        try FailingDisk.failWrites(toLogIn: root + "/n2")
-        try FailingDisk.failWrites(toLogIn: root + "/n3")
+        let (nodes, led) = try await Self.startWithFailingFollowers(root: root, commitTimeout: .seconds(30))
         let started = ContinuousClock.now
         func failure(of ask: () async throws -> [UInt8]) async -> (any Error)? {
             do {

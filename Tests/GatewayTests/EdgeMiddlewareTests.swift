@@ -158,19 +158,10 @@ import Testing
     func pastTheConnectionCapNewConnectionsWaitForAFreeSlot() async throws {
         var limits = GatewayApplication.ConnectionLimits()
         limits.connectionsMax = 1
-        let view = GatewayTests.view(joined: true)
+        let bound = PortBox()
+        let app = EdgeProtectionTests.listener(limits, bound: bound)
         var logger = Logger(label: "test.edge")
         logger.logLevel = .warning
-        let bound = PortBox()
-        let app = GatewayApplication.make(
-            address: NodeAddress(host: "127.0.0.1", port: 0),
-            view: { view },
-            registry: PrometheusCollectorRegistry(),
-            accounts: nil,
-            connectionLimits: limits,
-            logger: logger,
-            onBound: { bound.set($0) }
-        )
         // Run by hand: HummingbirdTesting's live client would take the only slot itself.
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in

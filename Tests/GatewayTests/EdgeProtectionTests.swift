@@ -34,19 +34,7 @@ import Testing
     func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
         var limits = GatewayApplication.ConnectionLimits()
         limits.idleTimeout = .milliseconds(500)
-        let view = GatewayTests.view(joined: true)
-        var logger = Logger(label: "test.edge")
-        logger.logLevel = .warning
-        let bound = PortBox()
-        let app = GatewayApplication.make(
-            address: NodeAddress(host: "127.0.0.1", port: 0),
-            view: { view },
-            registry: PrometheusCollectorRegistry(),
-            accounts: nil,
-            connectionLimits: limits,
-            logger: logger,
-            onBound: { bound.set($0) }
-        )
+        let app = Self.listener(limits, bound: PortBox())
         try await app.test(.live) { client in
             let port = try #require(client.port)
             // A served request first: the connection works …
@@ -57,6 +45,24 @@ import Testing
             #expect(closedAfter != nil, "the idle connection was not closed within 10 s")
             if let closedAfter { #expect(closedAfter >= 0.3, "closed after \(closedAfter) s, before the idle timeout") }
         }
+    }
+}
+
+extension EdgeProtectionTests {
+    /// A real HTTP listener on a free loopback port (reported to `bound`) with `limits`.
+    static func listener(_ limits: GatewayApplication.ConnectionLimits, bound: PortBox) -> some ApplicationProtocol {
+        let view = GatewayTests.view(joined: true)
+        var logger = Logger(label: "test.edge")
+        logger.logLevel = .warning
+        return GatewayApplication.make(
+            address: NodeAddress(host: "127.0.0.1", port: 0),
+            view: { view },
+            registry: PrometheusCollectorRegistry(),
+            accounts: nil,
+            connectionLimits: limits,
+            logger: logger,
+            onBound: { bound.set($0) }
+        )
     }
 }
 
