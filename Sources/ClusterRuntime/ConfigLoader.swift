@@ -188,33 +188,43 @@ public enum ConfigLoader {
             let gateway = try reader.table(value, path: "gateway")
             try reader.rejectUnknown(gateway, path: "gateway", allowed: gatewayKeys)
             var limits = configuration.authLimits
-            if let burst = try reader.int(
-                gateway,
-                "auth_burst",
-                path: "gateway",
-                in: AuthLimits.requestsBurstRange,
-                unit: "requests"
-            ) {
-                limits.requestsBurst = burst
+            func read(
+                _ key: String,
+                into field: WritableKeyPath<AuthLimits, Int>,
+                in range: ClosedRange<Int>,
+                unit: String
+            )
+                throws(ConfigError)
+            {
+                if let value = try reader.int(gateway, key, path: "gateway", in: range, unit: unit) {
+                    limits[keyPath: field] = value
+                }
             }
-            if let rate = try reader.int(
-                gateway,
+            try read("auth_burst", into: \.requestsBurst, in: AuthLimits.requestsBurstRange, unit: "requests")
+            try read(
                 "auth_per_minute",
-                path: "gateway",
+                into: \.requestsPerMinute,
                 in: AuthLimits.requestsPerMinuteRange,
                 unit: "requests per minute"
-            ) {
-                limits.requestsPerMinute = rate
-            }
-            if let burst = try reader.int(
-                gateway,
+            )
+            try read(
                 "login_failures_burst",
-                path: "gateway",
+                into: \.loginFailuresBurst,
                 in: AuthLimits.loginFailuresBurstRange,
                 unit: "failed logins"
-            ) {
-                limits.loginFailuresBurst = burst
-            }
+            )
+            try read(
+                "user_writes_burst",
+                into: \.userWritesBurst,
+                in: AuthLimits.userWritesBurstRange,
+                unit: "requests"
+            )
+            try read(
+                "user_writes_per_minute",
+                into: \.userWritesPerMinute,
+                in: AuthLimits.userWritesPerMinuteRange,
+                unit: "requests per minute"
+            )
             if let seconds = try reader.int(
                 gateway,
                 "login_failure_refill_s",
@@ -223,24 +233,6 @@ public enum ConfigLoader {
                 unit: "seconds"
             ) {
                 limits.loginFailureRefill = .seconds(seconds)
-            }
-            if let burst = try reader.int(
-                gateway,
-                "user_writes_burst",
-                path: "gateway",
-                in: AuthLimits.userWritesBurstRange,
-                unit: "requests"
-            ) {
-                limits.userWritesBurst = burst
-            }
-            if let rate = try reader.int(
-                gateway,
-                "user_writes_per_minute",
-                path: "gateway",
-                in: AuthLimits.userWritesPerMinuteRange,
-                unit: "requests per minute"
-            ) {
-                limits.userWritesPerMinute = rate
             }
             if let header = try reader.string(gateway, "client_address_header", path: "gateway") {
                 limits.clientAddressHeader = header.isEmpty ? nil : header

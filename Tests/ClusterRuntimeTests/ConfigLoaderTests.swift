@@ -44,6 +44,8 @@ import Testing
         login_failure_refill_s = 60
         client_address_header = "X-Forwarded-For"
         cors_origins = ["https://game.example", "http://localhost:5173"]
+        user_writes_burst = 7
+        user_writes_per_minute = 90
         """
 
     func error(_ text: String, environment: [String: String] = [:]) -> ConfigError? {
@@ -60,7 +62,11 @@ import Testing
         #expect(configuration.name == "plume-local")
         #expect(configuration.shards == 128)
         #expect(configuration.replication == 3)
-        #expect(configuration.seeds == [NodeAddress(host: "127.0.0.1", port: 7101), NodeAddress(host: "127.0.0.1", port: 7102)])
+        #expect(
+            configuration.seeds == [
+                NodeAddress(host: "127.0.0.1", port: 7101), NodeAddress(host: "127.0.0.1", port: 7102),
+            ]
+        )
         #expect(configuration.nodes.map(\.id.rawValue) == ["n1", "n2"])
         #expect(configuration.nodes[1].httpAddress == NodeAddress(host: "127.0.0.1", port: 8102))
         #expect(configuration.membership.probeInterval == .milliseconds(400))
@@ -77,16 +83,43 @@ import Testing
         #expect(configuration.authLimits.loginFailureRefill == .seconds(60))
         #expect(configuration.authLimits.clientAddressHeader == "X-Forwarded-For")
         #expect(configuration.corsOrigins == ["https://game.example", "http://localhost:5173"])
+        #expect(configuration.authLimits.userWritesBurst == 7)
+        #expect(configuration.authLimits.userWritesPerMinute == 90)
+    }
+
+    @Test func adminAddressesAndUserWriteBrakesAreChecked() throws {
+        func withAdmin(_ address: String) -> String {
+            Self.good.replacingOccurrences(
+                of: "http = \"127.0.0.1:8102\"",
+                with: "http = \"127.0.0.1:8102\"\nadmin = \"\(address)\""
+            )
+        }
+        let configuration = try ConfigLoader.parse(withAdmin("127.0.0.1:9102"))
+        #expect(configuration.nodes[0].adminAddress == nil)
+        #expect(configuration.nodes[1].adminAddress == NodeAddress(host: "127.0.0.1", port: 9102))
+        let shared = error(withAdmin("127.0.0.1:8101"))
+        #expect(shared?.key == "node[1].admin", "\(String(describing: shared))")
+        let malformed = error(withAdmin("nowhere"))
+        #expect(malformed?.key == "node[1].admin", "\(String(describing: malformed))")
+        let zero = error(Self.good.replacingOccurrences(of: "user_writes_burst = 7", with: "user_writes_burst = 0"))
+        #expect(zero?.key == "gateway.user_writes_burst", "\(String(describing: zero))")
     }
 
     @Test func corsOriginsMustBeOrigins() throws {
-        for bad in [#"["https://game.example/"]"#, #"["game.example"]"#, #"["https://game.example:99999"]"#, #"["ftp://x"]"#,
-            #"["https://a b"]"#, #""https://game.example""#, "[1]"]
-        {
-            let text = Self.good.replacingOccurrences(of: #"["https://game.example", "http://localhost:5173"]"#, with: bad)
+        for bad in [
+            #"["https://game.example/"]"#, #"["game.example"]"#, #"["https://game.example:99999"]"#, #"["ftp://x"]"#,
+            #"["https://a b"]"#, #""https://game.example""#, "[1]",
+        ] {
+            let text = Self.good.replacingOccurrences(
+                of: #"["https://game.example", "http://localhost:5173"]"#,
+                with: bad
+            )
             let error = try #require(self.error(text), "\(bad) was accepted")
             #expect(error.key == "gateway.cors_origins", "\(bad): \(error)")
-            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("cors_origins") }! + 1
+            let line =
+                text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                    $0.hasPrefix("cors_origins")
+                }! + 1
             #expect(error.line == line, "\(bad): \(error)")
         }
         #expect(ClusterConfiguration().corsOrigins.isEmpty)
@@ -97,10 +130,17 @@ import Testing
         #expect(zero.key == "gateway.auth_burst")
         #expect(zero.message.contains("between 1 and 100000"))
         let refill = try #require(
-            error(Self.good.replacingOccurrences(of: "login_failure_refill_s = 60", with: "login_failure_refill_s = 100000"))
+            error(
+                Self.good.replacingOccurrences(
+                    of: "login_failure_refill_s = 60",
+                    with: "login_failure_refill_s = 100000"
+                )
+            )
         )
         #expect(refill.key == "gateway.login_failure_refill_s")
-        let header = try #require(error(Self.good.replacingOccurrences(of: #""X-Forwarded-For""#, with: #""X Forwarded""#)))
+        let header = try #require(
+            error(Self.good.replacingOccurrences(of: #""X-Forwarded-For""#, with: #""X Forwarded""#))
+        )
         #expect(header.key == "gateway.client_address_header")
         #expect(header.line == 38)
         // An empty header name means the TCP peer, as when the key is absent.
@@ -112,8 +152,15 @@ import Testing
         let text = Self.good.replacingOccurrences(of: "checkpoint_kib = 2048", with: "checkpoint_kib = 8")
         let error = try #require(self.error(text))
         #expect(error.key == "storage.checkpoint_kib")
-        #expect(error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasPrefix("checkpoint_kib") }! + 1)
-        let misspelt = Self.good.replacingOccurrences(of: "passivate_after_s = 120", with: "passivate_after_s = 120\nidle_s = 1")
+        #expect(
+            error.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                $0.hasPrefix("checkpoint_kib")
+            }! + 1
+        )
+        let misspelt = Self.good.replacingOccurrences(
+            of: "passivate_after_s = 120",
+            with: "passivate_after_s = 120\nidle_s = 1"
+        )
         #expect(self.error(misspelt)?.key == "entities.idle_s")
         #expect(self.error(Self.good + "\nidle_s = 1\n")?.key == "gateway.idle_s")
     }
@@ -157,14 +204,21 @@ import Testing
     }
 
     @Test func aMalformedAddressIsNamed() {
-        let failure = error(Self.good.replacingOccurrences(of: "cluster = \"127.0.0.1:7102\"", with: "cluster = \"127.0.0.1\""))
+        let failure = error(
+            Self.good.replacingOccurrences(of: "cluster = \"127.0.0.1:7102\"", with: "cluster = \"127.0.0.1\"")
+        )
         #expect(failure?.key == "node[1].cluster")
         #expect(failure?.line == 16)
-        #expect(error(Self.good.replacingOccurrences(of: "\"127.0.0.1:7101\", \"127", with: "\"nope\", \"127"))?.key == "cluster.seeds")
+        #expect(
+            error(Self.good.replacingOccurrences(of: "\"127.0.0.1:7101\", \"127", with: "\"nope\", \"127"))?.key
+                == "cluster.seeds"
+        )
     }
 
     @Test func wrongTypesAreNamed() {
-        #expect(error(Self.good.replacingOccurrences(of: "shards = 128", with: "shards = \"128\""))?.key == "cluster.shards")
+        #expect(
+            error(Self.good.replacingOccurrences(of: "shards = 128", with: "shards = \"128\""))?.key == "cluster.shards"
+        )
         #expect(error(Self.good.replacingOccurrences(of: "seeds = [", with: "seeds = 1 #["))?.key == "cluster.seeds")
     }
 
@@ -172,9 +226,15 @@ import Testing
         let shards = error(Self.good.replacingOccurrences(of: "shards = 128", with: "shards = 70000"))
         #expect(shards?.key == "cluster.shards")
         #expect(shards?.line == 4)
-        #expect(error(Self.good.replacingOccurrences(of: "replication = 3", with: "replication = 0"))?.key == "cluster.replication")
+        #expect(
+            error(Self.good.replacingOccurrences(of: "replication = 3", with: "replication = 0"))?.key
+                == "cluster.replication"
+        )
         #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"n1\""))?.key == "node[1].id")
-        #expect(error(Self.good.replacingOccurrences(of: "http = \"127.0.0.1:8102\"", with: "http = \"127.0.0.1:8101\""))?.key == "node[1].http")
+        #expect(
+            error(Self.good.replacingOccurrences(of: "http = \"127.0.0.1:8102\"", with: "http = \"127.0.0.1:8101\""))?
+                .key == "node[1].http"
+        )
         #expect(error(Self.good.replacingOccurrences(of: "id = \"n2\"", with: "id = \"bad id\""))?.key == "node[1].id")
         // Membership timings beyond an hour are refused (a span of centuries wrapped the clock).
         let suspicion = error(
@@ -182,7 +242,9 @@ import Testing
         )
         #expect(suspicion?.key == "membership.suspicion_max_ms")
         #expect(suspicion?.description.contains("between 1 and 3600000") == true)
-        let probe = error(Self.good.replacingOccurrences(of: "probe_interval_ms = 400", with: "probe_interval_ms = 9300000000000"))
+        let probe = error(
+            Self.good.replacingOccurrences(of: "probe_interval_ms = 400", with: "probe_interval_ms = 9300000000000")
+        )
         #expect(probe?.key == "membership.probe_interval_ms")
     }
 
@@ -196,7 +258,14 @@ import Testing
         let path = try write(Self.good)
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: ConfigError.self) {
-            try NodeSettings.resolve(configPath: path, node: "n9", clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+            try NodeSettings.resolve(
+                configPath: path,
+                node: "n9",
+                clusterAddress: nil,
+                httpAddress: nil,
+                seeds: nil,
+                environment: [:]
+            )
         }
         let joining = try NodeSettings.resolve(
             configPath: path,
@@ -209,15 +278,36 @@ import Testing
         #expect(joining.nodeID == NodeID("n9"))
         #expect(joining.seeds.count == 2)
         #expect(joining.dataDirectory == "data/n9")
-        let listed = try NodeSettings.resolve(configPath: path, node: "n2", clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        let listed = try NodeSettings.resolve(
+            configPath: path,
+            node: "n2",
+            clusterAddress: nil,
+            httpAddress: nil,
+            seeds: nil,
+            environment: [:]
+        )
         #expect(listed.httpAddress == NodeAddress(host: "127.0.0.1", port: 8102))
         #expect(throws: ConfigError.self) {
-            try NodeSettings.resolve(configPath: path, node: nil, clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+            try NodeSettings.resolve(
+                configPath: path,
+                node: nil,
+                clusterAddress: nil,
+                httpAddress: nil,
+                seeds: nil,
+                environment: [:]
+            )
         }
     }
 
     @Test func noFlagsMeanAStandaloneNode() throws {
-        let settings = try NodeSettings.resolve(configPath: nil, node: nil, clusterAddress: nil, httpAddress: nil, seeds: nil, environment: [:])
+        let settings = try NodeSettings.resolve(
+            configPath: nil,
+            node: nil,
+            clusterAddress: nil,
+            httpAddress: nil,
+            seeds: nil,
+            environment: [:]
+        )
         #expect(settings.configuration.replication == 1)
         #expect(settings.httpAddress == NodeAddress(host: "127.0.0.1", port: 8080))
         #expect(settings.seeds.isEmpty)
