@@ -445,6 +445,16 @@ extension Replication {
             return directives
         }
 
+        /// Ends this node's candidacy or leadership (it becomes a follower of whoever leads next).
+        /// A primary whose write could not commit by its deadline resigns, so that the next
+        /// epoch — which adopts the write or drops it — decides its fate before anything else
+        /// is decided on the shard.
+        public mutating func resign() -> [Directive] {
+            var directives: [Directive] = []
+            stepDown(into: &directives)
+            return directives
+        }
+
         /// Retransmits: a primary re-sends to every follower (a heartbeat when nothing is new), a
         /// candidate re-asks every node that has not promised.
         public mutating func onTick() -> [Directive] {

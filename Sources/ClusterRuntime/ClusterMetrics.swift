@@ -33,6 +33,9 @@ public struct ClusterMetrics: Sendable {
     public let shardsLed: Gauge
     /// Epochs this node started (`plume_candidacies_total`).
     public let candidacies: Counter
+    /// Epochs this node ended because a write did not commit by its commit deadline
+    /// (`plume_resignations_total`).
+    public let resignations: Counter
     /// Checkpoints completed (`plume_checkpoints_total`) and how long each took (`plume_checkpoint_seconds`).
     public let checkpoints: Counter
     public let checkpointDuration: Metrics.Timer
@@ -67,6 +70,7 @@ public struct ClusterMetrics: Sendable {
         entriesApplied = Counter(label: "plume_replication_applied_total")
         shardsLed = Gauge(label: "plume_shards_led")
         candidacies = Counter(label: "plume_candidacies_total")
+        resignations = Counter(label: "plume_resignations_total")
         checkpoints = Counter(label: "plume_checkpoints_total")
         checkpointDuration = Metrics.Timer(label: "plume_checkpoint_seconds")
         snapshotsInstalled = Counter(label: "plume_snapshots_installed_total")

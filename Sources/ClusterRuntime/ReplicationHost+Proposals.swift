@@ -20,22 +20,32 @@ extension ReplicationHost {
     }
 
     /// Fails the proposals still not committed at their deadline with `timeout` (handing their
-    /// settlements the open outcome), and settles those whose commit deadline has passed.
+    /// settlements the open outcome). A proposal still not committed at its commit deadline
+    /// ends the primary's epoch: the deadline cannot decide whether the entry commits (it may,
+    /// later, through the followers' copies), so the next epoch does — it adopts the entry or
+    /// drops it — before the shard serves again; stepping down answers the shard's other
+    /// proposals `outcome_unknown` and settles their settlements.
     func failExpiredWaiters(now: ContinuousClock.Instant) {
         for index in slots.indices where !slots[index].waiters.isEmpty || !slots[index].unsettled.isEmpty {
+            var resign = false
             let expired = slots[index].waiters.filter { $0.value.deadline <= now }
             for (lsn, waiter) in expired {
                 slots[index].waiters[lsn] = nil
-                if let settlement = waiter.settlement, waiter.backstop > now {
+                if waiter.backstop <= now {
+                    resign = true
+                } else if let settlement = waiter.settlement {
                     settlement.markPending()
                     slots[index].unsettled[lsn] = (waiter.backstop, settlement)
                 }
                 waiter.continuation.resume(throwing: ReplicationError.timeout)
             }
-            let givenUp = slots[index].unsettled.filter { $0.value.backstop <= now }
-            for (lsn, open) in givenUp {
-                slots[index].unsettled[lsn] = nil
-                open.settlement.settle()
+            if resign || slots[index].unsettled.values.contains(where: { $0.backstop <= now }) {
+                metrics.resignations.increment()
+                logger.warning(
+                    "a write did not commit by its commit deadline: this primary ends its epoch, the next one decides it",
+                    metadata: ["shard/id": "\(index)"]
+                )
+                collect(shard: UInt32(index), slots[index].replica.resign())
             }
         }
     }

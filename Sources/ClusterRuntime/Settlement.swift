@@ -6,8 +6,9 @@ import Synchronization
 /// the proposal's state (an entity's mailbox) must not let the next command decide on a state
 /// that lacks it, so it hands the proposal a settlement: if the wait times out while the
 /// proposal is still open, the host marks the settlement ``isPending`` before answering
-/// `timeout`, and runs `onSettled` once the entry is applied, its primary's epoch ends, or the
-/// host's commit deadline for it passes — whichever comes first.
+/// `timeout`, and runs `onSettled` once the entry is applied or its primary's epoch ends —
+/// which the host's commit deadline for it forces: a proposal still open then ends the epoch,
+/// so the next one decides whether it committed before the shard serves again.
 public final class Settlement: Sendable {
     private enum Phase { case open, pending, settled }
     private let phase = Mutex(Phase.open)

@@ -430,7 +430,8 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// A primary whose followers can no longer store anything cannot commit: its writer gets
-    /// `timeout` at the commit deadline instead of waiting forever.
+    /// `timeout` at the commit deadline instead of waiting forever, and the primary ends its
+    /// epoch rather than go on deciding on a state that lacks a write that may yet commit.
     @Test(.timeLimit(.minutes(2)))
     func aWriteThatCannotCommitFailsAtItsDeadline() async throws {
         let root = Self.temporaryRoot("plume-replication")
@@ -443,6 +444,13 @@ struct KeyValueHandler: EntityHandler {
         let waited = ContinuousClock.now - started
         // Generous for a loaded machine; the caller would have waited 30 s.
         #expect(waited < .seconds(15), "failed at the 1 s commit deadline, after \(waited)")
+        // The deadline did not decide the write's fate: the primary ended its epoch, and the
+        // shard is not served until a new epoch (which needs the followers back) decides it.
+        let shard = UInt32(Placement.shard(forKey: led, shardCount: 8))
+        #expect(!nodes[0].node.replication.serves(shard: shard), "still serving on the state that lacks the open write")
+        await #expect(throws: ReplicationError.self) {
+            _ = try await nodes[0].node.replication.read(shard: shard) { _ in true }
+        }
         await Self.cancel(nodes[...])
     }
 }
