@@ -87,15 +87,20 @@ public struct AccountsController: Sendable {
         let body = try await request.decode(as: LoginRequest.self, context: context)
         // The name the account is looked up by, as the accounts service picks it.
         let name = (body.username?.isEmpty == false ? body.username : body.email) ?? ""
-        try throttle.admitLogin(name: name)
+        let client = throttle.clientAddress(headers: request.headers, peer: context.remoteAddress)
+        try throttle.admitLogin(name: name, client: client)
         let tokens: AccountService.Tokens
         do {
             tokens = try await accounts.login(username: body.username, email: body.email, password: body.password)
         } catch {
-            if case .badCredentials = error.kind { throttle.loginFailed(name: name) }
+            if case .badCredentials = error.kind {
+                throttle.loginFailed()
+            } else {
+                throttle.loginUndecided(name: name, client: client)
+            }
             throw Self.apiError(error)
         }
-        throttle.loginSucceeded(name: name)
+        throttle.loginSucceeded(name: name, client: client)
         return EditedResponse(headers: Self.noStore, response: TokensBody(tokens))
     }
 

@@ -3,8 +3,8 @@
 ///
 /// A pure value: time comes in as `now` (seconds on any monotonic clock). The table is bounded
 /// by `keysMax`: a full bucket is the same as no bucket, so full ones are dropped first; if
-/// every bucket is in use, an arbitrary one is forgotten (that key starts afresh) rather than
-/// the table growing.
+/// every bucket is in use, the one spent from longest ago is forgotten (that key starts afresh)
+/// rather than the table growing — never a busy key an attacker is being braked on.
 public struct RateLimiter: Sendable {
     /// The allowance of each key.
     public struct Rule: Sendable, Equatable {
@@ -39,6 +39,11 @@ public struct RateLimiter: Sendable {
     public let keysMax: Int
     private var buckets: [String: Bucket] = [:]
     private var prunedAt = -Double.infinity
+    /// Keys in the order their buckets were last spent from, oldest first, from `head` on
+    /// (an entry is stale once its key was spent from again, or dropped: its bucket's
+    /// `updatedAt` no longer matches). Compacted when stale entries outnumber the buckets.
+    private var order: [(key: String, at: Double)] = []
+    private var head = 0
 
     public init(rule: Rule, keysMax: Int = 100_000) {
         precondition(keysMax >= 1, "a rate limiter tracks at least one key")
@@ -60,7 +65,17 @@ public struct RateLimiter: Sendable {
         guard available >= 1 else { return decision(tokens: available) }
         if buckets[key] == nil { makeRoom(now: now) }
         buckets[key] = Bucket(tokens: available - 1, updatedAt: now)
+        noteSpent(key, at: now)
         return .allowed
+    }
+
+    /// Gives one token back to `key` (a request admitted in advance that turned out not to
+    /// count), up to its burst.
+    public mutating func refund(_ key: String, now: Double) {
+        guard buckets[key] != nil else { return }
+        let tokens = min(rule.burst, tokens(of: key, now: now) + 1)
+        buckets[key] = tokens >= rule.burst ? nil : Bucket(tokens: tokens, updatedAt: now)
+        if buckets[key] != nil { noteSpent(key, at: now) }
     }
 
     /// Gives `key` its whole burst again.
@@ -94,6 +109,21 @@ public struct RateLimiter: Sendable {
                 bucket.tokens + max(0, now - bucket.updatedAt) * rule.refillPerSecond < rule.burst
             }
         }
-        if buckets.count >= keysMax { buckets.remove(at: buckets.startIndex) }
+        // Forget the bucket spent from longest ago.
+        while buckets.count >= keysMax, head < order.count {
+            let (key, at) = order[head]
+            head += 1
+            if buckets[key]?.updatedAt == at { buckets[key] = nil }
+        }
+    }
+
+    private mutating func noteSpent(_ key: String, at now: Double) {
+        order.append((key, now))
+        if order.count > 2 * max(buckets.count, 1024) {
+            // Keep only the live entries, still oldest first.
+            let buckets = buckets
+            order = order[head...].filter { buckets[$0.key]?.updatedAt == $0.at }
+            head = 0
+        }
     }
 }

@@ -100,6 +100,14 @@ public final class AccountService: Sendable {
     /// characters): anything outside it names nothing, and is refused before it becomes a key.
     static let idBytes = 1...64
     private let hasher: PasswordHasher
+    /// A hash of a random password, checked against when a login names no account.
+    private let dummyHash: String
+    /// Password hashes and checks running now, and how many may (past it: `overloaded`).
+    private let hashing = Mutex(0)
+    public let hashesMax: Int
+    /// Two per core: scrypt runs on NIO's thread pool, and more at once would only queue there
+    /// while their requests hold memory and connections.
+    public static var defaultHashesMax: Int { max(2, 2 * ProcessInfo.processInfo.activeProcessorCount) }
     private let now: @Sendable () -> Double
 
     /// - Parameters:
@@ -109,12 +117,15 @@ public final class AccountService: Sendable {
     public init(
         tokenSecret: String,
         hasher: PasswordHasher = PasswordHasher(),
+        hashesMax: Int = AccountService.defaultHashesMax,
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         entities: Entities
     ) async {
         self.entities = entities
         self.hasher = hasher
+        self.hashesMax = hashesMax
         self.now = now
+        dummyHash = (try? await hasher.hash(Self.randomToken(bytes: 24), on: .singleton)) ?? ""
         keys = JWTKeyCollection()
         // A 256-bit key derived from the secret, whatever its length (HS256 wants at least 32 bytes).
         let key = SymmetricKey(data: SHA256.hash(data: Array("plume-access-tokens:\(tokenSecret)".utf8)))
@@ -129,6 +140,15 @@ public final class AccountService: Sendable {
             try Validation.email(email)
             try Validation.password(password)
         }
+        // Hashed first: a taken name then costs what a free one does (no timing hint), and a
+        // signup refused for load has reserved nothing.
+        let passwordHash = try await withHashSlot { () async throws(Failure) -> String in
+            do {
+                return try await hasher.hash(password, on: .singleton)
+            } catch {
+                throw Failure(kind: .unavailable, message: "password hashing failed")
+            }
+        }
         let userID = UUID().uuidString.lowercased()
         let usernameName = entities.ref(NameReservationKind.self, key: NameReservationKind.username(username))
         let emailName = entities.ref(NameReservationKind.self, key: NameReservationKind.email(email))
@@ -142,12 +162,6 @@ public final class AccountService: Sendable {
             throw Failure(kind: .emailTaken, message: "the email \"\(email)\" is taken")
         }
         // Step 2: create the user, then confirm the names.
-        let passwordHash: String
-        do {
-            passwordHash = try await hasher.hash(password, on: .singleton)
-        } catch {
-            throw Failure(kind: .unavailable, message: "password hashing failed")
-        }
         let created = try await ask(
             user,
             .create(id: userID, username: username, email: email, passwordHash: passwordHash)
@@ -192,12 +206,20 @@ public final class AccountService: Sendable {
         } else {
             throw Failure(kind: .invalid(field: "username"), message: "give a username or an email")
         }
-        guard case .success(let name) = try await read(entities.ref(NameReservationKind.self, key: nameKey), .owner),
-            let owner = name.owner
-        else { throw bad }
-        guard case .success(let user) = try await read(entities.ref(UserKind.self, owner), .account),
-            await hasher.verify(password, against: user.passwordHash, on: .singleton)
-        else { throw bad }
+        var found: (name: NameReservation.State, owner: String, user: User.State)?
+        if case .success(let name) = try await read(entities.ref(NameReservationKind.self, key: nameKey), .owner),
+            let owner = name.owner,
+            case .success(let user) = try await read(entities.ref(UserKind.self, owner), .account)
+        {
+            found = (name, owner, user)
+        }
+        // An unknown name costs the same scrypt check as a wrong password (against a hash of
+        // nothing anybody knows), so the time taken does not tell which names exist.
+        let stored = found?.user.passwordHash ?? dummyHash
+        let matches = try await withHashSlot { () async throws(Failure) -> Bool in
+            await hasher.verify(password, against: stored, on: .singleton)
+        }
+        guard let (name, owner, user) = found, matches else { throw bad }
         if !name.isConfirmed {
             // Its signup created the user but did not get to confirm the names (its client saw
             // an error or no answer): the password proves the claim, so finish the signup.
@@ -362,6 +384,21 @@ public final class AccountService: Sendable {
             case .cluster(let failure): throw Failure(failure)
             }
         }
+    }
+
+    /// Runs a password hash or check if fewer than ``hashesMax`` are running, else refuses with
+    /// `overloaded` (503, retry shortly).
+    private func withHashSlot<T>(_ body: () async throws(Failure) -> T) async throws(Failure) -> T {
+        let admitted = hashing.withLock { running -> Bool in
+            guard running < hashesMax else { return false }
+            running += 1
+            return true
+        }
+        guard admitted else {
+            throw Failure(kind: .overloaded, message: "too many password checks in progress; retry shortly")
+        }
+        defer { hashing.withLock { $0 -= 1 } }
+        return try await body()
     }
 
     private func validate(_ body: () throws(User.Failure) -> Void) throws(Failure) {

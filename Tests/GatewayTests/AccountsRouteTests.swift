@@ -19,6 +19,7 @@ import Testing
     /// Runs `body` with a router backed by a running standalone node.
     static func withNode(
         authLimits: AuthLimits = AuthLimits(),
+        hashesMax: Int = AccountService.defaultHashesMax,
         testing: TestingSetup = .router,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
@@ -26,6 +27,7 @@ import Testing
             let accounts = await AccountService(
                 tokenSecret: "test-token-secret",
                 hasher: PasswordHasher(rounds: 1 << 10),
+                hashesMax: hashesMax,
                 entities: Entities(running.transport)
             )
             let node = running.node

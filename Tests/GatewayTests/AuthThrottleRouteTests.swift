@@ -114,4 +114,91 @@ import Testing
             #expect(try Routes.errorCode(refused) == "rate_limited")
         }
     }
+
+    static func signup(_ client: any TestClientProtocol, _ name: String) async throws {
+        let response = try await Routes.post(
+            client,
+            "/v1/auth/signup",
+            #"{"username":"\#(name)","email":"\#(name)@example.com","password":"correct horse"}"#
+        )
+        #expect(response.status == .created)
+    }
+
+    static func failureLimits(burst: Int) -> AuthLimits {
+        var limits = AuthLimits()
+        limits.loginFailuresBurst = burst
+        limits.loginFailureRefill = .seconds(600)
+        limits.clientAddressHeader = "X-Forwarded-For"
+        return limits
+    }
+
+    /// A stranger guessing at a player's name locks out only themselves: the player, from
+    /// their own address, still logs in.
+    @Test(.timeLimit(.minutes(1)))
+    func aStrangersGuessesLockOutOnlyTheStranger() async throws {
+        try await Routes.withNode(authLimits: Self.failureLimits(burst: 3)) { client in
+            try await Self.signup(client, "dora")
+            for _ in 0..<3 {
+                #expect(try await Self.login(client, "dora", "guess", from: "198.51.100.9").status == .unauthorized)
+            }
+            let stranger = try await Self.login(client, "dora", "correct horse", from: "198.51.100.9")
+            #expect(stranger.status == .tooManyRequests)
+            #expect(try Routes.errorCode(stranger) == "too_many_failed_logins")
+            #expect(try await Self.login(client, "dora", "correct horse", from: "203.0.113.7").status == .ok)
+        }
+    }
+
+    /// Guesses spread over many addresses meet the looser brake per name: ten times the burst.
+    @Test(.timeLimit(.minutes(1)))
+    func guessesSpreadOverAddressesMeetTheBrakePerName() async throws {
+        try await Routes.withNode(authLimits: Self.failureLimits(burst: 3)) { client in
+            try await Self.signup(client, "erin")
+            for address in 0..<10 {
+                for _ in 0..<3 {
+                    let guess = try await Self.login(client, "erin", "guess", from: "198.51.100.\(address)")
+                    #expect(guess.status == .unauthorized, "address \(address)")
+                }
+            }
+            let refused = try await Self.login(client, "erin", "correct horse", from: "203.0.113.7")
+            #expect(refused.status == .tooManyRequests)
+            #expect(try Routes.errorCode(refused) == "too_many_failed_logins")
+        }
+    }
+
+    /// Failure tokens are spent at admission: guesses sent at once cannot all pass the check
+    /// before the first failure is counted.
+    @Test(.timeLimit(.minutes(1)))
+    func concurrentGuessesCannotRacePastTheBrake() async throws {
+        try await Routes.withNode(authLimits: Self.failureLimits(burst: 3)) { client in
+            try await Self.signup(client, "finn")
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await Self.login(client, "finn", "guess", from: "198.51.100.1").status }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.count { $0 == .unauthorized } == 3, "\(statuses)")
+            #expect(statuses.count { $0 == .tooManyRequests } == 9, "\(statuses)")
+        }
+    }
+
+    /// A login for a name nobody has costs a password check too (against a dummy hash), and
+    /// password checks past the node's bound are refused with 503 `overloaded`: with a bound of
+    /// none, an unknown name is refused for load — it was about to be checked.
+    @Test(.timeLimit(.minutes(1)))
+    func unknownNamesCostACheckAndChecksAreBounded() async throws {
+        try await Routes.withNode(hashesMax: 0) { client in
+            let unknown = try await Self.login(client, "nobody_here", "guess")
+            #expect(unknown.status == .serviceUnavailable)
+            #expect(try Routes.errorCode(unknown) == "overloaded")
+            #expect(unknown.headers[.retryAfter] == "1")
+            let signup = try await Routes.post(
+                client,
+                "/v1/auth/signup",
+                #"{"username":"gwen","email":"gwen@example.com","password":"correct horse"}"#
+            )
+            #expect(signup.status == .serviceUnavailable)
+            #expect(try Routes.errorCode(signup) == "overloaded")
+        }
+    }
 }
