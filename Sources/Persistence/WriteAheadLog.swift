@@ -97,8 +97,17 @@ public final class WriteAheadLog: Sendable {
         for name in names {
             guard let index = Int(name.dropFirst(4).dropLast(4)) else { continue }
             let path = configuration.directory + "/" + name
-            contents.append((Segment(index: index, path: path), try PosixFile.open(path, create: false).readAll()))
+            let file = try PosixFile.open(path, create: false)
+            // What a crashed process wrote may be in the page cache only: read back, it would be
+            // taken for durable (and promised to others) though a power cut could still lose it.
+            // Synced first, it is durable before anything counts on it; a sync that fails stops
+            // the recovery (never retried: the kernel may have dropped the pages it failed on).
+            try file.sync()
+            contents.append((Segment(index: index, path: path), try file.readAll()))
         }
+        // The segments' names (a crash may have come between a segment's creation and the
+        // directory's sync).
+        try Directory.sync(configuration.directory)
         contents.sort { $0.0.index < $1.0.index }
 
         var writeOffset = 0
@@ -132,11 +141,20 @@ public final class WriteAheadLog: Sendable {
                         // A zeroed header with bytes after it is a hole, not the end: like a bad
                         // record, it is a torn tail only if nothing valid follows it anywhere.
                         let later = ArraySlice(contents[(position + 1)...].map(\.1))
-                        if Self.containsValidRecord(raw, after: cursor, orIn: later, recordBytesMax: configuration.recordBytesMax) {
+                        if Self.containsValidRecord(
+                            raw,
+                            after: cursor,
+                            orIn: later,
+                            recordBytesMax: configuration.recordBytesMax
+                        ) {
                             throw PersistenceError(.corruption(offset: cursor), path: segment.path)
                         }
                         let garbageEnd = (raw.lastIndex(where: { $0 != 0 }) ?? cursor) + 1
-                        report.tornTail = TornTail(path: segment.path, offset: cursor, bytes: max(0, garbageEnd - cursor))
+                        report.tornTail = TornTail(
+                            path: segment.path,
+                            offset: cursor,
+                            bytes: max(0, garbageEnd - cursor)
+                        )
                         let file = try PosixFile.open(segment.path, create: false)
                         try file.write([UInt8](repeating: 0, count: max(0, garbageEnd - cursor)), at: cursor)
                         try file.dataSync()
@@ -219,7 +237,8 @@ public final class WriteAheadLog: Sendable {
     ) -> Bool {
         var candidate = offset + 1
         while candidate + WALRecord.prefixBytes <= bytes.count {
-            if bytes[candidate] != 0 || bytes[candidate + 1] != 0 || bytes[candidate + 2] != 0 || bytes[candidate + 3] != 0,
+            if bytes[candidate] != 0 || bytes[candidate + 1] != 0 || bytes[candidate + 2] != 0
+                || bytes[candidate + 3] != 0,
                 case .record = WALRecord.decode(bytes, at: candidate, recordBytesMax: recordBytesMax)
             {
                 return true
@@ -250,9 +269,12 @@ public final class WriteAheadLog: Sendable {
     @discardableResult
     public func submit(_ records: [WALRecord]) throws -> UInt64 {
         for record in records {
-            guard record.encodedBytes <= configuration.recordBytesMax, record.encodedBytes <= configuration.segmentBytes else {
+            guard record.encodedBytes <= configuration.recordBytesMax, record.encodedBytes <= configuration.segmentBytes
+            else {
                 throw PersistenceError(
-                    .invalid("record of \(record.encodedBytes) bytes exceeds the limit of \(configuration.recordBytesMax)"),
+                    .invalid(
+                        "record of \(record.encodedBytes) bytes exceeds the limit of \(configuration.recordBytesMax)"
+                    ),
                     path: configuration.directory
                 )
             }
@@ -362,7 +384,9 @@ public final class WriteAheadLog: Sendable {
                     case .records(let records, let sequence):
                         for record in records {
                             // A record never straddles segments, and a segment is never left empty.
-                            if offset + chunk.count > 0, offset + chunk.count + record.encodedBytes > configuration.segmentBytes {
+                            if offset + chunk.count > 0,
+                                offset + chunk.count + record.encodedBytes > configuration.segmentBytes
+                            {
                                 try rollover()
                             }
                             record.encode(into: &chunk)
@@ -402,7 +426,16 @@ public final class WriteAheadLog: Sendable {
                 return (state.handler, state.durableSequence)
             }
             if written > 0 {
-                handler?(.success(Written(sequence: durable, records: recordCount, bytes: byteCount, duration: ContinuousClock.now - started)))
+                handler?(
+                    .success(
+                        Written(
+                            sequence: durable,
+                            records: recordCount,
+                            bytes: byteCount,
+                            duration: ContinuousClock.now - started
+                        )
+                    )
+                )
             }
             for (completion, segment) in sealed { completion(.success(segment)) }
             for (sequence, continuation) in waiters {
@@ -427,7 +460,9 @@ public final class WriteAheadLog: Sendable {
         // the files go outside it.
         let doomed = state.withLock { state -> [Segment] in
             var doomed: [Segment] = []
-            while state.segments.count > 1, state.segments[0].shards.allSatisfy({ covered[$0, default: 0] > state.segments[0].index }) {
+            while state.segments.count > 1,
+                state.segments[0].shards.allSatisfy({ covered[$0, default: 0] > state.segments[0].index })
+            {
                 doomed.append(state.segments.removeFirst())
             }
             return doomed

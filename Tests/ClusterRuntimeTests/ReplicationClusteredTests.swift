@@ -344,16 +344,22 @@ struct KeyValueHandler: EntityHandler {
     }
 
     /// A failing disk, simulated by pointing the log's open segment at `/dev/full` (every write
-    /// fails with ENOSPC): the writer waiting on it is answered at once, the node stops with
-    /// `storageFailed`, and a restart recovers exactly what the log holds.
-    @Test(.timeLimit(.minutes(1)))
-    func aFailedLogWriteAnswersTheWriterAndStopsTheNode() async throws {
+    /// fails with ENOSPC) or at `/dev/null` (writes succeed, every sync fails — never retried: the
+    /// kernel may have dropped the pages it could not write): the writer waiting on it is
+    /// answered at once, the node stops with `storageFailed`, and a restart recovers exactly what
+    /// the log holds.
+    @Test(.timeLimit(.minutes(1)), arguments: ["write", "sync"])
+    func aFailedLogWriteAnswersTheWriterAndStopsTheNode(failing: String) async throws {
         let root = Self.temporaryRoot("plume-replication")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let running = try Self.startStandalone(root: root)
         _ = try await Self.write("user/a", "1", via: running.node)
 
-        try FailingDisk.failWrites(toLogIn: root + "/standalone")
+        if failing == "write" {
+            try FailingDisk.failWrites(toLogIn: root + "/standalone")
+        } else {
+            try FailingDisk.failSyncs(toLogIn: root + "/standalone")
+        }
         let started = ContinuousClock.now
         do {
             _ = try await running.node.ask(key: "user/b", command: Array("2".utf8), timeout: .seconds(30))

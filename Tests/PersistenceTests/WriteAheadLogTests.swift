@@ -22,9 +22,13 @@ import Testing
         return configuration
     }
 
-    func reopen(_ directory: TestDirectory, segmentBytes: Int = segmentBytes) throws -> ([WALRecord], WriteAheadLog, WriteAheadLog.RecoveryReport) {
+    func reopen(_ directory: TestDirectory, segmentBytes: Int = segmentBytes) throws -> (
+        [WALRecord], WriteAheadLog, WriteAheadLog.RecoveryReport
+    ) {
         var records: [WALRecord] = []
-        let (log, report) = try WriteAheadLog.open(configuration(directory, segmentBytes: segmentBytes)) { record, _ in records.append(record) }
+        let (log, report) = try WriteAheadLog.open(configuration(directory, segmentBytes: segmentBytes)) { record, _ in
+            records.append(record)
+        }
         return (records, log, report)
     }
 
@@ -39,11 +43,33 @@ import Testing
         #expect(second.tornTail == nil)
     }
 
+    /// Recovery syncs every segment before it replays (and counts as durable) what it read: a
+    /// segment that cannot be synced — here one that is really `/dev/null`, which refuses syncs —
+    /// stops the recovery with the sync's error, naming the file.
+    @Test func recoverySyncsWhatItReadsAndStopsWhenItCannot() throws {
+        let directory = TestDirectory()
+        let wal = directory.path + "/wal"
+        try FileManager.default.createDirectory(atPath: wal, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: wal + "/wal-000000000001.seg",
+            withDestinationPath: "/dev/null"
+        )
+        do {
+            _ = try reopen(directory)
+            Issue.record("recovered from a segment it could not sync")
+        } catch let error as PersistenceError {
+            #expect(error.description.contains("fsync"), "\(error)")
+            #expect(error.description.contains("wal-000000000001.seg"), "\(error)")
+        }
+    }
+
     @Test func concurrentAppendsAllBecomeDurable() async throws {
         let directory = TestDirectory()
         let (_, log, _) = try reopen(directory)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 1...200 { group.addTask { try await log.append([self.record(index, shard: UInt32(index % 4))]) } }
+            for index in 1...200 {
+                group.addTask { try await log.append([self.record(index, shard: UInt32(index % 4))]) }
+            }
             try await group.waitForAll()
         }
         let (replayed, _, _) = try reopen(directory)
@@ -60,7 +86,9 @@ import Testing
         var sequences: [UInt64] = []
         for index in 1...20 { sequences.append(try log.submit([record(index)])) }
         // The seal is queued behind the 20 records: they stay in segment 1, later ones go to 2.
-        let segment = try await withCheckedThrowingContinuation { continuation in log.seal { continuation.resume(with: $0) } }
+        let segment = try await withCheckedThrowingContinuation { continuation in
+            log.seal { continuation.resume(with: $0) }
+        }
         for index in 21...40 { sequences.append(try log.submit([record(index)])) }
         try await log.append([record(41)])
         #expect(segment == 2)
