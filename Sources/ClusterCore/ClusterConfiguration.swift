@@ -22,7 +22,11 @@ public struct ClusterConfiguration: Sendable, Equatable {
 
     public var name = "plume-local"
     /// The shared secret that authenticates nodes to each other; `PLUME_CLUSTER_SECRET` overrides it.
-    public var secret = "dev-only-secret"
+    public var secret = ClusterConfiguration.builtInSecret
+    /// The secret a configuration has when nobody set one: fine on loopback, refused elsewhere.
+    public static let builtInSecret = "dev-only-secret"
+    /// The shortest secret a node accepts off loopback.
+    public static let secretBytesMin = 32
     public var shards = 256
     public var replication = 3
     /// Each node keeps its files in `<dataDirectory>/<node id>`.

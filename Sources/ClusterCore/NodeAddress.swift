@@ -59,6 +59,14 @@ public struct NodeAddress: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Whether the host is a loopback address (127.0.0.0/8, `::1`, `localhost`): reachable from
+    /// this machine only. `0.0.0.0` and every name but `localhost` count as reachable from elsewhere.
+    public var isLoopback: Bool {
+        if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     public static func < (lhs: NodeAddress, rhs: NodeAddress) -> Bool {
         (lhs.host, lhs.port) < (rhs.host, rhs.port)
     }

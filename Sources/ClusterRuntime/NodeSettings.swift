@@ -85,6 +85,34 @@ public struct NodeSettings: Sendable {
         )
     }
 
+    /// Whether the cluster secret is weak — the built-in one, or shorter than 32 bytes — and
+    /// where this node listens: weak on a non-loopback address is refused (anyone who can reach
+    /// the node could join its cluster, and forge access tokens, whose key derives from the
+    /// secret); weak on loopback only is a warning.
+    public enum SecretCheck: Equatable, Sendable {
+        case strong
+        case weakOnLoopback(String)
+        case refused(String)
+    }
+
+    public var secretCheck: SecretCheck {
+        let secret = configuration.secret
+        guard secret == ClusterConfiguration.builtInSecret || secret.utf8.count < ClusterConfiguration.secretBytesMin
+        else { return .strong }
+        let what =
+            secret == ClusterConfiguration.builtInSecret
+            ? "is the built-in one" : "is \(secret.utf8.count) bytes, under \(ClusterConfiguration.secretBytesMin)"
+        let advice =
+            "set cluster.secret (or PLUME_CLUSTER_SECRET) to at least \(ClusterConfiguration.secretBytesMin) random bytes"
+        let exposed = [clusterAddress, httpAddress] + (adminAddress.map { [$0] } ?? [])
+        if let open = exposed.first(where: { !$0.isLoopback }) {
+            return .refused(
+                "cluster.secret: the cluster secret \(what), and this node listens on \(open), which is not loopback: \(advice)"
+            )
+        }
+        return .weakOnLoopback("cluster.secret: the cluster secret \(what) (accepted on loopback only): \(advice)")
+    }
+
     /// Resolves the command line of `plume node` into settings.
     ///
     /// - With no `--config`, the node is standalone (replication 1, HTTP on 127.0.0.1:8080), unless

@@ -8,15 +8,18 @@ extension Wire {
     /// ```
     /// dialer                                   listener
     ///   hello(version, cluster, id, addr, Nd) →
-    ///                                         ← challenge(version, id, addr, Nl, HMAC(k, "server"…))
+    ///                                         ← challenge(version, id, addr, Nl)
     ///   proof(HMAC(k, "client"…))             →
-    ///                                         ← accept  (or reject(reason), then close)
+    ///                                         ← accept(HMAC(k, "server"…))  (or reject, then close)
     /// ```
     ///
     /// Both proofs are HMAC-SHA256 over the cluster secret `k`, both nonces and both node ids,
     /// so each side proves it knows the secret without sending it, and a recorded handshake
-    /// cannot be replayed against fresh nonces. A wrong cluster name or major wire version is
-    /// refused at `hello`. Until `accept`, no other frame is accepted.
+    /// cannot be replayed against fresh nonces. The dialer proves first: a stranger who connects
+    /// and says `hello` gets a nonce and nothing computed from the secret, so no material to
+    /// guess it offline (the dialer only proves itself to an address it chose to dial). A wrong
+    /// cluster name or major wire version is refused at `hello`, without echoing the cluster's
+    /// name. Until `accept`, no other frame is accepted.
     public enum Handshake {
         public static let nonceBytes = 32
 
@@ -51,7 +54,20 @@ extension Wire {
             public var nodeID: NodeID
             public var clusterAddress: NodeAddress
             public var nonce: [UInt8]
-            public var proof: [UInt8]
+
+            public init(
+                versionMajor: UInt8,
+                versionMinor: UInt8,
+                nodeID: NodeID,
+                clusterAddress: NodeAddress,
+                nonce: [UInt8]
+            ) {
+                self.versionMajor = versionMajor
+                self.versionMinor = versionMinor
+                self.nodeID = nodeID
+                self.clusterAddress = clusterAddress
+                self.nonce = nonce
+            }
         }
 
         public struct Proof: Sendable, Equatable {
@@ -132,7 +148,8 @@ extension Wire {
         public struct Dialer: Sendable {
             let credentials: Credentials
             let nonce: [UInt8]
-            var listener: PeerIdentity?
+            /// The listener as its challenge names it, and its nonce; proven only at `accept`.
+            var listener: (identity: PeerIdentity, nonce: [UInt8])?
 
             public init(credentials: Credentials, nonce: [UInt8]) {
                 self.credentials = credentials
@@ -157,23 +174,16 @@ extension Wire {
                     guard challenge.versionMajor == Wire.versionMajor else {
                         return .refuse(nil, reason: "listener speaks wire version \(challenge.versionMajor)")
                     }
-                    let expected = mac(
-                        "server",
-                        key: credentials.secret,
-                        cluster: credentials.clusterName,
-                        firstNonce: nonce,
-                        secondNonce: challenge.nonce,
-                        dialer: credentials.nodeID,
-                        listener: challenge.nodeID
-                    )
-                    guard verify(challenge.proof, equals: expected) else {
-                        // Tell the listener, so both sides log and count the refusal.
+                    guard challenge.nonce.count == nonceBytes else {
                         return .refuse(
-                            .reject(reason: "authentication failed"),
-                            reason: "listener \(challenge.nodeID) failed to prove the cluster secret"
+                            .reject(reason: "bad nonce"),
+                            reason: "bad nonce length \(challenge.nonce.count)"
                         )
                     }
-                    listener = PeerIdentity(nodeID: challenge.nodeID, clusterAddress: challenge.clusterAddress)
+                    listener = (
+                        PeerIdentity(nodeID: challenge.nodeID, clusterAddress: challenge.clusterAddress),
+                        challenge.nonce
+                    )
                     let proof = mac(
                         "client",
                         key: credentials.secret,
@@ -184,9 +194,25 @@ extension Wire {
                         listener: challenge.nodeID
                     )
                     return .send(.proof(Proof(proof: proof)))
-                case .accept:
+                case .accept(let proof):
                     guard let listener else { return .refuse(nil, reason: "accept before challenge") }
-                    return .established(listener, send: nil)
+                    let expected = mac(
+                        "server",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: nonce,
+                        secondNonce: listener.nonce,
+                        dialer: credentials.nodeID,
+                        listener: listener.identity.nodeID
+                    )
+                    guard verify(proof, equals: expected) else {
+                        // Tell the listener, so both sides log and count the refusal.
+                        return .refuse(
+                            .reject(reason: "authentication failed"),
+                            reason: "listener \(listener.identity.nodeID) failed to prove the cluster secret"
+                        )
+                    }
+                    return .established(listener.identity, send: nil)
                 case .reject(let reason):
                     return .refuse(nil, reason: "refused by peer: \(reason)")
                 default:
@@ -214,22 +240,14 @@ extension Wire {
                         return .refuse(.reject(reason: reason), reason: reason)
                     }
                     guard hello.clusterName == credentials.clusterName else {
-                        let reason = "cluster \"\(hello.clusterName)\" is not \"\(credentials.clusterName)\""
-                        return .refuse(.reject(reason: reason), reason: reason)
+                        // Neither name goes back to a stranger (nor into the log: it is theirs).
+                        return .refuse(.reject(reason: "wrong cluster"), reason: "the dialer names another cluster")
                     }
                     guard hello.nonce.count == nonceBytes else {
                         return .refuse(.reject(reason: "bad nonce"), reason: "bad nonce length \(hello.nonce.count)")
                     }
                     dialer = hello
-                    let proof = mac(
-                        "server",
-                        key: credentials.secret,
-                        cluster: credentials.clusterName,
-                        firstNonce: hello.nonce,
-                        secondNonce: nonce,
-                        dialer: hello.nodeID,
-                        listener: credentials.nodeID
-                    )
+                    // Only a nonce: this side proves the secret once the dialer has.
                     return .send(
                         .challenge(
                             Challenge(
@@ -237,8 +255,7 @@ extension Wire {
                                 versionMinor: credentials.versionMinor,
                                 nodeID: credentials.nodeID,
                                 clusterAddress: credentials.clusterAddress,
-                                nonce: nonce,
-                                proof: proof
+                                nonce: nonce
                             )
                         )
                     )
@@ -259,9 +276,18 @@ extension Wire {
                         let reason = "node \(dialer.nodeID) failed to prove the cluster secret"
                         return .refuse(.reject(reason: "authentication failed"), reason: reason)
                     }
+                    let accept = mac(
+                        "server",
+                        key: credentials.secret,
+                        cluster: credentials.clusterName,
+                        firstNonce: dialer.nonce,
+                        secondNonce: nonce,
+                        dialer: dialer.nodeID,
+                        listener: credentials.nodeID
+                    )
                     return .established(
                         PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress),
-                        send: .accept
+                        send: .accept(proof: accept)
                     )
                 case .reject(let reason):
                     return .refuse(nil, reason: "refused by the dialing node: \(reason)")

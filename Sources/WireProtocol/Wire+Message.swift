@@ -7,7 +7,8 @@ extension Wire {
         case hello(Handshake.Hello)
         case challenge(Handshake.Challenge)
         case proof(Handshake.Proof)
-        case accept
+        /// The listener accepts the dialer's proof and proves the secret in turn.
+        case accept(proof: [UInt8])
         case reject(reason: String)
         /// A request could not be served; `code` is snake_case, like the HTTP error codes.
         case error(code: String, message: String)
@@ -107,11 +108,10 @@ extension Wire.Message {
             buffer.writeWireString(challenge.nodeID.rawValue)
             buffer.writeWireAddress(challenge.clusterAddress)
             buffer.writeWireBytes(challenge.nonce)
-            buffer.writeWireBytes(challenge.proof)
         case .proof(let proof):
             buffer.writeWireBytes(proof.proof)
-        case .accept:
-            break
+        case .accept(let proof):
+            buffer.writeWireBytes(proof)
         case .reject(let reason):
             buffer.writeShortenedWireString(reason)
         case .error(let code, let message):
@@ -180,20 +180,24 @@ extension Wire.Message {
                     versionMinor: try buffer.readWireInteger("challenge.version_minor"),
                     nodeID: try buffer.readWireNodeID("challenge.node_id"),
                     clusterAddress: try buffer.readWireAddress("challenge.cluster_address"),
-                    nonce: try buffer.readWireBytes("challenge.nonce"),
-                    proof: try buffer.readWireBytes("challenge.proof")
+                    nonce: try buffer.readWireBytes("challenge.nonce")
                 )
             )
         case .proof:
             message = .proof(Wire.Handshake.Proof(proof: try buffer.readWireBytes("proof")))
         case .accept:
-            message = .accept
+            message = .accept(proof: try buffer.readWireBytes("accept.proof"))
         case .reject:
             message = .reject(reason: try buffer.readWireString("reject.reason"))
         case .error:
-            message = .error(code: try buffer.readWireString("error.code"), message: try buffer.readWireString("error.message"))
+            message = .error(
+                code: try buffer.readWireString("error.code"),
+                message: try buffer.readWireString("error.message")
+            )
         case .swimPing:
-            message = .swim(.ping(sequence: try buffer.readWireInteger("ping.sequence"), gossip: try buffer.readWireUpdates()))
+            message = .swim(
+                .ping(sequence: try buffer.readWireInteger("ping.sequence"), gossip: try buffer.readWireUpdates())
+            )
         case .swimPingRequest:
             message = .swim(
                 .pingRequest(
@@ -212,7 +216,9 @@ extension Wire.Message {
                 )
             )
         case .swimNack:
-            message = .swim(.nack(sequence: try buffer.readWireInteger("nack.sequence"), gossip: try buffer.readWireUpdates()))
+            message = .swim(
+                .nack(sequence: try buffer.readWireInteger("nack.sequence"), gossip: try buffer.readWireUpdates())
+            )
         case .swimPushPull:
             let flag: UInt8 = try buffer.readWireInteger("push_pull.is_reply")
             guard flag <= 1 else { throw .invalid(field: "push_pull.is_reply", reason: "not 0 or 1") }
@@ -246,7 +252,12 @@ extension Wire.Message {
             let shard: UInt32 = try buffer.readWireInteger("entity_request.shard")
             let key = try buffer.readWireString("entity_request.key")
             let timeoutMillis: UInt32 = try buffer.readWireInteger("entity_request.timeout_millis")
-            message = .entityRequest(shard: shard, key: key, timeoutMillis: timeoutMillis, command: try buffer.readWireBlob("entity_request.command"))
+            message = .entityRequest(
+                shard: shard,
+                key: key,
+                timeoutMillis: timeoutMillis,
+                command: try buffer.readWireBlob("entity_request.command")
+            )
         case .entityReply:
             message = .entityReply(try buffer.readWireBlob("entity_reply"))
         }
@@ -262,7 +273,10 @@ extension ByteBuffer {
     /// its length first (input rules, entity keys); a longer one — a programming error, caught by
     /// the assertion in tests — is cut at a character boundary, so it still decodes.
     mutating func writeWireString(_ text: String) {
-        assert(text.utf8.count <= Wire.Limits.stringBytesMax, "a \(text.utf8.count)-byte string reached the wire unchecked")
+        assert(
+            text.utf8.count <= Wire.Limits.stringBytesMax,
+            "a \(text.utf8.count)-byte string reached the wire unchecked"
+        )
         writeShortenedWireString(text)
     }
 
@@ -270,8 +284,11 @@ extension ByteBuffer {
     /// character boundary: for texts where a cut loses nothing that matters (error messages).
     mutating func writeShortenedWireString(_ text: String) {
         let utf8 = text.utf8
-        var end = utf8.index(utf8.startIndex, offsetBy: Wire.Limits.stringBytesMax, limitedBy: utf8.endIndex) ?? utf8.endIndex
-        while end != utf8.endIndex, end != utf8.startIndex, UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
+        var end =
+            utf8.index(utf8.startIndex, offsetBy: Wire.Limits.stringBytesMax, limitedBy: utf8.endIndex) ?? utf8.endIndex
+        while end != utf8.endIndex, end != utf8.startIndex, UTF8.isContinuation(utf8[end]) {
+            end = utf8.index(before: end)
+        }
         writeInteger(UInt16(utf8.distance(from: utf8.startIndex, to: end)))
         writeBytes(utf8[..<end])
     }
@@ -324,7 +341,9 @@ extension ByteBuffer {
         }
         guard readableBytes >= length else { throw .truncated(field: field) }
         // Validated straight from the buffer: no intermediate array.
-        let text = withUnsafeReadableBytes { raw in String(validating: UnsafeRawBufferPointer(rebasing: raw[..<length]), as: UTF8.self) }
+        let text = withUnsafeReadableBytes { raw in
+            String(validating: UnsafeRawBufferPointer(rebasing: raw[..<length]), as: UTF8.self)
+        }
         guard let text else { throw .invalid(field: field, reason: "not UTF-8") }
         moveReaderIndex(forwardBy: length)
         return text

@@ -61,6 +61,11 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        if case .refused(let message) = settings.secretCheck {
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            throw ExitCode(2)
+        }
+
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -134,6 +139,7 @@ struct NodeCommand: AsyncParsableCommand {
                 )
             )
         }
+        if case .weakOnLoopback(let message) = settings.secretCheck { logger.warning("\(message)") }
         logger.info(
             "starting node",
             metadata: [

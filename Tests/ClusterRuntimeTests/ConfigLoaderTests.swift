@@ -314,3 +314,52 @@ import Testing
         #expect(settings.dataDirectory == "data/standalone")
     }
 }
+
+/// The cluster secret guards both the cluster port and the access tokens' key: a weak one is
+/// refused wherever a node listens beyond loopback.
+@Suite struct SecretCheckTests {
+    static func settings(secret: String, cluster: String, http: String, admin: String? = nil) throws -> NodeSettings {
+        var configuration = ClusterConfiguration()
+        configuration.secret = secret
+        return NodeSettings(
+            configuration: configuration,
+            nodeID: NodeID("n1")!,
+            clusterAddress: try NodeAddress(parsing: cluster),
+            httpAddress: try NodeAddress(parsing: http),
+            adminAddress: try admin.map { try NodeAddress(parsing: $0) },
+            seeds: []
+        )
+    }
+
+    @Test func aWeakSecretIsRefusedOffLoopbackAndOnlyWarnedOnIt() throws {
+        let strong = String(repeating: "k", count: 32)
+        #expect(
+            try Self.settings(secret: strong, cluster: "10.0.0.1:7101", http: "0.0.0.0:8080").secretCheck == .strong
+        )
+        for weak in [ClusterConfiguration.builtInSecret, String(repeating: "k", count: 31)] {
+            let loopback = try Self.settings(
+                secret: weak,
+                cluster: "127.0.0.1:7101",
+                http: "localhost:8080",
+                admin: "[::1]:9090"
+            )
+            guard case .weakOnLoopback(let warning) = loopback.secretCheck else {
+                Issue.record("\(loopback.secretCheck)")
+                continue
+            }
+            #expect(warning.contains("PLUME_CLUSTER_SECRET"))
+            for (cluster, http, admin) in [
+                ("10.0.0.1:7101", "127.0.0.1:8080", nil), ("127.0.0.1:7101", "0.0.0.0:8080", nil),
+                ("127.0.0.1:7101", "127.0.0.1:8080", "192.168.1.5:9090"), ("node1.example:7101", "127.0.0.1:8080", nil),
+            ] as [(String, String, String?)] {
+                let exposed = try Self.settings(secret: weak, cluster: cluster, http: http, admin: admin)
+                guard case .refused(let message) = exposed.secretCheck else {
+                    Issue.record("\(cluster) \(http) \(admin ?? "-"): \(exposed.secretCheck)")
+                    continue
+                }
+                #expect(message.contains("cluster.secret") && message.contains("PLUME_CLUSTER_SECRET"), "\(message)")
+                #expect(!message.contains(weak), "the refusal prints the secret")
+            }
+        }
+    }
+}

@@ -31,12 +31,28 @@ import WireProtocol
             )
         ),
         .proof(Wire.Handshake.Proof(proof: Array(0..<32))),
-        .accept,
+        .challenge(
+            Wire.Handshake.Challenge(
+                versionMajor: Wire.versionMajor,
+                versionMinor: 2,
+                nodeID: NodeID("n2")!,
+                clusterAddress: NodeAddress(host: "127.0.0.1", port: 7102),
+                nonce: Array(repeating: 9, count: 32)
+            )
+        ),
+        .accept(proof: Array(32..<64)),
         .reject(reason: "authentication failed"),
         .error(code: "unknown_type", message: "no handler for type 99 ✓"),
         .swim(.ping(sequence: .max, gossip: gossip)),
         .swim(.ping(sequence: 0, gossip: [])),
-        .swim(.pingRequest(sequence: 42, target: NodeID("n2")!, targetAddress: NodeAddress(host: "h", port: 1), gossip: gossip)),
+        .swim(
+            .pingRequest(
+                sequence: 42,
+                target: NodeID("n2")!,
+                targetAddress: NodeAddress(host: "h", port: 1),
+                gossip: gossip
+            )
+        ),
         .swim(.ack(sequence: 43, from: NodeID("n9")!, gossip: gossip)),
         .swim(.nack(sequence: 44, gossip: [])),
         .swim(.pushPull(members: gossip.map(\.member), isReply: true)),
@@ -67,7 +83,10 @@ import WireProtocol
         .replicationBatch([]),
         .replicationBatch([
             .init(shard: 0, message: .appendReply(epoch: epoch, success: true, lsn: 9)),
-            .init(shard: 255, message: .append(epoch: epoch, prevLSN: 1, prevEpoch: .genesis, entries: entries, commitLSN: 1)),
+            .init(
+                shard: 255,
+                message: .append(epoch: epoch, prevLSN: 1, prevEpoch: .genesis, entries: entries, commitLSN: 1)
+            ),
         ]),
         .replication(
             shard: 5,
@@ -133,9 +152,11 @@ import WireProtocol
 
     @Test func trailingBytesAreRefused() {
         var payload = ByteBuffer()
-        let type = Wire.Message.accept.encode(into: &payload)
+        let type = Wire.Message.accept(proof: [1, 2]).encode(into: &payload)
         payload.writeInteger(UInt8(1))
-        #expect(throws: Wire.CodecError.trailingBytes(1)) { try Wire.Message.decode(type: type.rawValue, from: &payload) }
+        #expect(throws: Wire.CodecError.trailingBytes(1)) {
+            try Wire.Message.decode(type: type.rawValue, from: &payload)
+        }
     }
 
     /// A peer's log positions are checked as they are read: an append's entries follow its
@@ -184,10 +205,12 @@ import WireProtocol
     @Test func typeTagsAreAppendOnly() {
         // Changing any of these breaks every running cluster: add new numbers, never renumber.
         let tags = Dictionary(uniqueKeysWithValues: Wire.MessageType.allCases.map { ("\($0)", $0.rawValue) })
-        #expect(tags == [
-            "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
-            "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
-            "replication": 30, "replicationBatch": 31, "entityRequest": 40, "entityReply": 41,
-        ])
+        #expect(
+            tags == [
+                "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
+                "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
+                "replication": 30, "replicationBatch": 31, "entityRequest": 40, "entityReply": 41,
+            ]
+        )
     }
 }
