@@ -63,6 +63,10 @@ public final class ClusterTransport: Sendable {
     struct State {
         var slots: [NodeAddress: Slot] = [:]
         var channels: [ObjectIdentifier: any Channel] = [:]
+        /// Accepted connections still in their handshake, with their source address, and how
+        /// many come from each address.
+        var handshaking: [ObjectIdentifier: String] = [:]
+        var handshakingFrom: [String: Int] = [:]
         var server: (any Channel)?
         var isShutdown = false
     }
@@ -144,12 +148,35 @@ public final class ClusterTransport: Sendable {
             PeerChannelHandler(transport: self, dialedAddress: dialedAddress, nonce: nonce, frameLimit: frameLimit),
         ]
         try channel.pipeline.syncOperations.addHandlers(handlers)
+        let source = channel.remoteAddress?.ipAddress ?? "unknown"
         let registered = state.withLockedValue { state -> Bool in
             guard !state.isShutdown else { return false }
+            if dialedAddress == nil {
+                guard state.handshaking.count < settings.handshakesMax,
+                    state.handshakingFrom[source, default: 0] < settings.handshakesPerAddressMax
+                else { return false }
+                state.handshaking[ObjectIdentifier(channel)] = source
+                state.handshakingFrom[source, default: 0] += 1
+            }
             state.channels[ObjectIdentifier(channel)] = channel
             return true
         }
-        if !registered { channel.close(promise: nil) }
+        if !registered {
+            if dialedAddress == nil {
+                metrics.framesRejected("handshakes_capped").increment()
+            }
+            channel.close(promise: nil)
+        }
+    }
+
+    /// An accepted connection's handshake ended (it authenticated, or it closed): it no longer
+    /// counts against the handshake caps.
+    func handshakeEnded(_ channel: any Channel) {
+        state.withLockedValue { state in
+            guard let source = state.handshaking.removeValue(forKey: ObjectIdentifier(channel)) else { return }
+            state.handshakingFrom[source, default: 1] -= 1
+            if state.handshakingFrom[source] == 0 { state.handshakingFrom[source] = nil }
+        }
     }
 
     // MARK: - Sending

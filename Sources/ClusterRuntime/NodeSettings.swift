@@ -15,6 +15,11 @@ public struct TransportSettings: Sendable, Equatable {
     public var connectTimeout: Duration = .seconds(2)
     /// How long a connection may take to authenticate.
     public var handshakeTimeout: Duration = .seconds(3)
+    /// Accepted connections still in their handshake, in all and from one source address: past
+    /// either, a new connection is closed at once (a stranger cannot hold the node's sockets
+    /// open by connecting and saying nothing; peers finish their handshakes in milliseconds).
+    public var handshakesMax = 256
+    public var handshakesPerAddressMax = 16
     /// Reconnection backoff: doubles from `backoffMin` up to `backoffMax` after each failed attempt.
     public var backoffMin: Duration = .milliseconds(100)
     public var backoffMax: Duration = .seconds(3)

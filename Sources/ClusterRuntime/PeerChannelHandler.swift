@@ -90,7 +90,11 @@ final class PeerChannelHandler: ChannelDuplexHandler {
         let timeout = TimeAmount.nanoseconds(transport.settings.handshakeTimeout.nanosecondsClamped)
         handshakeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard peer == nil, let context = self.context else { return }
-            reject(context: context, reason: "handshake_timeout", "no handshake within \(transport.settings.handshakeTimeout)")
+            reject(
+                context: context,
+                reason: "handshake_timeout",
+                "no handshake within \(transport.settings.handshakeTimeout)"
+            )
         }
         if case .dialer(let dialer) = handshake {
             write(context: context, message: dialer.hello, correlationID: 0, flags: [])
@@ -101,6 +105,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimeout?.cancel()
+        transport.handshakeEnded(context.channel)
         timeoutSweep?.cancel()
         let failed = pending
         pending.removeAll()
@@ -127,7 +132,10 @@ final class PeerChannelHandler: ChannelDuplexHandler {
         transport.metrics.framesRejected(reason).increment()
         logger.warning(
             "closing cluster connection",
-            metadata: ["reason": "\(reason)", "detail": "\(detail)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")"]
+            metadata: [
+                "reason": "\(reason)", "detail": "\(detail)",
+                "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+            ]
         )
         context.close(promise: nil)
     }
@@ -190,6 +198,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             markFlush(context: context)
             handshake = nil
             handshakeTimeout?.cancel()
+            transport.handshakeEnded(context.channel)
             frameLimit.set(transport.settings.frameBytesMax)
             peer = identity
             logger[metadataKey: "cluster/peer"] = "\(identity.nodeID)"
@@ -229,14 +238,24 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             transport.metrics.framesRejected("bad_message").increment()
             logger.warning("undecodable message", metadata: ["type": "\(frame.type)", "error": "\(error)"])
             if frame.correlationID != 0 {
-                write(context: context, message: .error(code: "bad_message", message: "\(error)"), correlationID: frame.correlationID, flags: .response)
+                write(
+                    context: context,
+                    message: .error(code: "bad_message", message: "\(error)"),
+                    correlationID: frame.correlationID,
+                    flags: .response
+                )
                 markFlush(context: context)
             }
             return
         }
         switch message {
         case .echo:
-            let reply = Wire.Frame(type: frame.type, flags: .response, correlationID: frame.correlationID, payload: frame.payload)
+            let reply = Wire.Frame(
+                type: frame.type,
+                flags: .response,
+                correlationID: frame.correlationID,
+                payload: frame.payload
+            )
             var bytes = context.channel.allocator.buffer(capacity: Wire.headerBytes + frame.payload.readableBytes)
             Wire.write(reply, into: &bytes)
             context.write(wrapOutboundOut(bytes), promise: nil)
@@ -308,18 +327,30 @@ final class PeerChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    private func write(context: ChannelHandlerContext, message: Wire.Message, correlationID: UInt64, flags: Wire.Flags) {
-        var bytes = Wire.encodeFrame(message, flags: flags, correlationID: correlationID, allocator: context.channel.allocator)
+    private func write(context: ChannelHandlerContext, message: Wire.Message, correlationID: UInt64, flags: Wire.Flags)
+    {
+        var bytes = Wire.encodeFrame(
+            message,
+            flags: flags,
+            correlationID: correlationID,
+            allocator: context.channel.allocator
+        )
         if bytes.readableBytes - Wire.headerBytes > transport.settings.frameBytesMax {
             // The peer would refuse the frame and close the connection (and with it every other
             // message in flight): drop this one message instead, loudly.
             logger.error(
                 "message too large to send; dropped",
-                metadata: ["type": "\(message.type)", "bytes": "\(bytes.readableBytes)", "limit": "\(transport.settings.frameBytesMax)"]
+                metadata: [
+                    "type": "\(message.type)", "bytes": "\(bytes.readableBytes)",
+                    "limit": "\(transport.settings.frameBytesMax)",
+                ]
             )
             transport.metrics.messagesDropped("too_large").increment()
             guard flags.contains(.response) else {
-                let error = TransportError.messageTooLarge(bytes: bytes.readableBytes, limit: transport.settings.frameBytesMax)
+                let error = TransportError.messageTooLarge(
+                    bytes: bytes.readableBytes,
+                    limit: transport.settings.frameBytesMax
+                )
                 pending.removeValue(forKey: correlationID)?.promise.fail(error)
                 return
             }

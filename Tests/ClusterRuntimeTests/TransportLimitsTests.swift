@@ -12,11 +12,13 @@ import WireProtocol
     static func transport(
         _ id: String,
         frameBytesMax: Int,
-        handshakeTimeout: Duration = TransportSettings().handshakeTimeout
+        handshakeTimeout: Duration = TransportSettings().handshakeTimeout,
+        configure: (inout TransportSettings) -> Void = { _ in }
     ) -> ClusterTransport {
         var settings = TransportSettings()
         settings.frameBytesMax = frameBytesMax
         settings.handshakeTimeout = handshakeTimeout
+        configure(&settings)
         return ClusterTransport(
             credentials: .init(
                 clusterName: "limits",
@@ -82,6 +84,51 @@ import WireProtocol
         large.writeRepeatingByte(3, count: 1 << 20)
         #expect(try await client.request(.echo(large), to: address, timeout: .seconds(20)) == .echo(large))
         await client.shutdown()
+        await server.shutdown()
+    }
+
+    /// Connections that say nothing are capped per source address and in all: past the cap a
+    /// new one is closed at once, while other addresses — and peers that do authenticate — get in.
+    @Test(.timeLimit(.minutes(1)))
+    func connectionsStillInTheirHandshakeAreCapped() async throws {
+        let server = Self.transport("server", frameBytesMax: 1 << 20, handshakeTimeout: .seconds(60)) { settings in
+            settings.handshakesPerAddressMax = 2
+            settings.handshakesMax = 3
+        }
+        let address = try await server.start(host: "127.0.0.1", port: 0)
+        func connect(from source: String) async throws -> any Channel {
+            try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(to: try SocketAddress(ipAddress: source, port: 0))
+                .connect(host: "127.0.0.1", port: address.port).get()
+        }
+        /// Whether the server closes the connection within a second (polled: waiting on the
+        /// close future could not be given up).
+        func closedSoon(_ channel: any Channel) async -> Bool {
+            for _ in 0..<20 {
+                if !channel.isActive { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return !channel.isActive
+        }
+        let first = try await connect(from: "127.0.0.2")
+        let second = try await connect(from: "127.0.0.2")
+        let third = try await connect(from: "127.0.0.2")
+        #expect(await closedSoon(third), "a third silent connection from one address stayed open")
+        #expect(!(await closedSoon(first)) && first.isActive)
+        #expect(second.isActive)
+        let other = try await connect(from: "127.0.0.3")
+        #expect(!(await closedSoon(other)), "another address was refused below the global cap")
+        let fourth = try await connect(from: "127.0.0.4")
+        #expect(await closedSoon(fourth), "the global cap let a fourth silent connection in")
+        // A stranger that gives up frees its slot: a real peer from the same address gets in.
+        try await first.close()
+        try await Task.sleep(for: .milliseconds(200))
+        let peer = Self.transport("peer", frameBytesMax: 1 << 20)
+        var small = ByteBuffer()
+        small.writeRepeatingByte(1, count: 10)
+        #expect(try await peer.request(.echo(small), to: address, timeout: .seconds(10)) == .echo(small))
+        for channel in [second, other] { try? await channel.close() }
+        await peer.shutdown()
         await server.shutdown()
     }
 
