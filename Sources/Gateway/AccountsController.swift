@@ -77,7 +77,7 @@ public struct AccountsController: Sendable {
 
     @Sendable func signup(_ request: Request, context: Context) async throws -> EditedResponse<TokensBody> {
         let body = try await request.decode(as: SignupRequest.self, context: context)
-        let tokens = try await mapped {
+        let tokens = try await mapped(context) {
             try await accounts.signup(username: body.username, email: body.email, password: body.password)
         }
         return EditedResponse(status: .created, headers: Self.noStore, response: TokensBody(tokens))
@@ -93,6 +93,9 @@ public struct AccountsController: Sendable {
         do {
             tokens = try await accounts.login(username: body.username, email: body.email, password: body.password)
         } catch {
+            if let detail = error.detail {
+                context.logger.notice("cluster failure", metadata: ["kind": "\(error.kind)", "detail": "\(detail)"])
+            }
             if case .badCredentials = error.kind {
                 throttle.loginFailed()
             } else {
@@ -106,43 +109,47 @@ public struct AccountsController: Sendable {
 
     @Sendable func refresh(_ request: Request, context: Context) async throws -> EditedResponse<TokensBody> {
         let body = try await request.decode(as: RefreshRequest.self, context: context)
-        let tokens = try await mapped { try await accounts.refresh(body.refreshToken) }
+        let tokens = try await mapped(context) { try await accounts.refresh(body.refreshToken) }
         return EditedResponse(headers: Self.noStore, response: TokensBody(tokens))
     }
 
     @Sendable func logout(_ request: Request, context: Context) async throws -> HTTPResponse.Status {
         let caller = try context.requireIdentity()
-        try await mapped { try await accounts.logout(caller) }
+        try await mapped(context) { try await accounts.logout(caller) }
         return .noContent
     }
 
     @Sendable func me(_ request: Request, context: Context) async throws -> UserBody {
         let caller = try context.requireIdentity()
-        return UserBody(try await mapped { try await accounts.me(caller) }, includeEmail: true)
+        return UserBody(try await mapped(context) { try await accounts.me(caller) }, includeEmail: true)
     }
 
     @Sendable func updateProfile(_ request: Request, context: Context) async throws -> UserBody {
         let caller = try context.requireIdentity()
         let patch = try await request.decode(as: ProfilePatch.self, context: context)
         return UserBody(
-            try await mapped { try await accounts.updateProfile(caller, change: patch.change) },
+            try await mapped(context) { try await accounts.updateProfile(caller, change: patch.change) },
             includeEmail: true
         )
     }
 
     @Sendable func user(_ request: Request, context: Context) async throws -> UserBody {
         let id = try context.parameters.require("id")
-        return UserBody(try await mapped { try await accounts.user(id: id) }, includeEmail: false)
+        return UserBody(try await mapped(context) { try await accounts.user(id: id) }, includeEmail: false)
     }
 
     /// Responses that carry tokens: no cache or proxy keeps them.
     static let noStore: HTTPFields = [.cacheControl: "no-store"]
 
-    /// Runs an account operation, mapping its failures to the HTTP error shape.
-    func mapped<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// Runs an account operation, mapping its failures to the HTTP error shape; what the cluster
+    /// said about a failure goes to the request's log (at notice), not to the client.
+    func mapped<T: Sendable>(_ context: Context, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let failure as AccountService.Failure {
+            if let detail = failure.detail {
+                context.logger.notice("cluster failure", metadata: ["kind": "\(failure.kind)", "detail": "\(detail)"])
+            }
             throw Self.apiError(failure)
         }
     }
@@ -161,7 +168,7 @@ public struct AccountsController: Sendable {
             APIError(
                 .gatewayTimeout,
                 code: "timeout",
-                message: "no answer in time; a write may or may not have been applied (\(failure.message))"
+                message: "\(failure.message) in time; a write may or may not have been applied"
             )
         case .unavailable: APIError(.serviceUnavailable, code: "unavailable", message: failure.message)
         }

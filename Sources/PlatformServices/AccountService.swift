@@ -25,19 +25,36 @@ public final class AccountService: Sendable {
         }
 
         public var kind: Kind
+        /// What the client is told.
         public var message: String
+        /// What happened inside the cluster (peer addresses, node ids, internal errors): for the
+        /// node's log, never for the client.
+        public var detail: String?
 
-        public init(kind: Kind, message: String) {
+        public init(kind: Kind, message: String, detail: String? = nil) {
             self.kind = kind
             self.message = message
+            self.detail = detail
         }
 
-        /// What a failed cluster call means for the client (see ``ClusterFailure``).
+        /// What a failed cluster call means for the client (see ``ClusterFailure``): one fixed
+        /// message per kind; the cluster's own words stay in ``detail``.
         public init(_ failure: ClusterFailure) {
             switch failure.kind {
-            case .overloaded: self.init(kind: .overloaded, message: failure.message)
-            case .timeout: self.init(kind: .timeout, message: failure.message)
-            case .unavailable: self.init(kind: .unavailable, message: failure.message)
+            case .overloaded:
+                self.init(
+                    kind: .overloaded,
+                    message: "the cluster is busy; nothing was applied",
+                    detail: failure.message
+                )
+            case .timeout:
+                self.init(kind: .timeout, message: "no answer from the cluster", detail: failure.message)
+            case .unavailable:
+                self.init(
+                    kind: .unavailable,
+                    message: "this part of the cluster is not available right now; nothing was applied",
+                    detail: failure.message
+                )
             }
         }
 

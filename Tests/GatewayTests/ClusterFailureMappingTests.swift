@@ -1,3 +1,4 @@
+import ClusterCore
 import ClusterRuntime
 import EntityRuntime
 import Hummingbird
@@ -32,6 +33,28 @@ import Testing
         ]
         for (error, kind) in cases {
             #expect(AccountService.Failure(ClusterFailure(error)).kind == kind, "\(error)")
+        }
+    }
+
+    /// What the cluster says about a failure — peer addresses, node ids, internal errors — stays
+    /// in the node's log; the client gets a fixed message for its kind.
+    @Test func internalDetailNeverReachesTheClient() {
+        let insideErrors: [any Error] = [
+            TransportError.unreachable(NodeAddress(host: "10.1.2.3", port: 7101)),
+            ReplicationError.notPrimary(leader: NodeID("node-secret-7")),
+            TransportError.remote(code: "x", message: "peer 10.1.2.3:7101 said no"),
+            ReplicationError.storageFailed,
+            TransportError.timeout,
+            TransportError.overloaded,
+        ]
+        for error in insideErrors {
+            let failure = AccountService.Failure(ClusterFailure(error))
+            let shown = AccountsController.apiError(failure).message
+            #expect(
+                !shown.contains("10.1.2.3") && !shown.contains("node-secret") && !shown.contains("said no"),
+                "\(shown)"
+            )
+            #expect(failure.detail?.isEmpty == false, "the detail is kept for the log")
         }
     }
 
