@@ -92,22 +92,43 @@ public final class AccountService: Sendable {
         public var expiresIn: Int
     }
 
+    /// An access token's claims: who (`sub`, `sid`), by whom for whom (`iss`, `aud`), and when
+    /// (`iat`, `nbf`, `exp`). Its header names the key (`kid`), so keys can be rotated.
     struct AccessClaims: JWTPayload {
+        var iss: IssuerClaim
+        var aud: AudienceClaim
         var sub: SubjectClaim
         var exp: ExpirationClaim
+        var nbf: NotBeforeClaim
         var iat: IssuedAtClaim
         var sid: String
 
+        struct Refused: Error {
+            let claim: String
+        }
+
         func verify(using algorithm: some JWTAlgorithm) async throws {
             try exp.verifyNotExpired()
+            // A minute of leeway for clocks that differ between nodes.
+            try nbf.verifyNotBefore(currentDate: Date().addingTimeInterval(60))
+            guard iss.value == AccountService.tokenIssuer else { throw Refused(claim: "iss") }
+            try aud.verifyIntendedAudience(includes: AccountService.tokenAudience)
+            guard iat.value <= Date().addingTimeInterval(60) else { throw Refused(claim: "iat") }
         }
     }
+
+    /// The `iss` of Plume's access tokens, and the `aud` they are for.
+    static let tokenIssuer = "plume"
+    static let tokenAudience = "plume-api"
 
     public static let accessTokenLifetime: TimeInterval = 15 * 60
     public static let refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
 
     private let entities: Entities
     private let keys: JWTKeyCollection
+    /// The signing key's id, in every token's header: derived from the key, so every node of a
+    /// cluster names it alike, and a token of another key (or none) finds no key to verify with.
+    private let keyID: JWKIdentifier
     /// Access tokens whose signature was already checked, with their claims: a client presents
     /// one token for up to 15 minutes, and checking it (JSON parsing, HMAC) dominated the cost of
     /// a request. Expiry is checked on every use; revocation is the session's business anyway.
@@ -146,7 +167,10 @@ public final class AccountService: Sendable {
         keys = JWTKeyCollection()
         // A 256-bit key derived from the secret, whatever its length (HS256 wants at least 32 bytes).
         let key = SymmetricKey(data: SHA256.hash(data: Array("plume-access-tokens:\(tokenSecret)".utf8)))
-        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
+        keyID = JWKIdentifier(string: Self.keyID(of: key))
+        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256, kid: keyID)
+        // No default key: a token must name its key.
+        _ = await keys.removeAll(except: [keyID], clearingDefault: true)
     }
 
     // MARK: - Signup and login
@@ -338,13 +362,16 @@ public final class AccountService: Sendable {
     private func tokens(user: User.State, sessionID: String, refreshToken: String) async throws(Failure) -> Tokens {
         let issued = now()
         let claims = AccessClaims(
+            iss: IssuerClaim(value: Self.tokenIssuer),
+            aud: AudienceClaim(value: [Self.tokenAudience]),
             sub: SubjectClaim(value: user.id ?? ""),
             exp: ExpirationClaim(value: Date(timeIntervalSince1970: issued + Self.accessTokenLifetime)),
+            nbf: NotBeforeClaim(value: Date(timeIntervalSince1970: issued)),
             iat: IssuedAtClaim(value: Date(timeIntervalSince1970: issued)),
             sid: sessionID
         )
         do {
-            let token = try await keys.sign(claims)
+            let token = try await keys.sign(claims, kid: keyID)
             return Tokens(
                 user: user,
                 accessToken: token,
@@ -427,6 +454,15 @@ public final class AccountService: Sendable {
             }
             throw Failure(kind: .invalid(field: "body"), message: "\(error)")
         }
+    }
+
+    /// A key's id: `hs256-` and the first 16 hex digits of the SHA-256 of the key.
+    static func keyID(of key: SymmetricKey) -> String {
+        let digest = key.withUnsafeBytes { SHA256.hash(data: Array($0)) }
+        return "hs256-"
+            + digest.prefix(8).map {
+                String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+            }.joined()
     }
 
     /// The SHA-256 of a token, as lowercase hex (what the user entity stores for a refresh token).
