@@ -49,13 +49,7 @@ import Testing
             let issued = try #require(body["access_token"] as? String)
             let userID = try #require((body["user"] as? [String: Any])?["id"] as? String)
             // The real token names its key and carries every claim.
-            let header = try #require(issued.split(separator: ".").first)
-            var padded = String(header).replacingOccurrences(of: "-", with: "+").replacingOccurrences(
-                of: "_",
-                with: "/"
-            )
-            while padded.count % 4 != 0 { padded += "=" }
-            let headerJSON = try #require(Data(base64Encoded: padded).flatMap { String(data: $0, encoding: .utf8) })
+            let headerJSON = try #require(Self.part(0, of: issued).flatMap { String(data: $0, encoding: .utf8) })
             #expect(headerJSON.contains(Self.keyID), "\(headerJSON)")
             let sessionID = try #require(try Self.sessionID(of: issued))
 
@@ -106,12 +100,20 @@ import Testing
         }
     }
 
-    static func sessionID(of token: String) throws -> String? {
+    /// Part `index` of a JWT (header 0, claims 1), base64url-decoded.
+    static func part(_ index: Int, of token: String) -> Data? {
         let parts = token.split(separator: ".")
         guard parts.count == 3 else { return nil }
-        var padded = String(parts[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var padded = String(parts[index]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(
+            of: "_",
+            with: "/"
+        )
         while padded.count % 4 != 0 { padded += "=" }
-        guard let data = Data(base64Encoded: padded) else { return nil }
+        return Data(base64Encoded: padded)
+    }
+
+    static func sessionID(of token: String) throws -> String? {
+        guard let data = part(1, of: token) else { return nil }
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["sid"] as? String
     }
 }
