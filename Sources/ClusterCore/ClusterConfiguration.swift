@@ -23,6 +23,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var name = "plume-local"
     /// The shared secret that authenticates nodes to each other; `PLUME_CLUSTER_SECRET` overrides it.
     public var secret = ClusterConfiguration.builtInSecret
+    /// `[accounts] session_max_days`: how long a session lives from its login.
+    public var sessionLifetime: Duration = .seconds(30 * 86_400)
+    public static let sessionMaxDaysRange = 1...365
     /// The secret a configuration has when nobody set one: fine on loopback, refused elsewhere.
     public static let builtInSecret = "dev-only-secret"
     /// The shortest secret a node accepts off loopback.

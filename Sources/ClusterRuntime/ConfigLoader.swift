@@ -37,7 +37,8 @@ public enum ConfigLoader {
         "auth_burst", "auth_per_minute", "login_failures_burst", "login_failure_refill_s", "client_address_header",
         "cors_origins", "user_writes_burst", "user_writes_per_minute",
     ]
-    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway"]
+    static let accountsKeys: Set<String> = ["session_max_days"]
+    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway", "accounts"]
 
     /// Loads and validates the file at `path`.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -251,6 +252,20 @@ public enum ConfigLoader {
                     }
                     return text
                 }
+            }
+        }
+
+        if let value = root["accounts"] {
+            let accounts = try reader.table(value, path: "accounts")
+            try reader.rejectUnknown(accounts, path: "accounts", allowed: accountsKeys)
+            if let days = try reader.int(
+                accounts,
+                "session_max_days",
+                path: "accounts",
+                in: ClusterConfiguration.sessionMaxDaysRange,
+                unit: "days"
+            ) {
+                configuration.sessionLifetime = .seconds(days * 86_400)
             }
         }
 

@@ -136,7 +136,15 @@ public enum User {
                     return [.sessionRevoked(id: sessionID, reason: .refreshTokenReused)]
                 }
                 guard session.expiresAt > now else { throw .sessionInvalid }
-                return [.refreshRotated(id: sessionID, refreshTokenHash: newHash, expiresAt: expiresAt)]
+                // A session's lifetime is absolute: set when it opened, never stretched by a
+                // refresh (a stolen refresh token, kept fresh, must not live for ever).
+                return [
+                    .refreshRotated(
+                        id: sessionID,
+                        refreshTokenHash: newHash,
+                        expiresAt: min(expiresAt, session.expiresAt)
+                    )
+                ]
 
             case .closeSession(let sessionID):
                 guard exists else { throw .notFound }

@@ -122,7 +122,9 @@ public final class AccountService: Sendable {
     static let tokenAudience = "plume-api"
 
     public static let accessTokenLifetime: TimeInterval = 15 * 60
-    public static let refreshTokenLifetime: TimeInterval = 30 * 24 * 3600
+    /// How long a session lives from its login (`[accounts] session_max_days`): refreshes rotate
+    /// its tokens but never extend it.
+    public let sessionLifetime: TimeInterval
 
     private let entities: Entities
     private let keys: JWTKeyCollection
@@ -156,9 +158,11 @@ public final class AccountService: Sendable {
         tokenSecret: String,
         hasher: PasswordHasher = PasswordHasher(),
         hashesMax: Int = AccountService.defaultHashesMax,
+        sessionLifetime: Duration = .seconds(30 * 24 * 3600),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         entities: Entities
     ) async {
+        self.sessionLifetime = Double(sessionLifetime.components.seconds)
         self.entities = entities
         self.hasher = hasher
         self.hashesMax = hashesMax
@@ -285,7 +289,7 @@ public final class AccountService: Sendable {
             .openSession(
                 id: sessionID,
                 refreshTokenHash: Self.digest(refreshToken),
-                expiresAt: now() + Self.refreshTokenLifetime
+                expiresAt: now() + sessionLifetime
             )
         )
         return try await tokens(
@@ -309,7 +313,7 @@ public final class AccountService: Sendable {
                 sessionID: sessionID,
                 presentedHash: Self.digest(refreshToken),
                 newHash: Self.digest(next),
-                expiresAt: now() + Self.refreshTokenLifetime
+                expiresAt: now() + sessionLifetime
             )
         )
         guard case .success(let user) = reply else { throw invalid }

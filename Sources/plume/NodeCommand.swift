@@ -114,6 +114,7 @@ struct NodeCommand: AsyncParsableCommand {
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
+            sessionLifetime: settings.configuration.sessionLifetime,
             entities: Entities(
                 NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
             )

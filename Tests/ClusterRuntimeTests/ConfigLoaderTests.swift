@@ -103,6 +103,13 @@ import Testing
         #expect(malformed?.key == "node[1].admin", "\(String(describing: malformed))")
         let zero = error(Self.good.replacingOccurrences(of: "user_writes_burst = 7", with: "user_writes_burst = 0"))
         #expect(zero?.key == "gateway.user_writes_burst", "\(String(describing: zero))")
+        let sessions = try ConfigLoader.parse(Self.good + "\n[accounts]\nsession_max_days = 7\n")
+        #expect(sessions.sessionLifetime == .seconds(7 * 86_400))
+        #expect(try ConfigLoader.parse(Self.good).sessionLifetime == .seconds(30 * 86_400))
+        let tooLong = error(Self.good + "\n[accounts]\nsession_max_days = 400\n")
+        #expect(tooLong?.key == "accounts.session_max_days", "\(String(describing: tooLong))")
+        let unknown = error(Self.good + "\n[accounts]\nsession_days = 7\n")
+        #expect(unknown?.key == "accounts.session_days", "\(String(describing: unknown))")
     }
 
     @Test func corsOriginsMustBeOrigins() throws {
