@@ -96,21 +96,14 @@ struct NodeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let clusterNode: ClusterNode<EntityStore>
+        let platform: PlatformNode
         do {
-            clusterNode = try ClusterNode(settings: settings, logger: logger) { _ in
-                EntityStore(registry: PlatformKinds.registry)
-            }
+            platform = try PlatformNode(settings: settings, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("error: cannot open the node's storage: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let entities = EntityService(
-            host: clusterNode.replication,
-            registry: PlatformKinds.registry,
-            clock: { Date().timeIntervalSince1970 }
-        )
-        clusterNode.setEntityHandler(entities)
+        let (clusterNode, entities) = (platform.node, platform.entities)
         // Every node signs access tokens with a key derived from the cluster secret.
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,

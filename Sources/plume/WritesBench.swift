@@ -58,16 +58,8 @@ struct WritesBench: AsyncParsableCommand {
         var running: [(node: ClusterNode<EntityStore>, group: ServiceGroup, task: Task<Void, any Error>)] = []
         var handlers: [EntityService] = []
         for entry in configuration.nodes {
-            let settings = NodeSettings(listed: entry, of: configuration)
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in
-                EntityStore(registry: PlatformKinds.registry)
-            }
-            let entities = EntityService(
-                host: node.replication,
-                registry: PlatformKinds.registry,
-                clock: { Date().timeIntervalSince1970 }
-            )
-            node.setEntityHandler(entities)
+            let platform = try PlatformNode(settings: NodeSettings(listed: entry, of: configuration), logger: logger)
+            let (node, entities) = (platform.node, platform.entities)
             handlers.append(entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
             running.append((node, group, Task { try await group.run() }))

@@ -39,15 +39,8 @@ import WireProtocol
             settings.leaveOnStorageFailure = leaveOnStorageFailure
             var logger = Logger(label: "test.\(entry.id)")
             logger.logLevel = .warning
-            let node = try ClusterNode(settings: settings, logger: logger) { _ in
-                EntityStore(registry: PlatformKinds.registry)
-            }
-            let entities = EntityService(
-                host: node.replication,
-                registry: PlatformKinds.registry,
-                clock: { Date().timeIntervalSince1970 }
-            )
-            node.setEntityHandler(entities)
+            let platform = try PlatformNode(settings: settings, logger: logger)
+            let (node, entities) = (platform.node, platform.entities)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
             let accounts = await AccountService(
                 tokenSecret: "clustered",

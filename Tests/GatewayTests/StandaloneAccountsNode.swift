@@ -50,10 +50,7 @@ struct StandaloneAccountsNode {
         settings.dataDirectory = directory
         var logger = Logger(label: "test.accounts")
         logger.logLevel = .warning
-        let node = try ClusterNode(settings: settings, logger: logger) { _ in
-            EntityStore(registry: PlatformKinds.registry)
-        }
-        node.setEntityHandler(EntityService(host: node.replication, registry: PlatformKinds.registry, clock: clock))
+        let node = try PlatformNode(settings: settings, logger: logger, clock: clock).node
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [node], logger: logger))
         let running = Task { try await group.run() }
         let transport = NodeEntityTransport(node: node, timeout: .seconds(20))
