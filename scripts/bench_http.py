@@ -246,6 +246,11 @@ def bench_plume_cluster(work, results):
         patch = LUA_ROUND_ROBIN % (tokens_lua(tokens, "access_token"), "PATCH", "/v1/users/me",
                                    "'{\"bio\":\"bio ' .. counter .. '\"}'")
         results["patch3"] = show("plume 3 nodes  PATCH /v1/users/me (via n1)", wrk(base, patch, work, pids))
+        # Each read waits for a read round (a probe to the replica set, shared by the reads of
+        # the moment): what it costs against the single node's reads.
+        results["me3"] = show("plume 3 nodes  GET  /v1/users/me (via n1)",
+                              wrk(base, LUA_ROUND_ROBIN % (tokens_lua(tokens, "access_token"), "GET", "/v1/users/me",
+                                                           "nil"), work, pids))
     finally:
         cluster.stop_all()
         shutil.rmtree(cluster.dir, ignore_errors=True)
@@ -339,6 +344,9 @@ def main():
     if "patch3" in r and "etcd3" in r:
         print(f"  PATCH 3 nodes / etcd 3 members           {r['patch3']['rate'] / r['etcd3']['rate']:6.2f}  [>= 2, p99 < 50 ms:"
               f" {r['patch3']['p99']:.1f} ms]")
+    if "me3" in r and "me" in r:
+        print(f"  GET /v1/users/me 3 nodes / 1 node        {r['me3']['rate'] / r['me']['rate']:6.2f}  (the read rounds'"
+              f" cost; p99 {r['me3']['p99']:.1f} ms)")
     if "patch1" in r and "redis" in r:
         print(f"  PATCH 1 node / redis appendfsync always  {r['patch1']['rate'] / r['redis']['rate']:6.2f}")
 

@@ -69,9 +69,14 @@ extension Replication {
 
         /// Whether `message` may leave before the write of the changes made with it: a primary's
         /// appends may (the primary counts its own copy towards a majority only once its write is
-        /// done, so its write and its followers' overlap); everything else waits.
+        /// done, so its write and its followers' overlap), and so may read rounds (a read ack
+        /// claims only that no newer epoch was promised, and every promise is durable before it
+        /// leaves); everything else waits.
         public static func leavesBeforeWrite(_ message: Message) -> Bool {
-            if case .append = message { true } else { false }
+            switch message {
+            case .append, .readProbe, .readAck: true
+            default: false
+            }
         }
 
         /// Whether a batch of changes may wait for the next write instead of being written on its

@@ -53,6 +53,11 @@ extension Replication {
             var replicas: [NodeID]
             var next: [NodeID: UInt64]
             var match: [NodeID: UInt64]
+            /// The last read round started, the last one each follower answered, and the last one
+            /// a majority answered.
+            var readRound: UInt64 = 0
+            var readAcked: [NodeID: UInt64] = [:]
+            var readConfirmed: UInt64 = 0
         }
 
         public init(me: NodeID, genesis: [NodeID]) {
@@ -445,6 +450,40 @@ extension Replication {
             return directives
         }
 
+        /// Starts a read round: a probe to every follower, which answers whether it promised a
+        /// newer epoch. Once a majority of the replica set (this node included) has answered
+        /// this round or a later one, a `.readConfirmed` directive covers it: no newer epoch had
+        /// committed anything when they answered, so a read (or a decision that writes nothing)
+        /// made on this node's state before the round started saw every acknowledged write. A
+        /// deposed primary that does not know it yet gets no majority: a newer epoch needs
+        /// promises from a majority of every replica set that may hold committed entries (this
+        /// one included), and a node that promised refuses the probe, which ends this
+        /// leadership. With one replica the round is confirmed at once.
+        public mutating func startReadRound() throws(ProposeError) -> (round: UInt64, directives: [Directive]) {
+            guard case .primary(var leadership) = role else { throw .notPrimary }
+            leadership.readRound += 1
+            let round = leadership.readRound
+            role = .primary(leadership)
+            var directives: [Directive] = []
+            for follower in leadership.replicas where follower != me {
+                directives.append(.send(.readProbe(epoch: leadership.epoch, round: round), to: follower))
+            }
+            confirmReads(into: &directives)
+            return (round, directives)
+        }
+
+        /// Emits `.readConfirmed` for the highest round a majority answered, if it is new.
+        private mutating func confirmReads(into directives: inout [Directive]) {
+            guard case .primary(var leadership) = role else { return }
+            let answered = leadership.replicas.map { $0 == me ? leadership.readRound : leadership.readAcked[$0] ?? 0 }
+                .sorted(by: >)
+            let confirmed = answered[leadership.replicas.count / 2]
+            guard confirmed > leadership.readConfirmed else { return }
+            leadership.readConfirmed = confirmed
+            role = .primary(leadership)
+            directives.append(.readConfirmed(epoch: leadership.epoch, round: confirmed))
+        }
+
         /// Ends this node's candidacy or leadership (it becomes a follower of whoever leads next).
         /// A primary whose write could not commit by its deadline resigns, so that the next
         /// epoch — which adopts the write or drops it — decides its fate before anything else
@@ -467,6 +506,14 @@ extension Replication {
                     let behind = (leadership.next[follower] ?? 0) <= lastLSN
                     if silent >= heartbeatTicks || (behind && silent >= retransmitTicks) {
                         sendAppend(to: follower, into: &directives)
+                    }
+                    // A read round still open is asked again of whoever has not answered it.
+                    if leadership.readConfirmed < leadership.readRound, ticks % retransmitTicks == 0,
+                        leadership.readAcked[follower] ?? 0 < leadership.readRound
+                    {
+                        directives.append(
+                            .send(.readProbe(epoch: leadership.epoch, round: leadership.readRound), to: follower)
+                        )
                     }
                 }
             case .candidate(var candidacy):
@@ -535,6 +582,22 @@ extension Replication {
                 follow(epoch, into: &directives)
                 if installed.lsn > commitLSN { install(installed, into: &directives) }
                 directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: installed.lsn), to: sender))
+
+            case .readProbe(let epoch, let round):
+                // No state changes: the answer only says what this node has promised so far.
+                if epoch < promised {
+                    directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
+                } else {
+                    directives.append(.send(.readAck(epoch: epoch, round: round), to: sender))
+                }
+
+            case .readAck(let epoch, let round):
+                guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil,
+                    round <= leadership.readRound
+                else { break }
+                leadership.readAcked[sender] = max(leadership.readAcked[sender] ?? 0, round)
+                role = .primary(leadership)
+                confirmReads(into: &directives)
 
             case .appendReply(let epoch, let success, let lsn):
                 guard case .primary(var leadership) = role, leadership.epoch == epoch, leadership.next[sender] != nil

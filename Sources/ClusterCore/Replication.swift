@@ -147,6 +147,12 @@ extension Replication {
         /// Sent instead of `append` when the follower needs entries the primary compacted away;
         /// answered with an `appendReply`.
         case installSnapshot(epoch: Epoch, base: Base)
+        /// A primary asks whether anyone of its replica set promised a newer epoch (a read
+        /// round, see ``Replica/startReadRound()``).
+        case readProbe(epoch: Epoch, round: UInt64)
+        /// The answer to a read probe: the sender had promised no epoch newer than `epoch` when
+        /// the probe arrived. (One that had answers `refuse`.)
+        case readAck(epoch: Epoch, round: UInt64)
     }
 
     public enum Directive: Equatable, Sendable {
@@ -159,6 +165,10 @@ extension Replication {
         case becamePrimary(Epoch)
         /// This node is no longer primary (or candidate); proposals in flight have unknown outcomes.
         case steppedDown(Epoch)
+        /// A majority of the replica set answered the read rounds up to `round` of `epoch`: no
+        /// newer epoch had been established when they answered, so a read made before those
+        /// rounds started saw every acknowledged write.
+        case readConfirmed(epoch: Epoch, round: UInt64)
     }
 
     /// Why a proposal was refused.

@@ -54,7 +54,7 @@ enum PeerBatching {
         case .append(_, _, _, let entries, _): return 96 + size(entries)
         case .promise(_, let promise): return 512 + size(promise.entries) + (promise.base?.state.count ?? 0)
         case .installSnapshot(_, let base): return 256 + base.state.count
-        case .prepare, .refuse, .appendReply: return 96
+        case .prepare, .refuse, .appendReply, .readProbe, .readAck: return 96
         }
     }
 }

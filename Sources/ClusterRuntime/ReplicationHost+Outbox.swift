@@ -71,11 +71,15 @@ extension ReplicationHost {
                 metrics.snapshotsInstalled.increment()
                 snapshotsInstalled += 1
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
+            case .readConfirmed(_, let round):
+                confirmReads(shard: shard, upTo: round)
             case .becamePrimary(let epoch):
                 slots[Int(shard)].candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             case .steppedDown(let epoch):
                 failWaiters(of: Int(shard), with: .outcomeUnknown)
+                // Nothing was read yet: the caller may ask the next primary.
+                failReadWaiters(of: Int(shard), with: .notPrimary(leader: nil))
                 logger.debug("stepped down", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
             }
         }
@@ -151,7 +155,10 @@ extension ReplicationHost {
         outbox = Outbox()
         deferredRecords = []
         appendsToSend = []
-        for shard in slots.indices { failWaiters(of: shard, with: .outcomeUnknown) }
+        for shard in slots.indices {
+            failWaiters(of: shard, with: .outcomeUnknown)
+            failReadWaiters(of: shard, with: .storageFailed)
+        }
         storageFailure.yield("\(error)")
         storageFailure.finish()
     }

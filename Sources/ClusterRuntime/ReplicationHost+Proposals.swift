@@ -93,8 +93,24 @@ extension ReplicationHost {
         }
     }
 
-    /// Runs `body` on the shard's state if this node leads it and has applied everything it adopted.
-    public func read<T: Sendable>(shard: UInt32, _ body: (Machine) throws -> T) throws -> T {
+    /// Runs `body` on the shard's state if this node leads it and has applied everything it
+    /// adopted, and returns its result once a read round started after it confirms that this
+    /// node still led then (see ``Replication/Replica/startReadRound()``): a primary deposed
+    /// without knowing it — stopped, or cut off from its followers — never answers from its
+    /// old state. Not confirmed by `deadline` (or `commitTimeout` from now), or deposed, it
+    /// fails with `notPrimary`: nothing was read, so the caller may ask again.
+    public func read<T: Sendable>(
+        shard: UInt32,
+        deadline: ContinuousClock.Instant? = nil,
+        _ body: (Machine) throws -> T
+    ) async throws -> T {
+        let value = try readLocally(shard: shard, body)
+        try await confirmLeadership(shard: shard, deadline: deadline)
+        return value
+    }
+
+    /// Runs `body` on the shard's state if this node serves it, without a read round.
+    func readLocally<T>(shard: UInt32, _ body: (Machine) throws -> T) throws -> T {
         guard slots.indices.contains(Int(shard)) else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
         guard slots[Int(shard)].stalled == nil else { throw ReplicationError.stalled(shard: shard) }
         guard slots[Int(shard)].isServing else { throw ReplicationError.notPrimary(leader: leader(of: shard)) }
@@ -102,17 +118,99 @@ extension ReplicationHost {
     }
 
     /// Decides on the shard's state and replicates the decision, in one call: `decide` sees the
-    /// state (as ``read(shard:_:)``) and returns the command to replicate, if any, and the
-    /// result to return once that command is committed (see ``propose(shard:_:deadline:)``).
+    /// state and returns the command to replicate, if any, and the result to return once that
+    /// command is committed (see ``propose(shard:_:deadline:settlement:)``). A decision that
+    /// writes nothing (a refusal, say) is a read: it returns once a read round confirms it (see
+    /// ``read(shard:deadline:_:)``). One that writes needs no round: its command commits only
+    /// in an epoch no newer one has superseded.
     public func execute<T: Sendable>(
         shard: UInt32,
         deadline: ContinuousClock.Instant? = nil,
         settlement: Settlement? = nil,
         _ decide: (Machine) throws -> (command: [UInt8]?, result: T)
     ) async throws -> T {
-        let (command, result) = try read(shard: shard, decide)
-        if let command { _ = try await propose(shard: shard, command, deadline: deadline, settlement: settlement) }
+        let (command, result) = try readLocally(shard: shard, decide)
+        if let command {
+            _ = try await propose(shard: shard, command, deadline: deadline, settlement: settlement)
+        } else {
+            try await confirmLeadership(shard: shard, deadline: deadline)
+        }
         return result
+    }
+
+    // MARK: - Read rounds
+
+    /// Returns once a read round of the shard started after this call is confirmed. Reads that
+    /// arrive while a round is out wait for the next one, which starts when that one is
+    /// confirmed: one round at a time per shard, shared by every read that waits for it.
+    func confirmLeadership(shard: UInt32, deadline: ContinuousClock.Instant?) async throws {
+        let index = Int(shard)
+        // A replica set of one: nobody else can lead a newer epoch without this node's promise.
+        if slots[index].replica.primaryReplicas?.count == 1 { return }
+        let deadline = deadline ?? (.now + settings.commitTimeout)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            slots[index].readWaiters.append(ReadWaiter(round: nil, deadline: deadline, continuation: continuation))
+            if slots[index].readRoundInFlight == nil { startReadRound(shard: shard) }
+        }
+    }
+
+    /// Starts a read round for the reads waiting without one.
+    func startReadRound(shard: UInt32) {
+        let index = Int(shard)
+        let round: UInt64
+        let directives: [Replication.Directive]
+        do {
+            (round, directives) = try slots[index].replica.startReadRound()
+        } catch {
+            failReadWaiters(of: index, with: .notPrimary(leader: leader(of: shard)))
+            return
+        }
+        slots[index].readRoundInFlight = round
+        for waiter in slots[index].readWaiters.indices where slots[index].readWaiters[waiter].round == nil {
+            slots[index].readWaiters[waiter].round = round
+        }
+        collect(shard: shard, directives)
+    }
+
+    /// Answers the reads that waited for rounds up to `round`, and starts the next round for
+    /// those that arrived since.
+    func confirmReads(shard: UInt32, upTo round: UInt64) {
+        let index = Int(shard)
+        var waiting: [ReadWaiter] = []
+        for waiter in slots[index].readWaiters {
+            if let awaited = waiter.round, awaited <= round {
+                waiter.continuation.resume()
+            } else {
+                waiting.append(waiter)
+            }
+        }
+        slots[index].readWaiters = waiting
+        if let inFlight = slots[index].readRoundInFlight, inFlight <= round { slots[index].readRoundInFlight = nil }
+        if slots[index].readRoundInFlight == nil && !waiting.isEmpty { startReadRound(shard: shard) }
+    }
+
+    /// Fails every read waiting on the shard.
+    func failReadWaiters(of shard: Int, with error: ReplicationError) {
+        let waiters = slots[shard].readWaiters
+        slots[shard].readWaiters.removeAll()
+        slots[shard].readRoundInFlight = nil
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+    }
+
+    /// Fails the reads whose round was not confirmed by their deadline: this node could not
+    /// make sure it still leads (a majority of its replica set did not answer).
+    func failExpiredReads(now: ContinuousClock.Instant) {
+        for index in slots.indices where !slots[index].readWaiters.isEmpty {
+            let expired = slots[index].readWaiters.filter { $0.deadline <= now }
+            guard !expired.isEmpty else { continue }
+            slots[index].readWaiters.removeAll { $0.deadline <= now }
+            if slots[index].readWaiters.allSatisfy({ $0.round == nil }) && !slots[index].readWaiters.isEmpty {
+                // Only later reads remain: they still wait for a round of their own.
+                slots[index].readRoundInFlight = nil
+                startReadRound(shard: UInt32(index))
+            }
+            for waiter in expired { waiter.continuation.resume(throwing: ReplicationError.notPrimary(leader: nil)) }
+        }
     }
 
     /// Proposals made here and not yet answered (committed, failed or expired), all shards together.

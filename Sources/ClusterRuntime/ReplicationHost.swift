@@ -206,7 +206,10 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         ticker = nil
         // Their entries may still commit through the followers' copies: the outcome is unknown
         // (never `shutdown`, whose "unavailable" tells a forwarding node nothing happened).
-        for shard in slots.indices { failWaiters(of: shard, with: .outcomeUnknown) }
+        for shard in slots.indices {
+            failWaiters(of: shard, with: .outcomeUnknown)
+            failReadWaiters(of: shard, with: .shutdown)
+        }
     }
 
     // MARK: - Inputs
@@ -272,6 +275,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         if now - lastDeadlineSweep >= .milliseconds(250) {
             lastDeadlineSweep = now
             failExpiredWaiters(now: now)
+            failExpiredReads(now: now)
         }
         if now - lastPassivation >= settings.passivationInterval {
             lastPassivation = now
@@ -376,6 +380,15 @@ struct ProposalWaiter {
     let continuation: CheckedContinuation<UInt64, any Error>
 }
 
+/// A read (or a decision that wrote nothing) waiting for a read round to confirm this node
+/// still led when it was made.
+struct ReadWaiter {
+    /// The round that confirms it; nil until the next round starts.
+    var round: UInt64?
+    let deadline: ContinuousClock.Instant
+    let continuation: CheckedContinuation<Void, any Error>
+}
+
 /// One shard's replica on this node and what the host tracks about it (its state machine is in
 /// the host's `machines`).
 struct ReplicaSlot {
@@ -386,6 +399,9 @@ struct ReplicaSlot {
     var unsettled: [UInt64: (backstop: ContinuousClock.Instant, settlement: Settlement)] = [:]
     var candidacyStartedAt: ContinuousClock.Instant?
     var candidacyTimeout: Duration
+    /// Reads waiting for a read round, and the round out now (one at a time).
+    var readWaiters: [ReadWaiter] = []
+    var readRoundInFlight: UInt64?
     /// Which entries are in the local WAL (written and fsynced), as batches are written.
     var durability: Replication.Durability
     /// Committed entries up to here have been applied to the state machine.

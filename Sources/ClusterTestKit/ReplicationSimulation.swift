@@ -31,8 +31,10 @@ import ClusterCore
 ///
 /// Checked on every step: a committed LSN never holds two different entries anywhere, no
 /// epoch is led twice — by two nodes, or by one node before and after a restart —, every read
-/// at a serving primary sees every write acknowledged in its epoch or before, and every
-/// acknowledged write was decided on a state that held every write acknowledged before it. Checked at the end, after healing: every acknowledged write is
+/// at a serving primary sees every write acknowledged in its epoch or before, every read its
+/// read round confirms saw every write acknowledged anywhere (by newer epochs too) when it was
+/// made, and every acknowledged write was decided on a state that held every write
+/// acknowledged before it. Checked at the end, after healing: every acknowledged write is
 /// in the committed log at the LSN it was acknowledged at, and every node's state machine holds
 /// exactly the committed commands up to its commit position.
 public final class ReplicationSimulation {
@@ -121,6 +123,16 @@ public final class ReplicationSimulation {
         [Int: [(epoch: Replication.Epoch, lsn: UInt64, value: UInt64, decidedOn: UInt64, acknowledgedThen: UInt64)]] =
             [:]
     public private(set) var reads = 0
+    /// Reads whose read round confirmed them (only those are answered).
+    public private(set) var readsConfirmed = 0
+    /// Reads made at a deposed primary that had not heard of it, on a state lacking a write a
+    /// newer epoch acknowledged: answered, they would have been stale; their rounds must never
+    /// be confirmed.
+    public private(set) var staleReadsHeldBack = 0
+    /// Reads waiting for their read round, per node: the epoch and round, the state they read
+    /// (applied up to), and the highest write acknowledged anywhere when they were made.
+    private var pendingReads: [Int: [(epoch: Replication.Epoch, round: UInt64, applied: UInt64, mustSee: UInt64)]] =
+        [:]
     public private(set) var primaryCrashesBeforeStartWrite = 0
     /// … of which the epoch's start entry was committed by the followers already.
     public private(set) var primaryCrashesAfterFollowersCommitted = 0
@@ -281,18 +293,43 @@ public final class ReplicationSimulation {
         return nodes[index].applied >= start
     }
 
-    /// A read at a serving primary returns the last write acknowledged in its epoch or an
-    /// earlier one, or a later write. Writes acknowledged by a newer epoch are not checked
-    /// here: a deposed primary that does not know it yet still serves reads.
+    /// A read at a serving primary, as the shell makes it: on the state applied now, answered
+    /// once a read round started after it is confirmed. The state must hold the last write
+    /// acknowledged in the primary's epoch or an earlier one (checked now), and — once the
+    /// round confirms it — the last write acknowledged anywhere when the read was made: a
+    /// deposed primary that does not know it yet must not answer from its old state.
     private func read(at index: Int) {
         reads += 1
         guard let epoch = nodes[index].replica.primaryEpoch else { return }
-        let mustSee = acknowledgedUpTo.filter { $0.key <= epoch }.values.max() ?? 0
-        if nodes[index].applied < mustSee {
+        let applied = nodes[index].applied
+        let mustSeeHere = acknowledgedUpTo.filter { $0.key <= epoch }.values.max() ?? 0
+        if applied < mustSeeHere {
             violations.append(
-                "\(ids[index]) (epoch \(epoch)) serves a read from a state applied up to lsn \(nodes[index].applied), "
-                    + "before the acknowledged write at lsn \(mustSee)"
+                "\(ids[index]) (epoch \(epoch)) serves a read from a state applied up to lsn \(applied), "
+                    + "before the acknowledged write at lsn \(mustSeeHere)"
             )
+        }
+        if applied < acknowledgedMax { staleReadsHeldBack += 1 }
+        var replica = nodes[index].replica
+        guard let (round, directives) = try? replica.startReadRound() else { return }
+        nodes[index].replica = replica
+        pendingReads[index, default: []].append((epoch, round, applied, acknowledgedMax))
+        carryOut(directives, node: index)
+    }
+
+    /// The reads at the node up to `round` of `epoch` are answered: each must have seen every
+    /// write acknowledged when it was made.
+    private func confirmReads(at index: Int, epoch: Replication.Epoch, round: UInt64) {
+        pendingReads[index]?.removeAll { read in
+            guard read.epoch == epoch, read.round <= round else { return false }
+            readsConfirmed += 1
+            if read.applied < read.mustSee {
+                violations.append(
+                    "\(ids[index]) (epoch \(epoch)) answered a read from a state applied up to lsn \(read.applied), "
+                        + "before the write at lsn \(read.mustSee) acknowledged (by a newer epoch) when it was made"
+                )
+            }
+            return true
         }
     }
 
@@ -396,8 +433,12 @@ public final class ReplicationSimulation {
             case .becamePrimary:
                 nodes[index].candidacyStartedAt = nil
             case .steppedDown:
-                // Proposals in flight have unknown outcomes now: never acknowledged.
+                // Proposals in flight have unknown outcomes now: never acknowledged; reads waiting
+                // for a round fail (never answered).
                 inFlight[index] = nil
+                pendingReads[index] = nil
+            case .readConfirmed(let epoch, let round):
+                confirmReads(at: index, epoch: epoch, round: round)
             }
         }
         noteLeadership(index)
@@ -563,6 +604,7 @@ public final class ReplicationSimulation {
         nodes[index].isUp = false
         nodes[index].life += 1
         inFlight[index] = nil
+        pendingReads[index] = nil
     }
 
     private func restart(_ index: Int) {

@@ -113,7 +113,9 @@ public final class EntityService: EntityHandler {
     ) async throws -> Result<K.Reply, K.Failure> {
         switch request {
         case .read(let read):
-            let state = try await host.read(shard: shard) { store in try store.state(of: K.self, key: key) }
+            let state = try await host.read(shard: shard, deadline: deadline) { store in
+                try store.state(of: K.self, key: key)
+            }
             return Result { () throws(K.Failure) in try K.read(read, state: state ?? .initial) }
         case .command(let command):
             let now = clock()

@@ -46,7 +46,10 @@ extension ByteBuffer {
     }
 
     mutating func readWireConfig(_ field: String) throws(Wire.CodecError) -> Replication.Config {
-        Replication.Config(epoch: try readWireEpoch("\(field).epoch"), replicas: try readWireNodeIDs("\(field).replicas"))
+        Replication.Config(
+            epoch: try readWireEpoch("\(field).epoch"),
+            replicas: try readWireNodeIDs("\(field).replicas")
+        )
     }
 
     mutating func writeWireEntries(_ entries: [Replication.Entry]) {
@@ -80,7 +83,9 @@ extension ByteBuffer {
             let kind: UInt8 = try readWireInteger("entry.kind")
             switch kind {
             case 1:
-                entries.append(.init(epoch: epoch, lsn: lsn, payload: .start(replicas: try readWireNodeIDs("entry.replicas"))))
+                entries.append(
+                    .init(epoch: epoch, lsn: lsn, payload: .start(replicas: try readWireNodeIDs("entry.replicas")))
+                )
             case 2:
                 entries.append(.init(epoch: epoch, lsn: lsn, payload: .command(try readWireBlob("entry.payload"))))
             default:
@@ -99,7 +104,9 @@ extension ByteBuffer {
     }
 
     /// Reads a base; `stateLimit` bounds its state (messages; local files are bounded by their size).
-    mutating func readWireBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError) -> Replication.Base {
+    mutating func readWireBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError)
+        -> Replication.Base
+    {
         let lsn = try readWireLSN("\(field).lsn")
         let epoch = try readWireEpoch("\(field).epoch")
         let config = try readWireConfig("\(field).config")
@@ -120,7 +127,9 @@ extension ByteBuffer {
         }
     }
 
-    mutating func readWireOptionalBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire.CodecError) -> Replication.Base? {
+    mutating func readWireOptionalBase(_ field: String, stateLimit: Int = Wire.Limits.stateBytesMax) throws(Wire
+        .CodecError) -> Replication.Base?
+    {
         switch try readWireInteger("\(field).present") as UInt8 {
         case 0: return nil
         case 1: return try readWireBase(field, stateLimit: stateLimit)
@@ -169,20 +178,33 @@ extension ByteBuffer {
             writeInteger(UInt8(6))
             writeWireEpoch(epoch)
             writeWireBase(base)
+        case .readProbe(let epoch, let round):
+            writeInteger(UInt8(7))
+            writeWireEpoch(epoch)
+            writeInteger(round)
+        case .readAck(let epoch, let round):
+            writeInteger(UInt8(8))
+            writeWireEpoch(epoch)
+            writeInteger(round)
         }
     }
 
     /// A log position, at most ``Wire/Limits/lsnMax``.
     mutating func readWireLSN(_ field: String) throws(Wire.CodecError) -> UInt64 {
         let lsn: UInt64 = try readWireInteger(field)
-        guard lsn <= Wire.Limits.lsnMax else { throw .invalid(field: field, reason: "\(lsn) is past the largest log position") }
+        guard lsn <= Wire.Limits.lsnMax else {
+            throw .invalid(field: field, reason: "\(lsn) is past the largest log position")
+        }
         return lsn
     }
 
     /// Entries that a message carries as one run of the log: `after + 1`, `after + 2`, …
     static func checkConsecutive(_ entries: [Replication.Entry], after: UInt64, field: String) throws(Wire.CodecError) {
         for (offset, entry) in entries.enumerated() where entry.lsn != after + 1 + UInt64(offset) {
-            throw .invalid(field: field, reason: "entry \(offset) is at \(entry.lsn), not \(after + 1 + UInt64(offset))")
+            throw .invalid(
+                field: field,
+                reason: "entry \(offset) is at \(entry.lsn), not \(after + 1 + UInt64(offset))"
+            )
         }
     }
 
@@ -215,7 +237,11 @@ extension ByteBuffer {
             let commitLSN = try readWireLSN("promise.commit_lsn")
             let base = try readWireOptionalBase("promise.base")
             let entries = try readWireEntries(limit: Int.max)
-            try Self.checkConsecutive(entries, after: entries.first.map { max($0.lsn, 1) - 1 } ?? 0, field: "promise.entries")
+            try Self.checkConsecutive(
+                entries,
+                after: entries.first.map { max($0.lsn, 1) - 1 } ?? 0,
+                field: "promise.entries"
+            )
             return (
                 shard,
                 .promise(
@@ -234,7 +260,9 @@ extension ByteBuffer {
                 )
             )
         case 3:
-            return (shard, .refuse(epoch: try readWireEpoch("refuse.epoch"), promised: try readWireEpoch("refuse.promised")))
+            return (
+                shard, .refuse(epoch: try readWireEpoch("refuse.epoch"), promised: try readWireEpoch("refuse.promised"))
+            )
         case 4:
             let epoch = try readWireEpoch("append.epoch")
             let prevLSN = try readWireLSN("append.prev_lsn")
@@ -242,14 +270,30 @@ extension ByteBuffer {
             let entries = try readWireEntries()
             try Self.checkConsecutive(entries, after: prevLSN, field: "append.entries")
             let commitLSN = try readWireLSN("append.commit_lsn")
-            return (shard, .append(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN))
+            return (
+                shard,
+                .append(epoch: epoch, prevLSN: prevLSN, prevEpoch: prevEpoch, entries: entries, commitLSN: commitLSN)
+            )
         case 5:
             let epoch = try readWireEpoch("append_reply.epoch")
             let success: UInt8 = try readWireInteger("append_reply.success")
             guard success <= 1 else { throw .invalid(field: "append_reply.success", reason: "not 0 or 1") }
             return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireLSN("append_reply.lsn")))
         case 6:
-            return (shard, .installSnapshot(epoch: try readWireEpoch("install.epoch"), base: try readWireBase("install.base")))
+            return (
+                shard,
+                .installSnapshot(epoch: try readWireEpoch("install.epoch"), base: try readWireBase("install.base"))
+            )
+        case 7:
+            return (
+                shard,
+                .readProbe(epoch: try readWireEpoch("read_probe.epoch"), round: try readWireInteger("read_probe.round"))
+            )
+        case 8:
+            return (
+                shard,
+                .readAck(epoch: try readWireEpoch("read_ack.epoch"), round: try readWireInteger("read_ack.round"))
+            )
         default:
             throw .invalid(field: "replication.kind", reason: "unknown kind \(kind)")
         }

@@ -19,8 +19,9 @@ public enum Wire {
     /// The wire version in every frame header. Peers must agree on it exactly. (2: an entity
     /// request carries the caller's remaining time; 3: entity requests and replies are Protocol
     /// Buffers envelopes, see the EntityRuntime module; 4: the dialer proves the cluster secret
-    /// first, and `accept` carries the listener's proof.)
-    public static let versionMajor: UInt8 = 4
+    /// first, and `accept` carries the listener's proof; 5: read rounds, `read_probe` and
+    /// `read_ack` replication messages.)
+    public static let versionMajor: UInt8 = 5
     /// Minor revisions stay compatible: the handshake accepts a peer of the same major version
     /// and any minor one, so a cluster is upgraded one node at a time. A minor revision may add
     /// fields to the entity schemas (older nodes keep and pass on what they do not know); a

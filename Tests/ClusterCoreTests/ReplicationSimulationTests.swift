@@ -17,8 +17,10 @@ import Testing
             }
         // A minute of computing, off the cooperative pool the clustered tests' nodes run on.
         let (acknowledged, installs, membership, windows, failure) = try await onOwnThread {
-            () -> (Int, Int, (Int, Int), (crashes: Int, committed: Int, reads: Int), String?) in
-            var windows = (crashes: 0, committed: 0, reads: 0)
+            () -> (
+                Int, Int, (Int, Int), (crashes: Int, committed: Int, reads: Int, confirmed: Int, heldBack: Int), String?
+            ) in
+            var windows = (crashes: 0, committed: 0, reads: 0, confirmed: 0, heldBack: 0)
             var acknowledged = 0
             var installs = 0
             var membership = (joins: 0, removals: 0)
@@ -36,6 +38,8 @@ import Testing
                 windows.crashes += simulation.primaryCrashesBeforeStartWrite
                 windows.committed += simulation.primaryCrashesAfterFollowersCommitted
                 windows.reads += simulation.reads
+                windows.confirmed += simulation.readsConfirmed
+                windows.heldBack += simulation.staleReadsHeldBack
                 installs += simulation.installs
                 membership.joins += simulation.joins
                 membership.removals += simulation.removals
@@ -48,7 +52,8 @@ import Testing
         }
         print(
             "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs, "
-                + "\(membership.0) nodes joined, \(membership.1) decommissioned, \(windows.reads) reads checked, "
+                + "\(membership.0) nodes joined, \(membership.1) decommissioned, \(windows.reads) reads checked "
+                + "(\(windows.confirmed) confirmed, \(windows.heldBack) at deposed primaries held back), "
                 + "\(windows.crashes) primaries crashed before their start entry was durable"
         )
         // No epoch commits anything before its start entry is durable on its primary (its
@@ -67,6 +72,10 @@ import Testing
             #expect(membership.0 > 0 && membership.1 > 0, "joins \(membership.0), decommissions \(membership.1)")
             // The nemesis reached the persistence point it aims at.
             #expect(windows.crashes > 0, "no primary crashed before its start entry was durable")
+            // Deposed primaries that had not heard of it were asked to read (answering, they
+            // would have been stale; the read rounds held them back), and most reads were answered.
+            #expect(windows.heldBack > 0, "no read reached a deposed primary")
+            #expect(windows.confirmed * 2 > windows.reads, "\(windows.confirmed) of \(windows.reads) reads confirmed")
         }
     }
 
@@ -115,6 +124,47 @@ import Testing
             from: genesis[0]
         )
         #expect(reply == [.send(.refuse(epoch: older, promised: newer), to: genesis[0])])
+    }
+
+    @Test func aReadRoundConfirmsAPrimaryOnlyWhileNoNewerEpochHasAMajority() throws {
+        var cluster = Harness(["a", "b", "c"])
+        cluster.campaign(0)
+        try cluster.propose(1...3, at: 0)
+        // A majority answers: the round is confirmed.
+        let first = try cluster.startReadRound(at: 0)
+        #expect(cluster.readsConfirmed[0] == first)
+        // One follower away, the other still answers: a majority with the primary itself.
+        cluster.cut = [2]
+        let second = try cluster.startReadRound(at: 0)
+        #expect(cluster.readsConfirmed[0] == second)
+        // a is cut off (stopped, say) while b and c start a newer epoch and commit a write that
+        // a never sees.
+        cluster.cut = [0]
+        cluster.campaign(1, replicas: [cluster.ids[1], cluster.ids[2], cluster.ids[0]])
+        #expect(cluster.replicas[1].isPrimary)
+        let newer = try cluster.propose([9], at: 1)
+        cluster.tick(1)
+        #expect(cluster.replicas[1].commitLSN == newer)
+        // a still believes it leads, and its state lacks the write.
+        #expect(cluster.replicas[0].isPrimary && cluster.replicas[0].commitLSN < newer)
+        // Back in touch: its read round is refused (b and c promised the newer epoch), so it is
+        // never confirmed, and a steps down instead of answering from its old state.
+        cluster.cut = []
+        let third = try cluster.startReadRound(at: 0)
+        #expect(cluster.readsConfirmed[0] == second && third > second)
+        #expect(!cluster.replicas[0].isPrimary)
+        #expect(throws: Replication.ProposeError.notPrimary) { try cluster.replicas[0].startReadRound() }
+    }
+
+    @Test func aReadRoundLostOnTheWayIsAskedAgainOnTheTick() throws {
+        var cluster = Harness(["a", "b", "c"])
+        cluster.campaign(0)
+        cluster.cut = [1, 2]
+        let round = try cluster.startReadRound(at: 0)
+        #expect(cluster.readsConfirmed[0] == nil)
+        cluster.cut = []
+        cluster.tick(0)
+        #expect(cluster.readsConfirmed[0] == round)
     }
 
     @Test func aFollowerBehindTheBaseCatchesUpFromIt() throws {
@@ -201,6 +251,16 @@ struct Harness {
     var commits: [Int: [Replication.Entry]] = [:]
     var installed: [Int: Replication.Base] = [:]
     var cut: Set<Int> = []
+    /// The last read round confirmed at each node.
+    var readsConfirmed: [Int: UInt64] = [:]
+
+    /// `index` starts a read round and the messages settle; returns the round.
+    mutating func startReadRound(at index: Int) throws -> UInt64 {
+        let (round, directives) = try replicas[index].startReadRound()
+        deliver(directives, from: index)
+        drain()
+        return round
+    }
 
     init(_ names: [String]) {
         let ids = names.map { NodeID($0)! }
@@ -226,6 +286,7 @@ struct Harness {
             case .send(let message, let to): inbox.append((message, replicas[index].me, ids.firstIndex(of: to)!))
             case .commit(let entries): commits[index, default: []] += entries
             case .installed(let base): installed[index] = base
+            case .readConfirmed(_, let round): readsConfirmed[index] = round
             default: break
             }
         }

@@ -138,13 +138,18 @@ struct KeyValueHandler: EntityHandler {
         }
     }
 
-    /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it.
+    /// The value of `key` in the state of its shard's primary among `nodes`, if one serves it
+    /// (and its read round confirms it still leads: nil while shards change hands).
     static func read(_ key: String, shards: Int, on nodes: ArraySlice<MembershipClusteredTests.RunningNode>)
         async throws -> String?
     {
         let shard = UInt32(Placement.shard(forKey: key, shardCount: shards))
         for running in nodes where running.node.replication.serves(shard: shard) {
-            return try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
+            do {
+                return try await running.node.replication.read(shard: shard) { ($0 as! KeyValueMachine).values[key] }
+            } catch ReplicationError.notPrimary {
+                return nil
+            }
         }
         return nil
     }

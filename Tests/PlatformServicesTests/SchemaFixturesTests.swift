@@ -181,6 +181,6 @@ import WireProtocol
         ]
         #expect(walRecordTypes == [1, 2, 3, 4, 5, 6])
         #expect(ShardStateContainer.version == 3)
-        #expect(Wire.versionMajor == 4)
+        #expect(Wire.versionMajor == 5)
     }
 }

@@ -80,6 +80,8 @@ import WireProtocol
         .replication(shard: 3, .appendReply(epoch: epoch, success: true, lsn: 3)),
         .replication(shard: 3, .appendReply(epoch: epoch, success: false, lsn: 0)),
         .replication(shard: 4, .installSnapshot(epoch: epoch, base: base)),
+        .replication(shard: 5, .readProbe(epoch: epoch, round: 7)),
+        .replication(shard: 5, .readAck(epoch: epoch, round: .max)),
         .replicationBatch([]),
         .replicationBatch([
             .init(shard: 0, message: .appendReply(epoch: epoch, success: true, lsn: 9)),
