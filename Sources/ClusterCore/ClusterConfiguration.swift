@@ -20,6 +20,27 @@ public struct ClusterConfiguration: Sendable, Equatable {
         }
     }
 
+    /// PEM files for mutual TLS between nodes; `{node}` in a path stands for the node id.
+    public struct TLSFiles: Sendable, Equatable {
+        public var ca: String
+        public var cert: String
+        public var key: String
+
+        public init(ca: String, cert: String, key: String) {
+            self.ca = ca
+            self.cert = cert
+            self.key = key
+        }
+
+        /// The paths for node `id`.
+        public func forNode(_ id: String) -> TLSFiles {
+            func fill(_ path: String) -> String {
+                path.split(separator: "{node}", omittingEmptySubsequences: false).joined(separator: id)
+            }
+            return TLSFiles(ca: fill(ca), cert: fill(cert), key: fill(key))
+        }
+    }
+
     public var name = "plume-local"
     /// The shared secret that authenticates nodes to each other; `PLUME_CLUSTER_SECRET` overrides it.
     public var secret = ClusterConfiguration.builtInSecret
@@ -36,6 +57,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var dataDirectory = "data"
     public var seeds: [NodeAddress] = []
     public var nodes: [NodeEntry] = []
+    /// `[tls]`: mutual TLS on the cluster port; nil: plain TCP (the HMAC handshake still runs).
+    public var tls: TLSFiles?
     public var membership = SWIM.Settings()
     /// WAL bytes written between checkpoints (snapshot every shard, delete the covered WAL).
     public var checkpointBytes = 64 * 1024 * 1024
@@ -92,6 +115,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public func validate() throws(ValidationError) {
         if name.isEmpty || name.utf8.count > 64 {
             throw ValidationError(key: "cluster.name", message: "must be 1 to 64 characters")
+        }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError(key: "cluster.name", message: "must not hold control characters")
         }
         if secret.isEmpty { throw ValidationError(key: "cluster.secret", message: "must not be empty") }
         if !Self.shardsRange.contains(shards) {

@@ -28,6 +28,10 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     public let replication: ReplicationHost<Machine>
     /// What recovery found in the node's storage.
     public let recovery: Storage.Report
+    /// Whose data this node's data directory holds (``NodeIdentity``), and whether it was drawn at
+    /// this start (an empty directory).
+    public let identity: NodeIdentity
+    public let identityIsNew: Bool
 
     /// Opens the node's storage (recovering every shard) and prepares its transport and membership.
     ///
@@ -66,6 +70,10 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             secret: configuration.secret,
             versionMinor: settings.wireVersionMinor
         )
+        var transportSettings = settings.transport
+        if let files = configuration.tls?.forNode(settings.nodeID.rawValue), transportSettings.tls == nil {
+            transportSettings.tls = try ClusterTLS(caFile: files.ca, certificateFile: files.cert, keyFile: files.key)
+        }
         let inbox = NIOLockedValueBox<AsyncStream<MembershipShell.Input>.Continuation?>(nil)
         let (replicationInputs, replicationInbox) = AsyncStream.makeStream(
             of: ([Wire.ShardMessage], NodeID).self,
@@ -78,7 +86,7 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
         let transportBox = NIOLockedValueBox<ClusterTransport?>(nil)
         let transport = ClusterTransport(
             credentials: credentials,
-            settings: settings.transport,
+            settings: transportSettings,
             group: group,
             logger: logger,
             metrics: metrics,
@@ -144,6 +152,12 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
         self.shell = shell
         inbox.withLockedValue { $0 = shell.inbox }
 
+        // Before anything is read: a directory of another cluster or node is refused.
+        (identity, identityIsNew) = try NodeIdentity.establish(
+            directory: settings.dataDirectory,
+            cluster: configuration.name,
+            node: settings.nodeID.rawValue
+        )
         let (storage, durable) = try ReplicationLog.openStorage(directory: settings.dataDirectory)
         self.recovery = storage.report
         if let torn = storage.report.wal.tornTail {

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WireProtocol
 
 /// Why a message to a peer was not answered.
@@ -143,10 +144,19 @@ public final class ClusterTransport: Sendable {
         for index in nonce.indices { nonce[index] = random.next() }
         // Handshake-sized frames until the peer has authenticated (the handler raises it then).
         let frameLimit = Wire.FrameLimit(min(Wire.handshakeFrameBytesMax, settings.frameBytesMax))
-        let handlers: [any ChannelHandler] = [
+        var handlers: [any ChannelHandler] = [
             ByteToMessageHandler(Wire.FrameDecoder(limit: frameLimit)),
             PeerChannelHandler(transport: self, dialedAddress: dialedAddress, nonce: nonce, frameLimit: frameLimit),
         ]
+        if let tls = settings.tls {
+            // TLS below the frames: nothing else is read or written until both sides have a
+            // certificate from the cluster's CA (the peer's name is checked after the HMAC handshake).
+            let handler: any ChannelHandler =
+                dialedAddress == nil
+                ? NIOSSLServerHandler(context: tls.server)
+                : try NIOSSLClientHandler(context: tls.client, serverHostname: nil)
+            handlers.insert(handler, at: 0)
+        }
         try channel.pipeline.syncOperations.addHandlers(handlers)
         let source = channel.remoteAddress?.ipAddress ?? "unknown"
         let registered = state.withLockedValue { state -> Bool in

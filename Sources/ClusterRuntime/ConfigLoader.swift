@@ -38,7 +38,10 @@ public enum ConfigLoader {
         "cors_origins", "user_writes_burst", "user_writes_per_minute",
     ]
     static let accountsKeys: Set<String> = ["session_max_days"]
-    static let topKeys: Set<String> = ["cluster", "node", "membership", "storage", "entities", "gateway", "accounts"]
+    static let tlsKeys: Set<String> = ["ca", "cert", "key"]
+    static let topKeys: Set<String> = [
+        "cluster", "node", "membership", "storage", "entities", "gateway", "accounts", "tls",
+    ]
 
     /// Loads and validates the file at `path`.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
@@ -48,7 +51,28 @@ public enum ConfigLoader {
         else {
             throw ConfigError(key: "--config", message: "cannot read \(path)")
         }
-        return try parse(text, environment: environment)
+        var configuration = try parse(text, environment: environment)
+        configuration.dataDirectory = resolve(configuration.dataDirectory, against: path)
+        if let tls = configuration.tls {
+            configuration.tls = .init(
+                ca: resolve(tls.ca, against: path),
+                cert: resolve(tls.cert, against: path),
+                key: resolve(tls.key, against: path)
+            )
+        }
+        return configuration
+    }
+
+    /// A relative path (`data_dir`, the `[tls]` files) names a place beside the configuration
+    /// file, wherever the node is started from (resolved against the working directory, starting
+    /// elsewhere would give a node an empty directory under an id that holds replicas).
+    static func resolve(_ relative: String, against configurationPath: String) -> String {
+        guard !relative.hasPrefix("/") else { return relative }
+        var base = (configurationPath as NSString).deletingLastPathComponent
+        if !base.hasPrefix("/") {
+            base = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(base)
+        }
+        return ((base as NSString).appendingPathComponent(relative) as NSString).standardizingPath
     }
 
     /// Parses and validates TOML text.
@@ -267,6 +291,21 @@ public enum ConfigLoader {
             ) {
                 configuration.sessionLifetime = .seconds(days * 86_400)
             }
+        }
+
+        if let value = root["tls"] {
+            let tls = try reader.table(value, path: "tls")
+            try reader.rejectUnknown(tls, path: "tls", allowed: tlsKeys)
+            func path(_ key: String) throws(ConfigError) -> String {
+                guard let path = try reader.string(tls, key, path: "tls"), !path.isEmpty else {
+                    throw reader.error(
+                        "tls.\(key)",
+                        "is required with [tls] (a PEM file; {node} stands for the node id)"
+                    )
+                }
+                return path
+            }
+            configuration.tls = .init(ca: try path("ca"), cert: try path("cert"), key: try path("key"))
         }
 
         if let secret = environment["PLUME_CLUSTER_SECRET"], !secret.isEmpty { configuration.secret = secret }

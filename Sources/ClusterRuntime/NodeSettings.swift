@@ -23,6 +23,8 @@ public struct TransportSettings: Sendable, Equatable {
     /// Reconnection backoff: doubles from `backoffMin` up to `backoffMax` after each failed attempt.
     public var backoffMin: Duration = .milliseconds(100)
     public var backoffMax: Duration = .seconds(3)
+    /// Mutual TLS (from `[tls]`); nil: plain TCP.
+    public var tls: ClusterTLS?
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import ClusterCore
 import Logging
 import NIOCore
+import NIOSSL
 import WireProtocol
 
 /// What the transport asks a connection to do.
@@ -121,6 +122,9 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             reject(context: context, reason: frameError.reason, "\(frameError)")
         } else if let decoderError = error as? ByteToMessageDecoderError {
             reject(context: context, reason: "decoder", "\(decoderError)")
+        } else if error is NIOSSLError || error is BoringSSLError {
+            // No certificate, one from another CA, not TLS 1.3, or not TLS at all.
+            reject(context: context, reason: "tls", "\(error)")
         } else {
             logger.debug("connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -194,6 +198,21 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             logger.warning("cluster handshake refused", metadata: ["reason": "\(reason)"])
             context.close(promise: nil)
         case .established(let identity, let reply):
+            if transport.settings.tls != nil {
+                // The certificate (from the cluster's CA, checked by TLS) must name the node the
+                // peer claims to be: a node's key cannot speak for another node.
+                let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
+                let named = certificate.flatMap(ClusterTLS.nodeID(of:))
+                guard named == identity.nodeID.rawValue else {
+                    transport.metrics.handshakesRefused(isDialer ? "dialer" : "listener").increment()
+                    reject(
+                        context: context,
+                        reason: "tls_identity",
+                        "the peer's certificate names \(named ?? "no node"), not \(identity.nodeID)"
+                    )
+                    return
+                }
+            }
             if let reply { write(context: context, message: reply, correlationID: 0, flags: []) }
             markFlush(context: context)
             handshake = nil

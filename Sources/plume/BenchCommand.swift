@@ -35,6 +35,9 @@ struct WireBench: AsyncParsableCommand {
     @Option(help: "Requests in the unpipelined run (one in flight at a time).")
     var sequentialMessages = 20_000
 
+    @Flag(help: "Mutual TLS 1.3 on the connection, as with [tls] in cluster.conf (certificates made for the run).")
+    var tls = false
+
     func validate() throws {
         guard (1...10_000_000).contains(messages), (1...100_000).contains(window), (0...1_048_576).contains(payload),
             (1...10_000_000).contains(sequentialMessages)
@@ -45,35 +48,57 @@ struct WireBench: AsyncParsableCommand {
         let logger = Logger(label: "plume.bench")
         let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        func transport(_ id: String, _ group: MultiThreadedEventLoopGroup) -> ClusterTransport {
-            ClusterTransport(
+        let authority = try ClusterCertificates.authority(cluster: "bench", days: 1)
+        func transport(_ id: String, _ group: MultiThreadedEventLoopGroup) throws -> ClusterTransport {
+            var settings = TransportSettings()
+            if tls {
+                let issued = try ClusterCertificates.issue(node: id, authority: authority, days: 1)
+                settings.tls = try ClusterTLS(
+                    caPEM: Array(authority.certificatePEM.utf8),
+                    certificatePEM: Array(issued.certificatePEM.utf8),
+                    keyPEM: Array(issued.keyPEM.utf8)
+                )
+            }
+            return ClusterTransport(
                 credentials: .init(
                     clusterName: "bench",
                     nodeID: NodeID(id)!,
                     clusterAddress: NodeAddress(host: "127.0.0.1", port: 1),
                     secret: "bench-secret"
                 ),
+                settings: settings,
                 group: group,
                 logger: logger,
                 onMessage: { _ in }
             )
         }
-        let server = transport("server", serverGroup)
-        let client = transport("client", clientGroup)
+        let server = try transport("server", serverGroup)
+        let client = try transport("client", clientGroup)
         let address = try await server.start(host: "127.0.0.1", port: 0)
         var body = ByteBuffer()
         body.writeRepeatingByte(0x42, count: payload)
         _ = try await client.request(.echo(body), to: address)  // connect and authenticate
         guard let loop = client.eventLoop(of: address) else { throw ValidationError("no connection") }
 
-        print("plume bench wire: 2 nodes in one process, one TCP connection on loopback, \(payload)-byte payloads")
+        print(
+            "plume bench wire: 2 nodes in one process, one TCP connection on loopback, \(payload)-byte payloads"
+                + (tls ? ", mutual TLS 1.3" : ", no TLS")
+        )
         for (label, count, window) in [("pipelined", messages, window), ("unpipelined", sequentialMessages, 1)] {
-            let driver = EchoDriver(transport: client, address: address, loop: loop, body: body, total: count, window: window)
+            let driver = EchoDriver(
+                transport: client,
+                address: address,
+                loop: loop,
+                body: body,
+                total: count,
+                window: window
+            )
             let result = try await driver.run()
             let seconds = Double(result.elapsedNanoseconds) / 1e9
             print(
                 String(
-                    format: "%-12@ window %5d  %9d msgs in %6.2f s  %10.0f msgs/s  p50 %8.1f µs  p99 %8.1f µs  p99.9 %8.1f µs  errors %d",
+                    format:
+                        "%-12@ window %5d  %9d msgs in %6.2f s  %10.0f msgs/s  p50 %8.1f µs  p99 %8.1f µs  p99.9 %8.1f µs  errors %d",
                     label as NSString,
                     window,
                     result.completed,
@@ -116,7 +141,14 @@ final class EchoDriver: @unchecked Sendable {
     private var startedAt = NIODeadline.now()
     private let done: EventLoopPromise<Result>
 
-    init(transport: ClusterTransport, address: NodeAddress, loop: any EventLoop, body: ByteBuffer, total: Int, window: Int) {
+    init(
+        transport: ClusterTransport,
+        address: NodeAddress,
+        loop: any EventLoop,
+        body: ByteBuffer,
+        total: Int,
+        window: Int
+    ) {
         self.transport = transport
         self.address = address
         self.loop = loop
@@ -167,12 +199,20 @@ struct GossipBench: AsyncParsableCommand {
 
     func run() async throws {
         let settings = SWIM.Settings.default
-        print("plume bench gossip: seed \(seed), probe interval \(settings.probeInterval), default [membership] settings")
+        print(
+            "plume bench gossip: seed \(seed), probe interval \(settings.probeInterval), default [membership] settings"
+        )
         for count in nodes {
             let simulation = MembershipSimulation(seed: seed)
             simulation.addNodes(count)
             let clock = ContinuousClock.now
-            guard let converged = simulation.run(until: { $0.hasConverged }, step: .milliseconds(100), limit: .seconds(600)) else {
+            guard
+                let converged = simulation.run(
+                    until: { $0.hasConverged },
+                    step: .milliseconds(100),
+                    limit: .seconds(600)
+                )
+            else {
                 print("\(count) nodes: did not converge in 600 simulated seconds")
                 continue
             }
@@ -194,7 +234,9 @@ struct GossipBench: AsyncParsableCommand {
             )
             let period = settings.probeInterval
             func periods(_ from: MonotonicTime, _ to: MonotonicTime?) -> String {
-                to.map { String(format: "%.1f periods (%.2f s)", ($0 - from) / period, ($0 - from).milliseconds / 1000) } ?? "not within 120 s"
+                to.map {
+                    String(format: "%.1f periods (%.2f s)", ($0 - from) / period, ($0 - from).milliseconds / 1000)
+                } ?? "not within 120 s"
             }
             print(
                 "\(count) nodes: converged from cold start in \(String(format: "%.1f", converged.nanoseconds.asSeconds)) s; "

@@ -144,6 +144,7 @@ struct NodeCommand: AsyncParsableCommand {
                 "replication": "\(settings.configuration.replication)",
                 "shards": "\(settings.configuration.shards)",
                 "data": "\(settings.dataDirectory)",
+                "identity": "\(clusterNode.identity.identity)\(clusterNode.identityIsNew ? " (new)" : "")",
             ]
         )
         // Shutdown runs in reverse order: the HTTP edge stops first, then the node leaves the cluster.

@@ -187,6 +187,35 @@ import Testing
         #expect(configuration.replication == 3)
     }
 
+    @Test func aRelativeDataDirIsBesideTheConfigurationFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-conf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("cluster.conf").path
+        try Self.good.write(toFile: path, atomically: true, encoding: .utf8)
+        let relative = try ConfigLoader.load(path: path, environment: [:])
+        #expect(relative.dataDirectory == directory.appendingPathComponent("data").path)
+        let absolute = Self.good.replacingOccurrences(of: "data_dir = \"data\"", with: "data_dir = \"/srv/plume\"")
+        try absolute.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(path: path, environment: [:]).dataDirectory == "/srv/plume")
+    }
+
+    @Test func tlsNeedsItsThreeFilesBesideTheConfigurationFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plume-conf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("cluster.conf").path
+        let tls = "\n[tls]\nca = \"certs/ca.pem\"\ncert = \"certs/{node}.pem\"\nkey = \"/etc/plume/{node}.key\"\n"
+        try (Self.good + tls).write(toFile: path, atomically: true, encoding: .utf8)
+        let files = try #require(try ConfigLoader.load(path: path, environment: [:]).tls?.forNode("n2"))
+        #expect(files.ca == directory.appendingPathComponent("certs/ca.pem").path)
+        #expect(files.cert == directory.appendingPathComponent("certs/n2.pem").path)
+        #expect(files.key == "/etc/plume/n2.key")
+        let missing = self.error(Self.good + "\n[tls]\nca = \"ca.pem\"\ncert = \"{node}.pem\"\n")
+        #expect(missing?.key == "tls.key")
+        #expect(self.error(Self.good + tls + "verify = false\n")?.key == "tls.verify")
+    }
+
     @Test func theEnvironmentOverridesTheSecret() throws {
         let configuration = try ConfigLoader.parse(Self.good, environment: ["PLUME_CLUSTER_SECRET": "from-env"])
         #expect(configuration.secret == "from-env")
@@ -284,7 +313,8 @@ import Testing
         )
         #expect(joining.nodeID == NodeID("n9"))
         #expect(joining.seeds.count == 2)
-        #expect(joining.dataDirectory == "data/n9")
+        // A relative data_dir is beside the configuration file.
+        #expect(joining.dataDirectory == (path as NSString).deletingLastPathComponent + "/data/n9")
         let listed = try NodeSettings.resolve(
             configPath: path,
             node: "n2",
