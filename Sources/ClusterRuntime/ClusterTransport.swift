@@ -60,6 +60,26 @@ public final class ClusterTransport: Sendable {
     let metrics: ClusterMetrics
     private let onMessage: @Sendable (InboundMessage) -> Void
     private let state = NIOLockedValueBox(State())
+    /// Per reason, when a refused connection may next be logged and how many were not since.
+    private let refusalLog = NIOLockedValueBox([String: (next: NIODeadline, suppressed: Int)]())
+    /// At most one warning per reason in this interval: a stranger knocking in a loop cannot
+    /// flood the log (every refusal is still counted in the metrics).
+    static let refusalLogInterval = TimeAmount.seconds(10)
+
+    /// Whether a refusal for `reason` is logged now; if so, how many were left out before it.
+    func refusalToLog(_ reason: String) -> Int? {
+        let now = NIODeadline.now()
+        return refusalLog.withLockedValue { log in
+            if let entry = log[reason], entry.next > now {
+                log[reason]!.suppressed += 1
+                return nil
+            }
+            if log.count >= 64 { log.removeAll() }  // reasons are a fixed set; bounded anyway
+            let suppressed = log[reason]?.suppressed ?? 0
+            log[reason] = (now + Self.refusalLogInterval, 0)
+            return suppressed
+        }
+    }
 
     struct State {
         var slots: [NodeAddress: Slot] = [:]

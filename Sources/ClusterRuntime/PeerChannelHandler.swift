@@ -134,13 +134,16 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     /// Closes the connection for a protocol violation, logged and counted by reason.
     private func reject(context: ChannelHandlerContext, reason: String, _ detail: String) {
         transport.metrics.framesRejected(reason).increment()
-        logger.warning(
-            "closing cluster connection",
-            metadata: [
-                "reason": "\(reason)", "detail": "\(detail)",
-                "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-            ]
-        )
+        if let suppressed = transport.refusalToLog(reason) {
+            logger.warning(
+                "closing cluster connection",
+                metadata: [
+                    "reason": "\(reason)", "detail": "\(detail)",
+                    "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                    "not_logged_since": "\(suppressed)",
+                ]
+            )
+        }
         context.close(promise: nil)
     }
 
@@ -195,7 +198,16 @@ final class PeerChannelHandler: ChannelDuplexHandler {
             context.flush()
             transport.metrics.handshakesRefused(isDialer ? "dialer" : "listener").increment()
             transport.metrics.framesRejected("unauthenticated").increment()
-            logger.warning("cluster handshake refused", metadata: ["reason": "\(reason)"])
+            // The reason holds none of the peer's own strings (see `Wire.Handshake`).
+            if let suppressed = transport.refusalToLog("handshake") {
+                logger.warning(
+                    "cluster handshake refused",
+                    metadata: [
+                        "reason": "\(reason)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                        "not_logged_since": "\(suppressed)",
+                    ]
+                )
+            }
             context.close(promise: nil)
         case .established(let identity, let reply):
             if transport.settings.tls != nil {

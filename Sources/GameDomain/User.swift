@@ -7,17 +7,31 @@ public enum User {
     /// the session that would expire first.
     public static let sessionsMax = 32
 
+    /// How many rotated-away refresh tokens a session remembers (to tell a replayed token from
+    /// garbage).
+    public static let previousRefreshTokensKept = 16
+
     public struct Session: Sendable, Equatable {
         public var id: String
         public var refreshTokenHash: String
         public var expiresAt: Double
         public var isRevoked: Bool
+        /// The refresh tokens this session rotated away from, oldest first (at most
+        /// ``User/previousRefreshTokensKept``): presenting one again revokes the session.
+        public var previousRefreshTokenHashes: [String]
 
-        public init(id: String, refreshTokenHash: String, expiresAt: Double, isRevoked: Bool) {
+        public init(
+            id: String,
+            refreshTokenHash: String,
+            expiresAt: Double,
+            isRevoked: Bool,
+            previousRefreshTokenHashes: [String] = []
+        ) {
             self.id = id
             self.refreshTokenHash = refreshTokenHash
             self.expiresAt = expiresAt
             self.isRevoked = isRevoked
+            self.previousRefreshTokenHashes = previousRefreshTokenHashes
         }
     }
 
@@ -132,7 +146,10 @@ public enum User {
                 guard exists else { throw .notFound }
                 guard let session = sessions[sessionID], !session.isRevoked else { throw .sessionInvalid }
                 guard session.refreshTokenHash == presentedHash else {
-                    // A refresh token presented a second time was stolen or replayed: end the session.
+                    // A refresh token this session rotated away from, presented again, was stolen
+                    // or replayed: end the session. Anything else is simply not a token of it
+                    // (a stranger who read the ids off an access token must not end sessions).
+                    guard session.previousRefreshTokenHashes.contains(presentedHash) else { throw .sessionInvalid }
                     return [.sessionRevoked(id: sessionID, reason: .refreshTokenReused)]
                 }
                 guard session.expiresAt > now else { throw .sessionInvalid }
@@ -167,8 +184,14 @@ public enum User {
             case .sessionOpened(let id, let hash, let expiresAt):
                 sessions[id] = Session(id: id, refreshTokenHash: hash, expiresAt: expiresAt, isRevoked: false)
             case .refreshRotated(let id, let hash, let expiresAt):
-                sessions[id]?.refreshTokenHash = hash
-                sessions[id]?.expiresAt = expiresAt
+                guard var session = sessions[id] else { break }
+                session.previousRefreshTokenHashes = Array(
+                    (session.previousRefreshTokenHashes + [session.refreshTokenHash])
+                        .suffix(User.previousRefreshTokensKept)
+                )
+                session.refreshTokenHash = hash
+                session.expiresAt = expiresAt
+                sessions[id] = session
             case .sessionRevoked(let id, _):
                 sessions[id]?.isRevoked = true
             case .sessionsForgotten(let ids):
@@ -183,7 +206,7 @@ public enum User {
         /// Updates the profile on behalf of a session, which must still be open.
         case updateProfileInSession(sessionID: String, ProfileChange)
         case openSession(id: String, refreshTokenHash: String, expiresAt: Double)
-        /// Rotates the refresh token; presenting an outdated one revokes the session.
+        /// Rotates the refresh token; presenting one it rotated away from revokes the session.
         case refresh(sessionID: String, presentedHash: String, newHash: String, expiresAt: Double)
         case closeSession(id: String)
     }

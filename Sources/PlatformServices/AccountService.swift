@@ -334,9 +334,11 @@ public final class AccountService: Sendable {
 
     /// The caller's account, while its session is still open.
     public func me(_ caller: Caller) async throws(Failure) -> User.State {
-        guard case .success(let user) = try await read(entities.ref(UserKind.self, caller.userID), .account),
-            let session = user.sessions[caller.sessionID], !session.isRevoked
-        else { throw Failure(kind: .unauthorized, message: "the session has ended") }
+        // The primary checks the session: no password hash or session leaves it.
+        let reply = try await read(entities.ref(UserKind.self, caller.userID), .inSession(sessionID: caller.sessionID))
+        guard case .success(let user) = reply else {
+            throw Failure(kind: .unauthorized, message: "the session has ended")
+        }
         return user
     }
 
@@ -354,11 +356,11 @@ public final class AccountService: Sendable {
 
     public func user(id: String) async throws(Failure) -> User.State {
         guard Self.idBytes.contains(id.utf8.count),
-            case .success(let found) = try await read(entities.ref(UserKind.self, id), .account)
+            case .success(let found) = try await read(entities.ref(UserKind.self, id), .publicProfile)
         else {
             throw Failure(kind: .notFound, message: "no user \(id)")
         }
-        return found.withoutSecrets
+        return found
     }
 
     // MARK: - Helpers

@@ -213,8 +213,9 @@ extension Wire {
                         )
                     }
                     return .established(listener.identity, send: nil)
-                case .reject(let reason):
-                    return .refuse(nil, reason: "refused by peer: \(reason)")
+                case .reject:
+                    // The listener's words stay out of the log: it may be a stranger.
+                    return .refuse(nil, reason: "refused by the listener")
                 default:
                     return .refuse(nil, reason: "unexpected \(message.type) during handshake")
                 }
@@ -273,8 +274,11 @@ extension Wire {
                         listener: credentials.nodeID
                     )
                     guard verify(proof.proof, equals: expected) else {
-                        let reason = "node \(dialer.nodeID) failed to prove the cluster secret"
-                        return .refuse(.reject(reason: "authentication failed"), reason: reason)
+                        // The id it claimed is a stranger's word: not logged.
+                        return .refuse(
+                            .reject(reason: "authentication failed"),
+                            reason: "a dialer failed to prove the cluster secret"
+                        )
                     }
                     let accept = mac(
                         "server",
@@ -289,8 +293,8 @@ extension Wire {
                         PeerIdentity(nodeID: dialer.nodeID, clusterAddress: dialer.clusterAddress),
                         send: .accept(proof: accept)
                     )
-                case .reject(let reason):
-                    return .refuse(nil, reason: "refused by the dialing node: \(reason)")
+                case .reject:
+                    return .refuse(nil, reason: "refused by the dialing node")
                 default:
                     let reason = "unexpected \(message.type) during handshake"
                     return .refuse(.reject(reason: reason), reason: reason)

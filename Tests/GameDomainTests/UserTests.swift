@@ -132,6 +132,37 @@ import Testing
         #expect(try run(.closeSession(id: "s2")).isEmpty)
     }
 
+    /// Only a token the session rotated away from revokes it: a stranger who built a token from
+    /// the ids an access token shows (user, session) cannot sign the player out.
+    @Test func aTokenTheSessionNeverIssuedDoesNotRevokeIt() throws {
+        var (user, _) = try created()
+        func run(_ command: User.Command) throws -> [User.Event] {
+            let events = try user.handle(command, now: 10)
+            for event in events { user.apply(event) }
+            return events
+        }
+        _ = try run(.openSession(id: "s1", refreshTokenHash: "h1", expiresAt: 1000))
+        #expect(throws: User.Failure.sessionInvalid) {
+            try run(.refresh(sessionID: "s1", presentedHash: "forged", newHash: "x", expiresAt: 1000))
+        }
+        #expect(user.sessions["s1"]?.isRevoked == false)
+        // The session goes on rotating; it remembers the tokens it rotated away from, the last 16.
+        var current = "h1"
+        for index in 2...20 {
+            _ = try run(.refresh(sessionID: "s1", presentedHash: current, newHash: "h\(index)", expiresAt: 1000))
+            current = "h\(index)"
+        }
+        #expect(user.sessions["s1"]?.previousRefreshTokenHashes == (4...19).map { "h\($0)" })
+        #expect(throws: User.Failure.sessionInvalid) {
+            try run(.refresh(sessionID: "s1", presentedHash: "forged", newHash: "y", expiresAt: 1000))
+        }
+        #expect(
+            try run(.refresh(sessionID: "s1", presentedHash: "h7", newHash: "z", expiresAt: 1000)) == [
+                .sessionRevoked(id: "s1", reason: .refreshTokenReused)
+            ]
+        )
+    }
+
     @Test func sessionsAreBoundedAndEndedOnesAreForgotten() throws {
         var (user, events) = try created()
         func run(_ command: User.Command, now: Double) throws -> [User.Event] {
@@ -199,7 +230,13 @@ import Testing
         expected.passwordHash = "scrypt$hash"
         expected.createdAt = 100
         expected.profile = User.Profile(displayName: "Ada", bio: "b", avatarURL: "https://cdn.example/a.png")
-        expected.sessions["s1"] = User.Session(id: "s1", refreshTokenHash: "b", expiresAt: 500, isRevoked: true)
+        expected.sessions["s1"] = User.Session(
+            id: "s1",
+            refreshTokenHash: "b",
+            expiresAt: 500,
+            isRevoked: true,
+            previousRefreshTokenHashes: ["a"]
+        )
         #expect(user == expected)
         #expect(User.State.replay(events) == expected)
     }

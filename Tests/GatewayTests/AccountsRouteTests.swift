@@ -111,6 +111,10 @@ import Testing
             #expect(wrong.status == .unauthorized)
             #expect(try Self.errorCode(wrong) == "invalid_credentials")
 
+            // A token forged from the visible ids (user.session.anything) is refused and ends nothing.
+            let ids = refresh.split(separator: ".").prefix(2).joined(separator: ".")
+            let forged = try await Self.post(client, "/v1/auth/refresh", #"{"refresh_token":"\#(ids).forged"}"#)
+            #expect(forged.status == .unauthorized)
             let rotated = try await Self.post(client, "/v1/auth/refresh", #"{"refresh_token":"\#(refresh)"}"#)
             #expect(rotated.status == .ok)
             #expect(rotated.headers[.cacheControl] == "no-store")

@@ -65,7 +65,16 @@ enum SchemaFixtures {
         return state
     }
 
-    static let userStates: [(String, User.State)] = [("full", userState), ("initial", .initial)]
+    /// A session that rotated its refresh token twice (schema 2026-12: the hashes it rotated away from).
+    static var rotatedState: User.State {
+        var state = userState
+        state.sessions["s1"]?.previousRefreshTokenHashes = ["h0", "g0"]
+        return state
+    }
+
+    static let userStates: [(String, User.State)] = [
+        ("full", userState), ("initial", .initial), ("rotated", rotatedState),
+    ]
 
     static let userFailures: [(String, User.Failure)] = [
         ("alreadyExists", .alreadyExists), ("notFound", .notFound),

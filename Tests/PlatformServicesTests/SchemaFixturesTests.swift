@@ -33,6 +33,10 @@ import WireProtocol
             "0a02753112034164611a0f616461406578616d706c652e636f6d220873637279707424682a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e672202474231000000b061bfda413a110a0273311202683119000020b061bfda413a130a02733212026832190000109162bfda412001",
         "user.state.initial": "2a00",
         "user.read.account": "0a00",
+        "user.read.publicProfile": "1200",
+        "user.read.inSession": "1a040a027331",
+        "user.state.rotated":
+            "0a02753112034164611a0f616461406578616d706c652e636f6d220873637279707424682a280a06416461204c2e1209666972737420e29c931a0f68747470733a2f2f782f612e706e672202474231000000b061bfda413a190a0273311202683119000020b061bfda412a0268302a0267303a130a02733212026832190000109162bfda412001",
         "user.failure.alreadyExists": "0a00",
         "user.failure.notFound": "1200",
         "user.failure.invalid": "1a0f0a0362696f1208746f6f206c6f6e67",
@@ -105,12 +109,12 @@ import WireProtocol
                 decode: UserKind.decode(reply:)
             )
         }
-        try Self.check(
-            "user.read.account",
-            UserKind.Read.account,
-            encode: UserKind.encode(read:),
-            decode: UserKind.decode(read:)
-        )
+        for (name, value) in [
+            ("account", UserKind.Read.account), ("publicProfile", .publicProfile),
+            ("inSession", .inSession(sessionID: "s1")),
+        ] {
+            try Self.check("user.read.\(name)", value, encode: UserKind.encode(read:), decode: UserKind.decode(read:))
+        }
         for (name, value) in SchemaFixtures.userFailures {
             try Self.check(
                 "user.failure.\(name)",

@@ -121,6 +121,8 @@ extension UserKind {
         var message = Plume_User_Read()
         switch read {
         case .account: message.account = .init()
+        case .publicProfile: message.publicProfile = .init()
+        case .inSession(let sessionID): message.inSession = .with { $0.sessionID = sessionID }
         }
         return Protobuf.bytes(message)
     }
@@ -128,6 +130,8 @@ extension UserKind {
     public static func decode(read bytes: [UInt8]) throws(SchemaError) -> Read {
         switch try Protobuf.message(bytes, as: Plume_User_Read.self).read {
         case .account?: .account
+        case .publicProfile?: .publicProfile
+        case .inSession(let m)?: .inSession(sessionID: m.sessionID)
         case nil: throw SchemaError.unknownCase("user read")
         }
     }
@@ -227,6 +231,7 @@ extension Plume_User_State {
                 $0.refreshTokenHash = session.refreshTokenHash
                 $0.expiresAt = session.expiresAt
                 $0.revoked = session.isRevoked
+                $0.previousRefreshTokenHashes = session.previousRefreshTokenHashes
             }
         }
     }
@@ -244,7 +249,8 @@ extension Plume_User_State {
                 id: session.id,
                 refreshTokenHash: session.refreshTokenHash,
                 expiresAt: session.expiresAt,
-                isRevoked: session.revoked
+                isRevoked: session.revoked,
+                previousRefreshTokenHashes: session.previousRefreshTokenHashes
             )
         }
         return state

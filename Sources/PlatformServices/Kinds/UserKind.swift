@@ -9,8 +9,13 @@ public enum UserKind: EntityKind {
     public typealias Reply = User.State
 
     public enum Read: Sendable, Equatable {
-        /// The whole account, secrets included (the edge checks passwords and sessions with it).
+        /// The whole account, secrets included (the edge checks passwords with it at login).
         case account
+        /// The account without its secrets (no password hash, no sessions): what a profile read
+        /// needs, and all that crosses the cluster for one.
+        case publicProfile
+        /// The account without its secrets, if the session `sessionID` of it is open.
+        case inSession(sessionID: String)
     }
 
     public static let tag: UInt32 = 1
@@ -29,10 +34,15 @@ public enum UserKind: EntityKind {
     }
 
     public static func read(_ read: Read, state: User.State) throws(User.Failure) -> User.State {
+        guard state.exists else { throw .notFound }
         switch read {
         case .account:
-            guard state.exists else { throw .notFound }
             return state
+        case .publicProfile:
+            return state.withoutSecrets
+        case .inSession(let sessionID):
+            guard let session = state.sessions[sessionID], !session.isRevoked else { throw .sessionInvalid }
+            return state.withoutSecrets
         }
     }
 }

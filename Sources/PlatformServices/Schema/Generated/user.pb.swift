@@ -533,6 +533,10 @@ public nonisolated struct Plume_User_Session: Sendable {
 
   public var revoked: Bool = false
 
+  /// The refresh tokens this session rotated away from, oldest first (the last 16): presenting
+  /// one of them again revokes the session.
+  public var previousRefreshTokenHashes: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -597,18 +601,60 @@ public nonisolated struct Plume_User_Read: Sendable {
     set {read = .account(newValue)}
   }
 
+  public var publicProfile: Plume_User_Read.PublicProfile {
+    get {
+      if case .publicProfile(let v)? = read {return v}
+      return Plume_User_Read.PublicProfile()
+    }
+    set {read = .publicProfile(newValue)}
+  }
+
+  public var inSession: Plume_User_Read.InSession {
+    get {
+      if case .inSession(let v)? = read {return v}
+      return Plume_User_Read.InSession()
+    }
+    set {read = .inSession(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Read: Equatable, Sendable {
     case account(Plume_User_Read.Account)
+    case publicProfile(Plume_User_Read.PublicProfile)
+    case inSession(Plume_User_Read.InSession)
 
   }
 
-  /// The whole account, secrets included (for login and session checks on the edge).
+  /// The whole account, secrets included (for login on the edge).
   public nonisolated struct Account: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  /// The account without secrets (no password hash, no sessions): profile reads.
+  public nonisolated struct PublicProfile: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  /// The account without secrets, if this session of it is open (else `session_invalid`).
+  public nonisolated struct InSession: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var sessionID: String = String()
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1577,7 +1623,7 @@ nonisolated extension Plume_User_Event.SessionsForgotten: SwiftProtobuf.Message,
 
 nonisolated extension Plume_User_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}refresh_token_hash\0\u{3}expires_at\0\u{1}revoked\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}refresh_token_hash\0\u{3}expires_at\0\u{1}revoked\0\u{3}previous_refresh_token_hashes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1589,6 +1635,7 @@ nonisolated extension Plume_User_Session: SwiftProtobuf.Message, SwiftProtobuf._
       case 2: try { try decoder.decodeSingularStringField(value: &self.refreshTokenHash) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.expiresAt) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.revoked) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.previousRefreshTokenHashes) }()
       default: break
       }
     }
@@ -1607,6 +1654,9 @@ nonisolated extension Plume_User_Session: SwiftProtobuf.Message, SwiftProtobuf._
     if self.revoked != false {
       try visitor.visitSingularBoolField(value: self.revoked, fieldNumber: 4)
     }
+    if !self.previousRefreshTokenHashes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.previousRefreshTokenHashes, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1615,6 +1665,7 @@ nonisolated extension Plume_User_Session: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.refreshTokenHash != rhs.refreshTokenHash {return false}
     if lhs.expiresAt != rhs.expiresAt {return false}
     if lhs.revoked != rhs.revoked {return false}
+    if lhs.previousRefreshTokenHashes != rhs.previousRefreshTokenHashes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1686,7 +1737,7 @@ nonisolated extension Plume_User_State: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Plume_User_Read: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Read"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}account\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}account\0\u{3}public_profile\0\u{3}in_session\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1707,6 +1758,32 @@ nonisolated extension Plume_User_Read: SwiftProtobuf.Message, SwiftProtobuf._Mes
           self.read = .account(v)
         }
       }()
+      case 2: try {
+        var v: Plume_User_Read.PublicProfile?
+        var hadOneofValue = false
+        if let current = self.read {
+          hadOneofValue = true
+          if case .publicProfile(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.read = .publicProfile(v)
+        }
+      }()
+      case 3: try {
+        var v: Plume_User_Read.InSession?
+        var hadOneofValue = false
+        if let current = self.read {
+          hadOneofValue = true
+          if case .inSession(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.read = .inSession(v)
+        }
+      }()
       default: break
       }
     }
@@ -1717,9 +1794,21 @@ nonisolated extension Plume_User_Read: SwiftProtobuf.Message, SwiftProtobuf._Mes
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if case .account(let v)? = self.read {
+    switch self.read {
+    case .account?: try {
+      guard case .account(let v)? = self.read else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
+    }()
+    case .publicProfile?: try {
+      guard case .publicProfile(let v)? = self.read else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .inSession?: try {
+      guard case .inSession(let v)? = self.read else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1744,6 +1833,55 @@ nonisolated extension Plume_User_Read.Account: SwiftProtobuf.Message, SwiftProto
   }
 
   public static func ==(lhs: Plume_User_Read.Account, rhs: Plume_User_Read.Account) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_User_Read.PublicProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Plume_User_Read.protoMessageName + ".PublicProfile"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_User_Read.PublicProfile, rhs: Plume_User_Read.PublicProfile) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_User_Read.InSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Plume_User_Read.protoMessageName + ".InSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_User_Read.InSession, rhs: Plume_User_Read.InSession) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
