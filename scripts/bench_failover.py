@@ -44,18 +44,21 @@ def signup(cluster, name):
     raise SystemExit(f"signup kept failing: {status} {body}")
 
 
-def writer(cluster, survivors, index, token, run, killed, first, stop):
+def writer(cluster, survivors, index, token, run, killed, first, stop, history):
     """Writes in a loop through the survivors (its own first); records the first acknowledged
-    write of a request sent after the kill."""
+    write of a request sent after the kill, and every attempt from the kill on."""
     attempt = 0
     while not stop.is_set():
         node = survivors[(index + attempt) % len(survivors)]
         attempt += 1
         sent = time.monotonic()
-        status, _ = request(cluster, node, "PATCH", "/v1/users/me", {"bio": f"r{run}a{attempt}"}, token=token,
-                            timeout=10)
+        status, body = request(cluster, node, "PATCH", "/v1/users/me", {"bio": f"r{run}a{attempt}"}, token=token,
+                               timeout=10)
         done = time.monotonic()
         after = killed[0]
+        if after is not None and done >= after:
+            code = body.get("error", {}).get("code") if isinstance(body, dict) and "error" in body else ""
+            history.setdefault(index, []).append((sent - after, done - after, node, status, code))
         if status == 200 and after is not None and sent >= after and index not in first:
             first[index] = (done - after, node, status)
             return
@@ -84,8 +87,9 @@ def main():
             victim = ids[run % len(ids)]
             survivors = [n for n in ids if n != victim]
             on_victim = {i for i, (_, uid) in enumerate(users) if primaries[shard_of(f"user/{uid}", shards)] == victim}
-            killed, first, stop = [None], {}, threading.Event()
-            threads = [threading.Thread(target=writer, args=(cluster, survivors, i, token, run, killed, first, stop),
+            killed, first, stop, history = [None], {}, threading.Event(), {}
+            threads = [threading.Thread(target=writer, args=(cluster, survivors, i, token, run, killed, first, stop,
+                                                             history),
                                         daemon=True) for i, (token, _) in enumerate(users)]
             for thread in threads:
                 thread.start()
@@ -107,6 +111,10 @@ def main():
                       f"median user {statistics.median(times):.2f} s, worst user {times[-1]:.2f} s "
                       f"(its shard led by the victim: {worst in on_victim}), >3 s: {sum(t > 3 for t in times)}"
                       + (f", {missing} users with no write in 30 s" if missing else ""), flush=True)
+                if times[-1] > 3:
+                    # What the slowest user saw from the kill on: (sent, answered) s after it, node, status.
+                    print("  slowest user's attempts: " + "; ".join(
+                        f"{a:.2f}-{b:.2f} {n} {st} {c}" for a, b, n, st, c in history.get(worst, [])[:12]), flush=True)
             cluster.start(victim)
     finally:
         cluster.stop_all()

@@ -283,7 +283,7 @@ public final class ClusterTransport: Sendable {
         }
         switch route {
         case .write(let channel):
-            channel.writeAndFlush(command, promise: nil)
+            Self.write(command, to: channel, flush: true)
         case .queued:
             break
         case .drop(let error, let reason):
@@ -292,6 +292,20 @@ public final class ClusterTransport: Sendable {
         case .dial(let attempt):
             dial(address, attempt: attempt)
         }
+    }
+
+    /// Hands a command to a connection. A connection that closed meanwhile never sees it (the
+    /// write fails before it reaches the handler): a request is then failed here at once —
+    /// otherwise nothing would ever answer it, and its caller would wait past every deadline
+    /// (seen after a kill -9: a forwarded write hung for the client's whole timeout).
+    static func write(_ command: PeerCommand, to channel: any Channel, flush: Bool) {
+        guard case .request(_, let request, _) = command else {
+            if flush { channel.writeAndFlush(command, promise: nil) } else { channel.write(command, promise: nil) }
+            return
+        }
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in request.fail(TransportError.connectionClosed) }
+        if flush { channel.writeAndFlush(command, promise: written) } else { channel.write(command, promise: written) }
     }
 
     private func dial(_ address: NodeAddress, attempt: Int) {
@@ -312,7 +326,7 @@ public final class ClusterTransport: Sendable {
                         state.slots[address] = .connecting(pending: [], attempt: attempt)
                         return pending
                     }
-                    for command in pending { channel.write(command, promise: nil) }
+                    for command in pending { Self.write(command, to: channel, flush: false) }
                     channel.flush()
                 case .failure(let error):
                     // A warning when a backoff cycle starts (attempt 0 for a new peer, 1 after a
@@ -385,7 +399,7 @@ public final class ClusterTransport: Sendable {
         // channelInactive takes the lock again.
         replaced?.close(promise: nil)
         logger.debug("peer connected", metadata: ["cluster/peer": "\(peer.nodeID)", "cluster/peer-address": "\(key)"])
-        for command in pending { channel.write(command, promise: nil) }
+        for command in pending { Self.write(command, to: channel, flush: false) }
         if !pending.isEmpty { channel.flush() }
         return keep
     }

@@ -45,6 +45,8 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     private var queuedUntilEstablished: [PeerCommand] = []
     private var handshakeTimeout: Scheduled<Void>?
     private var inReadBatch = false
+    /// Set at channelInactive: requests written after it are failed at once.
+    private var isClosed = false
     private var flushPending = false
     private var flushScheduled = false
     private var context: ChannelHandlerContext?
@@ -105,6 +107,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isClosed = true
         handshakeTimeout?.cancel()
         transport.handshakeEnded(context.channel)
         timeoutSweep?.cancel()
@@ -311,6 +314,11 @@ final class PeerChannelHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
         promise?.succeed(())
+        guard !isClosed else {
+            // After channelInactive nothing answers or times out a request here: fail it now.
+            if case .request(_, let promise, _) = command { promise.fail(TransportError.connectionClosed) }
+            return
+        }
         guard handshake == nil else {
             if queuedUntilEstablished.count >= transport.settings.pendingMessagesMax {
                 transport.metrics.messagesDropped("queue_full").increment()

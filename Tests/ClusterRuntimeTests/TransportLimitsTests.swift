@@ -1,6 +1,7 @@
 import ClusterCore
 import Logging
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Testing
 import WireProtocol
@@ -149,5 +150,35 @@ import WireProtocol
         }
         #expect(split == whole)
         #expect(ReplicationLog.walSized(.committed(4)) == [.committed(4)])
+    }
+
+    /// A request handed to a connection that has just closed is failed at once, never left
+    /// unanswered: after a kill -9 a forwarded write used to hang past every deadline (the
+    /// closed channel dropped the command, and with it the only way to answer the caller).
+    @Test(.timeLimit(.minutes(1)))
+    func aRequestToAConnectionThatJustClosedFailsAtOnce() async throws {
+        let transport = Self.transport("client", frameBytesMax: 1 << 20)
+        let group = MultiThreadedEventLoopGroup.singleton
+        // Never reaches a handler: the channel closed first.
+        let listener = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let closed = try await ClientBootstrap(group: group).connect(to: listener.localAddress!).get()
+        try await closed.close()
+        try await listener.close()
+        let lost = closed.eventLoop.makePromise(of: Wire.Message.self)
+        ClusterTransport.write(.request(.echo(ByteBuffer()), lost, timeout: .seconds(30)), to: closed, flush: true)
+        await #expect(throws: TransportError.connectionClosed) { _ = try await lost.futureResult.get() }
+        // Reaches the connection's handler after it saw the connection close.
+        let handler = PeerChannelHandler(
+            transport: transport,
+            dialedAddress: NodeAddress(host: "127.0.0.1", port: 1),
+            nonce: [UInt8](repeating: 7, count: Wire.Handshake.nonceBytes),
+            frameLimit: Wire.FrameLimit(4096)
+        )
+        let channel = EmbeddedChannel(handler: handler)
+        channel.pipeline.fireChannelInactive()
+        let late = channel.eventLoop.makePromise(of: Wire.Message.self)
+        try channel.writeOutbound(PeerCommand.request(.echo(ByteBuffer()), late, timeout: .seconds(30)))
+        await #expect(throws: TransportError.connectionClosed) { _ = try await late.futureResult.get() }
+        await transport.shutdown()
     }
 }

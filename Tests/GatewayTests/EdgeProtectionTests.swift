@@ -33,7 +33,9 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
         var limits = GatewayApplication.ConnectionLimits()
-        limits.idleTimeout = .milliseconds(500)
+        // Long enough that the test client's own first request is not cut off on a loaded
+        // machine (at 500 ms it was, once, during the full suite).
+        limits.idleTimeout = .seconds(2)
         let app = Self.listener(limits, bound: PortBox())
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -43,7 +45,7 @@ import Testing
             let socket = try RawSocket(port: port)
             let closedAfter = socket.secondsUntilClosed(waitingAtMost: 10)
             #expect(closedAfter != nil, "the idle connection was not closed within 10 s")
-            if let closedAfter { #expect(closedAfter >= 0.3, "closed after \(closedAfter) s, before the idle timeout") }
+            if let closedAfter { #expect(closedAfter >= 1.5, "closed after \(closedAfter) s, before the idle timeout") }
         }
     }
 }
