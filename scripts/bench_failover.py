@@ -14,23 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
-from plumetest import Cluster, cluster_view, statuses, wait_until  # noqa: E402
-from test_chaos_accounts import request  # noqa: E402
-
-M = (1 << 64) - 1
-
-
-def shard_of(key, shards):
-    h = 0xcbf29ce484222325
-    for b in key.encode():
-        h = ((h ^ b) * 0x100000001b3) & M
-    h ^= h >> 33
-    h = (h * 0xff51afd7ed558ccd) & M
-    h ^= h >> 33
-    h = (h * 0xc4ceb9fe1a85ec53) & M
-    h ^= h >> 33
-    return h % shards
-
+from plumetest import Cluster, cluster_view, placement_shard, request, statuses, wait_until  # noqa: E402
 
 def signup(cluster, name):
     for _ in range(60):
@@ -86,7 +70,7 @@ def main():
             primaries = {s["shard"]: s["primary"] for s in view["shards"]["table"]}
             victim = ids[run % len(ids)]
             survivors = [n for n in ids if n != victim]
-            on_victim = {i for i, (_, uid) in enumerate(users) if primaries[shard_of(f"user/{uid}", shards)] == victim}
+            on_victim = {i for i, (_, uid) in enumerate(users) if primaries[placement_shard(f"user/{uid}", shards)] == victim}
             killed, first, stop, history = [None], {}, threading.Event(), {}
             threads = [threading.Thread(target=writer, args=(cluster, survivors, i, token, run, killed, first, stop,
                                                              history),

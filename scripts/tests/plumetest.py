@@ -240,3 +240,38 @@ class Runner:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         return 0 if self.failed == 0 else 1
+
+
+def request(cluster, node, method, path, body=None, token=None, timeout=6.0):
+    """(status, json) of one API request to a node, or (None, error) when the node did not answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(cluster.url(node, path), data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw)
+        except ValueError:
+            return error.code, None
+    except Exception as error:  # noqa: BLE001 - timeouts, refused, reset: outcome unknown
+        return None, str(error)
+
+
+def placement_shard(key, shards):
+    """Placement.shard(forKey:): mix64(FNV-1a 64 of the UTF-8 key) modulo the shard count."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for byte in key.encode():
+        h = ((h ^ byte) * 0x100000001B3) & mask
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    h ^= h >> 33
+    return h % shards

@@ -11,44 +11,21 @@ Bounded: at most PLUME_CHAOS_OPS operations (default 150) and PLUME_CHAOS_SECOND
 while fewer than 5 signups are acknowledged (a slow machine) it goes on, to twice the operations
 and four times the seconds at most."""
 
-import json
 import os
 import random
 import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import metric, Cluster, Runner, statuses, wait_until  # noqa: E402
+from plumetest import metric, request, Cluster, Runner, statuses, wait_until  # noqa: E402
 
 OPS = int(os.environ.get("PLUME_CHAOS_OPS", "150"))
 SECONDS = float(os.environ.get("PLUME_CHAOS_SECONDS", "30"))
 MIN_ACKED = 5
 SEED = int(os.environ.get("PLUME_CHAOS_SEED", str(int(time.time()))))
 
-
-def request(cluster, node, method, path, body=None, token=None, timeout=6.0):
-    """(status, json) or (None, error) when the node did not answer."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(cluster.url(node, path), data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw)
-        except ValueError:
-            return error.code, None
-    except Exception as error:  # noqa: BLE001 - timeouts, refused, reset: outcome unknown
-        return None, str(error)
 
 
 class Nemesis(threading.Thread):

@@ -8,63 +8,26 @@ the requests) and at once after SIGCONT. It believes it still leads, with the ol
 value (the new one, or an error while it finds out, are both right). Three rounds, each bounded
 in time."""
 
-import json
 import os
 import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, Runner, cluster_view, statuses, wait_until  # noqa: E402
+from plumetest import (Cluster, Runner, cluster_view, placement_shard, request, statuses,  # noqa: E402
+                       wait_until)
 
 ROUNDS = 3
 READS = 4  # per round: sent while paused, and again at once after
 SHARDS = 64  # plumetest.Cluster's `shards`
 
 
-def request(cluster, node, method, path, body=None, token=None, timeout=10.0):
-    """(status, json) or (None, error) when the node did not answer."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(cluster.url(node, path), data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw)
-        except ValueError:
-            return error.code, None
-    except Exception as error:  # noqa: BLE001 - timeouts, refused, reset
-        return None, str(error)
-
-
-def placement_shard(key, shards=SHARDS):
-    """Placement.shard(forKey:): mix64(FNV-1a 64 of the UTF-8 key) modulo the shard count."""
-    mask = (1 << 64) - 1
-    h = 0xCBF29CE484222325
-    for byte in key.encode():
-        h = ((h ^ byte) * 0x100000001B3) & mask
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & mask
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & mask
-    h ^= h >> 33
-    return h % shards
-
-
 def primary_of(cluster, node, key):
     view = cluster_view(cluster, node)
     if not view:
         return None
-    shard = placement_shard(key)
+    shard = placement_shard(key, SHARDS)
     return next((s["primary"] for s in view["shards"]["table"] if s["shard"] == shard), None)
 
 

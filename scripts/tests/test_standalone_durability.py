@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Runner, free_ports, http_get, plume_binary, temporary_directory, wait_until  # noqa: E402
-from test_chaos_accounts import request  # noqa: E402
+from plumetest import (Runner, free_ports, http_get, plume_binary, request, temporary_directory,  # noqa: E402
+                       wait_until)
 
 
 class Standalone:
