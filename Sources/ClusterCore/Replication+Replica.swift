@@ -44,6 +44,11 @@ extension Replication {
             var fromLSN: UInt64
             var promises: [NodeID: Promise] = [:]
             var contacted: Set<NodeID> = []
+            /// Stood while recovering: this node's own promise counts only for the new
+            /// configuration (it may have forgotten what the earlier ones hold).
+            var recovering = false
+            /// Replicas that answered they are recovering.
+            var abstained: Set<NodeID> = []
         }
 
         struct Leadership: Sendable {
@@ -59,6 +64,25 @@ extension Replication {
             var readAcked: [NodeID: UInt64] = [:]
             var readConfirmed: UInt64 = 0
         }
+
+        /// Set while this replica recovers from durable state it lost (see
+        /// ``beginRecovery(nonce:contacts:)``).
+        public private(set) var recovery: Recovery?
+
+        public struct Recovery: Sendable {
+            public fileprivate(set) var nonce: UInt64
+            var contacts: Set<NodeID>
+            var asked: Set<NodeID> = []
+            var replies: [NodeID: RecoveryReport] = [:]
+            /// Enough replicas answered: the newest epoch any of them reported is promised here.
+            public fileprivate(set) var learned = false
+            /// The primary of that epoch answered: this node follows it up to this LSN.
+            var target: (epoch: Epoch, lsn: UInt64)?
+            /// How far this node's log is known to match the target primary's.
+            var matched: UInt64 = 0
+        }
+
+        public var isRecovering: Bool { recovery != nil }
 
         public init(me: NodeID, genesis: [NodeID]) {
             self.me = me
@@ -288,12 +312,171 @@ extension Replication {
             log.removeSubrange(...upTo)
         }
 
+        // MARK: - Recovering lost state
+
+        /// Starts recovering this replica: its node came back without durable state it once had
+        /// (an emptied data directory), so it may have promised epochs and acknowledged entries
+        /// that it no longer knows of. Until it has recovered it promises nothing, answers no read
+        /// probe and acknowledges nothing but the primary it follows: otherwise its word could
+        /// complete a quorum that misses a committed entry, or let a deposed primary commit.
+        ///
+        /// It asks the nodes of every configuration it learns of (the genesis one, `contacts`, and
+        /// those the answers name, from the newest committed start on) what they know, until
+        /// enough answered: in a configuration that holds this node, more of the others than
+        /// its size less a quorum (so every quorum that may have counted this node's forgotten
+        /// word is heard from), in any other a quorum. Answers of nodes that are recovering too
+        /// count only while no answer (nor this node) holds an entry (a new cluster). Then it promises the newest
+        /// epoch reported, and
+        /// - when nobody held an entry, or it is in no configuration that still matters, it is
+        ///   done;
+        /// - when that epoch's primary (another node) answered and its replica set holds this
+        ///   node, it follows that primary and is done once its log durably matches the primary's
+        ///   up to where the primary's log ended when it answered;
+        /// - otherwise (that primary is gone, or was this node before it lost its state) it may
+        ///   stand as candidate, counting its own promise only for its new configuration; it is
+        ///   done once it leads.
+        ///
+        /// A newer epoch seen meanwhile starts the asking again. A `.recovered` directive says when
+        /// it is done. Recovery is not durable: the shell records that it is under way and starts
+        /// it again after a restart.
+        ///
+        /// - SeeAlso: Viewstamped Replication Revisited (Liskov, Cowling 2012) §4.3, recovery.
+        public mutating func beginRecovery(nonce: UInt64, contacts: [NodeID] = []) -> [Directive] {
+            var directives: [Directive] = []
+            stepDown(into: &directives)
+            recovery = Recovery(nonce: nonce, contacts: Set(contacts))
+            continueRecovery(into: &directives)
+            return directives
+        }
+
+        /// More nodes for a recovering replica to ask (the ring's current replica set).
+        public mutating func addRecoveryContacts(_ nodes: [NodeID]) -> [Directive] {
+            guard let recovery, !Set(nodes).subtracting([me]).isSubset(of: recovery.asked) else { return [] }
+            var directives: [Directive] = []
+            self.recovery?.contacts.formUnion(nodes)
+            continueRecovery(into: &directives)
+            return directives
+        }
+
+        /// What this node answers a recovering one.
+        private var report: RecoveryReport {
+            RecoveryReport(
+                from: me,
+                recovering: recovery != nil,
+                promised: promised,
+                primary: primaryEpoch == promised,
+                lastLSN: lastLSN,
+                latestConfig: latestConfig,
+                history: history,
+                committedStart: committedStart
+            )
+        }
+
+        /// The configurations a recovering replica must hear from: every one known (its own,
+        /// the genesis one, those reported) from the newest committed start reported on.
+        private func recoveryConfigs(_ recovery: Recovery) -> [Config] {
+            var learned: [Config] = [genesis, latestConfig] + history
+            var floor = committedStart
+            for report in recovery.replies.values {
+                learned.append(report.latestConfig)
+                learned.append(contentsOf: report.history)
+                floor = max(floor, report.committedStart)
+            }
+            var required: [Epoch: Config] = [:]
+            for config in learned where config.epoch >= floor { required[config.epoch] = config }
+            return required.values.sorted { $0.epoch < $1.epoch }
+        }
+
+        private mutating func continueRecovery(into directives: inout [Directive]) {
+            guard var recovery, recovery.target == nil else { return }
+            let required = recoveryConfigs(recovery)
+            var ask = recovery.contacts
+            for config in required { ask.formUnion(config.replicas) }
+            ask.remove(me)
+            for node in ask.subtracting(recovery.asked).sorted(by: { $0.rawValue < $1.rawValue }) {
+                directives.append(.send(.recover(nonce: recovery.nonce), to: node))
+            }
+            recovery.asked.formUnion(ask)
+            self.recovery = recovery
+            let allEmpty = lastLSN == 0 && recovery.replies.values.allSatisfy(\.isEmpty)
+            // As a candidate counts abstainers (`Config.isQuorum(_:abstaining:)`): this node and
+            // those that answered they recover too may have lost what they held.
+            var abstaining: Set<NodeID> = [me]
+            if !allEmpty { abstaining.formUnion(recovery.replies.values.filter(\.recovering).map(\.from)) }
+            let heard = required.allSatisfy { config in
+                config.isQuorum(Set(recovery.replies.keys), abstaining: abstaining)
+            }
+            guard heard else { return }
+            if let newest = recovery.replies.values.map(\.promised).max(), newest > promised {
+                promised = newest
+                changes.promises.append(.promisedEpoch(newest))
+            }
+            // The configurations it learned join its history, as if it had promised them: a later
+            // candidate asking it must learn of them (its lost self may have promised them).
+            var known = Set(history.map(\.epoch))
+            known.insert(latestConfig.epoch)
+            for config in required where config.epoch != .genesis && !known.contains(config.epoch) {
+                history.append(config)
+                changes.promises.append(.promised(config))
+            }
+            recovery.learned = true
+            self.recovery = recovery
+            if allEmpty || !required.contains(where: { $0.replicas.contains(me) }) {
+                finishRecovery(into: &directives)
+                return
+            }
+            let primary = recovery.replies.values.first { report in
+                report.primary && report.promised == promised && report.from != me
+                    && report.latestConfig.epoch == promised && report.latestConfig.replicas.contains(me)
+            }
+            guard let primary else { return }  // no primary to follow (yet): it may stand itself
+            recovery.target = (promised, primary.lastLSN)
+            self.recovery = recovery
+            checkCaughtUp(into: &directives)
+        }
+
+        /// Forgets the answers and asks again (a newer epoch appeared).
+        private mutating func restartRecovery(into directives: inout [Directive]) {
+            guard let recovery else { return }
+            stepDown(into: &directives)
+            self.recovery = Recovery(nonce: recovery.nonce &+ 1, contacts: recovery.contacts)
+            continueRecovery(into: &directives)
+        }
+
+        /// Whether a recovering replica takes an append or base of `epoch` (one that is not
+        /// recovering takes any it promised): only from the primary it follows. A newer epoch
+        /// starts the asking again.
+        private mutating func recoveryFollows(_ epoch: Epoch, into directives: inout [Directive]) -> Bool {
+            guard let recovery else { return true }
+            if epoch > promised {
+                restartRecovery(into: &directives)
+                return false
+            }
+            return recovery.target?.epoch == epoch
+        }
+
+        private mutating func checkCaughtUp(into directives: inout [Directive]) {
+            guard let recovery, let target = recovery.target, recovery.matched >= target.lsn,
+                persistedLSN >= target.lsn
+            else { return }
+            finishRecovery(into: &directives)
+        }
+
+        private mutating func finishRecovery(into directives: inout [Directive]) {
+            guard recovery != nil else { return }
+            recovery = nil
+            directives.append(.recovered)
+        }
+
         // MARK: - Becoming primary
 
         /// Starts a candidacy for a new epoch with `replicas` (this node first). Any earlier
         /// candidacy or leadership of this node ends.
+        /// A recovering replica stands only once it has learned the newest epoch (see
+        /// ``beginRecovery(nonce:contacts:)``); before that this does nothing.
         public mutating func startCandidacy(replicas: [NodeID]) -> [Directive] {
             precondition(replicas.first == me, "the candidate leads its replica set")
+            if let recovery, !recovery.learned { return [] }
             var directives: [Directive] = []
             stepDown(into: &directives)
             forgetUnledEpochs()
@@ -302,6 +485,7 @@ extension Replication {
             history.append(Config(epoch: epoch, replicas: replicas))
             notePromise(Config(epoch: epoch, replicas: replicas))
             var candidacy = Candidacy(epoch: epoch, replicas: replicas, fromLSN: commitLSN)
+            candidacy.recovering = recovery != nil
             candidacy.promises[me] = promise(fromLSN: commitLSN)
             candidacy.contacted = [me]
             role = .candidate(candidacy)
@@ -375,8 +559,16 @@ extension Replication {
                 }
             }
             role = .candidate(candidacy)
+            // Recovering replicas (this one too, when it stands while recovering) count in no
+            // earlier configuration: those need enough of the others instead.
             let voters = Set(candidacy.promises.keys)
-            guard required.allSatisfy({ $0.isQuorum(voters) }) else { return }
+            let abstaining = candidacy.abstained.union(candidacy.recovering ? [me] : [])
+            guard
+                required.allSatisfy({ config in
+                    config.epoch == candidacy.epoch
+                        ? config.isQuorum(voters) : config.isQuorum(voters, abstaining: abstaining)
+                })
+            else { return }
             activate(candidacy, into: &directives)
         }
 
@@ -409,6 +601,11 @@ extension Replication {
             leadership.match[me] = persistedLSN
             role = .primary(leadership)
             directives.append(.becamePrimary(candidacy.epoch))
+            if candidacy.recovering {
+                // It adopted the most advanced log of quorums that did not count it: it holds
+                // everything committed.
+                finishRecovery(into: &directives)
+            }
             for follower in followers { sendAppend(to: follower, into: &directives) }
             advanceCommit(into: &directives)
         }
@@ -438,10 +635,14 @@ extension Replication {
         public mutating func onPersisted(upTo lsn: UInt64) -> [Directive] {
             let before = persistedLSN
             persistedLSN = max(persistedLSN, min(lsn, lastLSN))
+            var directives: [Directive] = []
+            if recovery?.target != nil {
+                checkCaughtUp(into: &directives)
+                return directives
+            }
             guard case .primary(var leadership) = role, (leadership.match[me] ?? 0) < persistedLSN else { return [] }
             leadership.match[me] = persistedLSN
             role = .primary(leadership)
-            var directives: [Directive] = []
             if before < leadership.startLSN && persistedLSN >= leadership.startLSN {
                 // The start entry is durable here: the epoch's first appends leave now.
                 for follower in leadership.replicas where follower != me { sendAppend(to: follower, into: &directives) }
@@ -499,6 +700,12 @@ extension Replication {
         public mutating func onTick() -> [Directive] {
             var directives: [Directive] = []
             ticks += 1
+            if let recovery, ticks % retransmitTicks == 0 {
+                // Asked again, for news: a primary elected since, or one that stepped down.
+                for node in recovery.asked.sorted(by: { $0.rawValue < $1.rawValue }) {
+                    directives.append(.send(.recover(nonce: recovery.nonce), to: node))
+                }
+            }
             switch role {
             case .primary(let leadership):
                 for follower in leadership.replicas where follower != me {
@@ -533,6 +740,19 @@ extension Replication {
             var directives: [Directive] = []
             switch message {
             case .prepare(let epoch, let replicas, let fromLSN):
+                // A recovering node may have forgotten what it promised and held: its promise
+                // could complete a quorum that misses a committed entry. It abstains instead,
+                // and acknowledges no older epoch from now on (so that its silence cannot let an
+                // older primary commit behind the candidate's back).
+                if recovery != nil, epoch >= promised {
+                    if epoch > promised {
+                        promised = epoch
+                        changes.promises.append(.promisedEpoch(epoch))
+                        restartRecovery(into: &directives)
+                    }
+                    directives.append(.send(.abstain(epoch: epoch), to: sender))
+                    break
+                }
                 guard epoch > promised else {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
                     break
@@ -546,6 +766,14 @@ extension Replication {
             case .promise(let epoch, let promise):
                 guard case .candidate(var candidacy) = role, candidacy.epoch == epoch else { break }
                 candidacy.promises[promise.from] = promise
+                role = .candidate(candidacy)
+                continueCandidacy(into: &directives)
+
+            case .abstain(let epoch):
+                guard case .candidate(var candidacy) = role, candidacy.epoch == epoch,
+                    candidacy.promises[sender] == nil
+                else { break }
+                candidacy.abstained.insert(sender)
                 role = .candidate(candidacy)
                 continueCandidacy(into: &directives)
 
@@ -563,6 +791,7 @@ extension Replication {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
                     break
                 }
+                guard recoveryFollows(epoch, into: &directives) else { break }
                 follow(epoch, into: &directives)
                 handleAppend(
                     epoch: epoch,
@@ -579,11 +808,32 @@ extension Replication {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
                     break
                 }
+                guard recoveryFollows(epoch, into: &directives) else { break }
                 follow(epoch, into: &directives)
                 if installed.lsn > commitLSN { install(installed, into: &directives) }
+                if let matched = recovery?.matched, installed.lsn >= commitLSN {
+                    recovery?.matched = max(matched, installed.lsn)
+                    checkCaughtUp(into: &directives)
+                }
                 directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: installed.lsn), to: sender))
 
+            case .recover(let nonce):
+                directives.append(.send(.recoverReply(nonce: nonce, report), to: sender))
+
+            case .recoverReply(let nonce, let report):
+                guard var recovery, recovery.nonce == nonce else { break }
+                if report.promised > promised && recovery.learned {
+                    // A newer epoch than the one learned: learn again.
+                    restartRecovery(into: &directives)
+                    break
+                }
+                recovery.replies[sender] = report
+                self.recovery = recovery
+                continueRecovery(into: &directives)
+
             case .readProbe(let epoch, let round):
+                // A recovering node may have forgotten a newer promise: it does not answer.
+                guard recovery == nil else { break }
                 // No state changes: the answer only says what this node has promised so far.
                 if epoch < promised {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
@@ -672,6 +922,10 @@ extension Replication {
             let lastNew = prevLSN + UInt64(entries.count)
             let newCommit = min(leaderCommit, lastNew)
             if newCommit > commitLSN { commit(upTo: newCommit, into: &directives) }
+            if let matched = recovery?.matched {
+                recovery?.matched = max(matched, lastNew)
+                checkCaughtUp(into: &directives)
+            }
             directives.append(.send(.appendReply(epoch: epoch, success: true, lsn: lastNew), to: sender))
         }
 

@@ -55,6 +55,20 @@ extension Replication {
             replicas.count { voters.contains($0) } * 2 > replicas.count
         }
 
+        /// Whether `voters`, none of them in `abstaining` (replicas that may have lost what they
+        /// held), are enough to have heard from a holder of everything this configuration
+        /// committed that survives, and to stop it committing more (abstainers acknowledge no
+        /// older epoch either). Without abstainers: a majority. With: more than the size less a
+        /// majority of the others (every commit was on a majority, so on at least a majority
+        /// less one of them, and that many meet each such set), or every one of the others
+        /// when fewer are left — what only abstainers held is lost whoever is asked.
+        public func isQuorum(_ voters: Set<NodeID>, abstaining: Set<NodeID>) -> Bool {
+            let abstainers = replicas.count { abstaining.contains($0) }
+            guard abstainers > 0 else { return isQuorum(voters) }
+            let counted = replicas.count { voters.contains($0) && !abstaining.contains($0) }
+            return counted >= min(replicas.count - (replicas.count / 2 + 1) + 1, replicas.count - abstainers)
+        }
+
         public var description: String { "\(epoch):[\(replicas.map(\.rawValue).joined(separator: ","))]" }
     }
 
@@ -137,6 +151,47 @@ extension Replication {
         }
     }
 
+    /// What a node tells a recovering node (one that came back without its durable state)
+    /// about a shard: see ``Replica/beginRecovery(nonce:contacts:)``.
+    public struct RecoveryReport: Equatable, Sendable {
+        public var from: NodeID
+        /// The reporter is recovering too: what it says may have been forgotten.
+        public var recovering: Bool
+        public var promised: Epoch
+        /// It leads `promised` (a recovering node catches up from it, to `lastLSN`).
+        public var primary: Bool
+        public var lastLSN: UInt64
+        /// The configuration of the last start entry in its log (genesis if none).
+        public var latestConfig: Config
+        /// Configurations it promised since the last committed start it knows.
+        public var history: [Config]
+        /// The epoch of the last committed start entry it knows (genesis if none).
+        public var committedStart: Epoch
+
+        public init(
+            from: NodeID,
+            recovering: Bool,
+            promised: Epoch,
+            primary: Bool,
+            lastLSN: UInt64,
+            latestConfig: Config,
+            history: [Config],
+            committedStart: Epoch
+        ) {
+            self.from = from
+            self.recovering = recovering
+            self.promised = promised
+            self.primary = primary
+            self.lastLSN = lastLSN
+            self.latestConfig = latestConfig
+            self.history = history
+            self.committedStart = committedStart
+        }
+
+        /// It holds no entry of the shard (nor a base): nothing was ever committed through it.
+        public var isEmpty: Bool { lastLSN == 0 }
+    }
+
     public enum Message: Equatable, Sendable {
         case prepare(epoch: Epoch, replicas: [NodeID], fromLSN: UInt64)
         case promise(epoch: Epoch, Promise)
@@ -153,6 +208,14 @@ extension Replication {
         /// The answer to a read probe: the sender had promised no epoch newer than `epoch` when
         /// the probe arrived. (One that had answers `refuse`.)
         case readAck(epoch: Epoch, round: UInt64)
+        /// A node that lost its durable state asks what the shard's replicas know (answered
+        /// with `recoverReply` carrying the same nonce).
+        case recover(nonce: UInt64)
+        case recoverReply(nonce: UInt64, RecoveryReport)
+        /// The answer of a recovering node to a prepare: it promises nothing, having perhaps
+        /// forgotten what it promised and held (a candidate then needs more of the others, see
+        /// ``Replica/beginRecovery(nonce:contacts:)``).
+        case abstain(epoch: Epoch)
     }
 
     public enum Directive: Equatable, Sendable {
@@ -169,6 +232,9 @@ extension Replication {
         /// newer epoch had been established when they answered, so a read made before those
         /// rounds started saw every acknowledged write.
         case readConfirmed(epoch: Epoch, round: UInt64)
+        /// The replica finished recovering (``Replica/beginRecovery(nonce:contacts:)``): it holds
+        /// everything it must and promises, acknowledges and leads again.
+        case recovered
     }
 
     /// Why a proposal was refused.

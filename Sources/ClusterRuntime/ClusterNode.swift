@@ -189,6 +189,14 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             settings: replicationSettings,
             metrics: metrics,
             logger: logger,
+            recovering: NodeIdentity.isRecovering(directory: settings.dataDirectory),
+            recoveryFinished: { [directory = settings.dataDirectory, logger] in
+                do {
+                    try NodeIdentity.finishRecovery(directory: directory)
+                } catch {
+                    logger.error("could not record that recovery finished", metadata: ["error": "\(error)"])
+                }
+            },
             makeMachine: makeMachine
         )
     }

@@ -73,6 +73,8 @@ extension ReplicationHost {
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
             case .readConfirmed(_, let round):
                 confirmReads(shard: shard, upTo: round)
+            case .recovered:
+                recovered(shard: shard)
             case .becamePrimary(let epoch):
                 slots[Int(shard)].candidacyStartedAt = nil
                 logger.debug("leading shard", metadata: ["shard/id": "\(shard)", "shard/epoch": "\(epoch)"])
@@ -85,6 +87,24 @@ extension ReplicationHost {
         }
         publishServing(shard: shard)
         if holdingOutbox == 0 { submitOutbox() }
+    }
+
+    /// A shard finished recovering; once all have, and a write after theirs is durable, the
+    /// node is told (it forgets that it was recovering).
+    func recovered(shard: UInt32) {
+        guard recoveringShards.remove(shard) != nil else { return }
+        logger.debug("recovered shard", metadata: ["shard/id": "\(shard)"])
+        guard recoveringShards.isEmpty else { return }
+        Task {
+            self.submitOutbox(includingCommitPositions: true)
+            do {
+                try await self.log.append([])
+            } catch {
+                return  // the write failed: the node halts (see `halt`), still recovering at its next start
+            }
+            self.logger.info("recovered every shard")
+            self.recoveryFinished()
+        }
     }
 
     func sendAppends() {

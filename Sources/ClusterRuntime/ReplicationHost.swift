@@ -86,6 +86,11 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     var inFlight = 0
     var ticker: Task<Void, Never>?
     let metrics: ClusterMetrics
+    /// Shards still recovering from durable state this node lost (see
+    /// ``Replication/Replica/beginRecovery(nonce:contacts:)``); recovery starts with ``start()``.
+    public internal(set) var recoveringShards: Set<UInt32> = []
+    /// Called once every shard has recovered and everything they took is durable.
+    let recoveryFinished: @Sendable () -> Void
 
     /// Opens the node's storage and rebuilds every shard from it.
     ///
@@ -105,9 +110,12 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         settings: Settings = Settings(),
         metrics: ClusterMetrics = ClusterMetrics(),
         logger: Logger,
+        recovering: Bool = false,
+        recoveryFinished: @escaping @Sendable () -> Void = {},
         makeMachine: @Sendable (UInt32) -> Machine
     ) throws {
         self.metrics = metrics
+        self.recoveryFinished = recoveryFinished
         self.me = me
         self.settings = settings
         self.storage = storage
@@ -166,6 +174,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
                 served.withLock { $0.set(shard, serving: true) }
             }
             slots.append(slot)  // the table's entries are in shard order
+            if recovering { recoveringShards.insert(shard) }
         }
         let gate = DurabilityGate(me: me) { [transport, settings] messages in
             PeerBatching.ship(messages, over: transport, addressOf: addressOf, settings: settings)
@@ -192,6 +201,19 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     /// Starts the periodic tick (retransmissions, heartbeats, candidacies).
     public func start() {
         guard ticker == nil else { return }
+        if !recoveringShards.isEmpty {
+            logger.warning(
+                "recovering every shard: this node's data directory was new or its recovery was cut short; it promises and acknowledges nothing for a shard until it holds what the shard's replicas hold",
+                metadata: ["shards": "\(recoveringShards.count)"]
+            )
+            var random = SystemRandomNumberGenerator()
+            holdingOutbox += 1
+            for shard in recoveringShards.sorted() {
+                collect(shard: shard, slots[Int(shard)].replica.beginRecovery(nonce: random.next()))
+            }
+            holdingOutbox -= 1
+            submitOutbox()
+        }
         let interval = settings.tickInterval
         ticker = Task { [weak self] in
             while !Task.isCancelled {
@@ -310,6 +332,11 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         guard let current = placementProvider() else { return }  // not joined yet: the view is not the cluster's
         placement = current
         let now = ContinuousClock.now
+        for shard in recoveringShards where placement.entries.indices.contains(Int(shard)) {
+            // The ring's replica set now may hold nodes the shard's known configurations do not.
+            let entry = placement.entries[Int(shard)]
+            collect(shard: shard, slots[Int(shard)].replica.addRecoveryContacts(entry.replicas))
+        }
         for entry in placement.entries where entry.primary == me {
             let shard = UInt32(entry.shard)
             guard slots.indices.contains(Int(shard)) else { continue }

@@ -1,4 +1,5 @@
 import ClusterCore
+import Foundation
 
 /// A seeded simulation of one shard's replication across several nodes, with a nemesis.
 ///
@@ -17,6 +18,13 @@ import ClusterCore
 /// Nodes also compact their logs now and then (keeping their state machine's state as the base,
 /// persisted like a snapshot), so lagging nodes and candidates catch up from another node's
 /// base.
+///
+/// Now and then a node's data directory is emptied and it comes back under its id, as a new
+/// node does (half the clusters also start that way): it recovers
+/// (``Replication/Replica/beginRecovery(nonce:contacts:)``) before its word counts again, and
+/// the shell's note that it must recover survives its crashes until it has. One node recovers
+/// at a time (joins and wipes wait), and a node holding the only copy of a committed entry is
+/// never wiped: either would lose data whatever the protocol does.
 ///
 /// Membership changes too: new nodes join with nothing (placed anywhere in the shard's
 /// preference, as the ring would), and nodes are decommissioned — taken out of the preference,
@@ -70,6 +78,9 @@ public final class ReplicationSimulation {
         /// Committed entries up to here are applied to `machine`: as in the shell, only as far
         /// as they are durable here too.
         var applied: UInt64 = 0
+        /// The shell's durable note that the node must recover (its state was new or wiped and
+        /// it has not recovered since): a restart recovers again.
+        var mustRecover = false
     }
 
     struct Batch {
@@ -107,6 +118,15 @@ public final class ReplicationSimulation {
     public private(set) var removals = 0
     /// The node being decommissioned, if any.
     private var leaving: Int?
+    /// Whether a node that lost its state recovers (``Replication/Replica/beginRecovery(nonce:contacts:)``)
+    /// before its word counts again, as the shell makes it; without, it comes back as if it
+    /// never held anything (to show what recovery prevents).
+    public var recoversLostState = true
+    /// The chance that a nemesis step wipes a node's durable state (an emptied data directory).
+    public var wipeProbability = 0.1
+    public private(set) var wipes = 0
+    public private(set) var recoveries = 0
+    private var nextNonce: UInt64 = 1
 
     /// Every committed LSN, as first committed anywhere.
     public private(set) var committed: [UInt64: Replication.Entry] = [:]
@@ -152,6 +172,10 @@ public final class ReplicationSimulation {
         let genesis = Array(preference.prefix(replication))
         nodes = ids.map { SimNode(replica: Self.replica(me: $0, genesis: genesis, durable: nil), view: Set(ids)) }
         groups = Array(repeating: 0, count: nodeCount)
+        // Half the clusters start as the shell starts a new one: every node recovers first.
+        if Bool.random(using: &random) {
+            for index in nodes.indices { beginRecovery(index) }
+        }
     }
 
     // MARK: - Running
@@ -178,7 +202,12 @@ public final class ReplicationSimulation {
         duplicateProbability = 0
         let deadline = now + .seconds(10)
         var sentinel: (node: Int, lsn: UInt64, epoch: Replication.Epoch)?
+        var debugNext = now
         while now < deadline {
+            if now >= debugNext {
+                debugNext = now + .milliseconds(500)
+                debug("healing: \(summary)")
+            }
             step(clients: false)
             try check()
             if let (node, lsn, epoch) = sentinel {
@@ -382,6 +411,7 @@ public final class ReplicationSimulation {
                 guard nodes[index].isUp, let durable = nodes[index].durability.written(mark) else { continue }
                 carryOut(nodes[index].replica.onPersisted(upTo: durable), node: index)
             }
+            forgetRecoveryIfWritten(index)
         }
         guard nodes[index].isUp, nodes[index].writing == nil else { return }
         let deferred = Replication.Durability.mayWaitForNextWrite(nodes[index].pending)
@@ -421,6 +451,7 @@ public final class ReplicationSimulation {
                 nodes[index].applied = base.lsn
                 installs += 1
             case .commit(let entries):
+                if let last = entries.last { debug("\(ids[index]) commits up to \(last.lsn) (\(last.epoch))") }
                 for entry in entries {
                     if let existing = committed[entry.lsn], existing != entry {
                         violations.append(
@@ -430,7 +461,10 @@ public final class ReplicationSimulation {
                         committed[entry.lsn] = entry
                     }
                 }
-            case .becamePrimary:
+            case .becamePrimary(let epoch):
+                debug(
+                    "\(ids[index]) leads \(epoch) from lsn \(nodes[index].replica.lastLSN) commit \(nodes[index].replica.commitLSN) recovering \(nodes[index].replica.isRecovering) \(nodes[index].replica.primaryReplicas ?? [])"
+                )
                 nodes[index].candidacyStartedAt = nil
             case .steppedDown:
                 // Proposals in flight have unknown outcomes now: never acknowledged; reads waiting
@@ -439,8 +473,14 @@ public final class ReplicationSimulation {
                 pendingReads[index] = nil
             case .readConfirmed(let epoch, let round):
                 confirmReads(at: index, epoch: epoch, round: round)
+            case .recovered:
+                recoveries += 1
+                debug(
+                    "\(ids[index]) recovered: promised \(nodes[index].replica.promised) last \(nodes[index].replica.lastLSN) commit \(nodes[index].replica.commitLSN)"
+                )
             }
         }
+        forgetRecoveryIfWritten(index)
         noteLeadership(index)
         applyCommitted(index)
         let mustWrite =
@@ -507,6 +547,55 @@ public final class ReplicationSimulation {
         queue.push(.write(node: index, life: nodes[index].life), at: now + delay)
     }
 
+    /// The shell's note that the node must recover goes once it recovered and everything it
+    /// took is written.
+    private func forgetRecoveryIfWritten(_ index: Int) {
+        guard nodes[index].mustRecover, !nodes[index].replica.isRecovering, nodes[index].pending.isEmpty,
+            nodes[index].writing == nil
+        else { return }
+        nodes[index].mustRecover = false
+    }
+
+    /// With `PLUME_SIM_DEBUG` set, prints a trace: crashes, wipes, restarts, leaderships,
+    /// commits, recoveries, and the nodes' states while healing.
+    private func debug(_ text: @autoclosure () -> String) {
+        if ProcessInfo.processInfo.environment["PLUME_SIM_DEBUG"] != nil { print("\(now) \(text())") }
+    }
+
+    /// Whether every committed entry is written on another node too: wiping the only copy
+    /// (a shard that ran on one replica for a while) loses it whatever the protocol does.
+    private func isNotTheOnlyCopy(_ index: Int) -> Bool {
+        committed.keys.allSatisfy { lsn in
+            nodes.indices.contains { other in
+                other != index && !nodes[other].isRemoved
+                    && (nodes[other].persisted.base.map { $0.lsn >= lsn } ?? false
+                        || nodes[other].persisted.log.contains { $0.lsn == lsn && $0 == committed[lsn] })
+            }
+        }
+    }
+
+    private func beginRecovery(_ index: Int) {
+        nodes[index].mustRecover = true
+        var replica = nodes[index].replica
+        let directives = replica.beginRecovery(nonce: nextNonce)
+        nextNonce += 1
+        nodes[index].replica = replica
+        carryOut(directives, node: index)
+    }
+
+    /// The node's data directory is emptied while it is down, and it comes back under its id:
+    /// it held replicas, promises and acknowledgements it no longer knows of. One at a time:
+    /// while a node recovers, no other is wiped (two wiped copies of a 3-replica shard are lost
+    /// data whatever the protocol does).
+    private func wipe(_ index: Int) {
+        if nodes[index].isUp { crash(index) }
+        nodes[index].persisted = Replication.Replica.Durable()
+        wipes += 1
+        debug("\(ids[index]) wiped")
+        restart(index)
+        if !recoversLostState { nodes[index].mustRecover = false }
+    }
+
     private func send(_ message: Replication.Message, from: Int, to: Int) {
         messagesSent += 1
         guard groups[from] == groups[to] else { return }
@@ -524,6 +613,16 @@ public final class ReplicationSimulation {
     private func nemesis() {
         let up = nodes.indices.filter { nodes[$0].isUp }
         let down = nodes.indices.filter { !nodes[$0].isUp && !nodes[$0].isRemoved }
+        // Without recovery one wipe per run: a node left recovering marks the one under way.
+        if Double.random(in: 0..<1, using: &random) < wipeProbability, !nodes.contains(where: \.mustRecover),
+            recoversLostState || wipes == 0,
+            let victim = nodes.indices.filter({ !nodes[$0].isRemoved && $0 != leaving && isNotTheOnlyCopy($0) })
+                .randomElement(using: &random)
+        {
+            if recoversLostState { nodes[victim].mustRecover = true }
+            wipe(victim)
+            return
+        }
         switch Int.random(in: 0..<8, using: &random) {
         case 0, 1:
             if up.count > 1, let victim = up.randomElement(using: &random) { crash(victim) }
@@ -535,7 +634,8 @@ public final class ReplicationSimulation {
         case 4:
             groups = Array(repeating: 0, count: nodes.count)
         case 5:
-            if nodes.count < nodeCountMax { join() }
+            // A new node recovers like a wiped one (nothing tells them apart): one at a time.
+            if nodes.count < nodeCountMax, !nodes.contains(where: \.mustRecover) { join() }
         case 6:
             // One at a time, and never below a full replica set of nodes that are not leaving.
             let staying = nodes.indices.filter { !nodes[$0].isRemoved }
@@ -560,6 +660,8 @@ public final class ReplicationSimulation {
         nodes.append(SimNode(replica: Self.replica(me: id, genesis: genesis, durable: nil), view: view))
         precondition(nodes.count == index + 1)
         joins += 1
+        // As the shell starts a node with a new data directory.
+        if recoversLostState { beginRecovery(index) }
     }
 
     /// Stops the leaving node for good once the newest epoch anyone has promised is served by
@@ -586,6 +688,7 @@ public final class ReplicationSimulation {
     }
 
     private func crash(_ index: Int) {
+        debug("\(ids[index]) crashed")
         // A node already down (crashed, then decommissioned) lost its memory at its crash.
         var written = nodes[index].persisted
         for change in (nodes[index].writing?.changes ?? []) + nodes[index].pending { written.apply(change) }
@@ -608,6 +711,7 @@ public final class ReplicationSimulation {
     }
 
     private func restart(_ index: Int) {
+        debug("\(ids[index]) restarted")
         nodes[index].isUp = true
         nodes[index].life += 1
         // Only what was persisted survives the crash.
@@ -625,6 +729,7 @@ public final class ReplicationSimulation {
             }
         nodes[index].applied = replica.commitLSN
         nodes[index].candidacyStartedAt = nil
+        if nodes[index].mustRecover { beginRecovery(index) }
     }
 
     /// Each node's role, promise, commit position and designated replica set.
@@ -632,7 +737,9 @@ public final class ReplicationSimulation {
         nodes.indices.map { index in
             let node = nodes[index]
             let state = node.isRemoved ? "removed" : node.isUp ? "up" : "down"
-            let role = node.replica.isPrimary ? "primary" : node.replica.isCandidate ? "candidate" : "follower"
+            let role =
+                (node.replica.isPrimary ? "primary" : node.replica.isCandidate ? "candidate" : "follower")
+                + (node.replica.recovery.map { $0.learned ? " recovering(learned)" : " recovering" } ?? "")
             return
                 "\(ids[index]) \(state) \(role) promised \(node.replica.durable.promised) commit \(node.replica.commitLSN) "
                 + "designates \(designated(by: index).map(\.rawValue))"

@@ -4,7 +4,8 @@
 /// A node refuses a directory that names another cluster or another node — a mistyped
 /// `data_dir`, a copied directory, two nodes sharing one — instead of serving someone else's
 /// replicas under its own id. The random identity tells a node that kept its data from one that
-/// came back empty under the same id: the empty one draws a new identity.
+/// came back empty under the same id: the empty one draws a new identity, and recovers (see
+/// ``isRecovering(directory:)``) before its word counts again.
 public struct NodeIdentity: Sendable, Equatable, CustomStringConvertible {
     public var cluster: String
     public var node: String
@@ -51,11 +52,31 @@ public struct NodeIdentity: Sendable, Equatable, CustomStringConvertible {
             identity: (0..<16).map { _ in hex(UInt8.random(in: 0...255, using: &random)) }.joined()
         )
         try Directory.create(directory)
+        // Recorded first: a node that stops before it recovered recovers again at its next start.
+        let marker = try PosixFile.open(directory + "/" + recoveringFileName, create: true)
+        try marker.sync()
+        try Directory.sync(directory)
         let file = try PosixFile.open(path, create: true)
         try file.write(Array(identity.encoded.utf8), at: 0)
         try file.sync()
         try Directory.sync(directory)
         return (identity, true)
+    }
+
+    static let recoveringFileName = "RECOVERING"
+
+    /// Whether the node must recover its replicas before it promises or acknowledges anything:
+    /// its identity is new (the directory was empty, or emptied) and it has not finished
+    /// recovering since (`<directory>/RECOVERING` exists). A node that comes back empty under an
+    /// id that held replicas must not count toward a quorum for what it lost.
+    public static func isRecovering(directory: String) -> Bool {
+        (try? PosixFile.open(directory + "/" + recoveringFileName, create: false)) != nil
+    }
+
+    /// Records that the node recovered every shard (everything it took is durable).
+    public static func finishRecovery(directory: String) throws(PersistenceError) {
+        try Directory.remove(directory + "/" + recoveringFileName)
+        try Directory.sync(directory)
     }
 
     /// ``establish(directory:cluster:node:using:)`` with the system's random source.

@@ -186,7 +186,32 @@ extension ByteBuffer {
             writeInteger(UInt8(8))
             writeWireEpoch(epoch)
             writeInteger(round)
+        case .recover(let nonce):
+            writeInteger(UInt8(9))
+            writeInteger(nonce)
+        case .recoverReply(let nonce, let report):
+            writeInteger(UInt8(10))
+            writeInteger(nonce)
+            writeWireString(report.from.rawValue)
+            writeInteger(UInt8(report.recovering ? 1 : 0))
+            writeWireEpoch(report.promised)
+            writeInteger(UInt8(report.primary ? 1 : 0))
+            writeInteger(report.lastLSN)
+            writeWireConfig(report.latestConfig)
+            writeInteger(UInt16(report.history.count))
+            for config in report.history { writeWireConfig(config) }
+            writeWireEpoch(report.committedStart)
+        case .abstain(let epoch):
+            writeInteger(UInt8(11))
+            writeWireEpoch(epoch)
         }
+    }
+
+    /// A byte that is 0 (false) or 1 (true).
+    mutating func readWireFlag(_ field: String) throws(Wire.CodecError) -> Bool {
+        let flag: UInt8 = try readWireInteger(field)
+        guard flag <= 1 else { throw .invalid(field: field, reason: "not 0 or 1") }
+        return flag == 1
     }
 
     /// A log position, at most ``Wire/Limits/lsnMax``.
@@ -276,9 +301,8 @@ extension ByteBuffer {
             )
         case 5:
             let epoch = try readWireEpoch("append_reply.epoch")
-            let success: UInt8 = try readWireInteger("append_reply.success")
-            guard success <= 1 else { throw .invalid(field: "append_reply.success", reason: "not 0 or 1") }
-            return (shard, .appendReply(epoch: epoch, success: success == 1, lsn: try readWireLSN("append_reply.lsn")))
+            let success = try readWireFlag("append_reply.success")
+            return (shard, .appendReply(epoch: epoch, success: success, lsn: try readWireLSN("append_reply.lsn")))
         case 6:
             return (
                 shard,
@@ -294,6 +318,41 @@ extension ByteBuffer {
                 shard,
                 .readAck(epoch: try readWireEpoch("read_ack.epoch"), round: try readWireInteger("read_ack.round"))
             )
+        case 9:
+            return (shard, .recover(nonce: try readWireInteger("recover.nonce")))
+        case 10:
+            let nonce: UInt64 = try readWireInteger("recover_reply.nonce")
+            let from = try readWireNodeID("recover_reply.from")
+            let recovering = try readWireFlag("recover_reply.recovering")
+            let promised = try readWireEpoch("recover_reply.promised")
+            let primary = try readWireFlag("recover_reply.primary")
+            let lastLSN = try readWireLSN("recover_reply.last_lsn")
+            let latest = try readWireConfig("recover_reply.latest_config")
+            let historyCount = Int(try readWireInteger("recover_reply.history.count") as UInt16)
+            guard historyCount <= Wire.Limits.historyMax else {
+                throw .tooLong(field: "recover_reply.history", count: historyCount, limit: Wire.Limits.historyMax)
+            }
+            var history: [Replication.Config] = []
+            for _ in 0..<historyCount { history.append(try readWireConfig("recover_reply.history")) }
+            let committedStart = try readWireEpoch("recover_reply.committed_start")
+            return (
+                shard,
+                .recoverReply(
+                    nonce: nonce,
+                    Replication.RecoveryReport(
+                        from: from,
+                        recovering: recovering,
+                        promised: promised,
+                        primary: primary,
+                        lastLSN: lastLSN,
+                        latestConfig: latest,
+                        history: history,
+                        committedStart: committedStart
+                    )
+                )
+            )
+        case 11:
+            return (shard, .abstain(epoch: try readWireEpoch("abstain.epoch")))
         default:
             throw .invalid(field: "replication.kind", reason: "unknown kind \(kind)")
         }

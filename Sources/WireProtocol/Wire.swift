@@ -20,8 +20,9 @@ public enum Wire {
     /// request carries the caller's remaining time; 3: entity requests and replies are Protocol
     /// Buffers envelopes, see the EntityRuntime module; 4: the dialer proves the cluster secret
     /// first, and `accept` carries the listener's proof; 5: read rounds, `read_probe` and
-    /// `read_ack` replication messages.)
-    public static let versionMajor: UInt8 = 5
+    /// `read_ack` replication messages; 6: recovery of a node that lost its state, `recover`
+    /// and `recover_reply`.)
+    public static let versionMajor: UInt8 = 6
     /// Minor revisions stay compatible: the handshake accepts a peer of the same major version
     /// and any minor one, so a cluster is upgraded one node at a time. A minor revision may add
     /// fields to the entity schemas (older nodes keep and pass on what they do not know); a

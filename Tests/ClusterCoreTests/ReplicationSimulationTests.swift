@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Seeded chaos runs of the replication protocol. Each run prints its seed on failure;
-/// `PLUME_REPLICATION_RUNS` raises the number of runs (and `PLUME_REPLICATION_SEED` replays one).
+/// `PLUME_REPLICATION_RUNS` raises the number of runs (and `PLUME_REPLICATION_SEED` replays one;
+/// `PLUME_SIM_DEBUG=1` prints its trace).
 @Suite struct ReplicationSimulationTests {
     static var runs: Int { Int(ProcessInfo.processInfo.environment["PLUME_REPLICATION_RUNS"] ?? "") ?? 2000 }
 
@@ -18,9 +19,11 @@ import Testing
         // A minute of computing, off the cooperative pool the clustered tests' nodes run on.
         let (acknowledged, installs, membership, windows, failure) = try await onOwnThread {
             () -> (
-                Int, Int, (Int, Int), (crashes: Int, committed: Int, reads: Int, confirmed: Int, heldBack: Int), String?
+                Int, Int, (Int, Int),
+                (crashes: Int, committed: Int, reads: Int, confirmed: Int, heldBack: Int, wipes: Int, recoveries: Int),
+                String?
             ) in
-            var windows = (crashes: 0, committed: 0, reads: 0, confirmed: 0, heldBack: 0)
+            var windows = (crashes: 0, committed: 0, reads: 0, confirmed: 0, heldBack: 0, wipes: 0, recoveries: 0)
             var acknowledged = 0
             var installs = 0
             var membership = (joins: 0, removals: 0)
@@ -40,6 +43,8 @@ import Testing
                 windows.reads += simulation.reads
                 windows.confirmed += simulation.readsConfirmed
                 windows.heldBack += simulation.staleReadsHeldBack
+                windows.wipes += simulation.wipes
+                windows.recoveries += simulation.recoveries
                 installs += simulation.installs
                 membership.joins += simulation.joins
                 membership.removals += simulation.removals
@@ -54,7 +59,8 @@ import Testing
             "replication simulation: \(seeds.count) runs, \(acknowledged) writes acknowledged, \(installs) snapshot installs, "
                 + "\(membership.0) nodes joined, \(membership.1) decommissioned, \(windows.reads) reads checked "
                 + "(\(windows.confirmed) confirmed, \(windows.heldBack) at deposed primaries held back), "
-                + "\(windows.crashes) primaries crashed before their start entry was durable"
+                + "\(windows.crashes) primaries crashed before their start entry was durable, "
+                + "\(windows.wipes) nodes wiped, \(windows.recoveries) replicas recovered"
         )
         // No epoch commits anything before its start entry is durable on its primary (its
         // appends wait for that write), so a primary crashed in that window never had its epoch
@@ -76,7 +82,86 @@ import Testing
             // would have been stale; the read rounds held them back), and most reads were answered.
             #expect(windows.heldBack > 0, "no read reached a deposed primary")
             #expect(windows.confirmed * 2 > windows.reads, "\(windows.confirmed) of \(windows.reads) reads confirmed")
+            // Nodes came back with emptied data directories and recovered.
+            #expect(
+                windows.wipes > 0 && windows.recoveries > windows.wipes,
+                "\(windows.wipes) wipes, \(windows.recoveries) recoveries"
+            )
         }
+    }
+
+    /// A node whose data directory was emptied comes back under its id. Without recovery its
+    /// empty promise completes a quorum that misses an acknowledged write (the control run
+    /// shows the window is reached); recovering, it abstains, the candidate waits for the node
+    /// that holds the write, and the wiped node ends up holding it too.
+    @Test(arguments: [false, true]) func aWipedNodeNeverCountsTowardAQuorumForWhatItLost(recovers: Bool) throws {
+        var cluster = Harness(["a", "b", "c"])
+        cluster.campaign(0)
+        cluster.cut = [2]
+        let lsn = try cluster.propose([42], at: 0)
+        #expect(cluster.replicas[0].commitLSN == lsn, "acknowledged: on a and b")
+        // b's directory is emptied; it restarts under its id. a is down.
+        cluster.replicas[1] = Replication.Replica(me: cluster.ids[1], genesis: cluster.ids)
+        cluster.persisted[1] = Replication.Replica.Durable()
+        if recovers { cluster.deliver(cluster.replicas[1].beginRecovery(nonce: 1), from: 1) }
+        cluster.cut = [0]
+        cluster.drain()
+        cluster.campaign(2, replicas: [cluster.ids[2], cluster.ids[1], cluster.ids[0]])
+        guard recovers else {
+            // b's empty promise and c's own make a majority: c leads without the write and
+            // commits something else at its position.
+            #expect(cluster.replicas[2].isPrimary)
+            try cluster.propose([7], at: 2)
+            #expect(cluster.replicas[2].entry(at: lsn)?.payload != .command([42]), "the acknowledged write is lost")
+            return
+        }
+        #expect(!cluster.replicas[2].isPrimary, "c must not lead on b's forgotten word")
+        #expect(cluster.replicas[1].isRecovering)
+        // a is back: c's candidacy gets a's promise, adopts the write, and b catches up from c.
+        cluster.cut = []
+        cluster.campaign(2, replicas: [cluster.ids[2], cluster.ids[1], cluster.ids[0]])
+        #expect(cluster.replicas[2].isPrimary)
+        for _ in 0..<3 {
+            cluster.tick(1)
+            cluster.tick(2)
+        }
+        #expect(cluster.replicas[2].entry(at: lsn)?.payload == .command([42]))
+        #expect(!cluster.replicas[1].isRecovering)
+        #expect(cluster.replicas[1].entry(at: lsn)?.payload == .command([42]))
+        #expect(cluster.persisted[1] == cluster.replicas[1].durable)
+    }
+
+    /// A new cluster: every node starts recovering, nobody holds anything, and they finish at
+    /// once and elect a primary.
+    @Test func aNewClusterWhoseNodesAllRecoverStillElects() throws {
+        var cluster = Harness(["a", "b", "c"])
+        for index in 0..<3 { cluster.deliver(cluster.replicas[index].beginRecovery(nonce: 1), from: index) }
+        cluster.drain()
+        #expect(cluster.replicas.allSatisfy { !$0.isRecovering })
+        cluster.campaign(0)
+        #expect(cluster.replicas[0].isServing)
+    }
+
+    /// The primary's node comes back emptied under its id before anyone else stood: the others
+    /// follow nobody, so it stands itself, counting only their promises for the epoch it led
+    /// before, and adopts the log they hold.
+    @Test func aWipedPrimaryStandsAgainOnlyOnTheOthersWord() throws {
+        var cluster = Harness(["a", "b", "c"])
+        cluster.campaign(0)
+        let lsn = try cluster.propose([5], at: 0)
+        cluster.replicas[0] = Replication.Replica(me: cluster.ids[0], genesis: cluster.ids)
+        cluster.persisted[0] = Replication.Replica.Durable()
+        cluster.deliver(cluster.replicas[0].beginRecovery(nonce: 1), from: 0)
+        cluster.drain()
+        #expect(cluster.replicas[0].isRecovering, "no primary to follow: it learned, and may stand")
+        // With c away, b's promise alone is not the others' majority of the epoch a led.
+        cluster.cut = [2]
+        cluster.campaign(0)
+        #expect(!cluster.replicas[0].isPrimary)
+        cluster.cut = []
+        cluster.campaign(0)
+        #expect(cluster.replicas[0].isPrimary && !cluster.replicas[0].isRecovering)
+        #expect(cluster.replicas[0].entry(at: lsn)?.payload == .command([5]))
     }
 
     @Test func aStablePrimaryCommitsEveryProposal() throws {

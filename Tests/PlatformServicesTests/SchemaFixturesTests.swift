@@ -185,6 +185,6 @@ import WireProtocol
         ]
         #expect(walRecordTypes == [1, 2, 3, 4, 5, 6])
         #expect(ShardStateContainer.version == 3)
-        #expect(Wire.versionMajor == 5)
+        #expect(Wire.versionMajor == 6)
     }
 }

@@ -82,6 +82,24 @@ import WireProtocol
         .replication(shard: 4, .installSnapshot(epoch: epoch, base: base)),
         .replication(shard: 5, .readProbe(epoch: epoch, round: 7)),
         .replication(shard: 5, .readAck(epoch: epoch, round: .max)),
+        .replication(shard: 5, .recover(nonce: 42)),
+        .replication(shard: 5, .abstain(epoch: epoch)),
+        .replication(
+            shard: 5,
+            .recoverReply(
+                nonce: 42,
+                Replication.RecoveryReport(
+                    from: NodeID("b2")!,
+                    recovering: true,
+                    promised: epoch,
+                    primary: false,
+                    lastLSN: 17,
+                    latestConfig: Replication.Config(epoch: epoch, replicas: [NodeID("b1")!, NodeID("b2")!]),
+                    history: [Replication.Config(epoch: epoch, replicas: [NodeID("b3")!])],
+                    committedStart: .genesis
+                )
+            )
+        ),
         .replicationBatch([]),
         .replicationBatch([
             .init(shard: 0, message: .appendReply(epoch: epoch, success: true, lsn: 9)),

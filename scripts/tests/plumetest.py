@@ -208,7 +208,7 @@ def metric(cluster, node_id, name, labels=""):
 
 
 # version: Wire.versionMajor (Sources/WireProtocol/Wire.swift).
-def frame_header(length, crc=0, magic=0x504C, version=5, type_=20, flags=0, correlation=1):
+def frame_header(length, crc=0, magic=0x504C, version=6, type_=20, flags=0, correlation=1):
     return struct.pack(">HBBBBQII", magic, version, type_, flags, 0, correlation, length, crc)
 
 
