@@ -28,6 +28,15 @@ extension Replication {
         /// commit position). A candidate re-asks every `retransmitTicks`.
         public var retransmitTicks: UInt64 = 1
         public var heartbeatTicks: UInt64 = 1
+        /// A read lease: after answering a primary's read probe, this node promises no other
+        /// candidate for this many ticks, so that primary may serve reads without a round for a
+        /// little less than that long after it sent the probe (see ``startReadRound()``). Ticks
+        /// never run faster than real time. 0: no leases.
+        public var leaseTicks: UInt64 = 0
+        /// The epoch whose primary this node granted a read lease, and when (in ticks). A replica
+        /// starts as if it had granted one to nobody at tick 0: it may have granted one just before
+        /// it restarted, and it keeps that promise without remembering it.
+        private var leaseGranted: (epoch: Epoch, tick: UInt64)? = (.genesis, 0)
         private var ticks: UInt64 = 0
         /// When the primary last sent to each follower, in ticks.
         private var lastSent: [NodeID: UInt64] = [:]
@@ -47,8 +56,8 @@ extension Replication {
             /// Stood while recovering: this node's own promise counts only for the new
             /// configuration (it may have forgotten what the earlier ones hold).
             var recovering = false
-            /// Replicas that answered they are recovering.
-            var abstained: Set<NodeID> = []
+            /// Replicas that answered they are recovering, with what they learned.
+            var abstained: [NodeID: RecoveryReport] = [:]
         }
 
         struct Leadership: Sendable {
@@ -80,6 +89,8 @@ extension Replication {
             var target: (epoch: Epoch, lsn: UInt64)?
             /// How far this node's log is known to match the target primary's.
             var matched: UInt64 = 0
+            /// The newest committed start the answers reported (once learned).
+            var floor = Epoch.genesis
         }
 
         public var isRecovering: Bool { recovery != nil }
@@ -368,7 +379,7 @@ extension Replication {
                 lastLSN: lastLSN,
                 latestConfig: latestConfig,
                 history: history,
-                committedStart: committedStart
+                committedStart: max(committedStart, recovery?.floor ?? .genesis)
             )
         }
 
@@ -420,6 +431,7 @@ extension Replication {
                 changes.promises.append(.promised(config))
             }
             recovery.learned = true
+            recovery.floor = recovery.replies.values.map(\.committedStart).max() ?? .genesis
             self.recovery = recovery
             if allEmpty || !required.contains(where: { $0.replicas.contains(me) }) {
                 finishRecovery(into: &directives)
@@ -535,6 +547,11 @@ extension Replication {
                 learned.append(contentsOf: promise.history)
                 floor = max(floor, promise.committedStart)
             }
+            for report in candidacy.abstained.values {
+                learned.append(report.latestConfig)
+                learned.append(contentsOf: report.history)
+                floor = max(floor, report.committedStart)
+            }
             var required: [Epoch: Config] = [
                 candidacy.epoch: Config(epoch: candidacy.epoch, replicas: candidacy.replicas)
             ]
@@ -562,7 +579,7 @@ extension Replication {
             // Recovering replicas (this one too, when it stands while recovering) count in no
             // earlier configuration: those need enough of the others instead.
             let voters = Set(candidacy.promises.keys)
-            let abstaining = candidacy.abstained.union(candidacy.recovering ? [me] : [])
+            let abstaining = Set(candidacy.abstained.keys).union(candidacy.recovering ? [me] : [])
             guard
                 required.allSatisfy({ config in
                     config.epoch == candidacy.epoch
@@ -660,6 +677,13 @@ extension Replication {
         /// promises from a majority of every replica set that may hold committed entries (this
         /// one included), and a node that promised refuses the probe, which ends this
         /// leadership. With one replica the round is confirmed at once.
+        ///
+        /// A confirmed round is also a read lease, when the replicas grant them
+        /// (``leaseTicks``): every follower that answered promises no other candidate for
+        /// `leaseTicks` ticks after it answered, so no newer epoch can gather its majority in that
+        /// time — except with this node's own promise, which ends its leadership. The shell may
+        /// serve reads without a round until somewhat less than that long after the round
+        /// *started* (by its own monotonic clock; the margin covers clock drift).
         public mutating func startReadRound() throws(ProposeError) -> (round: UInt64, directives: [Directive]) {
             guard case .primary(var leadership) = role else { throw .notPrimary }
             leadership.readRound += 1
@@ -750,11 +774,16 @@ extension Replication {
                         changes.promises.append(.promisedEpoch(epoch))
                         restartRecovery(into: &directives)
                     }
-                    directives.append(.send(.abstain(epoch: epoch), to: sender))
+                    directives.append(.send(.abstain(epoch: epoch, report), to: sender))
                     break
                 }
                 guard epoch > promised else {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
+                    break
+                }
+                if let lease = leaseGranted, ticks - lease.tick < leaseTicks, epoch.node != lease.epoch.node {
+                    // The primary this node granted a read lease may still be serving reads on it:
+                    // no promise to anyone else until it runs out (the candidate asks again).
                     break
                 }
                 stepDown(into: &directives)
@@ -769,11 +798,11 @@ extension Replication {
                 role = .candidate(candidacy)
                 continueCandidacy(into: &directives)
 
-            case .abstain(let epoch):
+            case .abstain(let epoch, let report):
                 guard case .candidate(var candidacy) = role, candidacy.epoch == epoch,
                     candidacy.promises[sender] == nil
                 else { break }
-                candidacy.abstained.insert(sender)
+                candidacy.abstained[sender] = report
                 role = .candidate(candidacy)
                 continueCandidacy(into: &directives)
 
@@ -838,6 +867,7 @@ extension Replication {
                 if epoch < promised {
                     directives.append(.send(.refuse(epoch: epoch, promised: promised), to: sender))
                 } else {
+                    leaseGranted = (epoch, ticks)
                     directives.append(.send(.readAck(epoch: epoch, round: round), to: sender))
                 }
 

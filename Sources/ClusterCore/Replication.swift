@@ -214,8 +214,9 @@ extension Replication {
         case recoverReply(nonce: UInt64, RecoveryReport)
         /// The answer of a recovering node to a prepare: it promises nothing, having perhaps
         /// forgotten what it promised and held (a candidate then needs more of the others, see
-        /// ``Replica/beginRecovery(nonce:contacts:)``).
-        case abstain(epoch: Epoch)
+        /// ``Replica/beginRecovery(nonce:contacts:)``), and tells what it learned so far (the
+        /// configurations to ask, and the newest committed start).
+        case abstain(epoch: Epoch, RecoveryReport)
     }
 
     public enum Directive: Equatable, Sendable {

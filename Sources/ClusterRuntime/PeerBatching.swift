@@ -54,8 +54,8 @@ enum PeerBatching {
         case .append(_, _, _, let entries, _): return 96 + size(entries)
         case .promise(_, let promise): return 512 + size(promise.entries) + (promise.base?.state.count ?? 0)
         case .installSnapshot(_, let base): return 256 + base.state.count
-        case .prepare, .refuse, .appendReply, .readProbe, .readAck, .recover, .abstain: return 96
-        case .recoverReply(_, let report): return 256 + 128 * report.history.count
+        case .prepare, .refuse, .appendReply, .readProbe, .readAck, .recover: return 96
+        case .recoverReply(_, let report), .abstain(_, let report): return 256 + 128 * report.history.count
         }
     }
 }

@@ -71,8 +71,8 @@ extension ReplicationHost {
                 metrics.snapshotsInstalled.increment()
                 snapshotsInstalled += 1
                 logger.info("installed shard state", metadata: ["shard/id": "\(shard)", "lsn": "\(base.lsn)"])
-            case .readConfirmed(_, let round):
-                confirmReads(shard: shard, upTo: round)
+            case .readConfirmed(let epoch, let round):
+                confirmReads(shard: shard, epoch: epoch, upTo: round)
             case .recovered:
                 recovered(shard: shard)
             case .becamePrimary(let epoch):

@@ -140,13 +140,25 @@ extension ReplicationHost {
 
     // MARK: - Read rounds
 
-    /// Returns once a read round of the shard started after this call is confirmed. Reads that
-    /// arrive while a round is out wait for the next one, which starts when that one is
-    /// confirmed: one round at a time per shard, shared by every read that waits for it.
+    /// Returns once a read round of the shard started after this call is confirmed, or at once
+    /// under a read lease (see ``ReplicationSettings/readLease``). Reads that arrive while a
+    /// round is out wait for the next one, which starts when that one is confirmed: one round
+    /// at a time per shard, shared by every read that waits for it.
     func confirmLeadership(shard: UInt32, deadline: ContinuousClock.Instant?) async throws {
         let index = Int(shard)
         // A replica set of one: nobody else can lead a newer epoch without this node's promise.
         if slots[index].replica.primaryReplicas?.count == 1 { return }
+        let now = ContinuousClock.now
+        if let epoch = slots[index].leaseEpoch, epoch == slots[index].replica.primaryEpoch,
+            now < slots[index].leaseUntil
+        {
+            // Under a read lease: no newer epoch can have a majority yet. Renewed ahead of its
+            // end, so that steady reads rarely wait for a round.
+            if slots[index].leaseUntil - now < settings.readLeaseServed / 2, slots[index].readRoundInFlight == nil {
+                startReadRound(shard: shard)
+            }
+            return
+        }
         let deadline = deadline ?? (.now + settings.commitTimeout)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             slots[index].readWaiters.append(ReadWaiter(round: nil, deadline: deadline, continuation: continuation))
@@ -166,16 +178,25 @@ extension ReplicationHost {
             return
         }
         slots[index].readRoundInFlight = round
+        slots[index].readRoundStartedAt = .now
         for waiter in slots[index].readWaiters.indices where slots[index].readWaiters[waiter].round == nil {
             slots[index].readWaiters[waiter].round = round
         }
         collect(shard: shard, directives)
     }
 
-    /// Answers the reads that waited for rounds up to `round`, and starts the next round for
-    /// those that arrived since.
-    func confirmReads(shard: UInt32, upTo round: UInt64) {
+    /// Answers the reads that waited for rounds up to `round`, takes the read lease the round
+    /// in flight gives (when leases are on), and starts the next round for the reads that
+    /// arrived since.
+    func confirmReads(shard: UInt32, epoch: Replication.Epoch, upTo round: UInt64) {
         let index = Int(shard)
+        if settings.readLease > .zero, let inFlight = slots[index].readRoundInFlight, inFlight <= round,
+            let started = slots[index].readRoundStartedAt
+        {
+            if slots[index].leaseEpoch != epoch { slots[index].leaseUntil = started }
+            slots[index].leaseEpoch = epoch
+            slots[index].leaseUntil = max(slots[index].leaseUntil, started + settings.readLeaseServed)
+        }
         var waiting: [ReadWaiter] = []
         for waiter in slots[index].readWaiters {
             if let awaited = waiter.round, awaited <= round {

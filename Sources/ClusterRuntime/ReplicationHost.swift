@@ -160,6 +160,8 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
             }
             replica.retransmitTicks = Self.ticks(settings.retransmitInterval, per: settings.tickInterval)
             replica.heartbeatTicks = Self.ticks(settings.heartbeatInterval, per: settings.tickInterval)
+            replica.leaseTicks =
+                settings.readLease > .zero ? Self.ticks(settings.readLease, per: settings.tickInterval) : 0
             let jitter = Double.random(in: 1...2, using: &random)
             machines.append(machine)
             var slot = Slot(
@@ -332,10 +334,12 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
         guard let current = placementProvider() else { return }  // not joined yet: the view is not the cluster's
         placement = current
         let now = ContinuousClock.now
-        for shard in recoveringShards where placement.entries.indices.contains(Int(shard)) {
-            // The ring's replica set now may hold nodes the shard's known configurations do not.
-            let entry = placement.entries[Int(shard)]
-            collect(shard: shard, slots[Int(shard)].replica.addRecoveryContacts(entry.replicas))
+        if !recoveringShards.isEmpty {
+            // Every member may know configurations this node forgot: all are asked.
+            let members = Array(Set(placement.entries.flatMap(\.replicas))).sorted { $0.rawValue < $1.rawValue }
+            for shard in recoveringShards {
+                collect(shard: shard, slots[Int(shard)].replica.addRecoveryContacts(members))
+            }
         }
         for entry in placement.entries where entry.primary == me {
             let shard = UInt32(entry.shard)
@@ -429,6 +433,11 @@ struct ReplicaSlot {
     /// Reads waiting for a read round, and the round out now (one at a time).
     var readWaiters: [ReadWaiter] = []
     var readRoundInFlight: UInt64?
+    /// When the round in flight started: once confirmed, reads are served without a round
+    /// until `readLeaseServed` after that (the read lease), while this node leads `leaseEpoch`.
+    var readRoundStartedAt: ContinuousClock.Instant?
+    var leaseEpoch: Replication.Epoch?
+    var leaseUntil = ContinuousClock.Instant.now
     /// Which entries are in the local WAL (written and fsynced), as batches are written.
     var durability: Replication.Durability
     /// Committed entries up to here have been applied to the state machine.

@@ -81,6 +81,8 @@ public final class ReplicationSimulation {
         /// The shell's durable note that the node must recover (its state was new or wiped and
         /// it has not recovered since): a restart recovers again.
         var mustRecover = false
+        /// The node's view does not change before this (a failure detector that lags).
+        var viewFrozenUntil = MonotonicTime.zero
     }
 
     struct Batch {
@@ -149,6 +151,10 @@ public final class ReplicationSimulation {
     /// newer epoch acknowledged: answered, they would have been stale; their rounds must never
     /// be confirmed.
     public private(set) var staleReadsHeldBack = 0
+    /// Reads answered at once under the primary's read lease.
+    public private(set) var leaseReads = 0
+    private var leases: [Int: (epoch: Replication.Epoch, until: MonotonicTime)] = [:]
+    private var roundsStartedAt: [Int: [UInt64: MonotonicTime]] = [:]
     /// Reads waiting for their read round, per node: the epoch and round, the state they read
     /// (applied up to), and the highest write acknowledged anywhere when they were made.
     private var pendingReads: [Int: [(epoch: Replication.Epoch, round: UInt64, applied: UInt64, mustSee: UInt64)]] =
@@ -169,8 +175,14 @@ public final class ReplicationSimulation {
         ids = (0..<nodeCount).map { NodeID("r\($0)")! }
         // The placement preference of this shard over the configured nodes, as the ring would give it.
         preference = ids.shuffled(using: &random)
+        leaseTicks = Bool.random(using: &random) ? 20 : 0
         let genesis = Array(preference.prefix(replication))
-        nodes = ids.map { SimNode(replica: Self.replica(me: $0, genesis: genesis, durable: nil), view: Set(ids)) }
+        nodes = ids.map {
+            SimNode(
+                replica: Self.replica(me: $0, genesis: genesis, durable: nil, leaseTicks: leaseTicks),
+                view: Set(ids)
+            )
+        }
         groups = Array(repeating: 0, count: nodeCount)
         // Half the clusters start as the shell starts a new one: every node recovers first.
         if Bool.random(using: &random) {
@@ -231,13 +243,25 @@ public final class ReplicationSimulation {
         throw Violation(seed: seed, message: "no primary committed a write within 10 s after healing; \(summary)")
     }
 
-    /// A replica that retransmits after 3 silent ticks (30 ms) and heartbeats after 10.
-    static func replica(me: NodeID, genesis: [NodeID], durable: Replication.Replica.Durable?) -> Replication.Replica {
+    /// Read leases of 20 ticks (200 ms), in half the runs; a primary uses 80% of it from the
+    /// start of the round.
+    public private(set) var leaseTicks: UInt64 = 0
+    var leaseServed: Duration { .milliseconds(Int64(leaseTicks) * 8) }
+
+    /// A replica that retransmits after 3 silent ticks (30 ms), heartbeats after 10 and grants
+    /// read leases of `leaseTicks`.
+    static func replica(
+        me: NodeID,
+        genesis: [NodeID],
+        durable: Replication.Replica.Durable?,
+        leaseTicks: UInt64
+    ) -> Replication.Replica {
         var replica =
             durable.map { Replication.Replica(me: me, genesis: genesis, durable: $0) }
             ?? Replication.Replica(me: me, genesis: genesis)
         replica.retransmitTicks = 3
         replica.heartbeatTicks = 10
+        replica.leaseTicks = leaseTicks
         return replica
     }
 
@@ -271,7 +295,7 @@ public final class ReplicationSimulation {
         retireIfHandedOver()
         for index in nodes.indices where nodes[index].isUp {
             // Views lag the truth: each node learns the reachable set now and then.
-            if Double.random(in: 0..<1, using: &random) < 0.3 {
+            if Double.random(in: 0..<1, using: &random) < 0.3, now >= nodes[index].viewFrozenUntil {
                 nodes[index].view = Set(
                     nodes.indices.filter { nodes[$0].isUp && groups[$0] == groups[index] }.map { ids[$0] }
                 )
@@ -331,6 +355,17 @@ public final class ReplicationSimulation {
         reads += 1
         guard let epoch = nodes[index].replica.primaryEpoch else { return }
         let applied = nodes[index].applied
+        if leaseTicks > 0, let lease = leases[index], lease.epoch == epoch, now < lease.until {
+            // Under a read lease, answered at once: it must hold every write acknowledged anywhere.
+            leaseReads += 1
+            if applied < acknowledgedMax {
+                violations.append(
+                    "\(ids[index]) (epoch \(epoch)) answered a read under its lease from a state applied up to lsn "
+                        + "\(applied), before the write at lsn \(acknowledgedMax) acknowledged (by a newer epoch)"
+                )
+            }
+            return
+        }
         let mustSeeHere = acknowledgedUpTo.filter { $0.key <= epoch }.values.max() ?? 0
         if applied < mustSeeHere {
             violations.append(
@@ -341,6 +376,7 @@ public final class ReplicationSimulation {
         if applied < acknowledgedMax { staleReadsHeldBack += 1 }
         var replica = nodes[index].replica
         guard let (round, directives) = try? replica.startReadRound() else { return }
+        roundsStartedAt[index, default: [:]][round] = now
         nodes[index].replica = replica
         pendingReads[index, default: []].append((epoch, round, applied, acknowledgedMax))
         carryOut(directives, node: index)
@@ -349,6 +385,11 @@ public final class ReplicationSimulation {
     /// The reads at the node up to `round` of `epoch` are answered: each must have seen every
     /// write acknowledged when it was made.
     private func confirmReads(at index: Int, epoch: Replication.Epoch, round: UInt64) {
+        if let started = roundsStartedAt[index]?[round] {
+            let until = started + leaseServed
+            if leases[index]?.epoch != epoch || leases[index]!.until < until { leases[index] = (epoch, until) }
+            roundsStartedAt[index] = roundsStartedAt[index]?.filter { $0.key > round }
+        }
         pendingReads[index]?.removeAll { read in
             guard read.epoch == epoch, read.round <= round else { return false }
             readsConfirmed += 1
@@ -577,7 +618,8 @@ public final class ReplicationSimulation {
     private func beginRecovery(_ index: Int) {
         nodes[index].mustRecover = true
         var replica = nodes[index].replica
-        let directives = replica.beginRecovery(nonce: nextNonce)
+        // As the shell does: every member of the cluster is a contact.
+        let directives = replica.beginRecovery(nonce: nextNonce, contacts: ids)
         nextNonce += 1
         nodes[index].replica = replica
         carryOut(directives, node: index)
@@ -631,6 +673,11 @@ public final class ReplicationSimulation {
         case 3:
             let side = Set(nodes.indices.shuffled(using: &random).prefix(Int.random(in: 1...2, using: &random)))
             groups = nodes.indices.map { side.contains($0) ? 1 : 0 }
+            if Bool.random(using: &random) {
+                // The cut-off side does not notice for a while (its failure detector lags): a
+                // primary there goes on serving reads while the others elect a new one.
+                for index in side { nodes[index].viewFrozenUntil = now + .milliseconds(400) }
+            }
         case 4:
             groups = Array(repeating: 0, count: nodes.count)
         case 5:
@@ -657,7 +704,9 @@ public final class ReplicationSimulation {
         preference.insert(id, at: Int.random(in: 0...preference.count, using: &random))
         let genesis = nodes[0].replica.genesis.replicas
         let view = Set(nodes.indices.filter { nodes[$0].isUp && groups[$0] == 0 }.map { ids[$0] } + [id])
-        nodes.append(SimNode(replica: Self.replica(me: id, genesis: genesis, durable: nil), view: view))
+        nodes.append(
+            SimNode(replica: Self.replica(me: id, genesis: genesis, durable: nil, leaseTicks: leaseTicks), view: view)
+        )
         precondition(nodes.count == index + 1)
         joins += 1
         // As the shell starts a node with a new data directory.
@@ -708,6 +757,8 @@ public final class ReplicationSimulation {
         nodes[index].life += 1
         inFlight[index] = nil
         pendingReads[index] = nil
+        leases[index] = nil
+        roundsStartedAt[index] = nil
     }
 
     private func restart(_ index: Int) {
@@ -718,7 +769,8 @@ public final class ReplicationSimulation {
         let replica = Self.replica(
             me: ids[index],
             genesis: nodes[index].replica.genesis.replicas,
-            durable: nodes[index].persisted
+            durable: nodes[index].persisted,
+            leaseTicks: leaseTicks
         )
         nodes[index].replica = replica
         nodes[index].durability = Replication.Durability(lastLSN: replica.lastLSN)

@@ -192,19 +192,49 @@ extension ByteBuffer {
         case .recoverReply(let nonce, let report):
             writeInteger(UInt8(10))
             writeInteger(nonce)
-            writeWireString(report.from.rawValue)
-            writeInteger(UInt8(report.recovering ? 1 : 0))
-            writeWireEpoch(report.promised)
-            writeInteger(UInt8(report.primary ? 1 : 0))
-            writeInteger(report.lastLSN)
-            writeWireConfig(report.latestConfig)
-            writeInteger(UInt16(report.history.count))
-            for config in report.history { writeWireConfig(config) }
-            writeWireEpoch(report.committedStart)
-        case .abstain(let epoch):
+            writeWireRecoveryReport(report)
+        case .abstain(let epoch, let report):
             writeInteger(UInt8(11))
             writeWireEpoch(epoch)
+            writeWireRecoveryReport(report)
         }
+    }
+
+    mutating func writeWireRecoveryReport(_ report: Replication.RecoveryReport) {
+        writeWireString(report.from.rawValue)
+        writeInteger(UInt8(report.recovering ? 1 : 0))
+        writeWireEpoch(report.promised)
+        writeInteger(UInt8(report.primary ? 1 : 0))
+        writeInteger(report.lastLSN)
+        writeWireConfig(report.latestConfig)
+        writeInteger(UInt16(report.history.count))
+        for config in report.history { writeWireConfig(config) }
+        writeWireEpoch(report.committedStart)
+    }
+
+    mutating func readWireRecoveryReport(_ field: String) throws(Wire.CodecError) -> Replication.RecoveryReport {
+        let from = try readWireNodeID("\(field).from")
+        let recovering = try readWireFlag("\(field).recovering")
+        let promised = try readWireEpoch("\(field).promised")
+        let primary = try readWireFlag("\(field).primary")
+        let lastLSN = try readWireLSN("\(field).last_lsn")
+        let latest = try readWireConfig("\(field).latest_config")
+        let historyCount = Int(try readWireInteger("\(field).history.count") as UInt16)
+        guard historyCount <= Wire.Limits.historyMax else {
+            throw .tooLong(field: "\(field).history", count: historyCount, limit: Wire.Limits.historyMax)
+        }
+        var history: [Replication.Config] = []
+        for _ in 0..<historyCount { history.append(try readWireConfig("\(field).history")) }
+        return Replication.RecoveryReport(
+            from: from,
+            recovering: recovering,
+            promised: promised,
+            primary: primary,
+            lastLSN: lastLSN,
+            latestConfig: latest,
+            history: history,
+            committedStart: try readWireEpoch("\(field).committed_start")
+        )
     }
 
     /// A byte that is 0 (false) or 1 (true).
@@ -322,37 +352,10 @@ extension ByteBuffer {
             return (shard, .recover(nonce: try readWireInteger("recover.nonce")))
         case 10:
             let nonce: UInt64 = try readWireInteger("recover_reply.nonce")
-            let from = try readWireNodeID("recover_reply.from")
-            let recovering = try readWireFlag("recover_reply.recovering")
-            let promised = try readWireEpoch("recover_reply.promised")
-            let primary = try readWireFlag("recover_reply.primary")
-            let lastLSN = try readWireLSN("recover_reply.last_lsn")
-            let latest = try readWireConfig("recover_reply.latest_config")
-            let historyCount = Int(try readWireInteger("recover_reply.history.count") as UInt16)
-            guard historyCount <= Wire.Limits.historyMax else {
-                throw .tooLong(field: "recover_reply.history", count: historyCount, limit: Wire.Limits.historyMax)
-            }
-            var history: [Replication.Config] = []
-            for _ in 0..<historyCount { history.append(try readWireConfig("recover_reply.history")) }
-            let committedStart = try readWireEpoch("recover_reply.committed_start")
-            return (
-                shard,
-                .recoverReply(
-                    nonce: nonce,
-                    Replication.RecoveryReport(
-                        from: from,
-                        recovering: recovering,
-                        promised: promised,
-                        primary: primary,
-                        lastLSN: lastLSN,
-                        latestConfig: latest,
-                        history: history,
-                        committedStart: committedStart
-                    )
-                )
-            )
+            return (shard, .recoverReply(nonce: nonce, try readWireRecoveryReport("recover_reply")))
         case 11:
-            return (shard, .abstain(epoch: try readWireEpoch("abstain.epoch")))
+            let epoch = try readWireEpoch("abstain.epoch")
+            return (shard, .abstain(epoch: epoch, try readWireRecoveryReport("abstain")))
         default:
             throw .invalid(field: "replication.kind", reason: "unknown kind \(kind)")
         }

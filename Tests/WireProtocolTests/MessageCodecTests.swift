@@ -83,7 +83,22 @@ import WireProtocol
         .replication(shard: 5, .readProbe(epoch: epoch, round: 7)),
         .replication(shard: 5, .readAck(epoch: epoch, round: .max)),
         .replication(shard: 5, .recover(nonce: 42)),
-        .replication(shard: 5, .abstain(epoch: epoch)),
+        .replication(
+            shard: 5,
+            .abstain(
+                epoch: epoch,
+                Replication.RecoveryReport(
+                    from: NodeID("b1")!,
+                    recovering: true,
+                    promised: epoch,
+                    primary: false,
+                    lastLSN: 0,
+                    latestConfig: Replication.Config(epoch: .genesis, replicas: [NodeID("b1")!]),
+                    history: [],
+                    committedStart: epoch
+                )
+            )
+        ),
         .replication(
             shard: 5,
             .recoverReply(
