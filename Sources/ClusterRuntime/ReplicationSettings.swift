@@ -24,12 +24,7 @@ public struct ReplicationSettings: Sendable {
     /// ``readLeaseServed`` of it has passed since that round started. It delays an election by
     /// at most this long after the follower last heard from a primary that was serving reads (a
     /// dead primary is detected later than that anyway). `.zero`: no leases, a round per read.
-    ///
-    /// Off by default for now: the simulation finds no stale read with leases (and finds them
-    /// without the followers' half), but with leases of 1 s, a 3-node cluster that lost a node
-    /// left some shards without a primary for over 4 s in `test_wiped_node.py` (2 runs of 5),
-    /// not yet explained.
-    public var readLease: Duration = .zero
+    public var readLease: Duration = .seconds(1)
     /// The part of ``readLease`` a primary uses: the rest covers clocks that drift apart.
     public var readLeaseServed: Duration { readLease * 0.8 }
     /// Replication messages to one peer per frame at most (and about this many bytes).
