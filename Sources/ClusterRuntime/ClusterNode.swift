@@ -18,6 +18,8 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     private let transport: ClusterTransport
     private let shell: MembershipShell
     private let viewBox: NIOLockedValueBox<ClusterView>
+    /// Whether some shard still recovers (until `RECOVERING` is gone).
+    private let recoveringBox: NIOLockedValueBox<Bool>
     private let started = NIOLockedValueBox(false)
     private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
     /// Entity requests from other nodes being handled (bounded by `inboundRequestsMax`).
@@ -158,6 +160,9 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             cluster: configuration.name,
             node: settings.nodeID.rawValue
         )
+        let recovering = NodeIdentity.isRecovering(directory: settings.dataDirectory)
+        let recoveringBox = NIOLockedValueBox(recovering)
+        self.recoveringBox = recoveringBox
         let (storage, durable) = try ReplicationLog.openStorage(directory: settings.dataDirectory)
         self.recovery = storage.report
         if let torn = storage.report.wal.tornTail {
@@ -189,13 +194,14 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             settings: replicationSettings,
             metrics: metrics,
             logger: logger,
-            recovering: NodeIdentity.isRecovering(directory: settings.dataDirectory),
-            recoveryFinished: { [directory = settings.dataDirectory, logger] in
+            recovering: recovering,
+            recoveryFinished: { [directory = settings.dataDirectory, logger, recoveringBox] in
                 do {
                     try NodeIdentity.finishRecovery(directory: directory)
                 } catch {
                     logger.error("could not record that recovery finished", metadata: ["error": "\(error)"])
                 }
+                recoveringBox.withLockedValue { $0 = false }
             },
             makeMachine: makeMachine
         )
@@ -298,7 +304,11 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     }
 
     /// This node's current view of the cluster.
-    public var view: ClusterView { viewBox.withLockedValue { $0 } }
+    public var view: ClusterView {
+        var view = viewBox.withLockedValue { $0 }
+        view.isRecovering = recoveringBox.withLockedValue { $0 }
+        return view
+    }
 
     /// The transport, for tools such as `plume bench wire`.
     public var clusterTransport: ClusterTransport { transport }

@@ -15,13 +15,16 @@ public struct ClusterView: Sendable {
     public var isStandalone: Bool
     /// Lifeguard's local health multiplier (0 is healthy).
     public var localHealth: Int
+    /// Some shard of this node is still recovering from a data directory that was new or emptied
+    /// (see `NodeIdentity.isRecovering(directory:)`): the node counts in no majority yet.
+    public var isRecovering = false
 
-    /// Ready to serve (`GET /ready`): joined, and either configured standalone or in touch with
-    /// the cluster — some other member is known, so its peers answered at least once. A node whose
-    /// seeds never answer (its dials fail, a wrong secret) knows only itself: it is not ready,
-    /// though it is its own seed and so "joined".
+    /// Ready to serve (`GET /ready`): joined, either configured standalone or in touch with the
+    /// cluster — some other member is known, so its peers answered at least once — and not
+    /// recovering. A node whose seeds never answer (its dials fail, a wrong secret) knows only
+    /// itself: it is not ready, though it is its own seed and so "joined".
     public var isReady: Bool {
-        isJoined && (isStandalone || members.contains { $0.id != node })
+        isJoined && (isStandalone || members.contains { $0.id != node }) && !isRecovering
     }
 
     public init(

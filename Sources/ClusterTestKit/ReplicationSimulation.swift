@@ -37,11 +37,16 @@ import Foundation
 /// persistence point: it crashes a primary whose own write of its start entry is still under
 /// way (its followers may have committed the epoch already).
 ///
+/// In half the runs replicas grant read leases (``Replication/Replica/leaseTicks``) and a primary
+/// answers reads under its lease without a round; a nemesis step may leave a cut-off side
+/// unaware of the cut for a while (its view frozen), so a deposed primary keeps serving.
+///
 /// Checked on every step: a committed LSN never holds two different entries anywhere, no
 /// epoch is led twice — by two nodes, or by one node before and after a restart —, every read
 /// at a serving primary sees every write acknowledged in its epoch or before, every read its
 /// read round confirms saw every write acknowledged anywhere (by newer epochs too) when it was
-/// made, and every acknowledged write was decided on a state that held every write
+/// made, every read answered under a lease saw every write acknowledged anywhere, and every
+/// acknowledged write was decided on a state that held every write
 /// acknowledged before it. Checked at the end, after healing: every acknowledged write is
 /// in the committed log at the LSN it was acknowledged at, and every node's state machine holds
 /// exactly the committed commands up to its commit position.

@@ -152,8 +152,7 @@ extension ByteBuffer {
             writeWireEpoch(promise.lastEpoch)
             writeInteger(promise.lastLSN)
             writeWireConfig(promise.latestConfig)
-            writeInteger(UInt16(promise.history.count))
-            for config in promise.history { writeWireConfig(config) }
+            writeWireConfigs(promise.history)
             writeWireEpoch(promise.committedStart)
             writeInteger(promise.commitLSN)
             writeWireOptionalBase(promise.base)
@@ -200,6 +199,22 @@ extension ByteBuffer {
         }
     }
 
+    /// Configurations (a promise history): a count, then each; at most ``Wire/Limits/historyMax``.
+    mutating func writeWireConfigs(_ configs: [Replication.Config]) {
+        writeInteger(UInt16(configs.count))
+        for config in configs { writeWireConfig(config) }
+    }
+
+    mutating func readWireConfigs(_ field: String) throws(Wire.CodecError) -> [Replication.Config] {
+        let count = Int(try readWireInteger("\(field).count") as UInt16)
+        guard count <= Wire.Limits.historyMax else {
+            throw .tooLong(field: field, count: count, limit: Wire.Limits.historyMax)
+        }
+        var configs: [Replication.Config] = []
+        for _ in 0..<count { configs.append(try readWireConfig(field)) }
+        return configs
+    }
+
     mutating func writeWireRecoveryReport(_ report: Replication.RecoveryReport) {
         writeWireString(report.from.rawValue)
         writeInteger(UInt8(report.recovering ? 1 : 0))
@@ -207,8 +222,7 @@ extension ByteBuffer {
         writeInteger(UInt8(report.primary ? 1 : 0))
         writeInteger(report.lastLSN)
         writeWireConfig(report.latestConfig)
-        writeInteger(UInt16(report.history.count))
-        for config in report.history { writeWireConfig(config) }
+        writeWireConfigs(report.history)
         writeWireEpoch(report.committedStart)
     }
 
@@ -219,12 +233,7 @@ extension ByteBuffer {
         let primary = try readWireFlag("\(field).primary")
         let lastLSN = try readWireLSN("\(field).last_lsn")
         let latest = try readWireConfig("\(field).latest_config")
-        let historyCount = Int(try readWireInteger("\(field).history.count") as UInt16)
-        guard historyCount <= Wire.Limits.historyMax else {
-            throw .tooLong(field: "\(field).history", count: historyCount, limit: Wire.Limits.historyMax)
-        }
-        var history: [Replication.Config] = []
-        for _ in 0..<historyCount { history.append(try readWireConfig("\(field).history")) }
+        let history = try readWireConfigs("\(field).history")
         return Replication.RecoveryReport(
             from: from,
             recovering: recovering,
@@ -282,12 +291,7 @@ extension ByteBuffer {
             let lastEpoch = try readWireEpoch("promise.last_epoch")
             let lastLSN = try readWireLSN("promise.last_lsn")
             let latest = try readWireConfig("promise.latest_config")
-            let historyCount = Int(try readWireInteger("promise.history.count") as UInt16)
-            guard historyCount <= Wire.Limits.historyMax else {
-                throw .tooLong(field: "promise.history", count: historyCount, limit: Wire.Limits.historyMax)
-            }
-            var history: [Replication.Config] = []
-            for _ in 0..<historyCount { history.append(try readWireConfig("promise.history")) }
+            let history = try readWireConfigs("promise.history")
             let committedStart = try readWireEpoch("promise.committed_start")
             let commitLSN = try readWireLSN("promise.commit_lsn")
             let base = try readWireOptionalBase("promise.base")

@@ -242,6 +242,25 @@ class Runner:
         return 0 if self.failed == 0 else 1
 
 
+def run_on_cluster(cluster, tests):
+    """Runs each (name, function) of `tests` on `cluster`, then ends the cluster's processes by PID
+    (resuming any it left paused first) and prints each node's log excerpt if a test failed;
+    returns the exit code."""
+    runner = Runner()
+    try:
+        for name, function in tests:
+            runner.run(name, function, cluster)
+    finally:
+        for process in cluster.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+        cluster.stop_all()
+        if runner.failed:
+            for node in cluster.nodes:
+                print(cluster.log_excerpt(node))
+    return runner.finish()
+
+
 def request(cluster, node, method, path, body=None, token=None, timeout=6.0):
     """(status, json) of one API request to a node, or (None, error) when the node did not answer."""
     data = json.dumps(body).encode() if body is not None else None

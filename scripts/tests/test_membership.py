@@ -37,8 +37,9 @@ def test_three_nodes_converge(cluster):
     assert ok, f"not 3 alive within {CONVERGE_S} s: {[statuses(cluster, n) for n in ('n1', 'n2', 'n3')]}"
     print(f"  3 alive everywhere after {elapsed:.2f} s")
     for node in ("n1", "n2", "n3"):
-        status, _ = http_get(cluster.url(node, "/ready"))
-        assert status == 200, f"{node} /ready answered {status}"
+        # Ready once its shards recovered too (at once in a new cluster: a round trip and a write).
+        ok, _ = wait_until(lambda: http_get(cluster.url(node, "/ready"))[0] == 200, 10.0)
+        assert ok, f"{node} /ready answered {http_get(cluster.url(node, '/ready'))[0]}"
     view = cluster_view(cluster, "n1")
     assert view["shards"]["count"] == 64 and view["shards"]["replication"] == 3
     assert all(sorted(s["replicas"]) == ["n1", "n2", "n3"] for s in view["shards"]["table"])

@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import (Cluster, Runner, cluster_view, placement_shard, request, statuses,  # noqa: E402
+from plumetest import (Cluster, cluster_view, placement_shard, request, run_on_cluster, statuses,  # noqa: E402
                        wait_until)
 
 ROUNDS = 3
@@ -109,20 +109,9 @@ def test_a_resumed_primary_never_answers_its_old_state(cluster):
 
 
 def main():
-    runner = Runner()
-    cluster = Cluster(3, name="plume-stale-read")
-    try:
-        runner.run("a resumed primary never answers its old state", test_a_resumed_primary_never_answers_its_old_state,
-                   cluster)
-    finally:
-        for process in cluster.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-        cluster.stop_all()
-        if runner.failed:
-            for node in cluster.nodes:
-                print(cluster.log_excerpt(node))
-    return runner.finish()
+    return run_on_cluster(Cluster(3, name="plume-stale-read"), [
+        ("a resumed primary never answers its old state", test_a_resumed_primary_never_answers_its_old_state),
+    ])
 
 
 if __name__ == "__main__":

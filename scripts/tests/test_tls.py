@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, Runner, frame_header, http_get, metric, statuses, wait_until  # noqa: E402
+from plumetest import Cluster, frame_header, http_get, metric, run_on_cluster, statuses, wait_until  # noqa: E402
 
 
 def certs_init(cluster, config, out):
@@ -108,16 +108,9 @@ def test_a_tls_cluster_forms_and_refuses_strangers(cluster):
 
 
 def main():
-    runner = Runner()
-    cluster = Cluster(3, name="plume-tls")
-    try:
-        runner.run("a TLS cluster forms and refuses strangers", test_a_tls_cluster_forms_and_refuses_strangers, cluster)
-    finally:
-        cluster.stop_all()
-        if runner.failed:
-            for node in cluster.nodes:
-                print(cluster.log_excerpt(node))
-    return runner.finish()
+    return run_on_cluster(Cluster(3, name="plume-tls"), [
+        ("a TLS cluster forms and refuses strangers", test_a_tls_cluster_forms_and_refuses_strangers),
+    ])
 
 
 if __name__ == "__main__":

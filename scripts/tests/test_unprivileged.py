@@ -34,7 +34,8 @@ def test_three_unprivileged_nodes_form_a_cluster(cluster):
     assert ok, f"no 3-node cluster within {CONVERGE_S} s: {[statuses(cluster, n) for n in nodes]}"
     print(f"  3 alive everywhere after {elapsed:.2f} s")
     for node in nodes:
-        assert http_get(cluster.url(node, "/ready"))[0] == 200, f"{node} is not ready"
+        ok, _ = wait_until(lambda: http_get(cluster.url(node, "/ready"))[0] == 200, 10.0)
+        assert ok, f"{node} is not ready"
         assert "Permission denied" not in cluster.log(node), cluster.log_excerpt(node)
 
     def signed_up():

@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, Runner, request, statuses, wait_until  # noqa: E402
+from plumetest import Cluster, request, run_on_cluster, statuses, wait_until  # noqa: E402
 
 USERS = 6
 OUTAGE_SECONDS = 10.0
@@ -110,17 +110,9 @@ def test_a_wiped_node_recovers_before_its_word_counts(cluster):
 
 
 def main():
-    runner = Runner()
-    cluster = Cluster(3, name="plume-wiped-node")
-    try:
-        runner.run("a wiped node recovers before its word counts", test_a_wiped_node_recovers_before_its_word_counts,
-                   cluster)
-    finally:
-        cluster.stop_all()
-        if runner.failed:
-            for node in cluster.nodes:
-                print(cluster.log_excerpt(node))
-    return runner.finish()
+    return run_on_cluster(Cluster(3, name="plume-wiped-node"), [
+        ("a wiped node recovers before its word counts", test_a_wiped_node_recovers_before_its_word_counts),
+    ])
 
 
 if __name__ == "__main__":
