@@ -70,10 +70,14 @@ public enum Conversation {
         /// A page, newest first: the messages before `cursor` (a `seq`; nil for the newest), at most
         /// `limit`; and the cursor of the next page, nil when there is nothing older.
         public func page(before cursor: UInt64?, limit: Int) -> (messages: [Message], next: UInt64?) {
-            let limit = max(1, min(limit, Conversation.pageMax))
-            let older = messages.reversed().filter { message in cursor.map { message.seq < $0 } ?? true }
-            let page = Array(older.prefix(limit))
-            return (page, older.count > limit ? page.last?.seq : nil)
+            let page = Paging.newestFirst(
+                messages,
+                position: \.seq,
+                before: cursor,
+                limit: limit,
+                pageMax: Conversation.pageMax
+            )
+            return (page.items, page.next)
         }
     }
 

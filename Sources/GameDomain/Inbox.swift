@@ -77,10 +77,14 @@ public enum Inbox {
         /// A page, newest first: notifications older than `cursor` (an id; nil for the newest), at
         /// most `limit`, and the next page's cursor (nil when nothing is older).
         public func page(before cursor: UInt64?, limit: Int) -> (notifications: [Notification], next: UInt64?) {
-            let limit = max(1, min(limit, Inbox.pageMax))
-            let older = notifications.reversed().filter { notification in cursor.map { notification.id < $0 } ?? true }
-            let page = Array(older.prefix(limit))
-            return (page, older.count > limit ? page.last?.id : nil)
+            let page = Paging.newestFirst(
+                notifications,
+                position: \.id,
+                before: cursor,
+                limit: limit,
+                pageMax: Inbox.pageMax
+            )
+            return (page.items, page.next)
         }
     }
 
