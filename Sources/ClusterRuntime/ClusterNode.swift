@@ -160,7 +160,7 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             cluster: configuration.name,
             node: settings.nodeID.rawValue
         )
-        let recovering = NodeIdentity.isRecovering(directory: settings.dataDirectory)
+        let recovering = try NodeIdentity.isRecovering(directory: settings.dataDirectory)
         let recoveringBox = NIOLockedValueBox(recovering)
         self.recoveringBox = recoveringBox
         let (storage, durable) = try ReplicationLog.openStorage(directory: settings.dataDirectory)

@@ -605,8 +605,11 @@ public final class ReplicationSimulation {
     /// With `PLUME_SIM_DEBUG` set, prints a trace: crashes, wipes, restarts, leaderships,
     /// commits, recoveries, and the nodes' states while healing.
     private func debug(_ text: @autoclosure () -> String) {
-        if ProcessInfo.processInfo.environment["PLUME_SIM_DEBUG"] != nil { print("\(now) \(text())") }
+        if Self.tracing { print("\(now) \(text())") }
     }
+
+    /// Read once: the environment is a fresh dictionary on every call, and `debug` runs per commit.
+    private static let tracing = ProcessInfo.processInfo.environment["PLUME_SIM_DEBUG"] != nil
 
     /// Whether every committed entry is written on another node too: wiping the only copy
     /// (a shard that ran on one replica for a while) loses it whatever the protocol does.

@@ -33,7 +33,8 @@ public struct NodeIdentity: Sendable, Equatable, CustomStringConvertible {
         using random: inout R
     ) throws(PersistenceError) -> (identity: NodeIdentity, isNew: Bool) {
         let path = directory + "/" + fileName
-        if let file = try? PosixFile.open(path, create: false) {
+        if try Directory.exists(path) {
+            let file = try PosixFile.open(path, create: false)
             let found = try parse(String(decoding: try file.readAll(), as: UTF8.self), path: path)
             guard found.cluster == cluster, found.node == node else {
                 throw PersistenceError(
@@ -69,8 +70,10 @@ public struct NodeIdentity: Sendable, Equatable, CustomStringConvertible {
     /// its identity is new (the directory was empty, or emptied) and it has not finished
     /// recovering since (`<directory>/RECOVERING` exists). A node that comes back empty under an
     /// id that held replicas must not count toward a quorum for what it lost.
-    public static func isRecovering(directory: String) -> Bool {
-        (try? PosixFile.open(directory + "/" + recoveringFileName, create: false)) != nil
+    /// A marker that cannot be looked for (permissions, I/O) is an error: taking it for absent
+    /// would let the node count on state it may not hold.
+    public static func isRecovering(directory: String) throws(PersistenceError) -> Bool {
+        try Directory.exists(directory + "/" + recoveringFileName)
     }
 
     /// Records that the node recovered every shard (everything it took is durable).

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An I/O failure, naming the operation, the file and the errno.
@@ -24,7 +24,8 @@ public struct PersistenceError: Error, Equatable, Sendable, CustomStringConverti
     public var description: String {
         switch kind {
         case .io(let operation, let code): "\(operation) \(path): \(String(cString: strerror(code))) (errno \(code))"
-        case .corruption(let offset): "corrupt record in \(path) at offset \(offset): refusing to start on damaged committed data"
+        case .corruption(let offset):
+            "corrupt record in \(path) at offset \(offset): refusing to start on damaged committed data"
         case .invalid(let message): "\(path): \(message)"
         }
     }
@@ -55,7 +56,9 @@ final class PosixFile: @unchecked Sendable {
 
     func size() throws(PersistenceError) -> Int {
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw PersistenceError(.io(operation: "fstat", errno: errno), path: path) }
+        guard fstat(descriptor, &info) == 0 else {
+            throw PersistenceError(.io(operation: "fstat", errno: errno), path: path)
+        }
         return Int(info.st_size)
     }
 
@@ -82,7 +85,9 @@ final class PosixFile: @unchecked Sendable {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            let result = bytes.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done))
+            }
             if result < 0 {
                 if errno == EINTR { continue }
                 throw PersistenceError(.io(operation: "pread", errno: errno), path: path)
@@ -97,7 +102,9 @@ final class PosixFile: @unchecked Sendable {
     func readAll() throws(PersistenceError) -> [UInt8] { try read(count: try size(), at: 0) }
 
     func dataSync() throws(PersistenceError) {
-        guard fdatasync(descriptor) == 0 else { throw PersistenceError(.io(operation: "fdatasync", errno: errno), path: path) }
+        guard fdatasync(descriptor) == 0 else {
+            throw PersistenceError(.io(operation: "fdatasync", errno: errno), path: path)
+        }
     }
 
     func sync() throws(PersistenceError) {
@@ -141,11 +148,15 @@ enum Directory {
         let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw PersistenceError(.io(operation: "open dir", errno: errno), path: path) }
         defer { _ = Glibc.close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw PersistenceError(.io(operation: "fsync dir", errno: errno), path: path) }
+        guard fsync(descriptor) == 0 else {
+            throw PersistenceError(.io(operation: "fsync dir", errno: errno), path: path)
+        }
     }
 
     static func list(_ path: String) throws(PersistenceError) -> [String] {
-        guard let handle = opendir(path) else { throw PersistenceError(.io(operation: "opendir", errno: errno), path: path) }
+        guard let handle = opendir(path) else {
+            throw PersistenceError(.io(operation: "opendir", errno: errno), path: path)
+        }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
@@ -158,7 +169,17 @@ enum Directory {
     }
 
     static func rename(_ from: String, _ to: String) throws(PersistenceError) {
-        guard Glibc.rename(from, to) == 0 else { throw PersistenceError(.io(operation: "rename", errno: errno), path: from) }
+        guard Glibc.rename(from, to) == 0 else {
+            throw PersistenceError(.io(operation: "rename", errno: errno), path: from)
+        }
+    }
+
+    /// Whether `path` exists: false only when it does not (ENOENT); any other failure to look
+    /// (permissions, I/O) is an error, never taken for absence.
+    static func exists(_ path: String) throws(PersistenceError) -> Bool {
+        if access(path, F_OK) == 0 { return true }
+        guard errno == ENOENT else { throw PersistenceError(.io(operation: "access", errno: errno), path: path) }
+        return false
     }
 
     static func remove(_ path: String) throws(PersistenceError) {

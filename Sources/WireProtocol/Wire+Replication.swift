@@ -171,7 +171,7 @@ extension ByteBuffer {
         case .appendReply(let epoch, let success, let lsn):
             writeInteger(UInt8(5))
             writeWireEpoch(epoch)
-            writeInteger(UInt8(success ? 1 : 0))
+            writeWireFlag(success)
             writeInteger(lsn)
         case .installSnapshot(let epoch, let base):
             writeInteger(UInt8(6))
@@ -217,9 +217,9 @@ extension ByteBuffer {
 
     mutating func writeWireRecoveryReport(_ report: Replication.RecoveryReport) {
         writeWireString(report.from.rawValue)
-        writeInteger(UInt8(report.recovering ? 1 : 0))
+        writeWireFlag(report.recovering)
         writeWireEpoch(report.promised)
-        writeInteger(UInt8(report.primary ? 1 : 0))
+        writeWireFlag(report.primary)
         writeInteger(report.lastLSN)
         writeWireConfig(report.latestConfig)
         writeWireConfigs(report.history)
@@ -247,6 +247,8 @@ extension ByteBuffer {
     }
 
     /// A byte that is 0 (false) or 1 (true).
+    mutating func writeWireFlag(_ flag: Bool) { writeInteger(UInt8(flag ? 1 : 0)) }
+
     mutating func readWireFlag(_ field: String) throws(Wire.CodecError) -> Bool {
         let flag: UInt8 = try readWireInteger(field)
         guard flag <= 1 else { throw .invalid(field: field, reason: "not 0 or 1") }

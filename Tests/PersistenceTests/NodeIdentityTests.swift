@@ -19,6 +19,20 @@ import Testing
         #expect(emptied.isNew && emptied.identity.identity != first.identity.identity)
     }
 
+    @Test func aNewDirectoryRecoversUntilToldItIsDoneEvenAcrossRestarts() throws {
+        let directory = TestDirectory()
+        let path = directory.path + "/n1"
+        _ = try NodeIdentity.establish(directory: path, cluster: "my game", node: "n1")
+        #expect(try NodeIdentity.isRecovering(directory: path))
+        _ = try NodeIdentity.establish(directory: path, cluster: "my game", node: "n1")
+        #expect(try NodeIdentity.isRecovering(directory: path), "a restart before the end recovers again")
+        try NodeIdentity.finishRecovery(directory: path)
+        #expect(try !NodeIdentity.isRecovering(directory: path))
+        // A marker that cannot be looked for is an error, never taken for "not recovering".
+        FileManager.default.createFile(atPath: directory.path + "/plain", contents: Data())
+        #expect(throws: PersistenceError.self) { try NodeIdentity.isRecovering(directory: directory.path + "/plain") }
+    }
+
     @Test func anotherNodesOrClustersDirectoryIsRefusedNamingBoth() throws {
         let directory = TestDirectory()
         _ = try NodeIdentity.establish(directory: directory.path, cluster: "prod", node: "n2")
