@@ -73,7 +73,7 @@ public struct Storage: Sendable {
         // Compression, fsyncs and deletions are blocking work: off the event loops and the
         // concurrency pool.
         return try await Self.offload {
-            for snapshot in taken { try snapshots.write(snapshot) }
+            try snapshots.write(taken)
             return try log.removeSegments(coveredBy: try snapshots.coverage())
         }
     }

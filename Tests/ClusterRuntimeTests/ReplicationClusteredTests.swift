@@ -235,8 +235,8 @@ struct KeyValueHandler: EntityHandler {
 
     /// Checkpoints every 64 KiB while 16 writers write: every acknowledged write survives a
     /// restart of the whole cluster from snapshots plus WAL tails. The writers go on until three
-    /// checkpoints have finished, one on every node at least (at most 400 rounds each), however
-    /// slow the machine.
+    /// checkpoints have finished, one on every node at least, however slow the machine (or busy
+    /// its storage thread with other tests' checkpoints): at most 4,000 rounds each and 90 s.
     @Test(.timeLimit(.minutes(3)))
     func writesDuringCheckpointsSurviveARestart() async throws {
         var configuration = try Self.configuration(shards: 8)
@@ -247,16 +247,19 @@ struct KeyValueHandler: EntityHandler {
         let running = nodes
         // Warm-up: every shard has a primary.
         _ = try await Self.write("warm", "up", via: running[0].node)
+        let deadline = ContinuousClock.now + .seconds(90)
         let acknowledged = try await withThrowingTaskGroup(of: [String: String].self) { group in
             for writer in 0..<16 {
                 group.addTask {
                     var mine: [String: String] = [:]
-                    for round in 0..<400 {
+                    for round in 0..<4_000 {
                         let key = "user/\(writer)-\(round % 10)"  // each key is written many times
                         let value = "w\(writer)r\(round)-" + String(repeating: "x", count: 200)
                         _ = try await Self.write(key, value, via: running[(writer + round) % 3].node)
                         mine[key] = value
-                        if round >= 40, round % 10 == 9, Self.enough(await Self.checkpointsTaken(on: running)) { break }
+                        guard round >= 40, round % 10 == 9 else { continue }
+                        if ContinuousClock.now > deadline { break }
+                        if Self.enough(await Self.checkpointsTaken(on: running)) { break }
                     }
                     return mine
                 }
