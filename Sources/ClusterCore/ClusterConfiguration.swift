@@ -75,6 +75,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public static let requestTimeoutMillisecondsRange = 100...60_000
     /// The HTTP edge's brakes on sign-up, login and refresh (`[gateway]`).
     public var authLimits = AuthLimits()
+    /// WebSocket sessions, presence and chat (`[realtime]`).
+    public var realtime = RealtimeSettings()
     /// `gateway.cors_origins`: the web origins (`https://game.example`) whose pages may call the
     /// API from a browser; none by default.
     public var corsOrigins: [String] = []

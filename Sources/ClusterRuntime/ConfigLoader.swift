@@ -38,9 +38,12 @@ public enum ConfigLoader {
         "cors_origins", "user_writes_burst", "user_writes_per_minute",
     ]
     static let accountsKeys: Set<String> = ["session_max_days"]
+    static let realtimeKeys: Set<String> = [
+        "reconnect_grace_ms", "max_frame_bytes", "send_queue_max", "heartbeat_ms", "chat_burst", "chat_per_minute",
+    ]
     static let tlsKeys: Set<String> = ["ca", "cert", "key"]
     static let topKeys: Set<String> = [
-        "cluster", "node", "membership", "storage", "entities", "gateway", "accounts", "tls",
+        "cluster", "node", "membership", "storage", "entities", "gateway", "accounts", "tls", "realtime",
     ]
 
     /// Loads and validates the file at `path`.
@@ -291,6 +294,34 @@ public enum ConfigLoader {
             ) {
                 configuration.sessionLifetime = .seconds(days * 86_400)
             }
+        }
+
+        if let value = root["realtime"] {
+            let table = try reader.table(value, path: "realtime")
+            try reader.rejectUnknown(table, path: "realtime", allowed: realtimeKeys)
+            var realtime = configuration.realtime
+            func read(_ key: String, in range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int? {
+                try reader.int(table, key, path: "realtime", in: range, unit: unit)
+            }
+            if let ms = try read("reconnect_grace_ms", in: RealtimeSettings.reconnectGraceMillisecondsRange, unit: "ms") {
+                realtime.reconnectGrace = .milliseconds(ms)
+            }
+            if let bytes = try read("max_frame_bytes", in: RealtimeSettings.maxFrameBytesRange, unit: "bytes") {
+                realtime.maxFrameBytes = bytes
+            }
+            if let frames = try read("send_queue_max", in: RealtimeSettings.sendQueueMaxRange, unit: "frames") {
+                realtime.sendQueueMax = frames
+            }
+            if let ms = try read("heartbeat_ms", in: RealtimeSettings.heartbeatMillisecondsRange, unit: "ms") {
+                realtime.heartbeat = .milliseconds(ms)
+            }
+            if let burst = try read("chat_burst", in: RealtimeSettings.chatBurstRange, unit: "messages") {
+                realtime.chatBurst = burst
+            }
+            if let rate = try read("chat_per_minute", in: RealtimeSettings.chatPerMinuteRange, unit: "messages per minute") {
+                realtime.chatPerMinute = rate
+            }
+            configuration.realtime = realtime
         }
 
         if let value = root["tls"] {

@@ -80,10 +80,17 @@ public struct SchemaError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Protocol Buffers encoding for the kinds' schemas.
 public enum Protobuf {
-    /// The message's bytes. Proto3 messages have no required fields, so encoding cannot fail.
+    private static let deterministic: BinaryEncodingOptions = {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return options
+    }()
+
+    /// The message's bytes, map entries in key order (equal values, equal bytes). Proto3
+    /// messages have no required fields, so encoding cannot fail.
     public static func bytes(_ message: some SwiftProtobuf.Message) -> [UInt8] {
         do {
-            return try message.serializedBytes()
+            return try message.serializedBytes(options: deterministic)
         } catch {
             preconditionFailure("a proto3 message did not encode: \(error)")
         }

@@ -47,6 +47,12 @@ public enum Conversation {
 
         public init() {}
 
+        /// A conversation holding `messages` (oldest first; what a snapshot restores).
+        public init(messages: [Message], nextSeq: UInt64) {
+            self.messages = messages
+            self.nextSeq = nextSeq
+        }
+
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
             switch command {
             case .send(let from, let to, let text):

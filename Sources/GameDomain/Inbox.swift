@@ -42,6 +42,12 @@ public enum Inbox {
 
         public init() {}
 
+        /// An inbox holding `notifications` (oldest first; what a snapshot restores).
+        public init(notifications: [Notification], nextID: UInt64) {
+            self.notifications = notifications
+            self.nextID = nextID
+        }
+
         public var unreadCount: Int { notifications.count { !$0.isRead } }
 
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PlatformServices
 
 /// An error as clients see it: `{"error": {"code": "snake_case_code", "message": "…"}}` with a fitting status.
 ///
@@ -81,6 +82,45 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case 405: "method not allowed on \(path)"
         case 413: "request body too large"
         default: status.reasonPhrase
+        }
+    }
+}
+
+extension APIError {
+    /// A service's failure as the client sees it.
+    init(_ failure: ServiceFailure) {
+        switch failure.kind {
+        case .invalid(let field): self.init(.unprocessableContent, code: "invalid_\(field)", message: failure.message)
+        case .usernameTaken: self.init(.conflict, code: "username_taken", message: failure.message)
+        case .emailTaken: self.init(.conflict, code: "email_taken", message: failure.message)
+        case .badCredentials: self.init(.unauthorized, code: "invalid_credentials", message: failure.message)
+        case .unauthorized: self.init(.unauthorized, code: "unauthorized", message: failure.message)
+        case .notFound: self.init(.notFound, code: "not_found", message: failure.message)
+        case .forbidden(let code): self.init(.forbidden, code: code, message: failure.message)
+        case .conflict(let code): self.init(.conflict, code: code, message: failure.message)
+        case .unprocessable(let code): self.init(.unprocessableContent, code: code, message: failure.message)
+        case .overloaded:
+            self.init(.serviceUnavailable, code: "overloaded", message: failure.message, retryAfterSeconds: 1)
+        case .timeout:
+            self.init(
+                .gatewayTimeout,
+                code: "timeout",
+                message: "\(failure.message) in time; a write may or may not have been applied"
+            )
+        case .unavailable: self.init(.serviceUnavailable, code: "unavailable", message: failure.message)
+        }
+    }
+
+    /// Runs a service operation, mapping its failures to the HTTP error shape; what the cluster
+    /// said about a failure goes to the request's log (at notice), not to the client.
+    static func mapped<T: Sendable>(_ context: some RequestContext, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let failure as ServiceFailure {
+            if let detail = failure.detail {
+                context.logger.notice("cluster failure", metadata: ["kind": "\(failure.kind)", "detail": "\(detail)"])
+            }
+            throw APIError(failure)
         }
     }
 }

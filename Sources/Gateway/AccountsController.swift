@@ -77,7 +77,7 @@ public struct AccountsController: Sendable {
 
     @Sendable func signup(_ request: Request, context: Context) async throws -> EditedResponse<TokensBody> {
         let body = try await request.decode(as: SignupRequest.self, context: context)
-        let tokens = try await mapped(context) {
+        let tokens = try await APIError.mapped(context) {
             try await accounts.signup(username: body.username, email: body.email, password: body.password)
         }
         return EditedResponse(status: .created, headers: Self.noStore, response: TokensBody(tokens))
@@ -101,7 +101,7 @@ public struct AccountsController: Sendable {
             } else {
                 throttle.loginUndecided(name: name, client: client)
             }
-            throw Self.apiError(error)
+            throw APIError(error)
         }
         throttle.loginSucceeded(name: name, client: client)
         return EditedResponse(headers: Self.noStore, response: TokensBody(tokens))
@@ -109,70 +109,37 @@ public struct AccountsController: Sendable {
 
     @Sendable func refresh(_ request: Request, context: Context) async throws -> EditedResponse<TokensBody> {
         let body = try await request.decode(as: RefreshRequest.self, context: context)
-        let tokens = try await mapped(context) { try await accounts.refresh(body.refreshToken) }
+        let tokens = try await APIError.mapped(context) { try await accounts.refresh(body.refreshToken) }
         return EditedResponse(headers: Self.noStore, response: TokensBody(tokens))
     }
 
     @Sendable func logout(_ request: Request, context: Context) async throws -> HTTPResponse.Status {
         let caller = try context.requireIdentity()
-        try await mapped(context) { try await accounts.logout(caller) }
+        try await APIError.mapped(context) { try await accounts.logout(caller) }
         return .noContent
     }
 
     @Sendable func me(_ request: Request, context: Context) async throws -> UserBody {
         let caller = try context.requireIdentity()
-        return UserBody(try await mapped(context) { try await accounts.me(caller) }, includeEmail: true)
+        return UserBody(try await APIError.mapped(context) { try await accounts.me(caller) }, includeEmail: true)
     }
 
     @Sendable func updateProfile(_ request: Request, context: Context) async throws -> UserBody {
         let caller = try context.requireIdentity()
         let patch = try await request.decode(as: ProfilePatch.self, context: context)
         return UserBody(
-            try await mapped(context) { try await accounts.updateProfile(caller, change: patch.change) },
+            try await APIError.mapped(context) { try await accounts.updateProfile(caller, change: patch.change) },
             includeEmail: true
         )
     }
 
     @Sendable func user(_ request: Request, context: Context) async throws -> UserBody {
         let id = try context.parameters.require("id")
-        return UserBody(try await mapped(context) { try await accounts.user(id: id) }, includeEmail: false)
+        return UserBody(try await APIError.mapped(context) { try await accounts.user(id: id) }, includeEmail: false)
     }
 
     /// Responses that carry tokens: no cache or proxy keeps them.
     static let noStore: HTTPFields = [.cacheControl: "no-store"]
-
-    /// Runs an account operation, mapping its failures to the HTTP error shape; what the cluster
-    /// said about a failure goes to the request's log (at notice), not to the client.
-    func mapped<T: Sendable>(_ context: Context, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let failure as AccountService.Failure {
-            if let detail = failure.detail {
-                context.logger.notice("cluster failure", metadata: ["kind": "\(failure.kind)", "detail": "\(detail)"])
-            }
-            throw Self.apiError(failure)
-        }
-    }
-
-    static func apiError(_ failure: AccountService.Failure) -> APIError {
-        switch failure.kind {
-        case .invalid(let field): APIError(.unprocessableContent, code: "invalid_\(field)", message: failure.message)
-        case .usernameTaken: APIError(.conflict, code: "username_taken", message: failure.message)
-        case .emailTaken: APIError(.conflict, code: "email_taken", message: failure.message)
-        case .badCredentials: APIError(.unauthorized, code: "invalid_credentials", message: failure.message)
-        case .unauthorized: APIError(.unauthorized, code: "unauthorized", message: failure.message)
-        case .notFound: APIError(.notFound, code: "not_found", message: failure.message)
-        case .overloaded:
-            APIError(.serviceUnavailable, code: "overloaded", message: failure.message, retryAfterSeconds: 1)
-        case .timeout:
-            APIError(
-                .gatewayTimeout,
-                code: "timeout",
-                message: "\(failure.message) in time; a write may or may not have been applied"
-            )
-        case .unavailable: APIError(.serviceUnavailable, code: "unavailable", message: failure.message)
-        }
-    }
 }
 
 /// A user as the edge shows it; `email` only to the user.

@@ -22,7 +22,7 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         do {
             return try await accounts.authenticate(accessToken: token)
         } catch {
-            throw AccountsController.apiError(error)
+            throw APIError(error)
         }
     }
 

@@ -8,69 +8,8 @@ import Synchronization
 /// Accounts: signup with unique usernames and emails, login, rotating refresh tokens, logout and
 /// profiles. Every write goes through the user's (or the name's) entity on its shard's primary.
 public final class AccountService: Sendable {
-    /// A failure the HTTP edge maps to a status and a code.
-    public struct Failure: Error, Equatable, Sendable {
-        public enum Kind: Sendable, Equatable {
-            case invalid(field: String)
-            case usernameTaken
-            case emailTaken
-            case badCredentials
-            case unauthorized
-            case notFound
-            /// The entity's queue or the node's in-flight writes are full: retry shortly.
-            case overloaded
-            /// The deadline passed before the answer: a write may or may not have been applied.
-            case timeout
-            case unavailable
-        }
-
-        public var kind: Kind
-        /// What the client is told.
-        public var message: String
-        /// What happened inside the cluster (peer addresses, node ids, internal errors): for the
-        /// node's log, never for the client.
-        public var detail: String?
-
-        public init(kind: Kind, message: String, detail: String? = nil) {
-            self.kind = kind
-            self.message = message
-            self.detail = detail
-        }
-
-        /// What a failed cluster call means for the client (see ``ClusterFailure``): one fixed
-        /// message per kind; the cluster's own words stay in ``detail``.
-        public init(_ failure: ClusterFailure) {
-            switch failure.kind {
-            case .overloaded:
-                self.init(
-                    kind: .overloaded,
-                    message: "the cluster is busy; nothing was applied",
-                    detail: failure.message
-                )
-            case .timeout:
-                self.init(kind: .timeout, message: "no answer from the cluster", detail: failure.message)
-            case .unavailable:
-                self.init(
-                    kind: .unavailable,
-                    message: "this part of the cluster is not available right now; nothing was applied",
-                    detail: failure.message
-                )
-            }
-        }
-
-        /// What the user entity's refusal means for the client.
-        init(_ failure: User.Failure) {
-            switch failure {
-            case .invalid(let field, let message):
-                self.init(kind: .invalid(field: field), message: "\(field) \(message)")
-            case .notFound: self.init(kind: .notFound, message: "no such user")
-            case .sessionInvalid: self.init(kind: .unauthorized, message: "the session is unknown, expired or revoked")
-            case .sessionRevoked:
-                self.init(kind: .unauthorized, message: "this refresh token was already used; the session is revoked")
-            case .alreadyExists: self.init(kind: .unavailable, message: "the user exists already")
-            }
-        }
-    }
+    /// What the HTTP edge maps to a status and a code (the one failure of every service).
+    public typealias Failure = ServiceFailure
 
     /// Who a valid access token speaks for: the user and the session the token was minted for.
     /// The HTTP edge's authenticator puts it into the request context.
@@ -198,42 +137,45 @@ public final class AccountService: Sendable {
         let usernameName = entities.ref(NameReservationKind.self, key: NameReservationKind.username(username))
         let emailName = entities.ref(NameReservationKind.self, key: NameReservationKind.email(email))
         let user = entities.ref(UserKind.self, userID)
-        // Step 1: reserve both names for this user id (idempotent; the first reservation wins).
-        if case .failure = try await ask(usernameName, .reserve(userID: userID)) {
-            throw Failure(kind: .usernameTaken, message: "the username \"\(username)\" is taken")
-        }
-        if case .failure = try await ask(emailName, .reserve(userID: userID)) {
-            _ = try? await ask(usernameName, .release(userID: userID))
-            throw Failure(kind: .emailTaken, message: "the email \"\(email)\" is taken")
-        }
-        // Step 2: create the user, then confirm the names.
-        let created = try await ask(
-            user,
-            .create(id: userID, username: username, email: email, passwordHash: passwordHash)
+        // Reserve both names for this user id (idempotent; the first reservation wins), create
+        // the user, then confirm the names; a refused step gives back what the earlier ones took.
+        var saga = Saga<Failure>()
+        let taken = { (name: String) in Failure(kind: .usernameTaken, message: "the username \"\(name)\" is taken") }
+        try await saga.step(
+            { () async throws(Failure) in try await ask(usernameName, .reserve(userID: userID)) },
+            refused: { _ in taken(username) },
+            compensation: { _ = try? await self.ask(usernameName, .release(userID: userID)) }
         )
-        if case .failure(let failure) = created {
-            _ = try? await ask(usernameName, .release(userID: userID))
-            _ = try? await ask(emailName, .release(userID: userID))
-            throw Failure(failure)
-        }
+        try await saga.step(
+            { () async throws(Failure) in try await ask(emailName, .reserve(userID: userID)) },
+            refused: { _ in Failure(kind: .emailTaken, message: "the email \"\(email)\" is taken") },
+            compensation: { _ = try? await self.ask(emailName, .release(userID: userID)) }
+        )
+        try await saga.step(
+            { () async throws(Failure) in
+                try await ask(user, .create(id: userID, username: username, email: email, passwordHash: passwordHash))
+            },
+            refused: Failure.init
+        )
         // A reservation can be lost only if this signup stalled past its TTL and another took
         // the name over; the names are then given back and the user (never handed out) stays
         // unreachable. If a confirmation does not get an answer, the next login with the
         // password finishes the signup (see ``login(username:email:password:)``).
-        if case .failure = try await ask(emailName, .confirm(userID: userID)) {
-            _ = try? await ask(usernameName, .release(userID: userID))
-            throw Failure(
-                kind: .emailTaken,
-                message: "the email \"\(email)\" was taken while this signup was in progress"
-            )
-        }
-        if case .failure = try await ask(usernameName, .confirm(userID: userID)) {
-            _ = try? await ask(emailName, .release(userID: userID))
-            throw Failure(
-                kind: .usernameTaken,
-                message: "the username \"\(username)\" was taken while this signup was in progress"
-            )
-        }
+        try await saga.step(
+            { () async throws(Failure) in try await ask(emailName, .confirm(userID: userID)) },
+            refused: { _ in
+                Failure(kind: .emailTaken, message: "the email \"\(email)\" was taken while this signup was in progress")
+            }
+        )
+        try await saga.step(
+            { () async throws(Failure) in try await ask(usernameName, .confirm(userID: userID)) },
+            refused: { _ in
+                Failure(
+                    kind: .usernameTaken,
+                    message: "the username \"\(username)\" was taken while this signup was in progress"
+                )
+            }
+        )
         return try await openSession(userID: userID)
     }
 

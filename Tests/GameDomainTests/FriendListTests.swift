@@ -123,4 +123,31 @@ private struct Pair {
         #expect(list.isFriend("c") && list.relationship(with: "e")?.shown == nil && list.relationship(with: "e") != nil)
         #expect(list.relationship(with: "b") == nil && list.relationship(with: "d") == nil)
     }
+
+    /// A change on the acting side owes its mirror until settled: a workflow cut off between the
+    /// two sides is finished from the list alone (the mirror's command, built from what is owed).
+    @Test func aChangeOwesItsMirrorUntilSettled() throws {
+        var pair = Pair()
+        try pair.run(.request(from: "a", to: "b"), on: "a")
+        #expect(pair.lists["a"]!.owed == ["b": .requested])
+        #expect(pair.lists["a"]!.only("b").owed == ["b": .requested])
+        // The edge died here; whoever touches a's list next runs what it owes, then settles it.
+        let mirror = try #require(pair.lists["a"]!.owed["b"]).command(me: "a", other: "b")
+        #expect(mirror == .requested(from: "a", to: "b"))
+        try pair.run(mirror, on: "b")
+        try pair.run(.settle(other: "b", .requested), on: "a")
+        #expect(pair.lists["a"]!.owed.isEmpty && pair.shown("b", "a") == "request_received")
+        // A settle for an older mirror leaves a newer one owed.
+        try pair.run(.block("b"), on: "a")
+        try pair.run(.settle(other: "b", .requested), on: "a")
+        #expect(pair.lists["a"]!.owed == ["b": .blocked])
+        // A change that changes nothing owes nothing new; mirror sides never owe.
+        try pair.run(.settle(other: "b", .blocked), on: "a")
+        try pair.run(.block("b"), on: "a")
+        try pair.run(.blocked(by: "a"), on: "b")
+        #expect(pair.lists["a"]!.owed.isEmpty && pair.lists["b"]!.owed.isEmpty)
+        #expect(FriendList.Mirror.allCases.map { $0.command(me: "a", other: "b") } == [
+            .requested(from: "a", to: "b"), .removed(by: "a"), .blocked(by: "a"), .unblocked(by: "a"),
+        ])
+    }
 }

@@ -49,7 +49,7 @@ import Testing
         ]
         for error in insideErrors {
             let failure = AccountService.Failure(ClusterFailure(error))
-            let shown = AccountsController.apiError(failure).message
+            let shown = APIError(failure).message
             #expect(
                 !shown.contains("10.1.2.3") && !shown.contains("node-secret") && !shown.contains("said no"),
                 "\(shown)"
@@ -63,12 +63,12 @@ import Testing
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
         router.get("/overloaded") { _, _ -> String in
-            throw AccountsController.apiError(
+            throw APIError(
                 AccountService.Failure(ClusterFailure(ReplicationError.overloaded))
             )
         }
         router.get("/timeout") { _, _ -> String in
-            throw AccountsController.apiError(
+            throw APIError(
                 AccountService.Failure(ClusterFailure(ReplicationError.timeout))
             )
         }

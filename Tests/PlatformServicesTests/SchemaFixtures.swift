@@ -105,3 +105,56 @@ enum SchemaFixtures {
         ("taken", .taken), ("notReservedBy", .notReservedBy("u2")),
     ]
 }
+
+/// The social kinds' values (friend lists, conversations, inboxes).
+extension SchemaFixtures {
+    static let friendCommands: [(String, FriendList.Command)] = [
+        ("request", .request(from: "u1", to: "u2")),
+        ("requested", .requested(from: "u1", to: "u2")),
+        ("remove", .remove("u2")),
+        ("removed", .removed(by: "u1")),
+        ("block", .block("u2")),
+        ("blocked", .blocked(by: "u1")),
+        ("unblock", .unblock("u2")),
+        ("unblocked", .unblocked(by: "u1")),
+        ("settle", .settle(other: "u2", .requested)),
+    ]
+
+    static let friendEvents: [(String, FriendList.Event)] = [
+        ("linked", .linked(other: "u2", .requestSent, at: 1_795_000_000)),
+        ("unlinked", .unlinked(other: "u2", at: 1_795_000_001)),
+        ("blocking", .blocking(other: "u2", true, at: 1_795_000_002)),
+        ("blockedBy", .blockedBy(other: "u1", false, at: 1_795_000_003)),
+        ("owes", .owes(other: "u2", .blocked)),
+        ("settled", .settled(other: "u2")),
+    ]
+
+    static let friendStates: [(String, FriendList.State)] = [
+        ("initial", FriendList.State()),
+        (
+            "full",
+            FriendList.State(
+                relationships: [
+                    "u2": FriendList.Relationship(link: .friend, since: 1_795_000_000),
+                    "u3": FriendList.Relationship(link: .requestReceived, since: 1_795_000_001.5),
+                    "u4": FriendList.Relationship(blocking: true, blockedBy: true, since: 1_795_000_002),
+                ],
+                owed: ["u3": .removed, "u4": .unblocked]
+            )
+        ),
+    ]
+
+    static let friendFailures: [(String, FriendList.Failure)] = [
+        ("cannotFriendSelf", .cannotFriendSelf), ("blocked", .blocked), ("friendLimit", .friendLimit),
+    ]
+
+    static let message = Conversation.Message(seq: 7, from: "u1", to: "u2", text: "gg ✓", sentAt: 1_795_000_000.25)
+
+    static let notification = Inbox.Notification(
+        id: 3,
+        kind: .friendRequest,
+        data: ["from": "u1", "username": "ada"],
+        createdAt: 1_795_000_000,
+        isRead: true
+    )
+}

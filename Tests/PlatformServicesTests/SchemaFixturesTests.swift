@@ -53,6 +53,45 @@ import WireProtocol
         "name.read.owner": "0a00",
         "name.failure.taken": "0a00",
         "name.failure.notReservedBy": "12040a027532",
+"conversation.command.send": "0a100a027531120275321a06676720e29c93",
+        "conversation.event.sent": "0a1b0807120275311a0275322206676720e29c9329000010b061bfda41",
+        "conversation.failure.invalid": "0a100a04746578741208746f6f206c6f6e67",
+        "conversation.read.newest": "0a021014",
+        "conversation.read.page": "0a0408071032",
+        "conversation.reply.page": "0a1b0807120275311a0275322206676720e29c9329000010b061bfda411007",
+        "conversation.state": "0a1b0807120275311a0275322206676720e29c9329000010b061bfda411008",
+        "friends.command.block": "2a040a027532",
+        "friends.command.blocked": "32040a027531",
+        "friends.command.remove": "1a040a027532",
+        "friends.command.removed": "22040a027531",
+        "friends.command.request": "0a080a02753112027532",
+        "friends.command.requested": "12080a02753112027532",
+        "friends.command.settle": "4a060a0275321001",
+        "friends.command.unblock": "3a040a027532",
+        "friends.command.unblocked": "42040a027531",
+        "friends.event.blockedBy": "220d0a027531190000c0b061bfda41",
+        "friends.event.blocking": "1a0f0a027532100119000080b061bfda41",
+        "friends.event.linked": "0a0f0a027532100219000000b061bfda41",
+        "friends.event.owes": "2a060a0275321003",
+        "friends.event.settled": "32040a027532",
+        "friends.event.unlinked": "120d0a02753211000040b061bfda41",
+        "friends.failure.blocked": "1200",
+        "friends.failure.cannotFriendSelf": "0a00",
+        "friends.failure.friendLimit": "1a00",
+        "friends.read.all": "0a00",
+        "friends.read.with": "12040a027532",
+        "friends.state.full": "0a110a027532120b080121000000b061bfda410a110a027533120b080321000060b061bfda410a130a027534120d1001180121000080b061bfda4112060a027533100212060a0275341004",
+        "friends.state.initial": "",
+        "inbox.command.add": "0a150a076d657373616765120a0a0466726f6d12027531",
+        "inbox.command.delete": "1a020803",
+        "inbox.command.markRead": "12040a020103",
+        "inbox.event.added": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda412801",
+        "inbox.event.deleted": "1a020803",
+        "inbox.event.read": "12040a020103",
+        "inbox.failure.notFound": "0a00",
+        "inbox.read.page": "0a040803100a",
+        "inbox.reply.page": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011003",
+        "inbox.state": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011004",
         "entity.record": "080212116e616d652f757365726e616d652f6164611a0612040a027531",
         "entity.request.command": "080212060a040a027531",
         "entity.request.read": "08011a020a00",
@@ -142,6 +181,109 @@ import WireProtocol
         }
     }
 
+    @Test func friendListMessages() throws {
+        typealias Kind = FriendListKind
+        for (name, value) in SchemaFixtures.friendCommands {
+            try Self.check("friends.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+        }
+        for (name, value) in SchemaFixtures.friendEvents {
+            try Self.check("friends.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
+        }
+        for (name, value) in SchemaFixtures.friendStates {
+            try Self.check("friends.state.\(name)", value, encode: Kind.encode(state:), decode: Kind.decode(state:))
+            try Self.check("friends.state.\(name)", value, encode: Kind.encode(reply:), decode: Kind.decode(reply:))
+        }
+        for (name, value) in [("all", Kind.Read.all), ("with", .with("u2"))] {
+            try Self.check("friends.read.\(name)", value, encode: Kind.encode(read:), decode: Kind.decode(read:))
+        }
+        for (name, value) in SchemaFixtures.friendFailures {
+            try Self.check("friends.failure.\(name)", value, encode: Kind.encode(failure:), decode: Kind.decode(failure:))
+        }
+    }
+
+    @Test func conversationMessages() throws {
+        typealias Kind = ConversationKind
+        let message = SchemaFixtures.message
+        try Self.check(
+            "conversation.command.send",
+            Conversation.Command.send(from: "u1", to: "u2", text: "gg ✓"),
+            encode: Kind.encode(command:),
+            decode: Kind.decode(command:)
+        )
+        try Self.check("conversation.event.sent", .sent(message), encode: Kind.encode(event:), decode: Kind.decode(event:))
+        try Self.check(
+            "conversation.state",
+            Conversation.State(messages: [message], nextSeq: 8),
+            encode: Kind.encode(state:),
+            decode: Kind.decode(state:)
+        )
+        try Self.check(
+            "conversation.read.page",
+            Kind.Read.page(before: 7, limit: 50),
+            encode: Kind.encode(read:),
+            decode: Kind.decode(read:)
+        )
+        try Self.check(
+            "conversation.read.newest",
+            Kind.Read.page(before: nil, limit: 20),
+            encode: Kind.encode(read:),
+            decode: Kind.decode(read:)
+        )
+        try Self.check(
+            "conversation.reply.page",
+            Kind.Page(messages: [message], next: 7),
+            encode: Kind.encode(reply:),
+            decode: Kind.decode(reply:)
+        )
+        try Self.check(
+            "conversation.failure.invalid",
+            Conversation.Failure.invalid(field: "text", message: "too long"),
+            encode: Kind.encode(failure:),
+            decode: Kind.decode(failure:)
+        )
+    }
+
+    @Test func inboxMessages() throws {
+        typealias Kind = InboxKind
+        let notification = SchemaFixtures.notification
+        let commands: [(String, Inbox.Command)] = [
+            ("add", .add(.message, data: ["from": "u1"])), ("markRead", .markRead(ids: [1, 3])), ("delete", .delete(id: 3)),
+        ]
+        for (name, value) in commands {
+            try Self.check("inbox.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+        }
+        let events: [(String, Inbox.Event)] = [
+            ("added", .added(notification)), ("read", .read(ids: [1, 3])), ("deleted", .deleted(id: 3)),
+        ]
+        for (name, value) in events {
+            try Self.check("inbox.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
+        }
+        try Self.check(
+            "inbox.state",
+            Inbox.State(notifications: [notification], nextID: 4),
+            encode: Kind.encode(state:),
+            decode: Kind.decode(state:)
+        )
+        try Self.check(
+            "inbox.read.page",
+            Kind.Read.page(before: 3, limit: 10),
+            encode: Kind.encode(read:),
+            decode: Kind.decode(read:)
+        )
+        try Self.check(
+            "inbox.reply.page",
+            Kind.Page(notifications: [notification], next: 3),
+            encode: Kind.encode(reply:),
+            decode: Kind.decode(reply:)
+        )
+        try Self.check(
+            "inbox.failure.notFound",
+            Inbox.Failure.notFound,
+            encode: Kind.encode(failure:),
+            decode: Kind.decode(failure:)
+        )
+    }
+
     @Test func envelopes() throws {
         let record = EntityRecord(
             kind: NameReservationKind.tag,
@@ -170,8 +312,11 @@ import WireProtocol
     @Test func tagsArePinned() {
         #expect(UserKind.tag == 1 && UserKind.keyPrefix == "user/")
         #expect(NameReservationKind.tag == 2 && NameReservationKind.keyPrefix == "name/")
-        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2])
-        #expect(UserKind.durability == .replicated && NameReservationKind.durability == .replicated)
+        #expect(FriendListKind.tag == 3 && FriendListKind.keyPrefix == "friends/")
+        #expect(ConversationKind.tag == 4 && ConversationKind.keyPrefix == "conversation/")
+        #expect(InboxKind.tag == 5 && InboxKind.keyPrefix == "inbox/")
+        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2, 3, 4, 5])
+        #expect(PlatformKinds.registry.kinds.allSatisfy { $0.durability == .replicated })
         let frames: [Wire.MessageType: UInt8] = [
             .hello: 1, .challenge: 2, .proof: 3, .accept: 4, .reject: 5, .error: 6,
             .swimPing: 10, .swimPingRequest: 11, .swimAck: 12, .swimNack: 13, .swimPushPull: 14,

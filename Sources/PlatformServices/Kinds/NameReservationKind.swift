@@ -37,5 +37,7 @@ public enum NameReservationKind: EntityKind {
 
 /// The kinds Plume's services register on every node. A kind is added here, once.
 public enum PlatformKinds {
-    public static let registry = EntityRegistry([UserKind.self, NameReservationKind.self])
+    public static let registry = EntityRegistry([
+        UserKind.self, NameReservationKind.self, FriendListKind.self, ConversationKind.self, InboxKind.self,
+    ])
 }
