@@ -303,7 +303,8 @@ public enum ConfigLoader {
             func read(_ key: String, in range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int? {
                 try reader.int(table, key, path: "realtime", in: range, unit: unit)
             }
-            if let ms = try read("reconnect_grace_ms", in: RealtimeSettings.reconnectGraceMillisecondsRange, unit: "ms") {
+            if let ms = try read("reconnect_grace_ms", in: RealtimeSettings.reconnectGraceMillisecondsRange, unit: "ms")
+            {
                 realtime.reconnectGrace = .milliseconds(ms)
             }
             if let bytes = try read("max_frame_bytes", in: RealtimeSettings.maxFrameBytesRange, unit: "bytes") {
@@ -318,7 +319,11 @@ public enum ConfigLoader {
             if let burst = try read("chat_burst", in: RealtimeSettings.chatBurstRange, unit: "messages") {
                 realtime.chatBurst = burst
             }
-            if let rate = try read("chat_per_minute", in: RealtimeSettings.chatPerMinuteRange, unit: "messages per minute") {
+            if let rate = try read(
+                "chat_per_minute",
+                in: RealtimeSettings.chatPerMinuteRange,
+                unit: "messages per minute"
+            ) {
                 realtime.chatPerMinute = rate
             }
             configuration.realtime = realtime

@@ -18,7 +18,9 @@ public enum GatewayApplication {
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
         accounts: AccountService? = nil,
+        social: SocialService? = nil,
         authLimits: AuthLimits = AuthLimits(),
+        realtime: RealtimeSettings = RealtimeSettings(),
         corsOrigins: [String] = [],
         operatorRoutes: Bool = true
     ) -> Router<PlumeRequestContext> {
@@ -35,7 +37,12 @@ public enum GatewayApplication {
         let v1 = router.group("v1")
         OpenAPIController().addRoutes(to: v1)
         if let accounts {
-            AccountsController(accounts: accounts, throttle: AuthThrottle(limits: authLimits)).addRoutes(to: v1)
+            let throttle = AuthThrottle(limits: authLimits)
+            AccountsController(accounts: accounts, throttle: throttle).addRoutes(to: v1)
+            if let social {
+                SocialController(social: social, accounts: accounts, throttle: throttle, realtime: realtime)
+                    .addRoutes(to: v1)
+            }
         }
         return router
     }
@@ -73,7 +80,9 @@ public enum GatewayApplication {
         view: @escaping @Sendable () -> ClusterView,
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
+        social: SocialService? = nil,
         authLimits: AuthLimits = AuthLimits(),
+        realtime: RealtimeSettings = RealtimeSettings(),
         corsOrigins: [String] = [],
         operatorRoutes: Bool = true,
         connectionLimits: ConnectionLimits = ConnectionLimits(),
@@ -85,7 +94,9 @@ public enum GatewayApplication {
                 view: view,
                 registry: registry,
                 accounts: accounts,
+                social: social,
                 authLimits: authLimits,
+                realtime: realtime,
                 corsOrigins: corsOrigins,
                 operatorRoutes: operatorRoutes
             ),

@@ -164,7 +164,10 @@ public final class AccountService: Sendable {
         try await saga.step(
             { () async throws(Failure) in try await ask(emailName, .confirm(userID: userID)) },
             refused: { _ in
-                Failure(kind: .emailTaken, message: "the email \"\(email)\" was taken while this signup was in progress")
+                Failure(
+                    kind: .emailTaken,
+                    message: "the email \"\(email)\" was taken while this signup was in progress"
+                )
             }
         )
         try await saga.step(

@@ -105,19 +105,23 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let (clusterNode, entities) = (platform.node, platform.entities)
         // Every node signs access tokens with a key derived from the cluster secret.
+        let reach = Entities(
+            NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
+        )
         let accounts = await AccountService(
             tokenSecret: settings.configuration.secret,
             sessionLifetime: settings.configuration.sessionLifetime,
-            entities: Entities(
-                NodeEntityTransport(node: clusterNode, local: entities, timeout: settings.configuration.requestTimeout)
-            )
+            entities: reach
         )
+        let social = SocialService(entities: reach, accounts: accounts)
         let http = GatewayApplication.make(
             address: settings.httpAddress,
             view: { clusterNode.view },
             registry: registry,
             accounts: accounts,
+            social: social,
             authLimits: settings.configuration.authLimits,
+            realtime: settings.configuration.realtime,
             corsOrigins: settings.configuration.corsOrigins,
             operatorRoutes: settings.adminAddress == nil,
             logger: logger

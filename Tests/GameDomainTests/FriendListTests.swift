@@ -146,8 +146,10 @@ private struct Pair {
         try pair.run(.block("b"), on: "a")
         try pair.run(.blocked(by: "a"), on: "b")
         #expect(pair.lists["a"]!.owed.isEmpty && pair.lists["b"]!.owed.isEmpty)
-        #expect(FriendList.Mirror.allCases.map { $0.command(me: "a", other: "b") } == [
-            .requested(from: "a", to: "b"), .removed(by: "a"), .blocked(by: "a"), .unblocked(by: "a"),
-        ])
+        #expect(
+            FriendList.Mirror.allCases.map { $0.command(me: "a", other: "b") } == [
+                .requested(from: "a", to: "b"), .removed(by: "a"), .blocked(by: "a"), .unblocked(by: "a"),
+            ]
+        )
     }
 }

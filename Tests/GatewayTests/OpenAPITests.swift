@@ -30,11 +30,15 @@ import Testing
             entities: Entities(NeverTransport())
         )
         let view = GatewayTests.view(joined: true)
-        let router = GatewayApplication.router(view: { view }, registry: .init(), accounts: accounts)
+        let social = SocialService(entities: Entities(NeverTransport()), accounts: accounts)
+        let router = GatewayApplication.router(view: { view }, registry: .init(), accounts: accounts, social: social)
         let routed = Set(router.routes.map { "\($0.method) \($0.path)" })
         let documented = try Self.documented()
         #expect(routed.subtracting(documented).isEmpty, "undocumented: \(routed.subtracting(documented).sorted())")
-        #expect(documented.subtracting(routed).isEmpty, "documented but not routed: \(documented.subtracting(routed).sorted())")
+        #expect(
+            documented.subtracting(routed).isEmpty,
+            "documented but not routed: \(documented.subtracting(routed).sorted())"
+        )
         #expect(routed.count >= 12)
     }
 

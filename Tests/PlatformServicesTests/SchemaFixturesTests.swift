@@ -53,7 +53,7 @@ import WireProtocol
         "name.read.owner": "0a00",
         "name.failure.taken": "0a00",
         "name.failure.notReservedBy": "12040a027532",
-"conversation.command.send": "0a100a027531120275321a06676720e29c93",
+        "conversation.command.send": "0a100a027531120275321a06676720e29c93",
         "conversation.event.sent": "0a1b0807120275311a0275322206676720e29c9329000010b061bfda41",
         "conversation.failure.invalid": "0a100a04746578741208746f6f206c6f6e67",
         "conversation.read.newest": "0a021014",
@@ -80,18 +80,22 @@ import WireProtocol
         "friends.failure.friendLimit": "1a00",
         "friends.read.all": "0a00",
         "friends.read.with": "12040a027532",
-        "friends.state.full": "0a110a027532120b080121000000b061bfda410a110a027533120b080321000060b061bfda410a130a027534120d1001180121000080b061bfda4112060a027533100212060a0275341004",
+        "friends.state.full":
+            "0a110a027532120b080121000000b061bfda410a110a027533120b080321000060b061bfda410a130a027534120d1001180121000080b061bfda4112060a027533100212060a0275341004",
         "friends.state.initial": "",
         "inbox.command.add": "0a150a076d657373616765120a0a0466726f6d12027531",
         "inbox.command.delete": "1a020803",
         "inbox.command.markRead": "12040a020103",
-        "inbox.event.added": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda412801",
+        "inbox.event.added":
+            "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda412801",
         "inbox.event.deleted": "1a020803",
         "inbox.event.read": "12040a020103",
         "inbox.failure.notFound": "0a00",
         "inbox.read.page": "0a040803100a",
-        "inbox.reply.page": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011003",
-        "inbox.state": "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011004",
+        "inbox.reply.page":
+            "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011003",
+        "inbox.state":
+            "0a3a0803120e667269656e645f726571756573741a0a0a0466726f6d120275311a0f0a08757365726e616d65120361646121000000b061bfda4128011004",
         "entity.record": "080212116e616d652f757365726e616d652f6164611a0612040a027531",
         "entity.request.command": "080212060a040a027531",
         "entity.request.read": "08011a020a00",
@@ -184,7 +188,12 @@ import WireProtocol
     @Test func friendListMessages() throws {
         typealias Kind = FriendListKind
         for (name, value) in SchemaFixtures.friendCommands {
-            try Self.check("friends.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+            try Self.check(
+                "friends.command.\(name)",
+                value,
+                encode: Kind.encode(command:),
+                decode: Kind.decode(command:)
+            )
         }
         for (name, value) in SchemaFixtures.friendEvents {
             try Self.check("friends.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
@@ -197,7 +206,12 @@ import WireProtocol
             try Self.check("friends.read.\(name)", value, encode: Kind.encode(read:), decode: Kind.decode(read:))
         }
         for (name, value) in SchemaFixtures.friendFailures {
-            try Self.check("friends.failure.\(name)", value, encode: Kind.encode(failure:), decode: Kind.decode(failure:))
+            try Self.check(
+                "friends.failure.\(name)",
+                value,
+                encode: Kind.encode(failure:),
+                decode: Kind.decode(failure:)
+            )
         }
     }
 
@@ -210,7 +224,12 @@ import WireProtocol
             encode: Kind.encode(command:),
             decode: Kind.decode(command:)
         )
-        try Self.check("conversation.event.sent", .sent(message), encode: Kind.encode(event:), decode: Kind.decode(event:))
+        try Self.check(
+            "conversation.event.sent",
+            .sent(message),
+            encode: Kind.encode(event:),
+            decode: Kind.decode(event:)
+        )
         try Self.check(
             "conversation.state",
             Conversation.State(messages: [message], nextSeq: 8),
@@ -247,7 +266,8 @@ import WireProtocol
         typealias Kind = InboxKind
         let notification = SchemaFixtures.notification
         let commands: [(String, Inbox.Command)] = [
-            ("add", .add(.message, data: ["from": "u1"])), ("markRead", .markRead(ids: [1, 3])), ("delete", .delete(id: 3)),
+            ("add", .add(.message, data: ["from": "u1"])), ("markRead", .markRead(ids: [1, 3])),
+            ("delete", .delete(id: 3)),
         ]
         for (name, value) in commands {
             try Self.check("inbox.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))

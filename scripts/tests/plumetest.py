@@ -53,7 +53,7 @@ class Cluster:
     """Nodes of a generated loopback cluster, each a `plume node` process."""
 
     def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None,
-                 admin=False):
+                 admin=False, realtime=None):
         """admin: each node gets an admin listener (`[[node]] admin`), which alone serves
         /metrics and /v1/cluster."""
         self.dir = temporary_directory("plume-test-")
@@ -85,6 +85,8 @@ class Cluster:
             lines += ["", "[storage]"] + [f"{k} = {v}" for k, v in storage.items()]
         if gateway:
             lines += ["", "[gateway]"] + [f"{k} = {v}" for k, v in gateway.items()]
+        if realtime:
+            lines += ["", "[realtime]"] + [f"{k} = {v}" for k, v in realtime.items()]
         self.config = os.path.join(self.dir, "cluster.conf")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")

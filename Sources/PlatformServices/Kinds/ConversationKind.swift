@@ -37,11 +37,13 @@ public enum ConversationKind: EntityKind {
         events: [Conversation.Event],
         state: Conversation.State
     ) throws(Conversation.Failure) -> Page {
-        Page(messages: events.map { event in
-            switch event {
-            case .sent(let message): message
+        Page(
+            messages: events.map { event in
+                switch event {
+                case .sent(let message): message
+                }
             }
-        })
+        )
     }
 
     public static func read(_ read: Read, state: Conversation.State) throws(Conversation.Failure) -> Page {

@@ -31,9 +31,11 @@ public enum InboxKind: EntityKind {
     public static func reply(to command: Inbox.Command, events: [Inbox.Event], state: Inbox.State)
         throws(Inbox.Failure) -> Page
     {
-        Page(notifications: events.compactMap { event in
-            if case .added(let notification) = event { notification } else { nil }
-        })
+        Page(
+            notifications: events.compactMap { event in
+                if case .added(let notification) = event { notification } else { nil }
+            }
+        )
     }
 
     public static func read(_ read: Read, state: Inbox.State) throws(Inbox.Failure) -> Page {

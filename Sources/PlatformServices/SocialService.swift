@@ -1,0 +1,326 @@
+import EntityRuntime
+import Foundation
+import GameDomain
+
+/// Friends, direct messages and notifications: relationships stored on both users' lists and
+/// kept alike by a saga, conversations between friends, and each user's inbox.
+public final class SocialService: Sendable {
+    public typealias Failure = ServiceFailure
+
+    /// One entry of a user's friend list (F), with the other user's public profile.
+    public struct Friend: Sendable {
+        public var user: User.State
+        /// `friend`, `request_sent`, `request_received` or `blocked`.
+        public var state: String
+        /// For friends only.
+        public var presence: Presence.View?
+    }
+
+    private let entities: Entities
+    private let accounts: AccountService
+    /// The presence of a friend as the user sees it.
+    private let presence: @Sendable (_ user: String) async -> Presence.View
+    /// Whether a user has a socket open (a `message` notification is only for users who do not).
+    private let isOnline: @Sendable (_ user: String) async -> Bool
+
+    /// Profiles fetched at once for a friend list.
+    static let profileReadsInFlight = 16
+
+    /// - Parameters:
+    ///   - presence: a user's presence (the real-time edge's); everyone is offline without it.
+    ///   - isOnline: whether a user has a socket open anywhere.
+    public init(
+        entities: Entities,
+        accounts: AccountService,
+        presence: @escaping @Sendable (String) async -> Presence.View = {
+            Presence.View(userID: $0, status: .offline, updatedAt: nil)
+        },
+        isOnline: @escaping @Sendable (String) async -> Bool = { _ in false }
+    ) {
+        self.entities = entities
+        self.accounts = accounts
+        self.presence = presence
+        self.isOnline = isOnline
+    }
+
+    // MARK: - Friends
+
+    /// Asks `other` to be friends, or accepts their pending request: `request_sent` or `friend`.
+    /// `other` is told by a notification (`friend_request` or `friend_accepted`) when it changed
+    /// something.
+    public func request(_ caller: String, _ other: String) async throws(Failure) -> FriendList.Link {
+        try refuseSelf(caller, other)
+        _ = try await accounts.user(id: other)
+        let (list, changed) = try await change(
+            caller,
+            other,
+            .request(from: caller, to: other),
+            mirror: .requested,
+            undo: .remove(other)
+        )
+        let link = list.relationship(with: other)?.link ?? .requestSent
+        if changed {
+            _ = try? await ask(
+                entities.ref(InboxKind.self, other),
+                .add(link == .friend ? .friendAccepted : .friendRequest, data: ["user_id": caller])
+            )
+        }
+        return link
+    }
+
+    /// Removes a friend, cancels a sent request or declines a received one.
+    public func remove(_ caller: String, _ other: String) async throws(Failure) {
+        try checkID(other)
+        _ = try await change(caller, other, .remove(other), mirror: .removed)
+    }
+
+    public func block(_ caller: String, _ other: String) async throws(Failure) {
+        try refuseSelf(caller, other)
+        _ = try await accounts.user(id: other)
+        _ = try await change(caller, other, .block(other), mirror: .blocked)
+    }
+
+    public func unblock(_ caller: String, _ other: String) async throws(Failure) {
+        try checkID(other)
+        _ = try await change(caller, other, .unblock(other), mirror: .unblocked)
+    }
+
+    /// The caller's list: friends (with their presence), requests both ways, and the users the
+    /// caller blocks. Mirrors an interrupted change still owes are finished first.
+    public func friends(_ caller: String) async throws(Failure) -> [Friend] {
+        var list = try await read(entities.ref(FriendListKind.self, caller), .all)
+        if !list.owed.isEmpty {
+            for (other, mirror) in list.owed.sorted(by: { $0.key < $1.key }) {
+                try await settle(caller, other, mirror)
+            }
+            list = try await read(entities.ref(FriendListKind.self, caller), .all)
+        }
+        let shown = list.relationships.compactMap { other, relationship in
+            relationship.shown.map { (other, $0) }
+        }.sorted { $0.0 < $1.0 }
+        let accounts = accounts
+        let presence = presence
+        var friends: [Friend] = []
+        // A bounded number of profile reads at once.
+        await withTaskGroup(of: Friend?.self) { group in
+            var next = shown.makeIterator()
+            func add() -> Bool {
+                guard let (other, state) = next.next() else { return false }
+                group.addTask {
+                    guard let user = try? await accounts.user(id: other) else { return nil }
+                    let view = state == FriendList.Link.friend.rawValue ? await presence(other) : nil
+                    return Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
+                }
+                return true
+            }
+            for _ in 0..<Self.profileReadsInFlight where add() {}
+            for await friend in group {
+                if let friend { friends.append(friend) }
+                _ = add()
+            }
+        }
+        return friends.sorted {
+            ($0.user.username.lowercased(), $0.user.id ?? "") < ($1.user.username.lowercased(), $1.user.id ?? "")
+        }
+    }
+
+    /// A user's presence as the caller sees it: the caller's own, or a friend's; nil for anyone else.
+    public func presence(of user: String, seenBy caller: String) async throws(Failure) -> Presence.View? {
+        try checkID(user)
+        let view = await presence(user)
+        if user == caller { return view }
+        let mine = try await read(entities.ref(FriendListKind.self, caller), .with(user))
+        return view.seen(byUser: caller, isFriend: mine.isFriend(user))
+    }
+
+    /// Runs a change on the caller's list, then its mirror on the other's list, then settles
+    /// what the change owed. A refused mirror (the other blocks the caller, or their list is
+    /// full) undoes the change on the caller's side.
+    private func change(
+        _ caller: String,
+        _ other: String,
+        _ command: FriendList.Command,
+        mirror: FriendList.Mirror,
+        undo: FriendList.Command? = nil
+    ) async throws(Failure) -> (list: FriendList.State, changed: Bool) {
+        let mine = entities.ref(FriendListKind.self, caller)
+        var saga = Saga<Failure>()
+        var compensation: (@Sendable () async -> Void)?
+        if let undo {
+            compensation = { [self] in
+                guard let undone = try? await ask(mine, undo), let owed = undone.owed[other] else { return }
+                try? await settle(caller, other, owed)
+            }
+        }
+        let refused = { (refusal: FriendList.Failure) in Self.failure(refusal) }
+        let list: FriendList.State = try await saga.step(
+            { () async throws(Failure) -> Result<FriendList.State, FriendList.Failure> in
+                try await outcome(mine, command)
+            },
+            refused: refused,
+            compensation: compensation
+        )
+        let theirs = entities.ref(FriendListKind.self, other)
+        let _: FriendList.State = try await saga.step(
+            { () async throws(Failure) -> Result<FriendList.State, FriendList.Failure> in
+                try await outcome(theirs, mirror.command(me: caller, other: other))
+            },
+            refused: refused
+        )
+        let changed = list.owed[other] == mirror
+        if changed {
+            _ = try await ask(mine, .settle(other: other, mirror))
+        }
+        return (list, changed)
+    }
+
+    /// Runs the mirror `caller`'s list owes `other`, then marks it settled. A refused mirror (a
+    /// request the other side blocks by now) undoes the change on the caller's side.
+    private func settle(_ caller: String, _ other: String, _ mirror: FriendList.Mirror) async throws(Failure) {
+        let mine = entities.ref(FriendListKind.self, caller)
+        let ran = try await outcome(entities.ref(FriendListKind.self, other), mirror.command(me: caller, other: other))
+        _ = try await ask(mine, .settle(other: other, mirror))
+        if case .failure = ran, mirror == .requested, let undone = try? await ask(mine, .remove(other)),
+            undone.owed[other] == .removed
+        {
+            try await settle(caller, other, .removed)
+        }
+    }
+
+    static func failure(_ refusal: FriendList.Failure) -> Failure {
+        switch refusal {
+        case .cannotFriendSelf:
+            Failure(kind: .unprocessable(code: "cannot_friend_self"), message: "you cannot befriend yourself")
+        case .blocked: Failure(kind: .conflict(code: "blocked"), message: "one of you blocks the other")
+        case .friendLimit:
+            Failure(
+                kind: .conflict(code: "friend_limit"),
+                message:
+                    "at most \(FriendList.friendsMax) friends and \(FriendList.pendingMax) pending requests, on either side"
+            )
+        }
+    }
+
+    // MARK: - Messages
+
+    /// Sends a direct message to a friend: stored in their conversation, and a `message`
+    /// notification for a recipient who is not connected.
+    public func send(_ caller: String, to other: String, text: String) async throws(Failure) -> Conversation.Message {
+        do {
+            try Conversation.validate(text: text)
+        } catch {
+            throw Failure(
+                kind: .unprocessable(code: "invalid_text"),
+                message: "text must be 1 to 4096 bytes, not only spaces"
+            )
+        }
+        try checkID(other)
+        let notFriends = Failure(kind: .forbidden(code: "not_friends"), message: "you can message only your friends")
+        guard caller != other else { throw notFriends }
+        // Both sides: the recipient's list is what says whether they block the sender.
+        let mine = try await read(entities.ref(FriendListKind.self, caller), .with(other))
+        let theirs = try await read(entities.ref(FriendListKind.self, other), .with(caller))
+        guard mine.isFriend(other), theirs.isFriend(caller) else { throw notFriends }
+        let reply = try await ask(
+            entities.ref(ConversationKind.self, ConversationKind.between(caller, other)),
+            .send(from: caller, to: other, text: text)
+        )
+        guard let message = reply.messages.first else {
+            throw Failure(kind: .unavailable, message: "the message was not stored")
+        }
+        if await !isOnline(other) {
+            _ = try? await ask(
+                entities.ref(InboxKind.self, other),
+                .add(.message, data: ["from": caller, "message_id": String(message.seq)])
+            )
+        }
+        return message
+    }
+
+    /// The caller's conversation with `other`, newest first.
+    public func history(_ caller: String, with other: String, before: UInt64?, limit: Int) async throws(Failure)
+        -> ConversationKind.Page
+    {
+        try checkID(other)
+        return try await read(
+            entities.ref(ConversationKind.self, ConversationKind.between(caller, other)),
+            .page(before: before, limit: limit)
+        )
+    }
+
+    // MARK: - Notifications
+
+    public func notifications(_ caller: String, before: UInt64?, limit: Int) async throws(Failure) -> InboxKind.Page {
+        try await read(entities.ref(InboxKind.self, caller), .page(before: before, limit: limit))
+    }
+
+    public func markRead(_ caller: String, ids: [UInt64]) async throws(Failure) {
+        _ = try await ask(entities.ref(InboxKind.self, caller), .markRead(ids: ids))
+    }
+
+    public func deleteNotification(_ caller: String, id: UInt64) async throws(Failure) {
+        _ = try await ask(entities.ref(InboxKind.self, caller), .delete(id: id))
+    }
+
+    // MARK: - Helpers
+
+    private func checkID(_ id: String) throws(Failure) {
+        guard AccountService.idBytes.contains(id.utf8.count) else {
+            throw Failure(kind: .notFound, message: "no user \(id)")
+        }
+    }
+
+    private func refuseSelf(_ caller: String, _ other: String) throws(Failure) {
+        try checkID(other)
+        if caller == other { throw Self.failure(.cannotFriendSelf) }
+    }
+
+    /// Sends a command; the entity's refusal and cluster failures are thrown as the client sees them.
+    private func ask<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure) -> K.Reply
+    {
+        do {
+            return try await entity.ask(command)
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    /// Sends a command: the entity's refusal comes back as the result's failure (a saga step),
+    /// a cluster failure is thrown.
+    private func outcome<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure)
+        -> Result<K.Reply, K.Failure>
+    {
+        do {
+            return .success(try await entity.ask(command))
+        } catch {
+            switch error {
+            case .domain(let refusal): return .failure(refusal)
+            case .cluster(let failure): throw Failure(failure)
+            }
+        }
+    }
+
+    private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> K.Reply {
+        do {
+            return try await entity.read(read)
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    private static func failure<Domain>(_ error: EntityFailure<Domain>) -> Failure {
+        switch error {
+        case .cluster(let failure): Failure(failure)
+        case .domain(let refusal as FriendList.Failure): failure(refusal)
+        case .domain(let refusal as Inbox.Failure):
+            switch refusal {
+            case .notFound: Failure(kind: .notFound, message: "no such notification")
+            }
+        case .domain(let refusal as Conversation.Failure):
+            switch refusal {
+            case .invalid(let field, let message): Failure(kind: .invalid(field: field), message: "\(field) \(message)")
+            }
+        case .domain(let refusal): Failure(kind: .invalid(field: "body"), message: "\(refusal)")
+        }
+    }
+}
