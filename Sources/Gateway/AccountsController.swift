@@ -12,10 +12,17 @@ public struct AccountsController: Sendable {
     typealias Context = PlumeRequestContext
     let accounts: AccountService
     let throttle: AuthThrottle
+    /// This node's WebSocket connections: a logout closes its session's sockets here.
+    let sockets: RealtimeHub?
 
     public init(accounts: AccountService, throttle: AuthThrottle) {
+        self.init(accounts: accounts, throttle: throttle, sockets: nil)
+    }
+
+    init(accounts: AccountService, throttle: AuthThrottle, sockets: RealtimeHub?) {
         self.accounts = accounts
         self.throttle = throttle
+        self.sockets = sockets
     }
 
     /// Adds the routes under `v1` (the `/v1` group).
@@ -116,6 +123,7 @@ public struct AccountsController: Sendable {
     @Sendable func logout(_ request: Request, context: Context) async throws -> HTTPResponse.Status {
         let caller = try context.requireIdentity()
         try await APIError.mapped(context) { try await accounts.logout(caller) }
+        sockets?.revoke(userID: caller.userID, sessionID: caller.sessionID)
         return .noContent
     }
 

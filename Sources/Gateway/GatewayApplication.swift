@@ -1,6 +1,8 @@
 import ClusterCore
 import ClusterRuntime
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import PlatformServices
 import Prometheus
@@ -22,8 +24,38 @@ public enum GatewayApplication {
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
         corsOrigins: [String] = [],
-        operatorRoutes: Bool = true
+        operatorRoutes: Bool = true,
+        nodeID: String = "",
+        logger: Logger = Logger(label: "plume.gateway")
     ) -> Router<PlumeRequestContext> {
+        routers(
+            view: view,
+            registry: registry,
+            accounts: accounts,
+            social: social,
+            authLimits: authLimits,
+            realtime: realtime,
+            corsOrigins: corsOrigins,
+            operatorRoutes: operatorRoutes,
+            nodeID: nodeID,
+            logger: logger
+        ).http
+    }
+
+    /// The HTTP router and, with the social services, the router the WebSocket upgrade of
+    /// `/v1/ws` is tried against (sharing the node's sockets and chat brake with the REST routes).
+    static func routers(
+        view: @escaping @Sendable () -> ClusterView,
+        registry: PrometheusCollectorRegistry,
+        accounts: AccountService?,
+        social: SocialService?,
+        authLimits: AuthLimits,
+        realtime: RealtimeSettings,
+        corsOrigins: [String],
+        operatorRoutes: Bool,
+        nodeID: String,
+        logger: Logger
+    ) -> (http: Router<PlumeRequestContext>, webSocket: Router<WebSocketRequestContextWithChannel>?) {
         let router = Router(context: PlumeRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowList(origins: corsOrigins)) }
@@ -36,15 +68,29 @@ public enum GatewayApplication {
         }
         let v1 = router.group("v1")
         OpenAPIController().addRoutes(to: v1)
+        var webSocket: Router<WebSocketRequestContextWithChannel>?
         if let accounts {
             let throttle = AuthThrottle(limits: authLimits)
-            AccountsController(accounts: accounts, throttle: throttle).addRoutes(to: v1)
+            var hub: RealtimeHub?
             if let social {
-                SocialController(social: social, accounts: accounts, throttle: throttle, realtime: realtime)
-                    .addRoutes(to: v1)
+                let chat = ChatThrottle(realtime)
+                let sockets = RealtimeHub(sendQueueMax: realtime.sendQueueMax, logger: logger)
+                SocialController(social: social, accounts: accounts, throttle: throttle, chat: chat).addRoutes(to: v1)
+                let edge = RealtimeController(
+                    accounts: accounts,
+                    social: social,
+                    chat: chat,
+                    hub: sockets,
+                    settings: realtime,
+                    nodeID: nodeID
+                )
+                edge.addRoutes(to: v1)
+                webSocket = edge.webSocketRouter()
+                hub = sockets
             }
+            AccountsController(accounts: accounts, throttle: throttle, sockets: hub).addRoutes(to: v1)
         }
-        return router
+        return (router, webSocket)
     }
 
     /// The admin listener's router (`[[node]] admin`): `/health`, `/ready`, `/metrics` and
@@ -86,20 +132,25 @@ public enum GatewayApplication {
         corsOrigins: [String] = [],
         operatorRoutes: Bool = true,
         connectionLimits: ConnectionLimits = ConnectionLimits(),
+        nodeID: String = "",
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        application(
-            router: router(
-                view: view,
-                registry: registry,
-                accounts: accounts,
-                social: social,
-                authLimits: authLimits,
-                realtime: realtime,
-                corsOrigins: corsOrigins,
-                operatorRoutes: operatorRoutes
-            ),
+        let (http, webSocket) = routers(
+            view: view,
+            registry: registry,
+            accounts: accounts,
+            social: social,
+            authLimits: authLimits,
+            realtime: realtime,
+            corsOrigins: corsOrigins,
+            operatorRoutes: operatorRoutes,
+            nodeID: nodeID,
+            logger: logger
+        )
+        return application(
+            router: http,
+            webSocket: webSocket.map { ($0, realtime) },
             address: address,
             connectionLimits: connectionLimits,
             logger: logger,
@@ -129,19 +180,34 @@ public enum GatewayApplication {
 
     static func application<Context: RequestContext>(
         router: Router<Context>,
+        webSocket: (router: Router<WebSocketRequestContextWithChannel>, settings: RealtimeSettings)? = nil,
         address: NodeAddress,
         connectionLimits: ConnectionLimits,
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         let idle = connectionLimits.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+        )
+        var server = HTTPServerBuilder.http1(configuration: http1)
+        if let (webSocketRouter, settings) = webSocket {
+            // The server pings every heartbeat and closes a socket whose pong does not come
+            // back within one; a frame over max_frame_bytes closes it with 1009.
+            server = .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter,
+                configuration: .init(
+                    http1: http1,
+                    ws: .init(
+                        maxFrameSize: settings.maxFrameBytes,
+                        autoPing: .enabled(timePeriod: settings.heartbeat)
+                    )
+                )
+            )
+        }
         return Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
-                )
-            ),
+            server: server,
             configuration: .init(
                 address: .hostname(address.host, port: address.port),
                 serverName: "plume",

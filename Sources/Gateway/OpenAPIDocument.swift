@@ -1121,6 +1121,53 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/v1/ws": {
+      "get": {
+        "operationId": "webSocket",
+        "summary": "The real-time edge: a WebSocket (see the RealtimeProtocol DocC article for its frames)",
+        "description": "Upgrade with `Connection: Upgrade`, `Upgrade: websocket` and the access token as a bearer header or `?token=`. The first frame is the push `welcome`; requests are `{\"op\",\"id\",\"data\"}`, replies `{\"id\",\"ok\",\"data\"|\"error\"}`, pushes `{\"push\",\"data\"}`.",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "token",
+            "in": "query",
+            "required": false,
+            "description": "the access token, for clients that cannot set headers on a WebSocket",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "101": {
+            "description": "switched to the WebSocket protocol"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "426": {
+            "description": "error codes: `upgrade_required` (a valid token, but no WebSocket upgrade)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
     }
   },
   "components": {

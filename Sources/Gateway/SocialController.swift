@@ -15,11 +15,11 @@ public struct SocialController: Sendable {
     let throttle: AuthThrottle
     let chat: ChatThrottle
 
-    public init(social: SocialService, accounts: AccountService, throttle: AuthThrottle, realtime: RealtimeSettings) {
+    init(social: SocialService, accounts: AccountService, throttle: AuthThrottle, chat: ChatThrottle) {
         self.social = social
         self.accounts = accounts
         self.throttle = throttle
-        self.chat = ChatThrottle(realtime)
+        self.chat = chat
     }
 
     public func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {

@@ -124,6 +124,7 @@ struct NodeCommand: AsyncParsableCommand {
             realtime: settings.configuration.realtime,
             corsOrigins: settings.configuration.corsOrigins,
             operatorRoutes: settings.adminAddress == nil,
+            nodeID: "\(settings.nodeID)",
             logger: logger
         )
         var services: [any Service] = [clusterNode, http]

@@ -1,0 +1,307 @@
+import ClusterCore
+import Foundation
+import GameDomain
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import PlatformServices
+
+/// `GET /v1/ws`: the real-time edge. A client upgrades with its access token
+/// (`Authorization: Bearer …` or `?token=…`); a missing or bad token, or a session that ended,
+/// gets 401 before the upgrade. The first frame is the push `welcome`; then requests and their
+/// replies, and pushes, per ``RealtimeProtocol``.
+///
+/// Ops: `ping`, `presence.get`, `chat.send`, `chat.history`. Pushes: `welcome`,
+/// `chat_message` (to every socket of both sides on this node), `session_revoked` (a logout on
+/// this node closes that session's sockets with 4001).
+public struct RealtimeController: Sendable {
+    let accounts: AccountService
+    let social: SocialService
+    let chat: ChatThrottle
+    let hub: RealtimeHub
+    let settings: RealtimeSettings
+    let nodeID: String
+
+    init(
+        accounts: AccountService,
+        social: SocialService,
+        chat: ChatThrottle,
+        hub: RealtimeHub,
+        settings: RealtimeSettings,
+        nodeID: String
+    ) {
+        self.accounts = accounts
+        self.social = social
+        self.chat = chat
+        self.hub = hub
+        self.settings = settings
+        self.nodeID = nodeID
+    }
+
+    /// The router the WebSocket upgrade is tried against.
+    func webSocketRouter() -> Router<WebSocketRequestContextWithChannel> {
+        let router = Router(context: WebSocketRequestContextWithChannel.self)
+        router.ws(
+            "v1/ws",
+            shouldUpgrade: { request, _ in
+                // Refused here, the request goes on to the HTTP router, whose `GET /v1/ws` answers 401.
+                _ = try await caller(of: request)
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, context in
+                guard let caller = try? await caller(of: context.request) else {
+                    try await outbound.close(.unknown(4001), reason: "session revoked")
+                    return
+                }
+                try await serve(
+                    caller,
+                    inbound: inbound,
+                    outbound: outbound,
+                    channel: context.requestContext.channel,
+                    logger: context.logger
+                )
+            }
+        )
+        return router
+    }
+
+    /// `GET /v1/ws` without an upgrade: 401 for a missing or bad token, else 426.
+    func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {
+        v1.get("ws") { request, _ -> Response in
+            _ = try await caller(of: request)
+            throw APIError(
+                HTTPResponse.Status(code: 426, reasonPhrase: "Upgrade Required"),
+                code: "upgrade_required",
+                message: "GET /v1/ws is a WebSocket: send Connection: Upgrade and Upgrade: websocket"
+            )
+        }
+    }
+
+    /// Who the request's token speaks for, if its session is still open; 401 otherwise.
+    func caller(of request: Request) async throws -> AccountService.Caller {
+        let token =
+            request.headers[.authorization].flatMap(BearerAuthenticator.bearerToken)
+            ?? request.uri.queryParameters["token"].map(String.init)
+        guard let token, !token.isEmpty else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "missing bearer access token")
+        }
+        do {
+            let caller = try await accounts.authenticate(accessToken: token)
+            _ = try await accounts.me(caller)
+            return caller
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    func serve(
+        _ caller: AccountService.Caller,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        channel: any Channel,
+        logger: Logger
+    ) async throws {
+        let socketID = UUID().uuidString.lowercased()
+        // A client that stopped reading blocks the writer: its connection is closed under it.
+        let connection = hub.open(id: socketID, userID: caller.userID, sessionID: caller.sessionID) {
+            channel.close(promise: nil)
+        }
+        defer { hub.remove(connection) }
+        connection.send(
+            RealtimeProtocol.push(
+                "welcome",
+                data: WelcomeBody(
+                    sessionId: socketID,
+                    resumeToken: UUID().uuidString.lowercased(),
+                    node: nodeID,
+                    heartbeatMs: Int(settings.heartbeat.components.seconds * 1000)
+                        + Int(settings.heartbeat.components.attoseconds / 1_000_000_000_000_000)
+                )
+            )
+        )
+        let session = RealtimeSession(caller: caller, social: social, chat: chat, hub: hub)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The writer: the connection's queue, in order; then the close the server chose.
+            group.addTask {
+                for await frame in connection.frames { try await outbound.write(.text(frame)) }
+                if let close = connection.closeReason {
+                    try await outbound.close(.unknown(close.code), reason: close.reason)
+                }
+            }
+            do {
+                for try await message in inbound.messages(maxSize: settings.maxFrameBytes) {
+                    switch message {
+                    case .text(let text): connection.send(await session.handle(text))
+                    case .binary:
+                        connection.send(
+                            RealtimeProtocol.error(
+                                id: .null,
+                                code: "malformed_frame",
+                                message: "frames are JSON text, not binary"
+                            )
+                        )
+                    }
+                }
+            } catch {
+                // Past max_frame_bytes (or a protocol error): the socket closes with its code (1009).
+                group.cancelAll()
+                throw error
+            }
+            connection.finish()
+            try await group.next()
+        }
+    }
+}
+
+/// One socket's requests, decided in order.
+struct RealtimeSession: Sendable {
+    let caller: AccountService.Caller
+    let social: SocialService
+    let chat: ChatThrottle
+    let hub: RealtimeHub
+
+    /// At most this many users per `presence.get`.
+    static let presenceIDsMax = 100
+
+    /// The reply to one text frame.
+    func handle(_ text: String) async -> String {
+        switch RealtimeProtocol.parse(text) {
+        case .failure(let refusal): return refusal.frame
+        case .success(let request):
+            do {
+                return try await run(request)
+            } catch let refusal as RealtimeProtocol.Refusal {
+                return refusal.frame
+            } catch let error as APIError {
+                return RealtimeProtocol.error(id: request.id, code: error.code, message: error.message)
+            } catch let failure as ServiceFailure {
+                let error = APIError(failure)
+                return RealtimeProtocol.error(id: request.id, code: error.code, message: error.message)
+            } catch {
+                return RealtimeProtocol.error(id: request.id, code: "internal_error", message: "the op failed")
+            }
+        }
+    }
+
+    struct ChatSend: Decodable {
+        let to: String
+        let text: String
+    }
+
+    struct ChatHistory: Decodable {
+        let with: String
+        let before: Cursor?
+        let limit: Int?
+    }
+
+    struct PresenceGet: Decodable {
+        let userIds: [String]
+    }
+
+    /// A cursor as the API gives it (a string), or as a number.
+    struct Cursor: Decodable {
+        let value: UInt64
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let number = try? container.decode(UInt64.self) {
+                value = number
+            } else if let number = UInt64(try container.decode(String.self)) {
+                value = number
+            } else {
+                throw APIError(
+                    .unprocessableContent,
+                    code: "invalid_before",
+                    message: "before must be a cursor this API gave"
+                )
+            }
+        }
+    }
+
+    private func run(_ request: RealtimeProtocol.Request) async throws -> String {
+        switch request.op {
+        case "ping":
+            return RealtimeProtocol.reply(id: request.id, data: EmptyBody())
+        case "chat.send":
+            let body = try RealtimeProtocol.decode(ChatSend.self, request)
+            try chat.admit(caller.userID)
+            let message = try await social.send(caller.userID, to: body.to, text: body.text)
+            let sent = MessageEnvelope(message: MessageBody(message))
+            hub.deliver(RealtimeProtocol.push("chat_message", data: sent), to: [message.from, message.to])
+            return RealtimeProtocol.reply(id: request.id, data: sent)
+        case "chat.history":
+            let body = try RealtimeProtocol.decode(ChatHistory.self, request)
+            if let limit = body.limit, !(1...100).contains(limit) {
+                throw RealtimeProtocol.Refusal(id: request.id, code: "invalid_limit", message: "limit must be 1 to 100")
+            }
+            let page = try await social.history(
+                caller.userID,
+                with: body.with,
+                before: body.before?.value,
+                limit: body.limit ?? 50
+            )
+            return RealtimeProtocol.reply(
+                id: request.id,
+                data: MessagesBody(
+                    messages: page.messages.map(MessageBody.init),
+                    nextCursor: page.next.map(String.init)
+                )
+            )
+        case "presence.get":
+            let body = try RealtimeProtocol.decode(PresenceGet.self, request)
+            guard body.userIds.count <= Self.presenceIDsMax else {
+                throw RealtimeProtocol.Refusal(
+                    id: request.id,
+                    code: "invalid_user_ids",
+                    message: "at most \(Self.presenceIDsMax) user ids"
+                )
+            }
+            var presences: [PresenceBody] = []
+            for user in Set(body.userIds).sorted() {
+                if let view = try await presence(of: user) { presences.append(PresenceBody(view)) }
+            }
+            return RealtimeProtocol.reply(id: request.id, data: PresencesBody(presences: presences))
+        default:
+            throw RealtimeProtocol.Refusal(id: request.id, code: "unknown_op", message: "no op \(request.op)")
+        }
+    }
+}
+
+extension RealtimeSession {
+    /// A user's presence as the caller sees it: nil for anyone but the caller and their
+    /// friends, and for what is not a user id at all.
+    func presence(of user: String) async throws(ServiceFailure) -> Presence.View? {
+        do {
+            return try await social.presence(of: user, seenBy: caller.userID)
+        } catch {
+            if case .notFound = error.kind { return nil }
+            throw error
+        }
+    }
+}
+
+/// The context of a WebSocket upgrade: Hummingbird's, plus the connection's channel (what a
+/// slow consumer's connection is closed through).
+struct WebSocketRequestContextWithChannel: RequestContext, WebSocketRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let webSocket: WebSocketHandlerReference<Self>
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+    }
+}
+
+struct WelcomeBody: Encodable {
+    let sessionId: String
+    let resumeToken: String
+    let node: String
+    let heartbeatMs: Int
+}
+
+struct PresencesBody: Encodable {
+    let presences: [PresenceBody]
+}
