@@ -357,28 +357,14 @@ public final class AccountService: Sendable {
     private func ask<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure)
         -> Result<K.Reply, K.Failure>
     {
-        try await outcome { () async throws(EntityFailure<K.Failure>) in try await entity.ask(command) }
+        try await entity.outcome(command)
     }
 
     /// Reads an entity, as ``ask(_:_:)`` sends a command.
     private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> Result<
         K.Reply, K.Failure
     > {
-        try await outcome { () async throws(EntityFailure<K.Failure>) in try await entity.read(read) }
-    }
-
-    private func outcome<Reply, Domain: Error>(_ call: () async throws(EntityFailure<Domain>) -> Reply)
-        async throws(Failure)
-        -> Result<Reply, Domain>
-    {
-        do {
-            return .success(try await call())
-        } catch {
-            switch error {
-            case .domain(let failure): return .failure(failure)
-            case .cluster(let failure): throw Failure(failure)
-            }
-        }
+        try await entity.outcome(read: read)
     }
 
     /// Runs a password hash or check if fewer than ``hashesMax`` are running, else refuses with

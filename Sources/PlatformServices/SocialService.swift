@@ -278,11 +278,7 @@ public final class SocialService: Sendable {
     /// Sends a command; the entity's refusal and cluster failures are thrown as the client sees them.
     private func ask<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure) -> K.Reply
     {
-        do {
-            return try await entity.ask(command)
-        } catch {
-            throw Self.failure(error)
-        }
+        try await entity.outcome(command).mapError(Self.refused).get()
     }
 
     /// Sends a command: the entity's refusal comes back as the result's failure (a saga step),
@@ -290,37 +286,21 @@ public final class SocialService: Sendable {
     private func outcome<K: EntityKind>(_ entity: EntityRef<K>, _ command: K.State.Command) async throws(Failure)
         -> Result<K.Reply, K.Failure>
     {
-        do {
-            return .success(try await entity.ask(command))
-        } catch {
-            switch error {
-            case .domain(let refusal): return .failure(refusal)
-            case .cluster(let failure): throw Failure(failure)
-            }
-        }
+        try await entity.outcome(command)
     }
 
     private func read<K: EntityKind>(_ entity: EntityRef<K>, _ read: K.Read) async throws(Failure) -> K.Reply {
-        do {
-            return try await entity.read(read)
-        } catch {
-            throw Self.failure(error)
-        }
+        try await entity.outcome(read: read).mapError(Self.refused).get()
     }
 
-    private static func failure<Domain>(_ error: EntityFailure<Domain>) -> Failure {
-        switch error {
-        case .cluster(let failure): Failure(failure)
-        case .domain(let refusal as FriendList.Failure): failure(refusal)
-        case .domain(let refusal as Inbox.Failure):
-            switch refusal {
-            case .notFound: Failure(kind: .notFound, message: "no such notification")
-            }
-        case .domain(let refusal as Conversation.Failure):
-            switch refusal {
-            case .invalid(let field, let message): Failure(kind: .invalid(field: field), message: "\(field) \(message)")
-            }
-        case .domain(let refusal): Failure(kind: .invalid(field: "body"), message: "\(refusal)")
+    /// An entity's refusal as the client sees it.
+    private static func refused(_ refusal: some Error) -> Failure {
+        switch refusal {
+        case let refusal as FriendList.Failure: failure(refusal)
+        case Inbox.Failure.notFound as Inbox.Failure: Failure(kind: .notFound, message: "no such notification")
+        case Conversation.Failure.invalid(let field, let message) as Conversation.Failure:
+            Failure(kind: .invalid(field: field), message: "\(field) \(message)")
+        default: Failure(kind: .invalid(field: "body"), message: "\(refusal)")
         }
     }
 }
