@@ -101,24 +101,41 @@ public final class SocialService: Sendable {
         let accounts = accounts
         let presence = presence
         var friends: [Friend] = []
-        // A bounded number of profile reads at once.
-        await withTaskGroup(of: Friend?.self) { group in
+        var failure: Failure?
+        // A bounded number of profile reads at once. A user gone since is left out; a read the
+        // cluster could not answer fails the list (a shorter list would look like lost friends).
+        await withTaskGroup(of: Result<Friend?, Failure>.self) { group in
             var next = shown.makeIterator()
             func add() -> Bool {
                 guard let (other, state) = next.next() else { return false }
                 group.addTask {
-                    guard let user = try? await accounts.user(id: other) else { return nil }
+                    let user: User.State
+                    do {
+                        user = try await accounts.user(id: other)
+                    } catch let error as Failure {
+                        if case .notFound = error.kind { return .success(nil) }
+                        return .failure(error)
+                    } catch {
+                        return .failure(Failure(kind: .unavailable, message: "\(error)"))
+                    }
                     let view = state == FriendList.Link.friend.rawValue ? await presence(other) : nil
-                    return Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
+                    return .success(
+                        Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
+                    )
                 }
                 return true
             }
             for _ in 0..<Self.profileReadsInFlight where add() {}
-            for await friend in group {
-                if let friend { friends.append(friend) }
-                _ = add()
+            for await result in group {
+                switch result {
+                case .success(let friend?): friends.append(friend)
+                case .success(nil): break
+                case .failure(let error): failure = failure ?? error
+                }
+                if failure == nil { _ = add() }
             }
         }
+        if let failure { throw failure }
         return friends.sorted {
             ($0.user.username.lowercased(), $0.user.id ?? "") < ($1.user.username.lowercased(), $1.user.id ?? "")
         }

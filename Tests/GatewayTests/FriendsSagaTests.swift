@@ -83,4 +83,29 @@ import Testing
             #expect(try await entities.ref(FriendListKind.self, c).read(.all).relationship(with: d)?.blockedBy == true)
         }
     }
+
+    /// A friend whose profile the cluster cannot read fails the list (503), rather than leaving
+    /// the friend out as if the friendship were gone.
+    @Test func aProfileTheClusterCannotReadFailsTheListInsteadOfShorteningIt() async throws {
+        try await SignupSagaTests.withNode { transport, _ in
+            let accounts = await SignupSagaTests.accounts(transport)
+            let ids = try await Self.users(accounts, "eve", "fay")
+            let (e, f) = (ids[0], ids[1])
+            let direct = SocialService(entities: Entities(transport), accounts: accounts)
+            _ = try await direct.request(e, f)
+            var hooked = Hooked(inner: transport)
+            hooked.before = { key, _ in
+                key == UserKind.key(f) ? ClusterFailure(kind: .unavailable, message: "no primary") : nil
+            }
+            let cut = await AccountService(
+                tokenSecret: "saga",
+                hasher: PasswordHasher(rounds: 1 << 10),
+                entities: Entities(hooked)
+            )
+            let social = SocialService(entities: Entities(transport), accounts: cut)
+            let failure = await SignupSagaTests.kind { _ = try await social.friends(e) }
+            #expect(failure == .unavailable)
+            #expect(try await Self.shown(direct, e) == [f: "request_sent"])
+        }
+    }
 }
