@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http [extra args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http|sockets [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -21,6 +21,7 @@ writes)
 failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
 recovery) "$bin" bench recovery "$@" ;;
 http) PLUME_BIN=$PWD/$bin python3 scripts/bench_http.py "$@" ;;
+sockets) PLUME_BIN=$PWD/$bin python3 scripts/bench_sockets.py "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
