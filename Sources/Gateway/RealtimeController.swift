@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import PlatformServices
+import Synchronization
 
 /// `GET /v1/ws`: the real-time edge. A client upgrades with its access token
 /// (`Authorization: Bearer …` or `?token=…`); a missing or bad token, or a session that ended,
@@ -44,16 +45,15 @@ public struct RealtimeController: Sendable {
         let router = Router(context: WebSocketRequestContextWithChannel.self)
         router.ws(
             "v1/ws",
-            shouldUpgrade: { request, _ in
-                // Refused here, the request goes on to the HTTP router, whose `GET /v1/ws` answers 401.
-                _ = try await caller(of: request)
+            shouldUpgrade: { request, context in
+                // Refused here, the upgrade fails (hummingbird-websocket answers it 400). The caller
+                // is checked once, and handed to the socket through the context.
+                let caller = try await caller(of: request)
+                context.caller.value.withLock { $0 = caller }
                 return .upgrade([:])
             },
             onUpgrade: { inbound, outbound, context in
-                guard let caller = try? await caller(of: context.request) else {
-                    try await outbound.close(.unknown(4001), reason: "session revoked")
-                    return
-                }
+                guard let caller = context.requestContext.caller.value.withLock({ $0 }) else { return }
                 try await serve(
                     caller,
                     inbound: inbound,
@@ -287,12 +287,19 @@ struct WebSocketRequestContextWithChannel: RequestContext, WebSocketRequestConte
     var coreContext: CoreRequestContextStorage
     let webSocket: WebSocketHandlerReference<Self>
     let channel: any Channel
+    /// Who the upgrade was checked for (set by `shouldUpgrade`, read by the socket's handler).
+    let caller = CheckedCaller()
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         channel = source.channel
     }
+}
+
+/// A box shared by the copies of one upgrade's context.
+final class CheckedCaller: Sendable {
+    let value = Mutex<AccountService.Caller?>(nil)
 }
 
 struct WelcomeBody: Encodable {

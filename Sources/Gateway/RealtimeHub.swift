@@ -125,7 +125,4 @@ final class RealtimeHub: Sendable {
             connection.close(.revoked)
         }
     }
-
-    /// Sockets held, over all users.
-    var count: Int { connections.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 }
