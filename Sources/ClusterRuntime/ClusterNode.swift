@@ -22,6 +22,8 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     private let recoveringBox: NIOLockedValueBox<Bool>
     private let started = NIOLockedValueBox(false)
     private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
+    /// Who takes the real-time deliveries other nodes send here.
+    private let realtimeBox = NIOLockedValueBox<(@Sendable ([UInt8], NodeID) -> Void)?>(nil)
     /// Entity requests from other nodes being handled (bounded by `inboundRequestsMax`).
     private let inboundRequests = NIOLockedValueBox(0)
     private let replicationInbox: AsyncStream<([Wire.ShardMessage], NodeID)>.Continuation
@@ -84,6 +86,7 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
         self.replicationInputs = replicationInputs
         self.replicationInbox = replicationInbox
         let handlerBox = self.handlerBox
+        let realtimeBox = self.realtimeBox
         let inboundRequests = self.inboundRequests
         let transportBox = NIOLockedValueBox<ClusterTransport?>(nil)
         let transport = ClusterTransport(
@@ -100,6 +103,8 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
                     replicationInbox.yield(([Wire.ShardMessage(shard: shard, message: message)], inbound.from.id))
                 case .replicationBatch(let messages):
                     replicationInbox.yield((messages, inbound.from.id))
+                case .realtime(let bytes):
+                    realtimeBox.withLockedValue { $0 }?(bytes, inbound.from.id)
                 case .entityRequest(let shard, let key, let timeoutMillis, let command):
                     guard let transport = transportBox.withLockedValue({ $0 }) else { return }
                     let handler = handlerBox.withLockedValue { $0 }
@@ -210,6 +215,22 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     /// Sets who serves entity commands on this node (before ``run()``).
     public func setEntityHandler(_ handler: any EntityHandler) {
         handlerBox.withLockedValue { $0 = handler }
+    }
+
+    /// Sets who takes the real-time deliveries (``Wire/Message/realtime(_:)``) other nodes send
+    /// here, with the sender's id (before ``run()``).
+    public func setRealtimeHandler(_ handler: @escaping @Sendable ([UInt8], NodeID) -> Void) {
+        realtimeBox.withLockedValue { $0 = handler }
+    }
+
+    /// Sends real-time deliveries to `node`, one way; false if the node is not a known member
+    /// (what is sent to a node that fails is lost: the sockets it held are gone with it).
+    @discardableResult
+    public func sendRealtime(_ bytes: [UInt8], to node: NodeID) -> Bool {
+        guard let address = viewBox.withLockedValue({ view in view.members.first { $0.id == node }?.clusterAddress })
+        else { return false }
+        transport.send(.realtime(bytes), to: address)
+        return true
     }
 
     /// Sends a command to the entity `key` wherever its shard is led: handled here when this node

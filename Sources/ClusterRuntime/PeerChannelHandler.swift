@@ -304,7 +304,7 @@ final class PeerChannelHandler: ChannelDuplexHandler {
                 )
                 markFlush(context: context)
             }
-        case .swim, .replication, .replicationBatch, .entityRequest, .entityReply:
+        case .swim, .replication, .replicationBatch, .entityRequest, .entityReply, .realtime:
             transport.deliver(message, from: peer, correlationID: frame.correlationID, channel: context.channel)
         }
     }

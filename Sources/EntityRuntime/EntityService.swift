@@ -152,6 +152,13 @@ public final class EntityService: EntityHandler {
         }
     }
 
+    /// The entities of the soft kind `kind` that have a state on the shards this node serves
+    /// now, with that state (what an owner sweeps when a node is lost, say). A change goes
+    /// through a command, as ever: the states may be stale by the time it runs.
+    public func softStates<K: EntityKind>(of kind: K.Type) -> [(key: String, state: K.State)] {
+        soft.states(of: K.self) { [host] shard in host.servingTerm(shard: shard) }
+    }
+
     /// The aggregate's decision on `command`: its events, the state after them, and the reply.
     static func decide<K: EntityKind>(_ kind: K.Type, _ command: K.State.Command, on state: K.State, now: Double)
         -> (events: [K.State.Event], state: K.State, result: Result<K.Reply, K.Failure>)
@@ -190,10 +197,29 @@ final class SoftStates: Sendable {
         }
     }
 
+    /// Sets an entity's state; ``Aggregate/initial`` removes it (nothing is kept for it).
     func set<K: EntityKind>(_ kind: K.Type, _ state: K.State, key: String, shard: UInt32, term: UInt64) {
         shards.withLock { shards in
             if shards[shard]?.term != term { shards[shard] = Shard(term: term) }
-            shards[shard]!.states[key] = state
+            shards[shard]!.states[key] = state == .initial ? nil : state
+        }
+    }
+
+    /// The entities of `kind` with a state, on the shards whose serving term is still the one
+    /// their states were built in (`term` of a shard; nil when this node does not serve it).
+    func states<K: EntityKind>(of kind: K.Type, term: (UInt32) -> UInt64?) -> [(key: String, state: K.State)] {
+        shards.withLock { shards in
+            var found: [(key: String, state: K.State)] = []
+            for (shard, current) in shards {
+                guard current.term == term(shard) else {
+                    shards[shard] = nil
+                    continue
+                }
+                for (key, state) in current.states {
+                    if let state = state as? K.State { found.append((key, state)) }
+                }
+            }
+            return found.sorted { $0.key < $1.key }
         }
     }
 }

@@ -86,144 +86,245 @@ public enum Presence {
 }
 
 extension Presence {
-    /// The presence of the users a node owns, driven by their sockets: each input returns the
-    /// users whose presence changed (to be pushed to their friends and devices).
+    /// One user's presence as their owner keeps it: the soft entity `presence/<user id>` on the
+    /// primary of the user's shard, driven by the edges that hold the user's sockets.
     ///
-    /// - A user is online (or whatever they set) while any node holds a socket of theirs.
+    /// - A user shows what they set (`online` when they connect) while any node holds a socket
+    ///   of theirs.
     /// - Closing the last socket cleanly shows `offline` at once; a new connection starts at
     ///   `online` again, with no rich presence.
     /// - Losing the node that held the last socket shows `reconnecting` at once, and `offline`
-    ///   once `graceSeconds` passed (``tick(now:)``) — unless a socket comes back first, on any
-    ///   node, in which case `offline` is never shown.
-    /// - Offline users are forgotten (the table holds only users with sockets or in their grace
-    ///   window), so it never grows past the sockets the edges hold.
-    public struct Table: Sendable {
-        struct Entry: Sendable {
-            var status: Status = .online
-            var rich: [String: String] = [:]
-            var updatedAt: Double
-            /// Socket ids by the node that holds them.
-            var sockets: [String: Set<String>] = [:]
-            /// When the last socket's node was lost (the user shows `reconnecting`).
-            var lostAt: Double?
+    ///   once the grace window passed (``Command/expire(graceSeconds:)``) — unless a socket comes
+    ///   back first, on any node, in which case `offline` is never shown and the status and rich
+    ///   presence set before are kept.
+    /// - An offline user's state is ``initial``: nothing is kept for them.
+    public struct State: Aggregate {
+        public var status: Status
+        public var rich: [String: String]
+        /// When what others see last changed (seconds since 1970).
+        public var updatedAt: Double
+        /// Socket ids by the node that holds them.
+        public var sockets: [String: Set<String>]
+        /// When the node of the last socket was lost (the user shows `reconnecting`).
+        public var lostAt: Double?
 
-            var shown: Shown { lostAt != nil ? .reconnecting : Shown(status) }
-            var hasSockets: Bool { sockets.values.contains { !$0.isEmpty } }
+        public init(
+            status: Status = .online,
+            rich: [String: String] = [:],
+            updatedAt: Double = 0,
+            sockets: [String: Set<String>] = [:],
+            lostAt: Double? = nil
+        ) {
+            self.status = status
+            self.rich = rich
+            self.updatedAt = updatedAt
+            self.sockets = sockets
+            self.lostAt = lostAt
         }
 
+        public static let initial = State()
+
+        public var hasSockets: Bool { sockets.values.contains { !$0.isEmpty } }
+        /// The nodes that hold a socket of the user, in order.
+        public var nodes: [String] { sockets.filter { !$0.value.isEmpty }.keys.sorted() }
+
+        public var shown: Shown {
+            if hasSockets { return Shown(status) }
+            return lostAt == nil ? .offline : .reconnecting
+        }
+
+        /// The user's presence as the user sees it.
+        public func view(of user: String) -> View {
+            shown == .offline
+                ? View(userID: user, status: .offline, updatedAt: updatedAt == 0 ? nil : updatedAt)
+                : View(userID: user, status: shown, rich: rich, updatedAt: updatedAt)
+        }
+
+        public enum Command: Sendable, Equatable {
+            /// A socket of the user opened on `node`.
+            case connect(node: String, socket: String)
+            /// A socket closed cleanly (or its edge dropped it).
+            case disconnect(node: String, socket: String)
+            /// All that `node` holds of the user now (its announcement to a new owner): sockets
+            /// it no longer lists closed cleanly. An owner that knew nothing of the user takes the
+            /// status and rich presence the edge last saw, so a change of owner loses neither.
+            case announce(node: String, sockets: Set<String>, status: Status?, rich: [String: String]?)
+            /// `node` was declared dead: its sockets are gone.
+            case nodeLost(node: String)
+            /// An owner that knew nothing of the user hears (from an edge that watched them) that
+            /// every node holding their sockets was lost along with their previous owner: the
+            /// user shows `reconnecting`, as they would have had that owner lived.
+            case suspect(status: Status, rich: [String: String])
+            /// The user sets a status and, when given, a new rich presence (it replaces the old one).
+            case set(status: Status, rich: [String: String]?)
+            /// Ends the grace window if it is over: the user shows `offline`.
+            case expire(graceSeconds: Double)
+        }
+
+        public enum Event: Sendable, Equatable {
+            /// The sockets `node` holds of the user now (none: the node holds nothing of theirs).
+            case sockets(node: String, ids: Set<String>)
+            /// What others see changed.
+            case shows(status: Status, rich: [String: String], lostAt: Double?, at: Double)
+            /// The user is offline: nothing is kept.
+            case cleared(at: Double)
+        }
+
+        public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
+            switch command {
+            case .connect(let node, let socket):
+                guard !(sockets[node]?.contains(socket) ?? false) else { return [] }
+                return [.sockets(node: node, ids: (sockets[node] ?? []).union([socket]))] + cameBack(now: now)
+            case .disconnect(let node, let socket):
+                guard let held = sockets[node], held.contains(socket) else { return [] }
+                return holding(held.subtracting([socket]), on: node, now: now)
+            case .announce(let node, let held, let status, let rich):
+                guard held != sockets[node] ?? [] else { return [] }
+                if shown == .offline, !held.isEmpty, let status {
+                    // A new owner: back as the edge last saw them.
+                    return [
+                        .sockets(node: node, ids: held),
+                        .shows(status: status, rich: rich ?? [:], lostAt: nil, at: now),
+                    ]
+                }
+                return holding(held, on: node, now: now)
+            case .nodeLost(let node):
+                guard sockets[node] != nil else { return [] }
+                var events: [Event] = [.sockets(node: node, ids: [])]
+                if sockets.allSatisfy({ $0.key == node || $0.value.isEmpty }) {
+                    events.append(.shows(status: status, rich: rich, lostAt: now, at: now))
+                }
+                return events
+            case .suspect(let status, let rich):
+                guard shown == .offline else { return [] }
+                return [.shows(status: status, rich: rich, lostAt: now, at: now)]
+            case .set(let status, let rich):
+                if let rich { try Presence.validate(rich: rich) }
+                guard hasSockets else {
+                    throw .invalid(field: "status", message: "only a connected user sets presence")
+                }
+                let newRich = rich ?? self.rich
+                guard (status, newRich) != (self.status, self.rich) else { return [] }
+                return [.shows(status: status, rich: newRich, lostAt: nil, at: now)]
+            case .expire(let graceSeconds):
+                guard !hasSockets, let lostAt, now - lostAt >= graceSeconds else { return [] }
+                return [.cleared(at: now)]
+            }
+        }
+
+        /// The events of `node` holding `held` of the user: the last socket gone cleanly clears them.
+        private func holding(_ held: Set<String>, on node: String, now: Double) -> [Event] {
+            var after = self
+            after.sockets[node] = held.isEmpty ? nil : held
+            if !after.hasSockets && lostAt == nil { return [.cleared(at: now)] }
+            return [.sockets(node: node, ids: held)] + (held.isEmpty ? [] : cameBack(now: now))
+        }
+
+        /// A socket while the user showed `offline` (a new presence) or `reconnecting` (back as they were).
+        private func cameBack(now: Double) -> [Event] {
+            switch shown {
+            case .offline: [.shows(status: .online, rich: [:], lostAt: nil, at: now)]
+            case .reconnecting: [.shows(status: status, rich: rich, lostAt: nil, at: now)]
+            default: []
+            }
+        }
+
+        public mutating func apply(_ event: Event) {
+            switch event {
+            case .sockets(let node, let ids):
+                sockets[node] = ids.isEmpty ? nil : ids
+            case .shows(let status, let rich, let lostAt, let at):
+                self.status = status
+                self.rich = rich
+                self.lostAt = lostAt
+                updatedAt = at
+            case .cleared:
+                self = .initial
+            }
+        }
+    }
+}
+
+extension Presence.State.Event {
+    /// Whether others see something new after it.
+    public var isVisible: Bool {
+        switch self {
+        case .sockets: false
+        case .shows, .cleared: true
+        }
+    }
+}
+
+extension Presence {
+    /// Many users' presence at once (what the owners of a cluster hold between them), for
+    /// tests and simulations: each input returns the users whose presence changed.
+    public struct Table: Sendable {
         public var graceSeconds: Double
-        var entries: [String: Entry] = [:]
+        var states: [String: State] = [:]
 
         public init(graceSeconds: Double) {
             self.graceSeconds = graceSeconds
         }
 
         /// Users with sockets or in their grace window.
-        public var count: Int { entries.count }
+        public var count: Int { states.count }
 
         public func view(of user: String) -> View {
-            guard let entry = entries[user] else { return View(userID: user, status: .offline, updatedAt: nil) }
-            return View(userID: user, status: entry.shown, rich: entry.rich, updatedAt: entry.updatedAt)
+            (states[user] ?? .initial).view(of: user)
         }
 
-        /// A socket of the user opened on `node`.
         public mutating func connect(user: String, node: String, socket: String, now: Double) -> [View] {
-            var entry = entries[user] ?? Entry(updatedAt: now)
-            let before = entries[user] == nil ? Shown.offline : entry.shown
-            entry.sockets[node, default: []].insert(socket)
-            entry.lostAt = nil
-            return store(user, entry, before: before, now: now)
+            run(.connect(node: node, socket: socket), for: user, now: now)
         }
 
-        /// A socket closed cleanly (or its edge dropped it).
         public mutating func disconnect(user: String, node: String, socket: String, now: Double) -> [View] {
-            guard var entry = entries[user] else { return [] }
-            entry.sockets[node]?.remove(socket)
-            if entry.sockets[node]?.isEmpty == true { entry.sockets[node] = nil }
-            guard !entry.hasSockets, entry.lostAt == nil else {
-                entries[user] = entry
-                return []
-            }
-            entries[user] = nil
-            return [View(userID: user, status: .offline, updatedAt: now)]
+            run(.disconnect(node: node, socket: socket), for: user, now: now)
         }
 
-        /// What `node` holds now, all of it (an edge's announcement after a change of owner, or
-        /// its periodic one): sockets it no longer lists closed cleanly; new ones opened.
+        /// What `node` holds now, all of it: sockets it no longer lists closed cleanly; new ones opened.
         public mutating func announce(node: String, sockets: [String: Set<String>], now: Double) -> [View] {
-            var changes: [View] = []
-            for (user, entry) in entries where entry.sockets[node] != nil && sockets[user]?.isEmpty ?? true {
-                for socket in entry.sockets[node] ?? [] {
-                    changes += disconnect(user: user, node: node, socket: socket, now: now)
-                }
+            let users = Set(sockets.keys).union(states.filter { $0.value.sockets[node] != nil }.keys).sorted()
+            return users.flatMap { user in
+                run(.announce(node: node, sockets: sockets[user] ?? [], status: nil, rich: nil), for: user, now: now)
             }
-            for (user, held) in sockets.sorted(by: { $0.key < $1.key }) {
-                for socket in held.subtracting(entries[user]?.sockets[node] ?? []).sorted() {
-                    changes += connect(user: user, node: node, socket: socket, now: now)
-                }
-                if var entry = entries[user], let stale = entry.sockets[node]?.subtracting(held), !stale.isEmpty {
-                    entry.sockets[node] = held
-                    entries[user] = entry
-                }
-            }
-            return changes
         }
 
-        /// `node` was declared dead: its sockets are gone; users left with none show
-        /// `reconnecting` until they come back or the grace window ends.
         public mutating func nodeLost(_ node: String, now: Double) -> [View] {
-            var changes: [View] = []
-            for (user, var entry) in entries where entry.sockets[node] != nil {
-                entry.sockets[node] = nil
-                let before = entry.shown
-                if !entry.hasSockets && entry.lostAt == nil { entry.lostAt = now }
-                changes += store(user, entry, before: before, now: now)
+            states.filter { $0.value.sockets[node] != nil }.keys.sorted().flatMap { user in
+                run(.nodeLost(node: node), for: user, now: now)
             }
-            return changes.sorted { $0.userID < $1.userID }
         }
 
-        /// The user sets a status and, when given, a new rich presence (it replaces the old one).
-        /// Only a user with a socket sets presence.
-        public mutating func set(
-            user: String,
-            status: Status,
-            rich: [String: String]?,
-            now: Double
-        ) throws(Failure) -> [View] {
-            if let rich { try Presence.validate(rich: rich) }
-            guard var entry = entries[user], entry.hasSockets else {
-                throw .invalid(field: "status", message: "only a connected user sets presence")
-            }
-            let before = (entry.shown, entry.rich)
-            entry.status = status
-            if let rich { entry.rich = rich }
-            guard before != (entry.shown, entry.rich) else { return [] }
-            entry.updatedAt = now
-            entries[user] = entry
-            return [view(of: user)]
+        public mutating func set(user: String, status: Status, rich: [String: String]?, now: Double)
+            throws(Failure) -> [View]
+        {
+            let state = states[user] ?? .initial
+            let events = try state.handle(.set(status: status, rich: rich), now: now)
+            return record(events, for: user, now: now)
         }
 
         /// Ends the grace windows that are over: those users show `offline`.
         public mutating func tick(now: Double) -> [View] {
-            let expired = entries.filter { $0.value.lostAt.map { now - $0 >= graceSeconds } ?? false }.keys.sorted()
-            for user in expired { entries[user] = nil }
-            return expired.map { View(userID: $0, status: .offline, updatedAt: now) }
+            states.filter { $0.value.lostAt != nil }.keys.sorted().flatMap { user in
+                run(.expire(graceSeconds: graceSeconds), for: user, now: now)
+            }
         }
 
-        private mutating func store(_ user: String, _ entry: Entry, before: Shown, now: Double) -> [View] {
-            var entry = entry
-            guard entry.shown != before else {
-                entries[user] = entry
+        private mutating func run(_ command: State.Command, for user: String, now: Double) -> [View] {
+            let state = states[user] ?? .initial
+            do {
+                return record(try state.handle(command, now: now), for: user, now: now)
+            } catch {
                 return []
             }
-            if before == .offline {
-                // A new presence starts online, with nothing set.
-                entry.status = .online
-                entry.rich = [:]
-            }
-            entry.updatedAt = now
-            entries[user] = entry
-            return [view(of: user)]
+        }
+
+        private mutating func record(_ events: [State.Event], for user: String, now: Double) -> [View] {
+            var state = states[user] ?? .initial
+            for event in events { state.apply(event) }
+            states[user] = state == .initial ? nil : state
+            guard events.contains(where: \.isVisible) else { return [] }
+            return [state == .initial ? View(userID: user, status: .offline, updatedAt: now) : state.view(of: user)]
         }
     }
 }

@@ -21,6 +21,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService? = nil,
         social: SocialService? = nil,
+        relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
         corsOrigins: [String] = [],
@@ -33,6 +34,7 @@ public enum GatewayApplication {
             registry: registry,
             accounts: accounts,
             social: social,
+            relay: relay,
             authLimits: authLimits,
             realtime: realtime,
             corsOrigins: corsOrigins,
@@ -49,6 +51,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
         social: SocialService?,
+        relay: RealtimeRelay?,
         authLimits: AuthLimits,
         realtime: RealtimeSettings,
         corsOrigins: [String],
@@ -71,24 +74,34 @@ public enum GatewayApplication {
         var webSocket: Router<WebSocketRequestContextWithChannel>?
         if let accounts {
             let throttle = AuthThrottle(limits: authLimits)
-            var hub: RealtimeHub?
+            var sockets: RealtimeRelay?
             if let social {
                 let chat = ChatThrottle(realtime)
-                let sockets = RealtimeHub(sendQueueMax: realtime.sendQueueMax, logger: logger)
-                SocialController(social: social, accounts: accounts, throttle: throttle, chat: chat).addRoutes(to: v1)
+                // Without a cluster's relay, the sockets of this node alone, and no presence.
+                let relay =
+                    relay
+                    ?? RealtimeRelay(
+                        social: social,
+                        presence: nil,
+                        peers: .alone(nodeID),
+                        settings: realtime,
+                        logger: logger
+                    )
+                SocialController(social: social, accounts: accounts, throttle: throttle, chat: chat, relay: relay)
+                    .addRoutes(to: v1)
                 let edge = RealtimeController(
                     accounts: accounts,
                     social: social,
                     chat: chat,
-                    hub: sockets,
+                    relay: relay,
                     settings: realtime,
                     nodeID: nodeID
                 )
                 edge.addRoutes(to: v1)
                 webSocket = edge.webSocketRouter()
-                hub = sockets
+                sockets = relay
             }
-            AccountsController(accounts: accounts, throttle: throttle, sockets: hub).addRoutes(to: v1)
+            AccountsController(accounts: accounts, throttle: throttle, sockets: sockets).addRoutes(to: v1)
         }
         return (router, webSocket)
     }
@@ -127,6 +140,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
         social: SocialService? = nil,
+        relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
         corsOrigins: [String] = [],
@@ -141,6 +155,7 @@ public enum GatewayApplication {
             registry: registry,
             accounts: accounts,
             social: social,
+            relay: relay,
             authLimits: authLimits,
             realtime: realtime,
             corsOrigins: corsOrigins,

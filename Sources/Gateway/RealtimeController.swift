@@ -13,14 +13,14 @@ import Synchronization
 /// gets 401 before the upgrade. The first frame is the push `welcome`; then requests and their
 /// replies, and pushes, per ``RealtimeProtocol``.
 ///
-/// Ops: `ping`, `presence.get`, `chat.send`, `chat.history`. Pushes: `welcome`,
-/// `chat_message` (to every socket of both sides on this node), `session_revoked` (a logout on
-/// this node closes that session's sockets with 4001).
+/// Ops: `ping`, `presence.set`, `presence.get`, `chat.send`, `chat.history`. Pushes: `welcome`,
+/// `presence`, `chat_message`, `friend`, `notification`, `session_revoked` (then close 4001),
+/// carried to whatever node holds the sockets by the ``RealtimeRelay``.
 public struct RealtimeController: Sendable {
     let accounts: AccountService
     let social: SocialService
     let chat: ChatThrottle
-    let hub: RealtimeHub
+    let relay: RealtimeRelay
     let settings: RealtimeSettings
     let nodeID: String
 
@@ -28,14 +28,14 @@ public struct RealtimeController: Sendable {
         accounts: AccountService,
         social: SocialService,
         chat: ChatThrottle,
-        hub: RealtimeHub,
+        relay: RealtimeRelay,
         settings: RealtimeSettings,
         nodeID: String
     ) {
         self.accounts = accounts
         self.social = social
         self.chat = chat
-        self.hub = hub
+        self.relay = relay
         self.settings = settings
         self.nodeID = nodeID
     }
@@ -104,10 +104,9 @@ public struct RealtimeController: Sendable {
     ) async throws {
         let socketID = UUID().uuidString.lowercased()
         // A client that stopped reading blocks the writer: its connection is closed under it.
-        let connection = hub.open(id: socketID, userID: caller.userID, sessionID: caller.sessionID) {
+        let connection = relay.hub.open(id: socketID, userID: caller.userID, sessionID: caller.sessionID) {
             channel.close(promise: nil)
         }
-        defer { hub.remove(connection) }
         connection.send(
             RealtimeProtocol.push(
                 "welcome",
@@ -120,7 +119,26 @@ public struct RealtimeController: Sendable {
                 )
             )
         )
-        let session = RealtimeSession(caller: caller, social: social, chat: chat, hub: hub)
+        // Registered with the user's presence owner once the welcome is queued (their own
+        // presence push comes after it).
+        await relay.opened(connection)
+        do {
+            try await exchange(connection, caller: caller, inbound: inbound, outbound: outbound)
+        } catch {
+            await relay.closed(connection)
+            throw error
+        }
+        await relay.closed(connection)
+    }
+
+    /// The socket's frames both ways until it closes.
+    private func exchange(
+        _ connection: RealtimeHub.Connection,
+        caller: AccountService.Caller,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter
+    ) async throws {
+        let session = RealtimeSession(caller: caller, social: social, chat: chat, relay: relay)
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The writer: the connection's queue, in order; then the close the server chose.
             group.addTask {
@@ -159,7 +177,7 @@ struct RealtimeSession: Sendable {
     let caller: AccountService.Caller
     let social: SocialService
     let chat: ChatThrottle
-    let hub: RealtimeHub
+    let relay: RealtimeRelay
 
     /// At most this many users per `presence.get`.
     static let presenceIDsMax = 100
@@ -199,6 +217,11 @@ struct RealtimeSession: Sendable {
         let userIds: [String]
     }
 
+    struct PresenceSet: Decodable {
+        let status: String
+        let rich: [String: String]?
+    }
+
     /// A cursor as the API gives it (a string), or as a number.
     struct Cursor: Decodable {
         let value: UInt64
@@ -228,8 +251,20 @@ struct RealtimeSession: Sendable {
             try chat.admit(caller.userID)
             let message = try await social.send(caller.userID, to: body.to, text: body.text)
             let sent = MessageEnvelope(message: MessageBody(message))
-            hub.deliver(RealtimeProtocol.push("chat_message", data: sent), to: [message.from, message.to])
+            await relay.chatMessage(sent, between: [message.from, message.to])
             return RealtimeProtocol.reply(id: request.id, data: sent)
+        case "presence.set":
+            let body = try RealtimeProtocol.decode(PresenceSet.self, request)
+            guard let status = Presence.Status(rawValue: body.status) else {
+                throw RealtimeProtocol.Refusal(
+                    id: request.id,
+                    code: "invalid_status",
+                    message: "status must be one of "
+                        + Presence.Status.allCases.map(\.rawValue).joined(separator: ", ")
+                )
+            }
+            let view = try await relay.setPresence(caller.userID, status: status, rich: body.rich)
+            return RealtimeProtocol.reply(id: request.id, data: PresenceEnvelope(presence: PresenceBody(view)))
         case "chat.history":
             let body = try RealtimeProtocol.decode(ChatHistory.self, request)
             if let limit = body.limit, !(1...100).contains(limit) {
@@ -307,6 +342,10 @@ struct WelcomeBody: Encodable {
     let resumeToken: String
     let node: String
     let heartbeatMs: Int
+}
+
+struct PresenceEnvelope: Encodable {
+    let presence: PresenceBody
 }
 
 struct PresencesBody: Encodable {

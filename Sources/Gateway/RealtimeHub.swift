@@ -1,3 +1,4 @@
+import GameDomain
 import Logging
 import Synchronization
 
@@ -72,6 +73,30 @@ final class RealtimeHub: Sendable {
     }
 
     private let connections = Mutex<[String: [String: Connection]]>([:])
+    private let social = Mutex<Watching>(Watching())
+
+    /// Who sees whose presence among the users with sockets here, and what presence was last
+    /// delivered of each user.
+    struct Watching {
+        /// A local user's friends (loaded when their first socket here opens).
+        var friends: [String: Set<String>] = [:]
+        /// A user's friends with sockets here.
+        var watchers: [String: Set<String>] = [:]
+        /// The last presence delivered here of each user with sockets or watchers here (as the
+        /// user sees it), and the nodes that held their sockets then.
+        var seen: [String: (view: Presence.View, nodes: [String])] = [:]
+
+        mutating func link(_ user: String, _ friend: String) {
+            friends[user, default: []].insert(friend)
+            watchers[friend, default: []].insert(user)
+        }
+
+        mutating func unlink(_ user: String, _ friend: String) {
+            friends[user]?.remove(friend)
+            watchers[friend]?.remove(user)
+            if watchers[friend]?.isEmpty == true { watchers[friend] = nil }
+        }
+    }
     let sendQueueMax: Int
     let logger: Logger
 
@@ -94,11 +119,22 @@ final class RealtimeHub: Sendable {
         return connection
     }
 
-    func remove(_ connection: Connection) {
+    /// Forgets a closed socket; true if it was the user's last one here (their friends are
+    /// then no longer watched from here).
+    @discardableResult
+    func remove(_ connection: Connection) -> Bool {
         connection.finish()
-        connections.withLock { all in
+        let last = connections.withLock { all -> Bool in
             all[connection.userID]?[connection.id] = nil
-            if all[connection.userID]?.isEmpty == true { all[connection.userID] = nil }
+            guard all[connection.userID]?.isEmpty == true else { return false }
+            all[connection.userID] = nil
+            return true
+        }
+        if last {
+            social.withLock { watching in
+                for friend in watching.friends[connection.userID] ?? [] { watching.unlink(connection.userID, friend) }
+                watching.friends[connection.userID] = nil
+            }
         }
         if connection.closeReason == .slowConsumer {
             logger.warning(
@@ -106,6 +142,67 @@ final class RealtimeHub: Sendable {
                 metadata: ["realtime/queue-max": "\(sendQueueMax)"]
             )
         }
+        return last
+    }
+
+    /// Whether this node holds a socket of `user`.
+    func holds(_ user: String) -> Bool { connections.withLock { $0[user] != nil } }
+
+    /// The sockets this node holds, by user.
+    func sockets() -> [String: Set<String>] {
+        connections.withLock { all in all.mapValues { Set($0.keys) } }
+    }
+
+    /// Sets the friends of a user with sockets here (whose presence their sockets get).
+    func watch(_ user: String, friends: Set<String>) {
+        guard holds(user) else { return }
+        social.withLock { watching in
+            for friend in friends { watching.link(user, friend) }
+        }
+    }
+
+    /// Delivers a presence change: as it is to the user's own sockets, as friends see it to
+    /// their friends' here. A change already delivered (the same view again) is not.
+    func deliver(presence view: Presence.View, nodes: [String]) {
+        let holdsUser = holds(view.userID)
+        let watchers = social.withLock { watching -> Set<String>? in
+            if let last = watching.seen[view.userID], last.view == view {
+                watching.seen[view.userID] = (view, nodes)
+                return nil
+            }
+            let watchers = watching.watchers[view.userID] ?? []
+            if view.status == .offline {
+                watching.seen[view.userID] = nil
+            } else if !watchers.isEmpty || holdsUser {
+                watching.seen[view.userID] = (view, nodes)
+            }
+            return watchers
+        }
+        guard let watchers else { return }
+        deliver(RealtimeProtocol.push("presence", data: PresenceBody(view)), to: [view.userID])
+        guard !watchers.isEmpty, let seen = view.seen(byUser: "", isFriend: true) else { return }
+        deliver(RealtimeProtocol.push("presence", data: PresenceBody(seen)), to: watchers)
+    }
+
+    /// The last presence delivered here of `user` (as the user sees it), with the nodes that held
+    /// their sockets then.
+    func lastSeen(_ user: String) -> (view: Presence.View, nodes: [String])? {
+        social.withLock { $0.seen[user] }
+    }
+
+    /// The users whose presence sockets here watch (friends of local users), as last delivered.
+    func watched() -> [String: (view: Presence.View, nodes: [String])] {
+        social.withLock { watching in watching.seen.filter { watching.watchers[$0.key] != nil } }
+    }
+
+    /// `user`'s relationship with `other` is now `state`: the push `friend` to `user`'s sockets,
+    /// and `other`'s presence reaches them only while they are friends.
+    func relationship(user: String, other: String, state: String) {
+        guard holds(user) else { return }
+        social.withLock { watching in
+            if state == "friend" { watching.link(user, other) } else { watching.unlink(user, other) }
+        }
+        deliver(RealtimeProtocol.push("friend", data: FriendPushBody(userId: other, state: state)), to: [user])
     }
 
     /// Queues `frame` on every socket of each of `users` this node holds.

@@ -14,12 +14,21 @@ public struct SocialController: Sendable {
     let accounts: AccountService
     let throttle: AuthThrottle
     let chat: ChatThrottle
+    /// Pushes the changes to the sockets of the users they concern, wherever those are.
+    let relay: RealtimeRelay
 
-    init(social: SocialService, accounts: AccountService, throttle: AuthThrottle, chat: ChatThrottle) {
+    init(
+        social: SocialService,
+        accounts: AccountService,
+        throttle: AuthThrottle,
+        chat: ChatThrottle,
+        relay: RealtimeRelay
+    ) {
         self.social = social
         self.accounts = accounts
         self.throttle = throttle
         self.chat = chat
+        self.relay = relay
     }
 
     public func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {
@@ -53,6 +62,12 @@ public struct SocialController: Sendable {
         let caller = try context.requireIdentity()
         let other = try context.parameters.require("id")
         let link = try await APIError.mapped(context) { try await social.request(caller.userID, other) }
+        await relay.relationship(
+            caller.userID,
+            other,
+            userState: link.rawValue,
+            otherState: link == .friend ? "friend" : "request_received"
+        )
         return StateBody(state: link.rawValue)
     }
 
@@ -60,6 +75,7 @@ public struct SocialController: Sendable {
         let caller = try context.requireIdentity()
         let other = try context.parameters.require("id")
         try await APIError.mapped(context) { try await social.remove(caller.userID, other) }
+        await relay.relationship(caller.userID, other, userState: "none", otherState: "none")
         return .noContent
     }
 
@@ -67,6 +83,8 @@ public struct SocialController: Sendable {
         let caller = try context.requireIdentity()
         let other = try context.parameters.require("id")
         try await APIError.mapped(context) { try await social.block(caller.userID, other) }
+        // The blocked user is not told they are blocked: to them the relationship just ends.
+        await relay.relationship(caller.userID, other, userState: "blocked", otherState: "none")
         return StateBody(state: "blocked")
     }
 
@@ -74,6 +92,7 @@ public struct SocialController: Sendable {
         let caller = try context.requireIdentity()
         let other = try context.parameters.require("id")
         try await APIError.mapped(context) { try await social.unblock(caller.userID, other) }
+        await relay.relationship(caller.userID, other, userState: "none", otherState: "none")
         return .noContent
     }
 
@@ -111,7 +130,9 @@ public struct SocialController: Sendable {
         let message = try await APIError.mapped(context) {
             try await social.send(caller.userID, to: other, text: body.text)
         }
-        return EditedResponse(status: .created, response: MessageEnvelope(message: MessageBody(message)))
+        let sent = MessageEnvelope(message: MessageBody(message))
+        await relay.chatMessage(sent, between: [message.from, message.to])
+        return EditedResponse(status: .created, response: sent)
     }
 
     @Sendable func history(_ request: Request, context: Context) async throws -> MessagesBody {

@@ -1,6 +1,7 @@
 import EntityRuntime
 import Foundation
 import GameDomain
+import Synchronization
 
 /// Friends, direct messages and notifications: relationships stored on both users' lists and
 /// kept alike by a saga, conversations between friends, and each user's inbox.
@@ -18,29 +19,46 @@ public final class SocialService: Sendable {
 
     private let entities: Entities
     private let accounts: AccountService
-    /// The presence of a friend as the user sees it.
-    private let presence: @Sendable (_ user: String) async -> Presence.View
-    /// Whether a user has a socket open (a `message` notification is only for users who do not).
-    private let isOnline: @Sendable (_ user: String) async -> Bool
+    /// Where presence is kept; without it everyone shows offline.
+    private let presenceService: PresenceService?
+    /// Told of every notification added to a user's inbox (the real-time edge pushes it).
+    private let notified = Mutex<(@Sendable (String, Inbox.Notification) -> Void)?>(nil)
 
     /// Profiles fetched at once for a friend list.
     static let profileReadsInFlight = 16
 
-    /// - Parameters:
-    ///   - presence: a user's presence (the real-time edge's); everyone is offline without it.
-    ///   - isOnline: whether a user has a socket open anywhere.
-    public init(
-        entities: Entities,
-        accounts: AccountService,
-        presence: @escaping @Sendable (String) async -> Presence.View = {
-            Presence.View(userID: $0, status: .offline, updatedAt: nil)
-        },
-        isOnline: @escaping @Sendable (String) async -> Bool = { _ in false }
-    ) {
+    /// - Parameter presence: where presence is kept; everyone is offline without it.
+    public init(entities: Entities, accounts: AccountService, presence: PresenceService? = nil) {
         self.entities = entities
         self.accounts = accounts
-        self.presence = presence
-        self.isOnline = isOnline
+        self.presenceService = presence
+    }
+
+    /// Sets who is told of each notification added to a user's inbox (the user's id and the
+    /// notification), once the inbox holds it.
+    public func onNotification(_ handler: @escaping @Sendable (String, Inbox.Notification) -> Void) {
+        notified.withLock { $0 = handler }
+    }
+
+    /// Adds a notification to `user`'s inbox (best effort: the change that caused it stands
+    /// without it) and tells ``onNotification(_:)``.
+    private func notify(_ user: String, _ kind: Inbox.Kind, data: [String: String]) async {
+        guard let page = try? await ask(entities.ref(InboxKind.self, user), .add(kind, data: data)) else { return }
+        guard let handler = notified.withLock({ $0 }) else { return }
+        for notification in page.notifications { handler(user, notification) }
+    }
+
+    /// A user's presence as the user sees it (offline without a presence service).
+    private func presence(_ user: String) async throws(Failure) -> Presence.View {
+        guard let presenceService else { return Presence.View(userID: user, status: .offline, updatedAt: nil) }
+        return try await presenceService.current(user).view
+    }
+
+    /// Whether a user has a socket open anywhere (false when that cannot be told: the
+    /// notification is then added).
+    private func isOnline(_ user: String) async -> Bool {
+        guard let view = try? await presence(user) else { return false }
+        return view.status != .offline && view.status != .reconnecting
     }
 
     // MARK: - Friends
@@ -60,10 +78,7 @@ public final class SocialService: Sendable {
         )
         let link = list.relationship(with: other)?.link ?? .requestSent
         if changed {
-            _ = try? await ask(
-                entities.ref(InboxKind.self, other),
-                .add(link == .friend ? .friendAccepted : .friendRequest, data: ["user_id": caller])
-            )
+            await notify(other, link == .friend ? .friendAccepted : .friendRequest, data: ["user_id": caller])
         }
         return link
     }
@@ -99,7 +114,9 @@ public final class SocialService: Sendable {
             relationship.shown.map { (other, $0) }
         }.sorted { $0.0 < $1.0 }
         let accounts = accounts
-        let presence = presence
+        let presence = { @Sendable (user: String) async throws(Failure) -> Presence.View in
+            try await self.presence(user)
+        }
         var friends: [Friend] = []
         var failure: Failure?
         // A bounded number of profile reads at once. A user gone since is left out; a read the
@@ -118,7 +135,14 @@ public final class SocialService: Sendable {
                     } catch {
                         return .failure(Failure(kind: .unavailable, message: "\(error)"))
                     }
-                    let view = state == FriendList.Link.friend.rawValue ? await presence(other) : nil
+                    let view: Presence.View?
+                    do {
+                        view = state == FriendList.Link.friend.rawValue ? try await presence(other) : nil
+                    } catch let error as Failure {
+                        return .failure(error)
+                    } catch {
+                        return .failure(Failure(kind: .unavailable, message: "\(error)"))
+                    }
                     return .success(
                         Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
                     )
@@ -141,10 +165,16 @@ public final class SocialService: Sendable {
         }
     }
 
+    /// The user's friends' ids (whose presence the user's sockets get).
+    public func friendIDs(_ user: String) async throws(Failure) -> Set<String> {
+        let list = try await read(entities.ref(FriendListKind.self, user), .all)
+        return Set(list.relationships.filter { $0.value.link == .friend }.keys)
+    }
+
     /// A user's presence as the caller sees it: the caller's own, or a friend's; nil for anyone else.
     public func presence(of user: String, seenBy caller: String) async throws(Failure) -> Presence.View? {
         try checkID(user)
-        let view = await presence(user)
+        let view = try await presence(user)
         if user == caller { return view }
         let mine = try await read(entities.ref(FriendListKind.self, caller), .with(user))
         return view.seen(byUser: caller, isFriend: mine.isFriend(user))
@@ -246,10 +276,7 @@ public final class SocialService: Sendable {
             throw Failure(kind: .unavailable, message: "the message was not stored")
         }
         if await !isOnline(other) {
-            _ = try? await ask(
-                entities.ref(InboxKind.self, other),
-                .add(.message, data: ["from": caller, "message_id": String(message.seq)])
-            )
+            await notify(other, .message, data: ["from": caller, "message_id": String(message.seq)])
         }
         return message
     }

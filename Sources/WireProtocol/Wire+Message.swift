@@ -26,6 +26,10 @@ extension Wire {
         /// primary does not start the command after that, nor wait for its commit longer.
         case entityRequest(shard: UInt32, key: String, timeoutMillis: UInt32, command: [UInt8])
         case entityReply([UInt8])
+        /// Real-time deliveries for the sockets a node holds (pushes, presence changes, session
+        /// revocations), batched per destination node; one way, never answered. The bytes are
+        /// the real-time edge's own encoding.
+        case realtime([UInt8])
 
         public var type: MessageType {
             switch self {
@@ -45,6 +49,7 @@ extension Wire {
             case .replicationBatch: .replicationBatch
             case .entityRequest: .entityRequest
             case .entityReply: .entityReply
+            case .realtime: .realtime
             }
         }
     }
@@ -151,7 +156,7 @@ extension Wire.Message {
             buffer.writeWireString(key)
             buffer.writeInteger(timeoutMillis)
             buffer.writeWireBlob(command)
-        case .entityReply(let bytes):
+        case .entityReply(let bytes), .realtime(let bytes):
             buffer.writeWireBlob(bytes)
         }
         return type
@@ -260,6 +265,8 @@ extension Wire.Message {
             )
         case .entityReply:
             message = .entityReply(try buffer.readWireBlob("entity_reply"))
+        case .realtime:
+            message = .realtime(try buffer.readWireBlob("realtime"))
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
         return message

@@ -66,6 +66,7 @@ public enum Wire {
         case replicationBatch = 31
         case entityRequest = 40
         case entityReply = 41
+        case realtime = 50
     }
 
     /// One frame: header fields and the payload bytes.

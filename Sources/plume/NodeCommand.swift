@@ -113,13 +113,45 @@ struct NodeCommand: AsyncParsableCommand {
             sessionLifetime: settings.configuration.sessionLifetime,
             entities: reach
         )
-        let social = SocialService(entities: reach, accounts: accounts)
+        // Presence is soft state on each user's owner; the relay carries the real-time edge's
+        // pushes between nodes and follows the cluster's changes for it.
+        let presence = PresenceService(
+            entities: reach,
+            node: settings.nodeID.rawValue,
+            graceSeconds: Double(settings.configuration.realtime.reconnectGrace.components.seconds)
+                + Double(settings.configuration.realtime.reconnectGrace.components.attoseconds) / 1e18,
+            owned: { entities.softStates(of: PresenceKind.self) }
+        )
+        let social = SocialService(entities: reach, accounts: accounts, presence: presence)
+        let relay = RealtimeRelay(
+            social: social,
+            presence: presence,
+            peers: RealtimePeers(
+                me: settings.nodeID.rawValue,
+                topology: {
+                    let view = clusterNode.view
+                    guard view.isJoined else { return RealtimePeers.Topology(members: [:], primaries: []) }
+                    return RealtimePeers.Topology(
+                        members: Dictionary(
+                            view.members.filter(\.status.isServing).map { ($0.id.rawValue, $0.incarnation) },
+                            uniquingKeysWith: max
+                        ),
+                        primaries: view.shards.entries.map { $0.primary?.rawValue }
+                    )
+                },
+                send: { bytes, node in NodeID(node).map { clusterNode.sendRealtime(bytes, to: $0) } ?? false }
+            ),
+            settings: settings.configuration.realtime,
+            logger: logger
+        )
+        clusterNode.setRealtimeHandler { bytes, from in relay.receive(bytes, from: from.rawValue) }
         let http = GatewayApplication.make(
             address: settings.httpAddress,
             view: { clusterNode.view },
             registry: registry,
             accounts: accounts,
             social: social,
+            relay: relay,
             authLimits: settings.configuration.authLimits,
             realtime: settings.configuration.realtime,
             corsOrigins: settings.configuration.corsOrigins,
@@ -127,7 +159,7 @@ struct NodeCommand: AsyncParsableCommand {
             nodeID: "\(settings.nodeID)",
             logger: logger
         )
-        var services: [any Service] = [clusterNode, http]
+        var services: [any Service] = [clusterNode, relay, http]
         if let address = settings.adminAddress {
             services.append(
                 GatewayApplication.makeAdmin(

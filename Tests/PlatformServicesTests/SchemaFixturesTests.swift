@@ -335,12 +335,14 @@ import WireProtocol
         #expect(FriendListKind.tag == 3 && FriendListKind.keyPrefix == "friends/")
         #expect(ConversationKind.tag == 4 && ConversationKind.keyPrefix == "conversation/")
         #expect(InboxKind.tag == 5 && InboxKind.keyPrefix == "inbox/")
-        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2, 3, 4, 5])
-        #expect(PlatformKinds.registry.kinds.allSatisfy { $0.durability == .replicated })
+        #expect(PresenceKind.tag == 6 && PresenceKind.keyPrefix == "presence/")
+        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2, 3, 4, 5, 6])
+        #expect(PlatformKinds.registry.kinds.map { $0.durability == .soft } == [false, false, false, false, false, true])
         let frames: [Wire.MessageType: UInt8] = [
             .hello: 1, .challenge: 2, .proof: 3, .accept: 4, .reject: 5, .error: 6,
             .swimPing: 10, .swimPingRequest: 11, .swimAck: 12, .swimNack: 13, .swimPushPull: 14,
             .echo: 20, .replication: 30, .replicationBatch: 31, .entityRequest: 40, .entityReply: 41,
+            .realtime: 50,
         ]
         #expect(Wire.MessageType.allCases.count == frames.count, "a frame type was added: pin it here")
         for type in Wire.MessageType.allCases { #expect(frames[type] == type.rawValue, "\(type)") }

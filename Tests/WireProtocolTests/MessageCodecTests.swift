@@ -143,6 +143,8 @@ import WireProtocol
         .entityRequest(shard: 12, key: "user/42", timeoutMillis: 4_500, command: [1, 2, 3]),
         .entityReply([]),
         .entityReply([9, 8, 7]),
+        .realtime([]),
+        .realtime([1, 2, 3]),
     ]
 
     static let epoch = Replication.Epoch(number: 4, node: "n1")
@@ -245,6 +247,7 @@ import WireProtocol
                 "hello": 1, "challenge": 2, "proof": 3, "accept": 4, "reject": 5, "error": 6,
                 "swimPing": 10, "swimPingRequest": 11, "swimAck": 12, "swimNack": 13, "swimPushPull": 14, "echo": 20,
                 "replication": 30, "replicationBatch": 31, "entityRequest": 40, "entityReply": 41,
+                "realtime": 50,
             ]
         )
     }

@@ -1,0 +1,82 @@
+import EntityRuntime
+import GameDomain
+
+/// What one node hands another for the sockets it holds: the payload of the cluster frame
+/// `realtime`, many deliveries to one node in one frame (`Schema/realtime.proto`).
+public enum RealtimeDelivery: Sendable, Equatable {
+    /// A push frame (JSON text) for every socket of `users`.
+    case push(users: [String], frame: String)
+    /// A user's presence changed (`view` as the user sees it); `nodes` hold their sockets.
+    case presence(Presence.View, nodes: [String])
+    /// `user`'s relationship with `other` is now `state`.
+    case relationship(user: String, other: String, state: String)
+    /// The session `session` of `user` ended.
+    case revoke(user: String, session: String)
+
+    /// The bytes of a batch.
+    public static func encode(_ deliveries: [RealtimeDelivery]) -> [UInt8] {
+        var batch = Plume_Realtime_Batch()
+        batch.deliveries = deliveries.map { delivery in
+            var message = Plume_Realtime_Delivery()
+            switch delivery {
+            case .push(let users, let frame):
+                message.push = .with {
+                    $0.users = users
+                    $0.frame = frame
+                }
+            case .presence(let view, let nodes):
+                message.presence = .with {
+                    $0.view = .with {
+                        $0.userID = view.userID
+                        $0.status = view.status.rawValue
+                        $0.rich = view.rich
+                        if let updatedAt = view.updatedAt { $0.updatedAt = updatedAt }
+                    }
+                    $0.nodes = nodes
+                }
+            case .relationship(let user, let other, let state):
+                message.relationship = .with {
+                    $0.user = user
+                    $0.other = other
+                    $0.state = state
+                }
+            case .revoke(let user, let session):
+                message.revoke = .with {
+                    $0.user = user
+                    $0.session = session
+                }
+            }
+            return message
+        }
+        return Protobuf.bytes(batch)
+    }
+
+    /// The deliveries of a batch; those of a kind (or a status) this node does not know are
+    /// left out, counted in `skipped`.
+    public static func decode(_ bytes: [UInt8]) throws(SchemaError) -> (deliveries: [RealtimeDelivery], skipped: Int) {
+        let batch = try Protobuf.message(bytes, as: Plume_Realtime_Batch.self)
+        var deliveries: [RealtimeDelivery] = []
+        var skipped = 0
+        for message in batch.deliveries {
+            switch message.delivery {
+            case .push(let m)?: deliveries.append(.push(users: m.users, frame: m.frame))
+            case .presence(let m)?:
+                guard let status = Presence.Shown(rawValue: m.view.status) else {
+                    skipped += 1
+                    continue
+                }
+                let view = Presence.View(
+                    userID: m.view.userID,
+                    status: status,
+                    rich: m.view.rich,
+                    updatedAt: m.view.hasUpdatedAt ? m.view.updatedAt : nil
+                )
+                deliveries.append(.presence(view, nodes: m.nodes))
+            case .relationship(let m)?: deliveries.append(.relationship(user: m.user, other: m.other, state: m.state))
+            case .revoke(let m)?: deliveries.append(.revoke(user: m.user, session: m.session))
+            case nil: skipped += 1
+            }
+        }
+        return (deliveries, skipped)
+    }
+}
