@@ -14,9 +14,11 @@ extension ReplicationHost {
         served.withLock { $0.term(of: shard) != nil }
     }
 
-    /// While this node serves `shard`, a number that changes each time it starts serving it anew
-    /// (state kept only in memory on the primary — soft entities — starts over with a new term);
-    /// nil while it does not serve it.
+    /// While this node serves `shard`, a number that changes each time it starts serving it
+    /// after the ring designated another node (or none) to lead it: state kept only in memory on
+    /// the primary — soft entities — starts over with a new term. A re-election this node wins
+    /// while it stays designated (its replica set changed: a node was lost or joined) keeps the
+    /// term, and that state. Nil while it does not serve the shard.
     public nonisolated func servingTerm(shard: UInt32) -> UInt64? {
         served.withLock { $0.term(of: shard) }
     }

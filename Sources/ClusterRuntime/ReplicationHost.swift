@@ -333,6 +333,7 @@ public actor ReplicationHost<Machine: ShardStateMachine> {
     func driveCandidacies() {
         guard let current = placementProvider() else { return }  // not joined yet: the view is not the cluster's
         placement = current
+        served.withLock { $0.designate(current, me: me) }
         let now = ContinuousClock.now
         if !recoveringShards.isEmpty {
             // Every member may know configurations this node forgot: all are asked.
@@ -457,10 +458,14 @@ struct ServedShards {
     var bits: [UInt64]
     var terms: [UInt64]
     var nextTerm: UInt64 = 1
+    /// Whether the ring designated another node (or none) to lead the shard since this node
+    /// last served it: its next serving term is a new one.
+    var interrupted: [Bool]
 
     init(shardCount: Int) {
         bits = [UInt64](repeating: 0, count: (shardCount + 63) / 64)
         terms = [UInt64](repeating: 0, count: shardCount)
+        interrupted = [Bool](repeating: true, count: shardCount)
     }
 
     func term(of shard: UInt32) -> UInt64? {
@@ -471,10 +476,21 @@ struct ServedShards {
     mutating func set(_ shard: UInt32, serving: Bool) {
         if serving {
             bits[Int(shard / 64)] |= 1 << (shard % 64)
-            terms[Int(shard)] = nextTerm
-            nextTerm += 1
+            if interrupted[Int(shard)] {
+                terms[Int(shard)] = nextTerm
+                nextTerm += 1
+                interrupted[Int(shard)] = false
+            }
         } else {
             bits[Int(shard / 64)] &= ~(1 << (shard % 64))
+        }
+    }
+
+    /// What the ring designates now: a shard it gives another node gets a new term when this
+    /// node serves it again (a re-election this node wins while it stays designated keeps it).
+    mutating func designate(_ table: ShardTable, me: NodeID) {
+        for entry in table.entries where entry.primary != me && terms.indices.contains(entry.shard) {
+            interrupted[entry.shard] = true
         }
     }
 }

@@ -206,12 +206,15 @@ final class SoftStates: Sendable {
     }
 
     /// The entities of `kind` with a state, on the shards whose serving term is still the one
-    /// their states were built in (`term` of a shard; nil when this node does not serve it).
+    /// their states were built in, or that this node does not serve at the moment (`term` of a
+    /// shard; nil when this node does not serve it).
     func states<K: EntityKind>(of kind: K.Type, term: (UInt32) -> UInt64?) -> [(key: String, state: K.State)] {
         shards.withLock { shards in
             var found: [(key: String, state: K.State)] = []
             for (shard, current) in shards {
-                guard current.term == term(shard) else {
+                // A shard between two elections this node wins keeps its term: its states are
+                // listed (a command for them waits for the shard to serve again).
+                if let now = term(shard), now != current.term {
                     shards[shard] = nil
                     continue
                 }

@@ -139,7 +139,7 @@ final class RealtimeHub: Sendable {
         if connection.closeReason == .slowConsumer {
             logger.warning(
                 "disconnected a slow consumer: its send queue was full",
-                metadata: ["realtime/queue-max": "\(sendQueueMax)"]
+                metadata: ["realtime/queue-max": "\(sendQueueMax)", "realtime/user": "\(connection.userID)"]
             )
         }
         return last

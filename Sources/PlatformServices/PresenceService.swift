@@ -81,21 +81,36 @@ public final class PresenceService: Sendable {
         )
     }
 
+    /// Commands in flight at once in a sweep (a shard between elections holds its commands
+    /// until it serves again).
+    static let sweepInFlight = 32
+
     /// Runs `command` for the users this node owns whose presence `matches`.
     private func sweep(
         _ command: Presence.State.Command,
         where matches: (Presence.State) -> Bool,
         logger: Logger
     ) async -> [Answer] {
+        let users = owned().filter { matches($0.state) }.map { String($0.key.dropFirst(PresenceKind.keyPrefix.count)) }
         var changes: [Answer] = []
-        for (key, state) in owned() where matches(state) {
-            let user = String(key.dropFirst(PresenceKind.keyPrefix.count))
-            do {
-                let answer = try await self.command(user, command)
-                if answer.changed { changes.append(answer) }
-            } catch {
-                // The shard moved meanwhile: its new owner rebuilds it from the edges.
-                logger.debug("presence sweep skipped a user", metadata: ["error": "\(error.message)"])
+        await withTaskGroup(of: Answer?.self) { group in
+            var next = users.makeIterator()
+            func add() {
+                guard let user = next.next() else { return }
+                group.addTask {
+                    do {
+                        return try await self.command(user, command)
+                    } catch {
+                        // The shard moved meanwhile: its new owner rebuilds it from the edges.
+                        logger.debug("presence sweep skipped a user", metadata: ["error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            for _ in 0..<Self.sweepInFlight { add() }
+            for await answer in group {
+                if let answer, answer.changed { changes.append(answer) }
+                add()
             }
         }
         return changes

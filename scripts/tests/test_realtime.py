@@ -185,8 +185,9 @@ def test_a_logout_closes_the_sessions_socket_with_4001(cluster):
 
 
 def test_a_client_that_stops_reading_is_disconnected(cluster):
-    """send_queue_max = 16 here: b stops reading while a sends it 3 KB messages (pipelined, at
-    most 3,000); b's node drops b's socket instead of queueing for ever, and a goes on."""
+    """send_queue_max = 16 here: b stops reading while a sends it 3 KB messages (4 in flight, at
+    most 3,000: a's own queue, which gets each reply and each message too, stays under its
+    bound); b's node drops b's socket instead of queueing for ever, and a goes on."""
     from websockets.sync.client import connect as ws_connect
     a, b = User(cluster, "fst"), User(cluster, "slw")
     assert request(cluster, "n1", "POST", f"/v1/friends/{b.id}", token=a.token)[0] == 200
@@ -198,12 +199,19 @@ def test_a_client_that_stops_reading_is_disconnected(cluster):
     started = time.monotonic()
     with fast:
         text = "y" * 3000
+        def dropped(user):
+            return any("disconnected a slow consumer" in line and f"realtime/user={user.id}" in line
+                       for line in cluster.log("n1").splitlines())
+
         for index in range(3000):
             fast.send(json.dumps({"op": "chat.send", "id": index, "data": {"to": b.id, "text": f"{index} {text}"}}))
-            if index % 100 == 99 and "disconnected a slow consumer" in cluster.log("n1"):
+            if index % 4 == 3:
+                for id_ in range(index - 3, index + 1):
+                    reply_to(fast, id_)
+            if index % 100 == 99 and dropped(b):
                 break
-        assert wait_until(lambda: "disconnected a slow consumer" in cluster.log("n1"), timeout=20), \
-            "the slow socket was never dropped"
+        assert wait_until(lambda: dropped(b), timeout=20), "the slow socket was never dropped"
+        assert not dropped(a), "the client that reads was dropped"
         print(f"  dropped after {time.monotonic() - started:.1f} s, {index + 1} messages sent")
         assert ask(fast, "ping")["ok"], "the fast client goes on"
     slow.close_socket()

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Presence, pushes and revocation across three real `plume node` processes, users on WebSockets
+spread over the nodes: friends see each other come online, set a status and rich presence, go
+invisible and go offline (at once on a clean close); a second device changes nothing others
+see; chat messages, friend changes and notifications reach every socket of the users they
+concern, on whatever node it is; a logout on another node closes the session's socket with
+4001. Then the node holding some users' only sockets is killed with SIGKILL: their friends see
+`reconnecting` (also for a user whose presence owner died with it), then `offline` once the
+grace window ends — except for the user who reconnects to another node within it, who never
+shows `offline` and keeps the status they set. `websockets` is installed from PyPI when
+missing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plumetest import (Cluster, cluster_view, placement_shard, request, run_on_cluster,  # noqa: E402
+                       wait_until)
+
+GRACE_MS = 4000
+
+
+def ensure_websockets():
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "websockets"], check=True)
+
+
+class User:
+    def __init__(self, cluster, node, prefix):
+        name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        status, body = request(cluster, node, "POST", "/v1/auth/signup",
+                               {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
+                               timeout=15)
+        assert status == 201, f"signup {name} on {node}: {status} {body}"
+        self.id, self.name, self.token = body["user"]["id"], name, body["access_token"]
+
+
+def call(cluster, node, method, path, user, body=None):
+    return request(cluster, node, method, path, body=body, token=user.token, timeout=15)
+
+
+def befriend(cluster, a, b):
+    assert call(cluster, "n1", "POST", f"/v1/friends/{b.id}", a)[0] == 200
+    assert call(cluster, "n2", "POST", f"/v1/friends/{a.id}", b) == (200, {"state": "friend"})
+
+
+class Socket:
+    """A WebSocket of `user` on `node`, whose frames are read into pushes and replies."""
+
+    def __init__(self, cluster, node, user):
+        from websockets.sync.client import connect
+        url = cluster.url(node, "/v1/ws").replace("http://", "ws://")
+        self.ws = connect(url, additional_headers={"Authorization": f"Bearer {user.token}"}, open_timeout=10)
+        self.frames = []
+        welcome = self.next(lambda f: f.get("push") == "welcome", timeout=10)
+        assert welcome and welcome["data"]["node"] == node, welcome
+
+    def read(self, timeout):
+        try:
+            frame = json.loads(self.ws.recv(timeout=timeout))
+        except TimeoutError:
+            return None
+        self.frames.append(frame)
+        return frame
+
+    def next(self, matches, timeout=10):
+        """The first frame (already read or still to come) that `matches`, taken off the list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.frames:
+                if matches(frame):
+                    self.frames.remove(frame)
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.read(min(left, 1.0))
+
+    def presence_of(self, user, status, timeout=10):
+        frame = self.next(lambda f: f.get("push") == "presence" and f["data"]["user_id"] == user.id
+                          and f["data"]["status"] == status, timeout)
+        return frame and frame["data"]
+
+    def statuses_of(self, user):
+        """Every presence status pushed so far for `user`, in order (read without waiting more)."""
+        while self.read(0.05) is not None:
+            pass
+        return [f["data"]["status"] for f in self.frames
+                if f.get("push") == "presence" and f["data"]["user_id"] == user.id]
+
+    def ask(self, op, data):
+        id_ = uuid.uuid4().hex[:8]
+        self.ws.send(json.dumps({"op": op, "id": id_, "data": data}))
+        reply = self.next(lambda f: f.get("id") == id_ and "ok" in f)
+        assert reply is not None, f"no reply to {op}"
+        return reply
+
+    def close(self):
+        self.ws.close()
+
+
+STATE = {}
+
+
+def test_friends_see_each_other_come_online_set_a_status_and_go_offline(cluster):
+    a, b = User(cluster, "n1", "ann"), User(cluster, "n2", "bob")
+    befriend(cluster, a, b)
+    STATE.update(a=a, b=b)
+    watcher = Socket(cluster, "n2", b)
+    started = time.monotonic()
+    mine = Socket(cluster, "n1", a)
+    seen = watcher.presence_of(a, "online")
+    assert seen and seen["rich"] == {}, seen
+    print(f"  a's socket on n1 reached b on n2 as 'online' in {1000 * (time.monotonic() - started):.0f} ms")
+    assert mine.presence_of(a, "online"), "a's own socket is told too"
+
+    reply = mine.ask("presence.set", {"status": "looking_to_play", "rich": {"map": "dust2", "connect": "+join 7"}})
+    assert reply["ok"] and reply["data"]["presence"]["status"] == "looking_to_play", reply
+    seen = watcher.presence_of(a, "looking_to_play")
+    assert seen and seen["rich"] == {"map": "dust2", "connect": "+join 7"}, seen
+    status, body = call(cluster, "n3", "GET", f"/v1/presence/{a.id}", b)
+    assert status == 200 and body["status"] == "looking_to_play", (status, body)
+    reply = watcher.ask("presence.get", {"user_ids": [a.id, b.id]})
+    assert {p["user_id"]: p["status"] for p in reply["data"]["presences"]} == {a.id: "looking_to_play",
+                                                                             b.id: "online"}, reply
+
+    # Bad values are refused, and change nothing.
+    for data, code in [({"status": "sleeping"}, "invalid_status"),
+                       ({"status": "away", "rich": {f"k{i}": "v" for i in range(31)}}, "invalid_rich")]:
+        reply = mine.ask("presence.set", data)
+        assert not reply["ok"] and reply["error"]["code"] == code, reply
+
+    # Invisible: offline to friends, invisible to the user.
+    assert mine.ask("presence.set", {"status": "invisible"})["ok"]
+    assert watcher.presence_of(a, "offline"), "invisible shows offline to friends"
+    assert mine.presence_of(a, "invisible")
+    status, body = call(cluster, "n1", "GET", f"/v1/presence/{a.id}", b)
+    assert (status, body["status"]) == (200, "offline"), body
+
+    # A second device changes nothing others see; closing the last socket shows offline at once.
+    assert mine.ask("presence.set", {"status": "away"})["ok"]
+    assert watcher.presence_of(a, "away")
+    second = Socket(cluster, "n3", a)
+    mine.close()
+    time.sleep(0.5)
+    assert watcher.statuses_of(a) == [], "a's other device keeps them away"
+    second.close()
+    assert watcher.presence_of(a, "offline", timeout=5), "the last clean close shows offline at once"
+    watcher.close()
+
+
+def test_messages_friend_changes_and_notifications_reach_every_socket(cluster):
+    a, b = STATE["a"], STATE["b"]
+    a1, a3, b2 = Socket(cluster, "n1", a), Socket(cluster, "n3", a), Socket(cluster, "n2", b)
+    reply = a1.ask("chat.send", {"to": b.id, "text": "gg"})
+    assert reply["ok"], reply
+    for socket_ in (a1, a3, b2):
+        frame = socket_.next(lambda f: f.get("push") == "chat_message", timeout=5)
+        assert frame and frame["data"]["message"]["text"] == "gg", frame
+    status, _ = call(cluster, "n3", "POST", f"/v1/messages/{a.id}", b, {"text": "rematch?"})
+    assert status == 201
+    for socket_ in (a1, a3, b2):
+        frame = socket_.next(lambda f: f.get("push") == "chat_message", timeout=5)
+        assert frame and frame["data"]["message"]["text"] == "rematch?", frame
+
+    c = User(cluster, "n2", "cid")
+    assert call(cluster, "n2", "POST", f"/v1/friends/{a.id}", c)[0] == 200
+    for socket_ in (a1, a3):
+        frame = socket_.next(lambda f: f.get("push") == "friend", timeout=5)
+        assert frame and frame["data"] == {"user_id": c.id, "state": "request_received"}, frame
+        frame = socket_.next(lambda f: f.get("push") == "notification", timeout=5)
+        assert frame and frame["data"]["kind"] == "friend_request" and not frame["data"]["read"], frame
+        assert frame["data"]["data"] == {"user_id": c.id}, frame
+    # Accepted through a socket's node, then c comes online: a sees it.
+    assert call(cluster, "n3", "POST", f"/v1/friends/{c.id}", a) == (200, {"state": "friend"})
+    frame = a1.next(lambda f: f.get("push") == "friend" and f["data"]["state"] == "friend", timeout=5)
+    assert frame and frame["data"]["user_id"] == c.id, frame
+    c2 = Socket(cluster, "n2", c)
+    assert a1.presence_of(c, "online") and a3.presence_of(c, "online"), "a new friend's presence reaches a"
+    # Removed: no more presence of c.
+    assert call(cluster, "n1", "DELETE", f"/v1/friends/{c.id}", a)[0] == 204
+    assert a1.next(lambda f: f.get("push") == "friend" and f["data"]["state"] == "none", timeout=5)
+    assert a3.next(lambda f: f.get("push") == "friend" and f["data"]["state"] == "none", timeout=5)
+    assert c2.ask("presence.set", {"status": "busy"})["ok"]
+    time.sleep(0.5)
+    s1, s3 = a1.statuses_of(c), a3.statuses_of(c)
+    assert s1 == [] and s3 == [], f"a former friend's presence is not pushed: {s1} {s3}"
+    for socket_ in (a1, a3, b2, c2):
+        socket_.close()
+
+
+def test_a_logout_on_another_node_closes_the_sessions_socket(cluster):
+    from websockets.exceptions import ConnectionClosed
+    d = User(cluster, "n3", "dee")
+    socket_ = Socket(cluster, "n1", d)
+    assert call(cluster, "n2", "POST", "/v1/auth/logout", d)[0] == 204
+    assert socket_.next(lambda f: f.get("push") == "session_revoked", timeout=5), "session_revoked is pushed"
+    deadline = time.monotonic() + 5
+    code = None
+    while time.monotonic() < deadline:
+        try:
+            socket_.ws.recv(timeout=1)
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            break
+        except TimeoutError:
+            pass
+    assert code == 4001, f"closed with {code}"
+
+
+def owner(cluster, user, view_node="n1"):
+    view = cluster_view(cluster, view_node)
+    table = view["shards"]["table"]
+    return table[placement_shard(f"presence/{user.id}", view["shards"]["count"])]["primary"]
+
+
+def user_owned(cluster, by_n3):
+    """A new user whose presence owner is (or is not) n3."""
+    for _ in range(60):
+        user = User(cluster, "n1", "kay")
+        if (owner(cluster, user) == "n3") == by_n3:
+            return user
+    raise AssertionError("no user with that owner in 60 sign-ups")
+
+
+def test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back(cluster):
+    w = User(cluster, "n1", "wat")
+    kept, orphaned, back = user_owned(cluster, False), user_owned(cluster, True), user_owned(cluster, False)
+    for user in (kept, orphaned, back):
+        befriend(cluster, w, user)
+    watcher = Socket(cluster, "n1", w)
+    sockets = {user.id: Socket(cluster, "n3", user) for user in (kept, orphaned, back)}
+    for user in (kept, orphaned, back):
+        assert watcher.presence_of(user, "online"), user.name
+    assert sockets[back.id].ask("presence.set", {"status": "away", "rich": {"map": "nuke"}})["ok"]
+    assert watcher.presence_of(back, "away")
+
+    cluster.signal("n3", signal.SIGKILL)
+    cluster.processes["n3"].wait(timeout=10)
+    killed = time.monotonic()
+    for user in (kept, orphaned, back):
+        seen = watcher.presence_of(user, "reconnecting", timeout=20)
+        assert seen, f"{user.name} (owner {'n3' if user is orphaned else 'alive'}) never showed reconnecting"
+        print(f"  {user.name} showed reconnecting {time.monotonic() - killed:.1f} s after the kill")
+    # `back` reconnects to another node within the grace window: back as they were.
+    returned = Socket(cluster, "n2", back)
+    seen = watcher.presence_of(back, "away", timeout=10)
+    assert seen and seen["rich"] == {"map": "nuke"}, seen
+    for user in (kept, orphaned):
+        assert watcher.presence_of(user, "offline", timeout=GRACE_MS / 1000 + 15), f"{user.name} never went offline"
+        print(f"  {user.name} showed offline {time.monotonic() - killed:.1f} s after the kill")
+    assert "offline" not in watcher.statuses_of(back), "the user who came back never showed offline"
+    status, body = call(cluster, "n2", "GET", f"/v1/presence/{back.id}", w)
+    assert status == 200 and body["status"] == "away", (status, body)
+    for user in (kept, orphaned):
+        status, body = call(cluster, "n2", "GET", f"/v1/presence/{user.id}", w)
+        assert status == 200 and body["status"] == "offline", (user.name, status, body)
+    returned.close()
+    watcher.close()
+
+
+def main():
+    ensure_websockets()
+    cluster = Cluster(3, realtime={"reconnect_grace_ms": GRACE_MS},
+                      membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
+    cluster.start_all()
+    ready = all(
+        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60) for n in cluster.nodes
+    )
+    if not ready:
+        print("the cluster did not become ready")
+        for node in cluster.nodes:
+            print(cluster.log_excerpt(node))
+        cluster.stop_all()
+        return 1
+    return run_on_cluster(cluster, [
+        ("friends see each other come online, set a status and go offline",
+         test_friends_see_each_other_come_online_set_a_status_and_go_offline),
+        ("messages, friend changes and notifications reach every socket",
+         test_messages_friend_changes_and_notifications_reach_every_socket),
+        ("a logout on another node closes the session's socket", test_a_logout_on_another_node_closes_the_sessions_socket),
+        ("a killed node's users show reconnecting, then offline unless they come back",
+         test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back),
+    ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
