@@ -82,6 +82,53 @@ import Testing
         #expect(playing.seen(byUser: "u3", isFriend: false) == nil)
     }
 
+    @Test func aNewOwnerTakesTheStatusTheEdgeLastSawAndShowsNothingNew() throws {
+        // The old owner: away, with a rich presence.
+        var old = Presence.State.initial
+        for event in try old.handle(.connect(node: "n1", socket: "s1"), now: 1) { old.apply(event) }
+        for event in try old.handle(.set(status: .away, rich: ["map": "dust2"]), now: 2) { old.apply(event) }
+        // The new owner knows nothing; the edge announces the socket with what it last saw.
+        let fresh = Presence.State.initial
+        let events = try fresh.handle(
+            .announce(node: "n1", sockets: ["s1"], status: .away, rich: ["map": "dust2"]),
+            now: 9
+        )
+        let after = Presence.State.replay(events)
+        #expect(after.shown == .away && after.rich == ["map": "dust2"] && after.nodes == ["n1"])
+        // The same announcement again changes nothing; one that lists no socket closes them cleanly.
+        #expect(try after.handle(.announce(node: "n1", sockets: ["s1"], status: .away, rich: nil), now: 10).isEmpty)
+        let closed = try after.handle(.announce(node: "n1", sockets: [], status: .away, rich: nil), now: 11)
+        #expect(closed == [.cleared(at: 11)])
+    }
+
+    @Test func aUserLostWithTheirOwnerIsReportedReconnectingOnce() throws {
+        let fresh = Presence.State.initial
+        let events = try fresh.handle(.suspect(status: .busy, rich: ["mode": "ranked"]), now: 5)
+        var state = Presence.State.replay(events)
+        #expect(
+            state.view(of: "u1")
+                == Presence.View(userID: "u1", status: .reconnecting, rich: ["mode": "ranked"], updatedAt: 5)
+        )
+        // Other edges report it too: nothing new. The grace window ends it like any other.
+        #expect(try state.handle(.suspect(status: .busy, rich: [:]), now: 6).isEmpty)
+        #expect(try state.handle(.expire(graceSeconds: 30), now: 34).isEmpty)
+        for event in try state.handle(.expire(graceSeconds: 30), now: 35) { state.apply(event) }
+        #expect(state == .initial)
+        // A user the owner knows with a socket is not suspected.
+        var online = Presence.State.initial
+        for event in try online.handle(.connect(node: "n2", socket: "s1"), now: 1) { online.apply(event) }
+        #expect(try online.handle(.suspect(status: .busy, rich: [:]), now: 5).isEmpty)
+    }
+
+    @Test func onlyEventsOthersSeeAreVisible() throws {
+        var state = Presence.State.initial
+        let first = try state.handle(.connect(node: "n1", socket: "s1"), now: 1)
+        #expect(first.map(\.isVisible) == [false, true])
+        for event in first { state.apply(event) }
+        let second = try state.handle(.connect(node: "n2", socket: "s2"), now: 2)
+        #expect(second.map(\.isVisible) == [false], "another device: only the sockets change")
+    }
+
     @Test func statusesSpellTheContractsNames() {
         #expect(
             Presence.Status.allCases.map(\.rawValue) == [
