@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 import PlatformServices
 import Synchronization
 
@@ -46,11 +47,15 @@ public struct RealtimeController: Sendable {
         router.ws(
             "v1/ws",
             shouldUpgrade: { request, context in
-                // Refused here, the upgrade fails (hummingbird-websocket answers it 400). The caller
-                // is checked once, and handed to the socket through the context.
-                let caller = try await caller(of: request)
-                context.caller.value.withLock { $0 = caller }
-                return .upgrade([:])
+                // The caller is checked once, and handed to the socket through the context.
+                do {
+                    let caller = try await caller(of: request)
+                    context.caller.value.withLock { $0 = caller }
+                    return .upgrade([:])
+                } catch let error as APIError {
+                    await Self.refuseUpgrade(error, on: context.channel)
+                    throw error
+                }
             },
             onUpgrade: { inbound, outbound, context in
                 guard let caller = context.requestContext.caller.value.withLock({ $0 }) else { return }
@@ -64,6 +69,25 @@ public struct RealtimeController: Sendable {
             }
         )
         return router
+    }
+
+    /// Answers a refused upgrade with the refusal's own status and JSON body (401 for a missing or
+    /// bad token), then closes the connection. hummingbird-websocket answers every refused upgrade
+    /// with a bare 400 once `shouldUpgrade` fails; written first, this response is the one the
+    /// client reads, and the library's finds the connection closed.
+    static func refuseUpgrade(_ error: APIError, on channel: any Channel) async {
+        let body =
+            (try? BodyCoding.encoder.encode(APIError.Body(error: .init(code: error.code, message: error.message))))
+            ?? Data()
+        var head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: Int(error.status.code)))
+        head.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        head.headers.add(name: "Content-Length", value: "\(body.count)")
+        head.headers.add(name: "Connection", value: "close")
+        if error.status == .unauthorized { head.headers.add(name: "WWW-Authenticate", value: "Bearer") }
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+        try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+        try? await channel.close().get()
     }
 
     /// `GET /v1/ws` without an upgrade: 401 for a missing or bad token, else 426.
