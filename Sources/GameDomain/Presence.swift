@@ -89,44 +89,51 @@ extension Presence {
     /// One user's presence as their owner keeps it: the soft entity `presence/<user id>` on the
     /// primary of the user's shard, driven by the edges that hold the user's sockets.
     ///
-    /// - A user shows what they set (`online` when they connect) while any node holds a socket
-    ///   of theirs.
+    /// - A user shows what they set (`online` when they connect) while any node holds a live
+    ///   socket of theirs.
     /// - Closing the last socket cleanly shows `offline` at once; a new connection starts at
     ///   `online` again, with no rich presence.
-    /// - Losing the node that held the last socket shows `reconnecting` at once, and `offline`
-    ///   once the grace window passed (``Command/expire(graceSeconds:)``) — unless a socket comes
-    ///   back first, on any node, in which case `offline` is never shown and the status and rich
-    ///   presence set before are kept.
+    /// - Losing the last socket otherwise — its connection dropped (the socket is *parked* on its
+    ///   node, which keeps the pushes it misses for a resume) or its node was lost — shows
+    ///   `reconnecting` at once, and `offline` once the grace window passed
+    ///   (``Command/expire(graceSeconds:)``) — unless a socket comes back first, on any node, in
+    ///   which case `offline` is never shown and the status and rich presence set before are kept.
     /// - An offline user's state is ``initial``: nothing is kept for them.
     public struct State: Aggregate {
         public var status: Status
         public var rich: [String: String]
         /// When what others see last changed (seconds since 1970).
         public var updatedAt: Double
-        /// Socket ids by the node that holds them.
+        /// Live socket ids by the node that holds them.
         public var sockets: [String: Set<String>]
-        /// When the node of the last socket was lost (the user shows `reconnecting`).
+        /// When the user's last live socket was lost (the user shows `reconnecting`).
         public var lostAt: Double?
+        /// Sockets whose connection dropped, by the node keeping their missed pushes for a resume.
+        public var parked: [String: Set<String>]
 
         public init(
             status: Status = .online,
             rich: [String: String] = [:],
             updatedAt: Double = 0,
             sockets: [String: Set<String>] = [:],
-            lostAt: Double? = nil
+            lostAt: Double? = nil,
+            parked: [String: Set<String>] = [:]
         ) {
             self.status = status
             self.rich = rich
             self.updatedAt = updatedAt
             self.sockets = sockets
             self.lostAt = lostAt
+            self.parked = parked
         }
 
         public static let initial = State()
 
         public var hasSockets: Bool { sockets.values.contains { !$0.isEmpty } }
-        /// The nodes that hold a socket of the user, in order.
-        public var nodes: [String] { sockets.filter { !$0.value.isEmpty }.keys.sorted() }
+        /// The nodes that hold a socket of the user, live or parked, in order: where their pushes go.
+        public var nodes: [String] {
+            Set(sockets.filter { !$0.value.isEmpty }.keys).union(parked.filter { !$0.value.isEmpty }.keys).sorted()
+        }
 
         public var shown: Shown {
             if hasSockets { return Shown(status) }
@@ -141,14 +148,23 @@ extension Presence {
         }
 
         public enum Command: Sendable, Equatable {
-            /// A socket of the user opened on `node`.
+            /// A socket of the user opened on `node` (or resumed there: it is no longer parked).
             case connect(node: String, socket: String)
-            /// A socket closed cleanly (or its edge dropped it).
+            /// A socket closed cleanly, or its edge stopped keeping it parked.
             case disconnect(node: String, socket: String)
-            /// All that `node` holds of the user now (its announcement to a new owner): sockets
-            /// it no longer lists closed cleanly. An owner that knew nothing of the user takes the
-            /// status and rich presence the edge last saw, so a change of owner loses neither.
-            case announce(node: String, sockets: Set<String>, status: Status?, rich: [String: String]?)
+            /// A socket's connection dropped: `node` keeps it parked for a resume.
+            case drop(node: String, socket: String)
+            /// All that `node` holds of the user now, live and parked (its announcement to a new
+            /// owner): sockets it no longer lists closed cleanly. An owner that knew nothing of
+            /// the user takes the status and rich presence the edge last saw, so a change of owner
+            /// loses neither.
+            case announce(
+                node: String,
+                sockets: Set<String>,
+                parked: Set<String>,
+                status: Status?,
+                rich: [String: String]?
+            )
             /// `node` was declared dead: its sockets are gone.
             case nodeLost(node: String)
             /// An owner that knew nothing of the user hears (from an edge that watched them) that
@@ -162,8 +178,10 @@ extension Presence {
         }
 
         public enum Event: Sendable, Equatable {
-            /// The sockets `node` holds of the user now (none: the node holds nothing of theirs).
+            /// The live sockets `node` holds of the user now (none: the node holds nothing of theirs).
             case sockets(node: String, ids: Set<String>)
+            /// The parked sockets `node` keeps of the user now.
+            case parked(node: String, ids: Set<String>)
             /// What others see changed.
             case shows(status: Status, rich: [String: String], lostAt: Double?, at: Double)
             /// The user is offline: nothing is kept.
@@ -174,27 +192,43 @@ extension Presence {
             switch command {
             case .connect(let node, let socket):
                 guard !(sockets[node]?.contains(socket) ?? false) else { return [] }
-                return [.sockets(node: node, ids: (sockets[node] ?? []).union([socket]))] + cameBack(now: now)
+                return move(
+                    node,
+                    live: (sockets[node] ?? []).union([socket]),
+                    parked: (parked[node] ?? []).subtracting([socket]),
+                    now: now
+                )
             case .disconnect(let node, let socket):
-                guard let held = sockets[node], held.contains(socket) else { return [] }
-                return holding(held.subtracting([socket]), on: node, now: now)
-            case .announce(let node, let held, let status, let rich):
-                guard held != sockets[node] ?? [] else { return [] }
-                if shown == .offline, !held.isEmpty, let status {
-                    // A new owner: back as the edge last saw them.
+                guard sockets[node]?.contains(socket) ?? false || parked[node]?.contains(socket) ?? false else {
+                    return []
+                }
+                return move(
+                    node,
+                    live: (sockets[node] ?? []).subtracting([socket]),
+                    parked: (parked[node] ?? []).subtracting([socket]),
+                    now: now
+                )
+            case .drop(let node, let socket):
+                guard sockets[node]?.contains(socket) ?? false else { return [] }
+                return move(
+                    node,
+                    live: (sockets[node] ?? []).subtracting([socket]),
+                    parked: (parked[node] ?? []).union([socket]),
+                    now: now
+                )
+            case .announce(let node, let live, let kept, let status, let rich):
+                guard live != sockets[node] ?? [] || kept != parked[node] ?? [] else { return [] }
+                if shown == .offline, !live.isEmpty || !kept.isEmpty, let status {
+                    // A new owner: back as the edge last saw them (reconnecting if only parked).
                     return [
-                        .sockets(node: node, ids: held),
-                        .shows(status: status, rich: rich ?? [:], lostAt: nil, at: now),
-                    ]
+                        .sockets(node: node, ids: live), .parked(node: node, ids: kept),
+                        .shows(status: status, rich: rich ?? [:], lostAt: live.isEmpty ? now : nil, at: now),
+                    ].filter { $0 != .sockets(node: node, ids: []) && $0 != .parked(node: node, ids: []) }
                 }
-                return holding(held, on: node, now: now)
+                return move(node, live: live, parked: kept, now: now)
             case .nodeLost(let node):
-                guard sockets[node] != nil else { return [] }
-                var events: [Event] = [.sockets(node: node, ids: [])]
-                if sockets.allSatisfy({ $0.key == node || $0.value.isEmpty }) {
-                    events.append(.shows(status: status, rich: rich, lostAt: now, at: now))
-                }
-                return events
+                guard sockets[node] != nil || parked[node] != nil else { return [] }
+                return move(node, live: [], parked: [], now: now, lost: true)
             case .suspect(let status, let rich):
                 guard shown == .offline else { return [] }
                 return [.shows(status: status, rich: rich, lostAt: now, at: now)]
@@ -212,27 +246,40 @@ extension Presence {
             }
         }
 
-        /// The events of `node` holding `held` of the user: the last socket gone cleanly clears them.
-        private func holding(_ held: Set<String>, on node: String, now: Double) -> [Event] {
+        /// The events of `node` now holding `live` and keeping `parked` sockets of the user, and
+        /// what others see after: a live socket shows the user (back as they were from
+        /// `reconnecting`, `online` from `offline`); none left but a parked one, or after a lost
+        /// node (`lost`), shows `reconnecting`; nothing left at all shows `offline`.
+        private func move(_ node: String, live: Set<String>, parked kept: Set<String>, now: Double, lost: Bool = false)
+            -> [Event]
+        {
+            var events: [Event] = []
+            if live != sockets[node] ?? [] { events.append(.sockets(node: node, ids: live)) }
+            if kept != parked[node] ?? [] { events.append(.parked(node: node, ids: kept)) }
             var after = self
-            after.sockets[node] = held.isEmpty ? nil : held
-            if !after.hasSockets && lostAt == nil { return [.cleared(at: now)] }
-            return [.sockets(node: node, ids: held)] + (held.isEmpty ? [] : cameBack(now: now))
-        }
-
-        /// A socket while the user showed `offline` (a new presence) or `reconnecting` (back as they were).
-        private func cameBack(now: Double) -> [Event] {
-            switch shown {
-            case .offline: [.shows(status: .online, rich: [:], lostAt: nil, at: now)]
-            case .reconnecting: [.shows(status: status, rich: rich, lostAt: nil, at: now)]
-            default: []
+            for event in events { after.apply(event) }
+            if after.hasSockets {
+                switch shown {
+                case .offline: events.append(.shows(status: .online, rich: [:], lostAt: nil, at: now))
+                case .reconnecting: events.append(.shows(status: status, rich: rich, lostAt: nil, at: now))
+                default: break
+                }
+            } else if lost || after.parked.values.contains(where: { !$0.isEmpty }) {
+                if shown != .offline && shown != .reconnecting {
+                    events.append(.shows(status: status, rich: rich, lostAt: now, at: now))
+                }
+            } else if shown != .offline {
+                events.append(.cleared(at: now))
             }
+            return events
         }
 
         public mutating func apply(_ event: Event) {
             switch event {
             case .sockets(let node, let ids):
                 sockets[node] = ids.isEmpty ? nil : ids
+            case .parked(let node, let ids):
+                parked[node] = ids.isEmpty ? nil : ids
             case .shows(let status, let rich, let lostAt, let at):
                 self.status = status
                 self.rich = rich
@@ -249,7 +296,7 @@ extension Presence.State.Event {
     /// Whether others see something new after it.
     public var isVisible: Bool {
         switch self {
-        case .sockets: false
+        case .sockets, .parked: false
         case .shows, .cleared: true
         }
     }
@@ -285,7 +332,11 @@ extension Presence {
         public mutating func announce(node: String, sockets: [String: Set<String>], now: Double) -> [View] {
             let users = Set(sockets.keys).union(states.filter { $0.value.sockets[node] != nil }.keys).sorted()
             return users.flatMap { user in
-                run(.announce(node: node, sockets: sockets[user] ?? [], status: nil, rich: nil), for: user, now: now)
+                run(
+                    .announce(node: node, sockets: sockets[user] ?? [], parked: [], status: nil, rich: nil),
+                    for: user,
+                    now: now
+                )
             }
         }
 

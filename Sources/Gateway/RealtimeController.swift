@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import PlatformServices
 import Synchronization
 
@@ -50,7 +51,8 @@ public struct RealtimeController: Sendable {
                 // The caller is checked once, and handed to the socket through the context.
                 do {
                     let caller = try await caller(of: request)
-                    context.caller.value.withLock { $0 = caller }
+                    let resume = request.uri.queryParameters["resume"].map(String.init)
+                    context.caller.value.withLock { $0 = (caller, resume) }
                     return .upgrade([:])
                 } catch let error as APIError {
                     await Self.refuseUpgrade(error, on: context.channel)
@@ -58,9 +60,10 @@ public struct RealtimeController: Sendable {
                 }
             },
             onUpgrade: { inbound, outbound, context in
-                guard let caller = context.requestContext.caller.value.withLock({ $0 }) else { return }
+                guard let (caller, resume) = context.requestContext.caller.value.withLock({ $0 }) else { return }
                 try await serve(
                     caller,
+                    resume: resume,
                     inbound: inbound,
                     outbound: outbound,
                     channel: context.requestContext.channel,
@@ -121,12 +124,21 @@ public struct RealtimeController: Sendable {
 
     func serve(
         _ caller: AccountService.Caller,
+        resume: String?,
         inbound: WebSocketInboundStream,
         outbound: WebSocketOutboundWriter,
         channel: any Channel,
         logger: Logger
     ) async throws {
-        let socketID = UUID().uuidString.lowercased()
+        // A resume within the grace window restores the socket (its id) and what it missed;
+        // otherwise this is a new one.
+        let resumed: RealtimeRelay.Resumed? =
+            if let resume, !resume.isEmpty {
+                await relay.resume(token: resume, userID: caller.userID, sessionID: caller.sessionID)
+            } else { nil }
+        let socketID = resumed?.socketID ?? UUID().uuidString.lowercased()
+        let closeFrames = await CloseFrameWatch.install(on: channel, logger: logger)
+        let resumeToken = relay.newResumeToken()
         // A client that stopped reading blocks the writer: its connection is closed under it.
         let connection = relay.hub.open(id: socketID, userID: caller.userID, sessionID: caller.sessionID) {
             channel.close(promise: nil)
@@ -136,23 +148,27 @@ public struct RealtimeController: Sendable {
                 "welcome",
                 data: WelcomeBody(
                     sessionId: socketID,
-                    resumeToken: UUID().uuidString.lowercased(),
+                    resumeToken: resumeToken,
                     node: nodeID,
                     heartbeatMs: Int(settings.heartbeat.components.seconds * 1000)
                         + Int(settings.heartbeat.components.attoseconds / 1_000_000_000_000_000)
                 )
             )
         )
+        for frame in resumed?.frames ?? [] { connection.send(frame) }
         // Registered with the user's presence owner once the welcome is queued (their own
         // presence push comes after it).
-        await relay.opened(connection)
+        await relay.opened(connection, resumedFrom: resumed?.from)
         do {
             try await exchange(connection, caller: caller, inbound: inbound, outbound: outbound)
         } catch {
-            await relay.closed(connection)
+            await relay.closed(connection, parkAs: nil)
             throw error
         }
-        await relay.closed(connection)
+        // A stream that ended without the client's close frame (reset, no pong, gone): the
+        // connection dropped, and the socket is parked for a resume.
+        let dropped = closeFrames.map { !$0.seen } ?? false && connection.closeReason == nil
+        await relay.closed(connection, parkAs: dropped ? resumeToken : nil)
     }
 
     /// The socket's frames both ways until it closes.
@@ -356,9 +372,43 @@ struct WebSocketRequestContextWithChannel: RequestContext, WebSocketRequestConte
     }
 }
 
-/// A box shared by the copies of one upgrade's context.
+/// Sees whether the client sent a close frame (a clean close) before its stream ended: what tells
+/// a socket the client closed from one whose connection dropped. Sits in the WebSocket pipeline
+/// right after the frame decoder and passes every frame on.
+final class CloseFrameWatch: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    private let received = Mutex(false)
+    var seen: Bool { received.withLock { $0 } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if unwrapInboundIn(data).opcode == .connectionClose { received.withLock { $0 = true } }
+        context.fireChannelRead(data)
+    }
+
+    /// A watch added to the upgraded channel's pipeline; nil if it could not be (the channel
+    /// closed already): the socket then counts as closed cleanly.
+    static func install(on channel: any Channel, logger: Logger) async -> CloseFrameWatch? {
+        let watch = CloseFrameWatch()
+        do {
+            try await channel.eventLoop.submit {
+                let decoder = try channel.pipeline.syncOperations.context(
+                    handlerType: ByteToMessageHandler<WebSocketFrameDecoder>.self
+                )
+                try channel.pipeline.syncOperations.addHandler(watch, position: .after(decoder.handler))
+            }.get()
+            return watch
+        } catch {
+            logger.debug("no close-frame watch on a socket", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+/// A box shared by the copies of one upgrade's context: the caller, and the resume token asked for.
 final class CheckedCaller: Sendable {
-    let value = Mutex<AccountService.Caller?>(nil)
+    let value = Mutex<(AccountService.Caller, String?)?>(nil)
 }
 
 struct WelcomeBody: Encodable {

@@ -119,34 +119,104 @@ final class RealtimeHub: Sendable {
         return connection
     }
 
-    /// Forgets a closed socket; true if it was the user's last one here (their friends are
-    /// then no longer watched from here).
-    @discardableResult
-    func remove(_ connection: Connection) -> Bool {
+    /// Forgets a closed socket. When it was the user's last one here (live or parked), their
+    /// friends are no longer watched from here.
+    func remove(_ connection: Connection) {
         connection.finish()
-        let last = connections.withLock { all -> Bool in
+        connections.withLock { all in
             all[connection.userID]?[connection.id] = nil
-            guard all[connection.userID]?.isEmpty == true else { return false }
-            all[connection.userID] = nil
-            return true
+            if all[connection.userID]?.isEmpty == true { all[connection.userID] = nil }
         }
-        if last {
-            social.withLock { watching in
-                for friend in watching.friends[connection.userID] ?? [] { watching.unlink(connection.userID, friend) }
-                watching.friends[connection.userID] = nil
-            }
-        }
+        unwatchIfGone(connection.userID)
         if connection.closeReason == .slowConsumer {
             logger.warning(
                 "disconnected a slow consumer: its send queue was full",
                 metadata: ["realtime/queue-max": "\(sendQueueMax)", "realtime/user": "\(connection.userID)"]
             )
         }
-        return last
     }
 
-    /// Whether this node holds a socket of `user`.
-    func holds(_ user: String) -> Bool { connections.withLock { $0[user] != nil } }
+    private func unwatchIfGone(_ user: String) {
+        guard !holds(user) else { return }
+        social.withLock { watching in
+            for friend in watching.friends[user] ?? [] { watching.unlink(user, friend) }
+            watching.friends[user] = nil
+        }
+    }
+
+    // MARK: - Parked sockets
+
+    /// A socket whose connection dropped, kept for a resume until `until`: the pushes it missed
+    /// (at most send_queue_max: past that it cannot be restored whole, and is let go).
+    struct Parked: Sendable {
+        let userID: String
+        let sessionID: String
+        let socketID: String
+        let until: ContinuousClock.Instant
+        var frames: [String] = []
+    }
+
+    private struct Parking {
+        var byToken: [String: Parked] = [:]
+        var tokensByUser: [String: Set<String>] = [:]
+
+        mutating func remove(_ token: String) -> Parked? {
+            guard let parked = byToken.removeValue(forKey: token) else { return nil }
+            tokensByUser[parked.userID]?.remove(token)
+            if tokensByUser[parked.userID]?.isEmpty == true { tokensByUser[parked.userID] = nil }
+            return parked
+        }
+    }
+
+    private let parking = Mutex(Parking())
+
+    /// Keeps a dropped socket for a resume with `token` until `until`.
+    func park(_ connection: Connection, token: String, until: ContinuousClock.Instant) {
+        parking.withLock { parking in
+            parking.byToken[token] = Parked(
+                userID: connection.userID,
+                sessionID: connection.sessionID,
+                socketID: connection.id,
+                until: until
+            )
+            parking.tokensByUser[connection.userID, default: []].insert(token)
+        }
+    }
+
+    /// The parked socket of `token`, taken for a resume by the same user and session.
+    func unpark(token: String, userID: String, sessionID: String) -> Parked? {
+        let parked = parking.withLock { parking -> Parked? in
+            guard let parked = parking.byToken[token], parked.userID == userID, parked.sessionID == sessionID,
+                parked.until > .now
+            else { return nil }
+            return parking.remove(token)
+        }
+        if let parked { unwatchIfGone(parked.userID) }
+        return parked
+    }
+
+    /// Lets go of the parked sockets whose time is over (or that missed more than they may
+    /// keep); returns them.
+    func expireParked(now: ContinuousClock.Instant = .now) -> [Parked] {
+        let expired = parking.withLock { parking in
+            parking.byToken.filter { $0.value.until <= now || $0.value.frames.count > sendQueueMax }.keys
+                .compactMap { parking.remove($0) }
+        }
+        for parked in expired { unwatchIfGone(parked.userID) }
+        return expired
+    }
+
+    /// The parked sockets here, by user.
+    func parkedSockets() -> [String: Set<String>] {
+        parking.withLock { parking in
+            parking.tokensByUser.mapValues { Set($0.compactMap { parking.byToken[$0]?.socketID }) }
+        }
+    }
+
+    /// Whether this node holds a socket of `user`, live or parked.
+    func holds(_ user: String) -> Bool {
+        connections.withLock { $0[user] != nil } || parking.withLock { $0.tokensByUser[user] != nil }
+    }
 
     /// The sockets this node holds, by user.
     func sockets() -> [String: Set<String>] {
@@ -205,15 +275,32 @@ final class RealtimeHub: Sendable {
         deliver(RealtimeProtocol.push("friend", data: FriendPushBody(userId: other, state: state)), to: [user])
     }
 
-    /// Queues `frame` on every socket of each of `users` this node holds.
+    /// Queues `frame` on every socket of each of `users` this node holds, and keeps it for their
+    /// parked sockets.
     func deliver(_ frame: String, to users: some Sequence<String>) {
+        let users = Array(users)
         let targets = connections.withLock { all in users.flatMap { all[$0].map { Array($0.values) } ?? [] } }
         for connection in targets { connection.send(frame) }
+        parking.withLock { parking in
+            for user in users {
+                // One past the bound marks a parked socket that missed too much to be restored.
+                for token in parking.tokensByUser[user] ?? [] where parking.byToken[token]!.frames.count <= sendQueueMax
+                {
+                    parking.byToken[token]?.frames.append(frame)
+                }
+            }
+        }
     }
 
     /// Closes every socket opened with the session `sessionID` of `userID` (after the push
-    /// `session_revoked`), code 4001.
-    func revoke(userID: String, sessionID: String) {
+    /// `session_revoked`), code 4001; its parked sockets are let go (returned).
+    @discardableResult
+    func revoke(userID: String, sessionID: String) -> [Parked] {
+        let gone = parking.withLock { parking in
+            (parking.tokensByUser[userID] ?? []).filter { parking.byToken[$0]?.sessionID == sessionID }
+                .compactMap { parking.remove($0) }
+        }
+        if !gone.isEmpty { unwatchIfGone(userID) }
         let targets = connections.withLock { all in
             (all[userID] ?? [:]).values.filter { $0.sessionID == sessionID }
         }
@@ -221,5 +308,6 @@ final class RealtimeHub: Sendable {
             connection.send(RealtimeProtocol.push("session_revoked", data: EmptyBody()))
             connection.close(.revoked)
         }
+        return gone
     }
 }

@@ -82,6 +82,12 @@ public final class RealtimeRelay: Service, Sendable {
 
     private let outbox = Mutex(Outbox())
     private let watch = Mutex(Watch())
+    /// Resumes waiting for the node that parked their socket, by claim id.
+    private let claims = Mutex<[String: CheckedContinuation<Resumed?, Never>]>([:])
+    /// How long a dropped socket stays parked for a resume (`[realtime] reconnect_grace_ms`).
+    let grace: Duration
+    /// How long a resume waits for the node that parked its socket.
+    static let claimTimeout = Duration.seconds(1)
     /// Deliveries in one cluster frame at most.
     static let batchDeliveriesMax = 64
     /// Announcements (or reports) in flight at once after a change of owners.
@@ -96,6 +102,7 @@ public final class RealtimeRelay: Service, Sendable {
         logger: Logger
     ) {
         self.hub = RealtimeHub(sendQueueMax: settings.sendQueueMax, logger: logger)
+        self.grace = settings.reconnectGrace
         self.social = social
         self.presence = presence
         self.peers = peers
@@ -109,9 +116,47 @@ public final class RealtimeRelay: Service, Sendable {
 
     // MARK: - Sockets
 
-    /// A socket of the user opened here: their friends' presence reaches it, and their owner
-    /// hears of it.
-    func opened(_ connection: RealtimeHub.Connection) async {
+    /// A socket restored by a resume: its id, the pushes it missed, and the node that parked it.
+    struct Resumed: Sendable {
+        var socketID: String
+        var frames: [String]
+        var from: String
+    }
+
+    /// A resume token for a socket opened here: this node's id, then a random part.
+    func newResumeToken() -> String {
+        "\(peers.me).\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+    }
+
+    /// The parked socket `token` names, taken for a resume by the same user and session: here,
+    /// or asked of the node that parked it (nil when there is none to resume, it missed more
+    /// than it could keep, or that node is gone or does not answer within a second).
+    func resume(token: String, userID: String, sessionID: String) async -> Resumed? {
+        guard let dot = token.lastIndex(of: "."), dot != token.startIndex else { return nil }
+        let node = String(token[..<dot])
+        if node == peers.me {
+            guard let parked = hub.unpark(token: token, userID: userID, sessionID: sessionID) else { return nil }
+            guard parked.frames.count <= hub.sendQueueMax else {
+                await letGo([parked])
+                return nil
+            }
+            return Resumed(socketID: parked.socketID, frames: parked.frames, from: node)
+        }
+        guard peers.topology().members[node] != nil else { return nil }
+        let claim = UUID().uuidString.lowercased()
+        return await withCheckedContinuation { continuation in
+            claims.withLock { $0[claim] = continuation }
+            send(.claim(token: token, user: userID, session: sessionID, replyTo: peers.me, claim: claim), to: [node])
+            Task {
+                try? await Task.sleep(for: Self.claimTimeout)
+                claims.withLock { $0.removeValue(forKey: claim) }?.resume(returning: nil)
+            }
+        }
+    }
+
+    /// A socket of the user opened here (perhaps resuming one another node parked): their
+    /// friends' presence reaches it, and their owner hears of it.
+    func opened(_ connection: RealtimeHub.Connection, resumedFrom: String? = nil) async {
         do {
             hub.watch(connection.userID, friends: try await social.friendIDs(connection.userID))
         } catch {
@@ -123,20 +168,44 @@ public final class RealtimeRelay: Service, Sendable {
         guard let presence else { return }
         do {
             publish(try await presence.connect(connection.userID, socket: connection.id))
+            if let resumedFrom, resumedFrom != peers.me {
+                // Live here first, then no longer parked there: the user never shows offline.
+                publish(try await presence.disconnect(connection.userID, socket: connection.id, on: resumedFrom))
+            }
         } catch {
             // Told later, with the user's other sockets here.
             _ = watch.withLock { $0.unannounced.insert(connection.userID) }
         }
     }
 
-    /// A socket of the user here closed.
-    func closed(_ connection: RealtimeHub.Connection) async {
+    /// A socket of the user here closed: cleanly (its owner hears it is gone), or its connection
+    /// dropped (`parkAs`: it is kept for a resume with that token for the grace window, and the
+    /// user shows `reconnecting` unless another socket is live).
+    func closed(_ connection: RealtimeHub.Connection, parkAs token: String?) async {
+        if let token { hub.park(connection, token: token, until: .now + grace) }
         hub.remove(connection)
         guard let presence else { return }
         do {
-            publish(try await presence.disconnect(connection.userID, socket: connection.id))
+            if token != nil {
+                publish(try await presence.drop(connection.userID, socket: connection.id))
+            } else {
+                publish(try await presence.disconnect(connection.userID, socket: connection.id))
+            }
         } catch {
             _ = watch.withLock { $0.unannounced.insert(connection.userID) }
+        }
+    }
+
+    /// Parked sockets let go (their time is over, they missed too much, their session ended):
+    /// their owner hears they are gone.
+    private func letGo(_ parked: [RealtimeHub.Parked]) async {
+        guard let presence else { return }
+        for socket in parked {
+            do {
+                publish(try await presence.disconnect(socket.userID, socket: socket.socketID))
+            } catch {
+                _ = watch.withLock { $0.unannounced.insert(socket.userID) }
+            }
         }
     }
 
@@ -203,7 +272,7 @@ public final class RealtimeRelay: Service, Sendable {
             box.scheduled = true
             return true
         }
-        if local { apply(delivery) }
+        if local { apply(delivery, from: me) }
         if schedule { Task { self.flush() } }
     }
 
@@ -227,7 +296,7 @@ public final class RealtimeRelay: Service, Sendable {
     public func receive(_ bytes: [UInt8], from node: String) {
         do {
             let (deliveries, skipped) = try RealtimeDelivery.decode(bytes)
-            for delivery in deliveries { apply(delivery) }
+            for delivery in deliveries { apply(delivery, from: node) }
             if skipped > 0 {
                 logger.debug("skipped real-time deliveries of a newer kind", metadata: ["from": "\(node)"])
             }
@@ -239,12 +308,24 @@ public final class RealtimeRelay: Service, Sendable {
         }
     }
 
-    private func apply(_ delivery: RealtimeDelivery) {
+    private func apply(_ delivery: RealtimeDelivery, from node: String) {
         switch delivery {
         case .push(let users, let frame): hub.deliver(frame, to: users)
         case .presence(let view, let nodes): hub.deliver(presence: view, nodes: nodes)
         case .relationship(let user, let other, let state): hub.relationship(user: user, other: other, state: state)
-        case .revoke(let user, let session): hub.revoke(userID: user, sessionID: session)
+        case .revoke(let user, let session):
+            let gone = hub.revoke(userID: user, sessionID: session)
+            if !gone.isEmpty { Task { await letGo(gone) } }
+        case .claim(let token, let user, let session, let replyTo, let claim):
+            var parked = hub.unpark(token: token, userID: user, sessionID: session)
+            if let missed = parked, missed.frames.count > hub.sendQueueMax {
+                Task { await letGo([missed]) }
+                parked = nil
+            }
+            send(.claimed(claim: claim, socket: parked?.socketID, frames: parked?.frames ?? []), to: [replyTo])
+        case .claimed(let claim, let socket, let frames):
+            let waiting = claims.withLock { $0.removeValue(forKey: claim) }
+            waiting?.resume(returning: socket.map { Resumed(socketID: $0, frames: frames, from: node) })
         }
     }
 
@@ -280,6 +361,7 @@ public final class RealtimeRelay: Service, Sendable {
         if expire {
             for answer in await presence.expire(now: Date().timeIntervalSince1970, logger: logger) { publish(answer) }
         }
+        await letGo(hub.expireParked())
         await tellOwners(presence)
     }
 
@@ -292,7 +374,7 @@ public final class RealtimeRelay: Service, Sendable {
             let owner = previous.owner(of: key(user))
             return owner != now.owner(of: key(user)) || owner.map(lost.contains) ?? false
         }
-        let here = hub.sockets().keys.filter(moved)
+        let here = Set(hub.sockets().keys).union(hub.parkedSockets().keys).filter(moved)
         var suspects: [String: Presence.View] = [:]
         if !lost.isEmpty {
             for (user, seen) in hub.watched() where !seen.nodes.isEmpty && lost.isSuperset(of: seen.nodes) {
@@ -319,6 +401,7 @@ public final class RealtimeRelay: Service, Sendable {
         }
         guard !unannounced.isEmpty || !suspects.isEmpty else { return }
         let sockets = hub.sockets()
+        let parked = hub.parkedSockets()
         let hub = hub
         let work: [(String, Presence.View?)] =
             unannounced.sorted().map { ($0, nil) } + suspects.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
@@ -330,10 +413,13 @@ public final class RealtimeRelay: Service, Sendable {
                 group.addTask {
                     do {
                         if let suspect { return (user, suspect, try await presence.suspect(user, seen: suspect)) }
-                        let held = sockets[user] ?? []
-                        return (
-                            user, nil, try await presence.announce(user, sockets: held, as: hub.lastSeen(user)?.view)
+                        let answer = try await presence.announce(
+                            user,
+                            sockets: sockets[user] ?? [],
+                            parked: parked[user] ?? [],
+                            as: hub.lastSeen(user)?.view
                         )
+                        return (user, nil, answer)
                     } catch {
                         return (user, suspect, nil)
                     }

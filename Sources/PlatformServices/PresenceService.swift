@@ -40,17 +40,27 @@ public final class PresenceService: Sendable {
         try await command(user, .connect(node: node, socket: socket))
     }
 
-    /// A socket of the user on this node closed.
-    public func disconnect(_ user: String, socket: String) async throws(Failure) -> Answer {
-        try await command(user, .disconnect(node: node, socket: socket))
+    /// A socket of the user on this node closed (or, with `on`, the socket another node kept
+    /// parked: it was resumed here).
+    public func disconnect(_ user: String, socket: String, on node: String? = nil) async throws(Failure) -> Answer {
+        try await command(user, .disconnect(node: node ?? self.node, socket: socket))
     }
 
-    /// What this node holds of the user, to an owner that may not know it (after a change of
-    /// owner), with the presence this node last saw for them.
-    public func announce(_ user: String, sockets: Set<String>, as seen: Presence.View?) async throws(Failure) -> Answer
+    /// A socket of the user on this node lost its connection: parked here for a resume.
+    public func drop(_ user: String, socket: String) async throws(Failure) -> Answer {
+        try await command(user, .drop(node: node, socket: socket))
+    }
+
+    /// What this node holds of the user, live and parked, to an owner that may not know it
+    /// (after a change of owner), with the presence this node last saw for them.
+    public func announce(_ user: String, sockets: Set<String>, parked: Set<String>, as seen: Presence.View?)
+        async throws(Failure) -> Answer
     {
         let status = seen.flatMap { Presence.Status(rawValue: $0.status.rawValue) }
-        return try await command(user, .announce(node: node, sockets: sockets, status: status, rich: seen?.rich))
+        return try await command(
+            user,
+            .announce(node: node, sockets: sockets, parked: parked, status: status, rich: seen?.rich)
+        )
     }
 
     /// The user sets their presence (only with a socket open).

@@ -12,6 +12,10 @@ public enum RealtimeDelivery: Sendable, Equatable {
     case relationship(user: String, other: String, state: String)
     /// The session `session` of `user` ended.
     case revoke(user: String, session: String)
+    /// `replyTo` asks for the socket parked with `token` (a resume there), answering `claim`.
+    case claim(token: String, user: String, session: String, replyTo: String, claim: String)
+    /// The answer to `claim`: the parked socket's id and the pushes it missed (nil: none).
+    case claimed(claim: String, socket: String?, frames: [String])
 
     /// The bytes of a batch.
     public static func encode(_ deliveries: [RealtimeDelivery]) -> [UInt8] {
@@ -45,6 +49,20 @@ public enum RealtimeDelivery: Sendable, Equatable {
                     $0.user = user
                     $0.session = session
                 }
+            case .claim(let token, let user, let session, let replyTo, let claim):
+                message.claim = .with {
+                    $0.token = token
+                    $0.user = user
+                    $0.session = session
+                    $0.replyTo = replyTo
+                    $0.claim = claim
+                }
+            case .claimed(let claim, let socket, let frames):
+                message.claimed = .with {
+                    $0.claim = claim
+                    if let socket { $0.socket = socket }
+                    $0.frames = frames
+                }
             }
             return message
         }
@@ -74,6 +92,12 @@ public enum RealtimeDelivery: Sendable, Equatable {
                 deliveries.append(.presence(view, nodes: m.nodes))
             case .relationship(let m)?: deliveries.append(.relationship(user: m.user, other: m.other, state: m.state))
             case .revoke(let m)?: deliveries.append(.revoke(user: m.user, session: m.session))
+            case .claim(let m)?:
+                deliveries.append(
+                    .claim(token: m.token, user: m.user, session: m.session, replyTo: m.replyTo, claim: m.claim)
+                )
+            case .claimed(let m)?:
+                deliveries.append(.claimed(claim: m.claim, socket: m.hasSocket ? m.socket : nil, frames: m.frames))
             case nil: skipped += 1
             }
         }

@@ -90,15 +90,18 @@ import Testing
         // The new owner knows nothing; the edge announces the socket with what it last saw.
         let fresh = Presence.State.initial
         let events = try fresh.handle(
-            .announce(node: "n1", sockets: ["s1"], status: .away, rich: ["map": "dust2"]),
+            .announce(node: "n1", sockets: ["s1"], parked: [], status: .away, rich: ["map": "dust2"]),
             now: 9
         )
         let after = Presence.State.replay(events)
         #expect(after.shown == .away && after.rich == ["map": "dust2"] && after.nodes == ["n1"])
         // The same announcement again changes nothing; one that lists no socket closes them cleanly.
-        #expect(try after.handle(.announce(node: "n1", sockets: ["s1"], status: .away, rich: nil), now: 10).isEmpty)
-        let closed = try after.handle(.announce(node: "n1", sockets: [], status: .away, rich: nil), now: 11)
-        #expect(closed == [.cleared(at: 11)])
+        #expect(
+            try after.handle(.announce(node: "n1", sockets: ["s1"], parked: [], status: .away, rich: nil), now: 10)
+                .isEmpty
+        )
+        let closed = try after.handle(.announce(node: "n1", sockets: [], parked: [], status: .away, rich: nil), now: 11)
+        #expect(closed.last == .cleared(at: 11) && closed.filter(\.isVisible).count == 1)
     }
 
     @Test func aUserLostWithTheirOwnerIsReportedReconnectingOnce() throws {
@@ -127,6 +130,40 @@ import Testing
         for event in first { state.apply(event) }
         let second = try state.handle(.connect(node: "n2", socket: "s2"), now: 2)
         #expect(second.map(\.isVisible) == [false], "another device: only the sockets change")
+    }
+
+    @Test func aDroppedConnectionShowsReconnectingUntilItsSocketIsResumedOrLetGo() throws {
+        func run(_ state: inout Presence.State, _ command: Presence.State.Command, at now: Double) throws -> [Presence
+            .Shown]
+        {
+            let events = try state.handle(command, now: now)
+            for event in events { state.apply(event) }
+            return events.contains(where: \.isVisible) ? [state.shown] : []
+        }
+        var state = Presence.State.initial
+        _ = try run(&state, .connect(node: "n1", socket: "s1"), at: 1)
+        _ = try run(&state, .set(status: .busy, rich: ["mode": "ranked"]), at: 2)
+        // The connection drops: parked on n1, which still gets the user's pushes.
+        #expect(try run(&state, .drop(node: "n1", socket: "s1"), at: 3) == [.reconnecting])
+        #expect(state.nodes == ["n1"])
+        // Resumed on n1: back as they were.
+        #expect(try run(&state, .connect(node: "n1", socket: "s1"), at: 4) == [.busy])
+        #expect(state.rich == ["mode": "ranked"] && state.parked.isEmpty)
+        // Dropped again and resumed on n2: live there first, then let go on n1 — never offline.
+        _ = try run(&state, .drop(node: "n1", socket: "s1"), at: 5)
+        #expect(try run(&state, .connect(node: "n2", socket: "s1"), at: 6) == [.busy])
+        #expect(try run(&state, .disconnect(node: "n1", socket: "s1"), at: 6).isEmpty)
+        #expect(state.nodes == ["n2"])
+        // Dropped, and its node is lost: still reconnecting, until the grace window ends.
+        _ = try run(&state, .drop(node: "n2", socket: "s1"), at: 7)
+        #expect(try run(&state, .nodeLost(node: "n2"), at: 8).isEmpty)
+        #expect(state.shown == .reconnecting && state.nodes.isEmpty)
+        #expect(try run(&state, .expire(graceSeconds: 30), at: 37) == [.offline])
+        #expect(state == .initial)
+        // Dropped and never resumed: letting the parked socket go shows offline.
+        _ = try run(&state, .connect(node: "n1", socket: "s2"), at: 40)
+        _ = try run(&state, .drop(node: "n1", socket: "s2"), at: 41)
+        #expect(try run(&state, .disconnect(node: "n1", socket: "s2"), at: 70) == [.offline])
     }
 
     @Test func statusesSpellTheContractsNames() {

@@ -120,6 +120,12 @@ import WireProtocol
         "presence.reply":
             "0a280a027531120c7265636f6e6e656374696e671a0b0a036d617012046e756b652100004040fc54d94110011a026e31",
         "presence.failure.invalid": "0a150a0472696368120d746f6f206d616e79206b657973",
+        "presence.command.announceParked": "1a120a026e32120273321a04627573792a027334",
+        "presence.command.drop": "42080a026e3112027331",
+        "realtime.batch.resume":
+            "0a1a2a180a066e312e616263120275311a02733122026e322a0263310a2932270a02633112026b311a1d7b2270757368223a2270726573656e6365222c2264617461223a7b7d7d0a0632040a026332",
+        "presence.event.parked": "22080a026e3112027331",
+        "presence.state.parked": "0a04617761791900004041fc54d9412900004041fc54d941320a0a026e3312040a027339",
     ]
 
     static func bytes(_ name: String) throws -> [UInt8] {
@@ -330,8 +336,13 @@ import WireProtocol
         typealias Kind = PresenceKind
         let commands: [(String, Presence.State.Command)] = [
             ("connect", .connect(node: "n1", socket: "s1")), ("disconnect", .disconnect(node: "n1", socket: "s1")),
-            ("announce", .announce(node: "n2", sockets: ["s2", "s3"], status: .away, rich: ["map": "dust2"])),
-            ("announceBare", .announce(node: "n2", sockets: [], status: nil, rich: nil)),
+            (
+                "announce",
+                .announce(node: "n2", sockets: ["s2", "s3"], parked: [], status: .away, rich: ["map": "dust2"])
+            ),
+            ("announceBare", .announce(node: "n2", sockets: [], parked: [], status: nil, rich: nil)),
+            ("announceParked", .announce(node: "n2", sockets: ["s2"], parked: ["s4"], status: .busy, rich: nil)),
+            ("drop", .drop(node: "n1", socket: "s1")),
             ("nodeLost", .nodeLost(node: "n3")), ("suspect", .suspect(status: .busy, rich: [:])),
             ("set", .set(status: .lookingToPlay, rich: ["connect": "+join 7"])),
             ("setStatusOnly", .set(status: .invisible, rich: nil)), ("expire", .expire(graceSeconds: 30)),
@@ -349,6 +360,7 @@ import WireProtocol
             ("shows", .shows(status: .away, rich: ["map": "nuke"], lostAt: 1_700_000_001, at: 1_700_000_002)),
             ("showsBack", .shows(status: .online, rich: [:], lostAt: nil, at: 1_700_000_003)),
             ("cleared", .cleared(at: 1_700_000_004)),
+            ("parked", .parked(node: "n1", ids: ["s1"])),
         ]
         for (name, value) in events {
             try Self.check("presence.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
@@ -362,6 +374,12 @@ import WireProtocol
                 sockets: ["n1": ["s1"], "n2": ["s2", "s3"]],
                 lostAt: nil
             ),
+            encode: Kind.encode(state:),
+            decode: Kind.decode(state:)
+        )
+        try Self.check(
+            "presence.state.parked",
+            Presence.State(status: .away, updatedAt: 1_700_000_005, lostAt: 1_700_000_005, parked: ["n3": ["s9"]]),
             encode: Kind.encode(state:),
             decode: Kind.decode(state:)
         )
@@ -405,6 +423,16 @@ import WireProtocol
             .relationship(user: "u1", other: "u2", state: "friend"),
             .revoke(user: "u1", session: "s1"),
         ]
+        try Self.check(
+            "realtime.batch.resume",
+            [
+                RealtimeDelivery.claim(token: "n1.abc", user: "u1", session: "s1", replyTo: "n2", claim: "c1"),
+                .claimed(claim: "c1", socket: "k1", frames: [#"{"push":"presence","data":{}}"#]),
+                .claimed(claim: "c2", socket: nil, frames: []),
+            ],
+            encode: RealtimeDelivery.encode,
+            decode: { try RealtimeDelivery.decode($0).deliveries }
+        )
         try Self.check(
             "realtime.batch",
             batch,

@@ -54,13 +54,20 @@ def befriend(cluster, a, b):
 class Socket:
     """A WebSocket of `user` on `node`, whose frames are read into pushes and replies."""
 
-    def __init__(self, cluster, node, user):
+    def __init__(self, cluster, node, user, resume=None):
         from websockets.sync.client import connect
-        url = cluster.url(node, "/v1/ws").replace("http://", "ws://")
+        url = cluster.url(node, "/v1/ws").replace("http://", "ws://") + (f"?resume={resume}" if resume else "")
         self.ws = connect(url, additional_headers={"Authorization": f"Bearer {user.token}"}, open_timeout=10)
         self.frames = []
         welcome = self.next(lambda f: f.get("push") == "welcome", timeout=10)
         assert welcome and welcome["data"]["node"] == node, welcome
+        self.session_id, self.resume_token = welcome["data"]["session_id"], welcome["data"]["resume_token"]
+
+    def drop(self):
+        """Ends the connection without a close frame, as a lost network does."""
+        import socket as sockets
+        self.ws.socket.shutdown(sockets.SHUT_RDWR)
+        self.ws.socket.close()
 
     def read(self, timeout):
         try:
@@ -215,6 +222,44 @@ def test_a_logout_on_another_node_closes_the_sessions_socket(cluster):
     assert code == 4001, f"closed with {code}"
 
 
+def test_a_dropped_socket_is_resumed_with_what_it_missed_on_any_node(cluster):
+    a, b = User(cluster, "n1", "res"), User(cluster, "n2", "tor")
+    befriend(cluster, a, b)
+    watcher = Socket(cluster, "n2", b)
+    for node, resume_on in [("n1", "n1"), ("n1", "n3")]:
+        first = Socket(cluster, node, a)
+        assert watcher.presence_of(a, "online"), "a is seen"
+        assert first.ask("presence.set", {"status": "busy"})["ok"]
+        watcher.presence_of(a, "busy", timeout=5)
+        first.drop()
+        assert watcher.presence_of(a, "reconnecting", timeout=5), "a dropped connection shows reconnecting"
+        # Pushes a misses while away: a message and a friend's presence.
+        status, body = call(cluster, "n2", "POST", f"/v1/messages/{a.id}", b, {"text": f"still there? {resume_on}"})
+        assert status == 201, (status, body)
+        assert watcher.ask("presence.set", {"status": "away"})["ok"]
+        time.sleep(0.3)
+        back = Socket(cluster, resume_on, a, resume=first.resume_token)
+        assert back.session_id == first.session_id, f"resumed on {resume_on}: the same session"
+        assert back.resume_token != first.resume_token
+        missed = back.next(lambda f: f.get("push") == "chat_message", timeout=5)
+        assert missed and missed["data"]["message"]["text"] == f"still there? {resume_on}", missed
+        assert back.presence_of(b, "away"), "a friend's presence it missed"
+        assert watcher.presence_of(a, "busy", timeout=5), "back as they were"
+        assert "offline" not in watcher.statuses_of(a), "never offline while away"
+        assert watcher.ask("presence.set", {"status": "online"})["ok"]
+        back.close()
+        assert watcher.presence_of(a, "offline", timeout=5), "a clean close shows offline at once"
+        watcher.frames.clear()
+    # A token that was used, or never given, starts a new session.
+    fresh = Socket(cluster, "n1", a, resume=back.resume_token)
+    assert fresh.session_id != back.session_id
+    fresh.close()
+    other = Socket(cluster, "n1", a, resume="n9.nothing")
+    assert other.session_id != back.session_id
+    other.close()
+    watcher.close()
+
+
 def owner(cluster, user, view_node="n1"):
     view = cluster_view(cluster, view_node)
     table = view["shards"]["table"]
@@ -286,6 +331,8 @@ def main():
         ("messages, friend changes and notifications reach every socket",
          test_messages_friend_changes_and_notifications_reach_every_socket),
         ("a logout on another node closes the session's socket", test_a_logout_on_another_node_closes_the_sessions_socket),
+        ("a dropped socket is resumed with what it missed, on any node",
+         test_a_dropped_socket_is_resumed_with_what_it_missed_on_any_node),
         ("a killed node's users show reconnecting, then offline unless they come back",
          test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back),
     ])

@@ -57,10 +57,16 @@ extension PresenceKind {
                 $0.node = node
                 $0.socket = socket
             }
-        case .announce(let node, let sockets, let status, let rich):
+        case .drop(let node, let socket):
+            message.drop = .with {
+                $0.node = node
+                $0.socket = socket
+            }
+        case .announce(let node, let sockets, let parked, let status, let rich):
             message.announce = .with {
                 $0.node = node
                 $0.sockets = sockets.sorted()
+                $0.parked = parked.sorted()
                 if let status { $0.status = status.rawValue }
                 if let rich { $0.rich = .with { $0.values = rich } }
             }
@@ -88,6 +94,7 @@ extension PresenceKind {
             .announce(
                 node: m.node,
                 sockets: Set(m.sockets),
+                parked: Set(m.parked),
                 status: m.hasStatus ? try status(m.status) : nil,
                 rich: m.hasRich ? m.rich.values : nil
             )
@@ -95,6 +102,7 @@ extension PresenceKind {
         case .suspect(let m)?: .suspect(status: try status(m.status), rich: m.rich.values)
         case .set(let m)?: .set(status: try status(m.status), rich: m.hasRich ? m.rich.values : nil)
         case .expire(let m)?: .expire(graceSeconds: m.graceSeconds)
+        case .drop(let m)?: .drop(node: m.node, socket: m.socket)
         case nil: throw SchemaError.unknownCase("presence command")
         }
     }
@@ -115,6 +123,11 @@ extension PresenceKind {
                 $0.at = at
             }
         case .cleared(let at): message.cleared = .with { $0.at = at }
+        case .parked(let node, let ids):
+            message.parked = .with {
+                $0.node = node
+                $0.ids = ids.sorted()
+            }
         }
         return Protobuf.bytes(message)
     }
@@ -125,6 +138,7 @@ extension PresenceKind {
         case .shows(let m)?:
             .shows(status: try status(m.status), rich: m.rich.values, lostAt: m.hasLostAt ? m.lostAt : nil, at: m.at)
         case .cleared(let m)?: .cleared(at: m.at)
+        case .parked(let m)?: .parked(node: m.node, ids: Set(m.ids))
         case nil: throw SchemaError.unknownCase("presence event")
         }
     }
@@ -136,6 +150,7 @@ extension PresenceKind {
         message.updatedAt = state.updatedAt
         message.sockets = state.sockets.mapValues { ids in .with { $0.ids = ids.sorted() } }
         if let lostAt = state.lostAt { message.lostAt = lostAt }
+        message.parked = state.parked.mapValues { ids in .with { $0.ids = ids.sorted() } }
         return Protobuf.bytes(message)
     }
 
@@ -146,7 +161,8 @@ extension PresenceKind {
             rich: m.rich,
             updatedAt: m.updatedAt,
             sockets: m.sockets.mapValues { Set($0.ids) },
-            lostAt: m.hasLostAt ? m.lostAt : nil
+            lostAt: m.hasLostAt ? m.lostAt : nil,
+            parked: m.parked.mapValues { Set($0.ids) }
         )
     }
 

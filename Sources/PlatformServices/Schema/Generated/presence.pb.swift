@@ -76,6 +76,9 @@ public nonisolated struct Plume_Presence_State: Sendable {
   /// Clears the value of `lostAt`. Subsequent reads from it will return its default value.
   public mutating func clearLostAt() {self._lostAt = nil}
 
+  /// Sockets whose connection dropped, kept by their node for a resume.
+  public var parked: Dictionary<String,Plume_Presence_Sockets> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -146,6 +149,15 @@ public nonisolated struct Plume_Presence_Command: Sendable {
     set {command = .expire(newValue)}
   }
 
+  /// The socket's connection dropped; its node keeps it parked.
+  public var drop: Plume_Presence_Command.Socket {
+    get {
+      if case .drop(let v)? = command {return v}
+      return Plume_Presence_Command.Socket()
+    }
+    set {command = .drop(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Command: Equatable, Sendable {
@@ -156,6 +168,8 @@ public nonisolated struct Plume_Presence_Command: Sendable {
     case suspect(Plume_Presence_Command.Suspect)
     case set(Plume_Presence_Command.Set)
     case expire(Plume_Presence_Command.Expire)
+    /// The socket's connection dropped; its node keeps it parked.
+    case drop(Plume_Presence_Command.Socket)
 
   }
 
@@ -199,6 +213,8 @@ public nonisolated struct Plume_Presence_Command: Sendable {
     public var hasRich: Bool {self._rich != nil}
     /// Clears the value of `rich`. Subsequent reads from it will return its default value.
     public mutating func clearRich() {self._rich = nil}
+
+    public var parked: [String] = []
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -312,12 +328,21 @@ public nonisolated struct Plume_Presence_Event: Sendable {
     set {event = .cleared(newValue)}
   }
 
+  public var parked: Plume_Presence_Event.Sockets {
+    get {
+      if case .parked(let v)? = event {return v}
+      return Plume_Presence_Event.Sockets()
+    }
+    set {event = .parked(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Event: Equatable, Sendable {
     case sockets(Plume_Presence_Event.Sockets)
     case shows(Plume_Presence_Event.Shows)
     case cleared(Plume_Presence_Event.Cleared)
+    case parked(Plume_Presence_Event.Sockets)
 
   }
 
@@ -580,7 +605,7 @@ nonisolated extension Plume_Presence_Sockets: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Plume_Presence_State: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".State"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}rich\0\u{3}updated_at\0\u{1}sockets\0\u{3}lost_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}rich\0\u{3}updated_at\0\u{1}sockets\0\u{3}lost_at\0\u{1}parked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -593,6 +618,7 @@ nonisolated extension Plume_Presence_State: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.updatedAt) }()
       case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Plume_Presence_Sockets>.self, value: &self.sockets) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self._lostAt) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Plume_Presence_Sockets>.self, value: &self.parked) }()
       default: break
       }
     }
@@ -618,6 +644,9 @@ nonisolated extension Plume_Presence_State: SwiftProtobuf.Message, SwiftProtobuf
     try { if let v = self._lostAt {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
     } }()
+    if !self.parked.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Plume_Presence_Sockets>.self, value: self.parked, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -627,6 +656,7 @@ nonisolated extension Plume_Presence_State: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.updatedAt != rhs.updatedAt {return false}
     if lhs.sockets != rhs.sockets {return false}
     if lhs._lostAt != rhs._lostAt {return false}
+    if lhs.parked != rhs.parked {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -634,7 +664,7 @@ nonisolated extension Plume_Presence_State: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Plume_Presence_Command: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Command"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}connect\0\u{1}disconnect\0\u{1}announce\0\u{3}node_lost\0\u{1}suspect\0\u{1}set\0\u{1}expire\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}connect\0\u{1}disconnect\0\u{1}announce\0\u{3}node_lost\0\u{1}suspect\0\u{1}set\0\u{1}expire\0\u{1}drop\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -733,6 +763,19 @@ nonisolated extension Plume_Presence_Command: SwiftProtobuf.Message, SwiftProtob
           self.command = .expire(v)
         }
       }()
+      case 8: try {
+        var v: Plume_Presence_Command.Socket?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .drop(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .drop(v)
+        }
+      }()
       default: break
       }
     }
@@ -771,6 +814,10 @@ nonisolated extension Plume_Presence_Command: SwiftProtobuf.Message, SwiftProtob
     case .expire?: try {
       guard case .expire(let v)? = self.command else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .drop?: try {
+      guard case .drop(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
     case nil: break
     }
@@ -821,7 +868,7 @@ nonisolated extension Plume_Presence_Command.Socket: SwiftProtobuf.Message, Swif
 
 nonisolated extension Plume_Presence_Command.Announce: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Plume_Presence_Command.protoMessageName + ".Announce"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}sockets\0\u{1}status\0\u{1}rich\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}sockets\0\u{1}status\0\u{1}rich\0\u{1}parked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -833,6 +880,7 @@ nonisolated extension Plume_Presence_Command.Announce: SwiftProtobuf.Message, Sw
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.sockets) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self._status) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._rich) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.parked) }()
       default: break
       }
     }
@@ -855,6 +903,9 @@ nonisolated extension Plume_Presence_Command.Announce: SwiftProtobuf.Message, Sw
     try { if let v = self._rich {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.parked.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.parked, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -863,6 +914,7 @@ nonisolated extension Plume_Presence_Command.Announce: SwiftProtobuf.Message, Sw
     if lhs.sockets != rhs.sockets {return false}
     if lhs._status != rhs._status {return false}
     if lhs._rich != rhs._rich {return false}
+    if lhs.parked != rhs.parked {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1008,7 +1060,7 @@ nonisolated extension Plume_Presence_Command.Expire: SwiftProtobuf.Message, Swif
 
 nonisolated extension Plume_Presence_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sockets\0\u{1}shows\0\u{1}cleared\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sockets\0\u{1}shows\0\u{1}cleared\0\u{1}parked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1055,6 +1107,19 @@ nonisolated extension Plume_Presence_Event: SwiftProtobuf.Message, SwiftProtobuf
           self.event = .cleared(v)
         }
       }()
+      case 4: try {
+        var v: Plume_Presence_Event.Sockets?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .parked(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .parked(v)
+        }
+      }()
       default: break
       }
     }
@@ -1077,6 +1142,10 @@ nonisolated extension Plume_Presence_Event: SwiftProtobuf.Message, SwiftProtobuf
     case .cleared?: try {
       guard case .cleared(let v)? = self.event else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .parked?: try {
+      guard case .parked(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
     case nil: break
     }

@@ -78,6 +78,22 @@ public nonisolated struct Plume_Realtime_Delivery: Sendable {
     set {delivery = .revoke(newValue)}
   }
 
+  public var claim: Plume_Realtime_Delivery.Claim {
+    get {
+      if case .claim(let v)? = delivery {return v}
+      return Plume_Realtime_Delivery.Claim()
+    }
+    set {delivery = .claim(newValue)}
+  }
+
+  public var claimed: Plume_Realtime_Delivery.Claimed {
+    get {
+      if case .claimed(let v)? = delivery {return v}
+      return Plume_Realtime_Delivery.Claimed()
+    }
+    set {delivery = .claimed(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Delivery: Equatable, Sendable {
@@ -85,6 +101,8 @@ public nonisolated struct Plume_Realtime_Delivery: Sendable {
     case presence(Plume_Realtime_Delivery.PresenceChange)
     case relationship(Plume_Realtime_Delivery.Relationship)
     case revoke(Plume_Realtime_Delivery.Revoke)
+    case claim(Plume_Realtime_Delivery.Claim)
+    case claimed(Plume_Realtime_Delivery.Claimed)
 
   }
 
@@ -161,6 +179,54 @@ public nonisolated struct Plume_Realtime_Delivery: Sendable {
     public init() {}
   }
 
+  /// A node asks the node that parked a socket for it (a resume elsewhere): `reply_to` is the
+  /// asking node, `claim` the id its answer carries.
+  public nonisolated struct Claim: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var token: String = String()
+
+    public var user: String = String()
+
+    public var session: String = String()
+
+    public var replyTo: String = String()
+
+    public var claim: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  /// The answer: the parked socket's id and the pushes it missed, or no socket (none to resume).
+  public nonisolated struct Claimed: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var claim: String = String()
+
+    public var socket: String {
+      get {_socket ?? String()}
+      set {_socket = newValue}
+    }
+    /// Returns true if `socket` has been explicitly set.
+    public var hasSocket: Bool {self._socket != nil}
+    /// Clears the value of `socket`. Subsequent reads from it will return its default value.
+    public mutating func clearSocket() {self._socket = nil}
+
+    public var frames: [String] = []
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _socket: String? = nil
+  }
+
   public init() {}
 }
 
@@ -200,7 +266,7 @@ nonisolated extension Plume_Realtime_Batch: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Plume_Realtime_Delivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Delivery"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}push\0\u{1}presence\0\u{1}relationship\0\u{1}revoke\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}push\0\u{1}presence\0\u{1}relationship\0\u{1}revoke\0\u{1}claim\0\u{1}claimed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -260,6 +326,32 @@ nonisolated extension Plume_Realtime_Delivery: SwiftProtobuf.Message, SwiftProto
           self.delivery = .revoke(v)
         }
       }()
+      case 5: try {
+        var v: Plume_Realtime_Delivery.Claim?
+        var hadOneofValue = false
+        if let current = self.delivery {
+          hadOneofValue = true
+          if case .claim(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.delivery = .claim(v)
+        }
+      }()
+      case 6: try {
+        var v: Plume_Realtime_Delivery.Claimed?
+        var hadOneofValue = false
+        if let current = self.delivery {
+          hadOneofValue = true
+          if case .claimed(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.delivery = .claimed(v)
+        }
+      }()
       default: break
       }
     }
@@ -286,6 +378,14 @@ nonisolated extension Plume_Realtime_Delivery: SwiftProtobuf.Message, SwiftProto
     case .revoke?: try {
       guard case .revoke(let v)? = self.delivery else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .claim?: try {
+      guard case .claim(let v)? = self.delivery else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .claimed?: try {
+      guard case .claimed(let v)? = self.delivery else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
     case nil: break
     }
@@ -443,6 +543,100 @@ nonisolated extension Plume_Realtime_Delivery.Revoke: SwiftProtobuf.Message, Swi
   public static func ==(lhs: Plume_Realtime_Delivery.Revoke, rhs: Plume_Realtime_Delivery.Revoke) -> Bool {
     if lhs.user != rhs.user {return false}
     if lhs.session != rhs.session {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_Realtime_Delivery.Claim: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Plume_Realtime_Delivery.protoMessageName + ".Claim"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{1}user\0\u{1}session\0\u{3}reply_to\0\u{1}claim\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.session) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.replyTo) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.claim) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 1)
+    }
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 2)
+    }
+    if !self.session.isEmpty {
+      try visitor.visitSingularStringField(value: self.session, fieldNumber: 3)
+    }
+    if !self.replyTo.isEmpty {
+      try visitor.visitSingularStringField(value: self.replyTo, fieldNumber: 4)
+    }
+    if !self.claim.isEmpty {
+      try visitor.visitSingularStringField(value: self.claim, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_Realtime_Delivery.Claim, rhs: Plume_Realtime_Delivery.Claim) -> Bool {
+    if lhs.token != rhs.token {return false}
+    if lhs.user != rhs.user {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs.replyTo != rhs.replyTo {return false}
+    if lhs.claim != rhs.claim {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_Realtime_Delivery.Claimed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Plume_Realtime_Delivery.protoMessageName + ".Claimed"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}claim\0\u{1}socket\0\u{1}frames\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.claim) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._socket) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.frames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.claim.isEmpty {
+      try visitor.visitSingularStringField(value: self.claim, fieldNumber: 1)
+    }
+    try { if let v = self._socket {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.frames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.frames, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_Realtime_Delivery.Claimed, rhs: Plume_Realtime_Delivery.Claimed) -> Bool {
+    if lhs.claim != rhs.claim {return false}
+    if lhs._socket != rhs._socket {return false}
+    if lhs.frames != rhs.frames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
