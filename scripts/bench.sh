@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http|sockets [extra args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http|sockets|presence [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -22,6 +22,7 @@ failover) PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py "$@" ;;
 recovery) "$bin" bench recovery "$@" ;;
 http) PLUME_BIN=$PWD/$bin python3 scripts/bench_http.py "$@" ;;
 sockets) PLUME_BIN=$PWD/$bin python3 scripts/bench_sockets.py "$@" ;;
+presence) PLUME_BIN=$PWD/$bin python3 scripts/bench_presence.py "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
