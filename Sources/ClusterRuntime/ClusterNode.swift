@@ -23,7 +23,14 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     private let started = NIOLockedValueBox(false)
     private let handlerBox = NIOLockedValueBox<(any EntityHandler)?>(nil)
     /// Who takes the real-time deliveries other nodes send here.
-    private let realtimeBox = NIOLockedValueBox<(@Sendable ([UInt8], NodeID) -> Void)?>(nil)
+    private let realtimeBox = NIOLockedValueBox<RealtimeHandler?>(nil)
+
+    /// The handler in a struct: a closure kept bare in a lock's generic storage is re-wrapped in
+    /// two reabstraction thunks by every `withLockedValue { $0 }` (the inout write-back), so each
+    /// call would grow a chain that every later call walks.
+    private struct RealtimeHandler: Sendable {
+        let take: @Sendable ([UInt8], NodeID) -> Void
+    }
     /// Entity requests from other nodes being handled (bounded by `inboundRequestsMax`).
     private let inboundRequests = NIOLockedValueBox(0)
     private let replicationInbox: AsyncStream<([Wire.ShardMessage], NodeID)>.Continuation
@@ -104,7 +111,7 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
                 case .replicationBatch(let messages):
                     replicationInbox.yield((messages, inbound.from.id))
                 case .realtime(let bytes):
-                    realtimeBox.withLockedValue { $0 }?(bytes, inbound.from.id)
+                    realtimeBox.withLockedValue { $0 }?.take(bytes, inbound.from.id)
                 case .entityRequest(let shard, let key, let timeoutMillis, let command):
                     guard let transport = transportBox.withLockedValue({ $0 }) else { return }
                     let handler = handlerBox.withLockedValue { $0 }
@@ -220,7 +227,7 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
     /// Sets who takes the real-time deliveries (``Wire/Message/realtime(_:)``) other nodes send
     /// here, with the sender's id (before ``run()``).
     public func setRealtimeHandler(_ handler: @escaping @Sendable ([UInt8], NodeID) -> Void) {
-        realtimeBox.withLockedValue { $0 = handler }
+        realtimeBox.withLockedValue { $0 = RealtimeHandler(take: handler) }
     }
 
     /// Sends real-time deliveries to `node`, one way; false if the node is not a known member

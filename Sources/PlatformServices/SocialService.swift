@@ -22,7 +22,12 @@ public final class SocialService: Sendable {
     /// Where presence is kept; without it everyone shows offline.
     private let presenceService: PresenceService?
     /// Told of every notification added to a user's inbox (the real-time edge pushes it).
-    private let notified = Mutex<(@Sendable (String, Inbox.Notification) -> Void)?>(nil)
+    private let notified = Mutex<NotificationHandler?>(nil)
+
+    /// The handler in a struct (a bare closure in a lock's storage gains two thunks per read).
+    private struct NotificationHandler: Sendable {
+        let take: @Sendable (String, Inbox.Notification) -> Void
+    }
 
     /// Profiles fetched at once for a friend list.
     static let profileReadsInFlight = 16
@@ -37,7 +42,7 @@ public final class SocialService: Sendable {
     /// Sets who is told of each notification added to a user's inbox (the user's id and the
     /// notification), once the inbox holds it.
     public func onNotification(_ handler: @escaping @Sendable (String, Inbox.Notification) -> Void) {
-        notified.withLock { $0 = handler }
+        notified.withLock { $0 = NotificationHandler(take: handler) }
     }
 
     /// Adds a notification to `user`'s inbox (best effort: the change that caused it stands
@@ -45,7 +50,7 @@ public final class SocialService: Sendable {
     private func notify(_ user: String, _ kind: Inbox.Kind, data: [String: String]) async {
         guard let page = try? await ask(entities.ref(InboxKind.self, user), .add(kind, data: data)) else { return }
         guard let handler = notified.withLock({ $0 }) else { return }
-        for notification in page.notifications { handler(user, notification) }
+        for notification in page.notifications { handler.take(user, notification) }
     }
 
     /// A user's presence as the user sees it (offline without a presence service).

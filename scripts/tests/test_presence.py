@@ -7,7 +7,10 @@ concern, on whatever node it is; a logout on another node closes the session's s
 4001. Then the node holding some users' only sockets is killed with SIGKILL: their friends see
 `reconnecting` (also for a user whose presence owner died with it), then `offline` once the
 grace window ends — except for the user who reconnects to another node within it, who never
-shows `offline` and keeps the status they set. `websockets` is installed from PyPI when
+shows `offline` and keeps the status they set; and a user whose socket lives elsewhere but whose
+presence owner was the killed node keeps their status and rich presence, their friend seeing
+no change at all. A dropped socket (no close frame) is resumed with `?resume=` on its node and
+on another, with the session and the pushes it missed. `websockets` is installed from PyPI when
 missing."""
 
 import json
@@ -275,6 +278,43 @@ def user_owned(cluster, by_n3):
     raise AssertionError("no user with that owner in 60 sign-ups")
 
 
+def set_up_a_presence_owned_by_n3(cluster):
+    """The node that owns a user's presence is killed while the user's socket lives on another
+    node: the new owner learns it from that node's announcement, status and rich presence
+    included, and the user's friend never sees them go offline or reconnecting."""
+    w = User(cluster, "n1", "wch")
+    kept = user_owned(cluster, True)
+    befriend(cluster, w, kept)
+    watcher = Socket(cluster, "n2", w)
+    mine = Socket(cluster, "n1", kept)
+    assert watcher.presence_of(kept, "online")
+    assert mine.ask("presence.set", {"status": "looking_to_trade", "rich": {"item": "ak-47"}})["ok"]
+    assert watcher.presence_of(kept, "looking_to_trade")
+    STATE["owner_killed"] = (w, kept, watcher, mine)
+
+
+def check_a_killed_owner_lost_no_presence(cluster):
+    w, kept, watcher, mine = STATE["owner_killed"]
+    new_owner = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        new_owner = owner(cluster, kept)
+        status, body = call(cluster, "n2", "GET", f"/v1/presence/{kept.id}", w)
+        if new_owner != "n3" and status == 200 and body["status"] == "looking_to_trade":
+            break
+        time.sleep(0.2)
+    assert new_owner != "n3", "the ring still names the killed node"
+    assert (status, body["status"], body["rich"]) == (200, "looking_to_trade", {"item": "ak-47"}), (status, body)
+    seen = watcher.statuses_of(kept)
+    assert "offline" not in seen and "reconnecting" not in seen, f"the friend saw {seen}"
+    # The new owner keeps serving it: a change reaches the friend.
+    assert mine.ask("presence.set", {"status": "away"})["ok"]
+    assert watcher.presence_of(kept, "away", timeout=5)
+    print(f"  the presence owned by n3 moved to {new_owner} with its status and rich presence")
+    mine.close()
+    watcher.close()
+
+
 def test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back(cluster):
     w = User(cluster, "n1", "wat")
     kept, orphaned, back = user_owned(cluster, False), user_owned(cluster, True), user_owned(cluster, False)
@@ -287,6 +327,7 @@ def test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_ba
     assert sockets[back.id].ask("presence.set", {"status": "away", "rich": {"map": "nuke"}})["ok"]
     assert watcher.presence_of(back, "away")
 
+    set_up_a_presence_owned_by_n3(cluster)
     cluster.signal("n3", signal.SIGKILL)
     cluster.processes["n3"].wait(timeout=10)
     killed = time.monotonic()
@@ -309,6 +350,7 @@ def test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_ba
         assert status == 200 and body["status"] == "offline", (user.name, status, body)
     returned.close()
     watcher.close()
+    check_a_killed_owner_lost_no_presence(cluster)
 
 
 def main():
@@ -333,7 +375,7 @@ def main():
         ("a logout on another node closes the session's socket", test_a_logout_on_another_node_closes_the_sessions_socket),
         ("a dropped socket is resumed with what it missed, on any node",
          test_a_dropped_socket_is_resumed_with_what_it_missed_on_any_node),
-        ("a killed node's users show reconnecting, then offline unless they come back",
+        ("a killed node's users show reconnecting, then offline unless they come back; its owned presence moves whole",
          test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back),
     ])
 
