@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
-"""Presence fan-out across three real nodes, beside Redis pub/sub doing the same fan-out in the
-same run. Prints figures, never pass/fail.
+"""Presence fan-out through real nodes (one node, then three), beside Redis pub/sub doing the same
+fan-out and redis-benchmark PUBLISH in the same run. Prints figures, never pass/fail.
 
-`--users` users (sockets spread over n1-n3), each the friend of the next `--friends` users around
-a ring. Then, for `--rounds` rounds, every user sets a new status at once (`presence.set`); each
-change must reach each friend's socket. Measured: changes delivered per second (friend pushes
-received / time until the last arrives) and the latency from the `presence.set` send to each
-friend's push (p50, p99, max).
+`--users` users (sockets spread over the nodes), each the friend of the `--friends` users on each
+side of them around a ring (20 friends each by default). This script signs them up and makes the
+friendships; `plume bench presence` (a Swift WebSocket client) then opens one socket per user
+and, for `--rounds` rounds, every user sets a new status at once (`presence.set`); each change
+must reach each friend's socket. Measured: deliveries per second (friend pushes received / time
+until the last arrives), the latency from the `presence.set` send to each friend's push
+(hdrhistogram p50, p99, max) and the nodes' CPU per delivery.
 
 The peer: one Redis server, each user a subscriber to their friends' channels (one connection
 each) and a publisher of their own; every round each user PUBLISHes one message; the same counts
 and latencies. Redis keeps nothing per change and knows no friends, no presence owner and no
 failover: it is the floor for moving the same messages between the same number of sockets.
 
-    scripts/bench.sh presence [--users 300] [--friends 10] [--rounds 20] [--seconds 120]
+    scripts/bench.sh presence [--users 200] [--friends 10] [--rounds 100] [--seconds 120] [--nodes 1 3]
 
 Bounded: at most `--rounds` rounds and `--seconds` seconds per system."""
 
@@ -70,12 +72,13 @@ def friends_of(index, users, friends):
     return {(index + k) % users for k in range(1, friends + 1)} | {(index - k) % users for k in range(1, friends + 1)}
 
 
-async def plume(cluster, args):
-    pids = [process.pid for process in cluster.processes.values()]
-    import websockets
+def plume(cluster, args, nodes):
+    """Signs up the users (spread over the nodes), makes the friendships, and runs
+    `plume bench presence` against them."""
+    pids = [cluster.processes[n].pid for n in nodes]
     users = []
     for i in range(args.users):
-        node = f"n{i % 3 + 1}"
+        node = nodes[i % len(nodes)]
         name = f"pr{uuid.uuid4().hex[:10]}"
         status, body = request(cluster, node, "POST", "/v1/auth/signup",
                                {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
@@ -90,58 +93,15 @@ async def plume(cluster, args):
                                    timeout=30)
             assert status == 200, (status, body)
     print(f"  {len(pairs)} friendships in {time.monotonic() - started:.1f} s", flush=True)
-
-    index_of = {user[0]: i for i, user in enumerate(users)}
-    sent = {}
-    latencies = []
-    expected_per_round = sum(len(friends_of(i, args.users, args.friends)) for i in range(args.users))
-
-    async def reader(i, socket_):
-        async for raw in socket_:
-            frame = json.loads(raw)
-            if frame.get("push") != "presence":
-                continue
-            data = frame["data"]
-            source = index_of.get(data["user_id"])
-            if source is None or source == i:
-                continue
-            key = (source, data["status"])
-            if key in sent:
-                latencies.append(time.monotonic() - sent[key])
-
-    sockets = []
-    for i, (user_id, token, node) in enumerate(users):
-        url = cluster.url(node, "/v1/ws").replace("http://", "ws://") + f"?token={token}"
-        socket_ = await websockets.connect(url, open_timeout=30, max_queue=None, ping_interval=None)
-        await socket_.recv()  # welcome
-        sockets.append(socket_)
-    await asyncio.sleep(2)  # online pushes settle
-    readers = [asyncio.create_task(reader(i, s)) for i, s in enumerate(sockets)]
-    try:
-        deadline = time.monotonic() + args.seconds
-        total_started = time.monotonic()
-        cpu_before = cpu_seconds(pids)
-        expected = 0
-        for round_ in range(args.rounds):
-            if time.monotonic() > deadline:
-                print(f"  stopped at the {args.seconds} s bound")
-                break
-            status = STATUSES[round_ % len(STATUSES)]
-            before = len(latencies)
-            for i, socket_ in enumerate(sockets):
-                sent[(i, status)] = time.monotonic()
-                await socket_.send(json.dumps({"op": "presence.set", "id": round_, "data": {"status": status}}))
-            expected += expected_per_round
-            round_deadline = time.monotonic() + 10
-            while len(latencies) - before < expected_per_round and time.monotonic() < round_deadline:
-                await asyncio.sleep(0.005)
-        report(f"plume (3 nodes, {args.users} users x {2 * args.friends} friends, {args.rounds} rounds)",
-               latencies, expected, time.monotonic() - total_started, cpu_seconds(pids) - cpu_before)
-    finally:
-        for task in readers:
-            task.cancel()
-        for socket_ in sockets:
-            await socket_.close()
+    file = os.path.join(cluster.dir, "users.json")
+    with open(file, "w") as f:
+        json.dump({"users": [
+            {"id": user_id, "url": cluster.url(node, "/v1/ws").replace("http://", "ws://") + f"?token={token}",
+             "friends": [users[j][0] for j in sorted(friends_of(i, args.users, args.friends))]}
+            for i, (user_id, token, node) in enumerate(users)]}, f)
+    label = f"plume ({len(nodes)} node{'s' if len(nodes) > 1 else ''}, {args.users} users x {2 * args.friends} friends)"
+    subprocess.run([os.environ["PLUME_BIN"], "bench", "presence", "--users-file", file, "--rounds", str(args.rounds),
+                    "--seconds", str(args.seconds), "--label", label, "--pids", *[str(p) for p in pids]], check=True)
 
 
 async def redis_peer(port, pid, args):
@@ -196,26 +156,50 @@ async def redis_peer(port, pid, args):
             await publisher.aclose()
 
 
+def redis_benchmark(port, pid, args):
+    """redis-benchmark PUBLISH at the same client count, one subscriber reading every message."""
+    import redis as redis_sync
+    subscriber = redis_sync.Redis(port=port).pubsub()
+    subscriber.subscribe("presence")
+    total = args.users * 2 * args.friends * args.rounds
+    cpu_before = cpu_seconds([pid])
+    out = subprocess.run([shutil.which("redis-benchmark"), "-p", str(port), "-c", str(args.users), "-n", str(total),
+                          "--csv", "PUBLISH", "presence", "busy"], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds([pid]) - cpu_before
+    subscriber.close()
+    rows = [line.split(",") for line in out.strip().splitlines()]
+    rps = float(rows[-1][1].strip('"'))
+    print(f"redis-benchmark PUBLISH (-c {args.users}, one subscriber): {rps:,.0f} publishes/s, "
+          f"server CPU {cpu * 1e6 / total:.1f} µs per publish", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=300)
-    parser.add_argument("--friends", type=int, default=5, help="friends on each side around the ring")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--friends", type=int, default=10, help="friends on each side around the ring")
+    parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=120)
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1, 3], help="cluster sizes to run (1 and/or 3)")
     args = parser.parse_args()
-    ensure("websockets", "websockets")
     ensure("redis", "redis")
-    cluster = Cluster(3, name="bench-presence",
-                      gateway={"auth_burst": 100000, "auth_per_minute": 6000000,
-                               "user_writes_burst": 100000, "user_writes_per_minute": 6000000})
-    try:
-        cluster.start_all()
-        for node in cluster.nodes:
-            if not wait_until(lambda n=node: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60):
-                raise SystemExit(f"{node} never became ready")
-        asyncio.run(plume(cluster, args))
-    finally:
-        cluster.stop_all()
+    for size in args.nodes:
+        cluster = Cluster(size, name=f"bench-presence-{size}",
+                          gateway={"auth_burst": 100000, "auth_per_minute": 6000000,
+                                   "user_writes_burst": 100000, "user_writes_per_minute": 6000000})
+        if size == 1:
+            # One node: replication 1, as a standalone studio would run it.
+            with open(cluster.config) as f:
+                text = f.read().replace("replication = 3", "replication = 1")
+            with open(cluster.config, "w") as f:
+                f.write(text)
+        try:
+            cluster.start_all()
+            for node in cluster.nodes:
+                if not wait_until(lambda n=node: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60):
+                    raise SystemExit(f"{node} never became ready")
+            plume(cluster, args, list(cluster.nodes))
+        finally:
+            cluster.stop_all()
 
     redis_dir = tempfile.mkdtemp(prefix="bench-presence-redis-")
     port = free_ports(1)[0]
@@ -224,6 +208,7 @@ def main():
     try:
         time.sleep(0.5)
         asyncio.run(redis_peer(port, server.pid, args))
+        redis_benchmark(port, server.pid, args)
     finally:
         server.kill()
         server.wait()
