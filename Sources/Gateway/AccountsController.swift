@@ -12,17 +12,10 @@ public struct AccountsController: Sendable {
     typealias Context = PlumeRequestContext
     let accounts: AccountService
     let throttle: AuthThrottle
-    /// The real-time edge: a logout closes its session's sockets, on whatever node holds them.
-    let sockets: RealtimeRelay?
 
     public init(accounts: AccountService, throttle: AuthThrottle) {
-        self.init(accounts: accounts, throttle: throttle, sockets: nil)
-    }
-
-    init(accounts: AccountService, throttle: AuthThrottle, sockets: RealtimeRelay?) {
         self.accounts = accounts
         self.throttle = throttle
-        self.sockets = sockets
     }
 
     /// Adds the routes under `v1` (the `/v1` group).
@@ -123,7 +116,6 @@ public struct AccountsController: Sendable {
     @Sendable func logout(_ request: Request, context: Context) async throws -> HTTPResponse.Status {
         let caller = try context.requireIdentity()
         try await APIError.mapped(context) { try await accounts.logout(caller) }
-        await sockets?.revoke(userID: caller.userID, sessionID: caller.sessionID)
         return .noContent
     }
 

@@ -74,7 +74,6 @@ public enum GatewayApplication {
         var webSocket: Router<WebSocketRequestContextWithChannel>?
         if let accounts {
             let throttle = AuthThrottle(limits: authLimits)
-            var sockets: RealtimeRelay?
             if let social {
                 let chat = ChatThrottle(realtime)
                 // Without a cluster's relay, the sockets of this node alone, and no presence.
@@ -87,6 +86,10 @@ public enum GatewayApplication {
                         settings: realtime,
                         logger: logger
                     )
+                // A session that ends (a logout, a replayed refresh token) closes its sockets anywhere.
+                accounts.onSessionEnded { [weak relay] user, session in
+                    Task { await relay?.revoke(userID: user, sessionID: session) }
+                }
                 SocialController(social: social, accounts: accounts, throttle: throttle, chat: chat, relay: relay)
                     .addRoutes(to: v1)
                 let edge = RealtimeController(
@@ -99,9 +102,8 @@ public enum GatewayApplication {
                 )
                 edge.addRoutes(to: v1)
                 webSocket = edge.webSocketRouter()
-                sockets = relay
             }
-            AccountsController(accounts: accounts, throttle: throttle, sockets: sockets).addRoutes(to: v1)
+            AccountsController(accounts: accounts, throttle: throttle).addRoutes(to: v1)
         }
         return (router, webSocket)
     }

@@ -89,6 +89,25 @@ public final class AccountService: Sendable {
     public static var defaultHashesMax: Int { max(2, 2 * ProcessInfo.processInfo.activeProcessorCount) }
     private let now: @Sendable () -> Double
 
+    /// Told of every session that ended (a logout, or a refresh token presented again, which
+    /// revokes its session): the user's id and the session's. The real-time edge closes the
+    /// session's sockets, wherever they are.
+    private let sessionEnded = Mutex<SessionEndedHandler?>(nil)
+
+    /// The handler in a struct (a bare closure in a lock's storage gains two thunks per read).
+    private struct SessionEndedHandler: Sendable {
+        let take: @Sendable (String, String) -> Void
+    }
+
+    /// Sets who is told of each session that ends (``logout(_:)``, a replayed refresh token).
+    public func onSessionEnded(_ handler: @escaping @Sendable (_ userID: String, _ sessionID: String) -> Void) {
+        sessionEnded.withLock { $0 = SessionEndedHandler(take: handler) }
+    }
+
+    private func ended(_ userID: String, _ sessionID: String) {
+        sessionEnded.withLock { $0 }?.take(userID, sessionID)
+    }
+
     /// - Parameters:
     ///   - entities: reaches the user and name entities wherever they live (``NodeEntityTransport``).
     ///   - tokenSecret: the secret access tokens are signed with (through a derived 256-bit key);
@@ -261,7 +280,10 @@ public final class AccountService: Sendable {
                 expiresAt: now() + sessionLifetime
             )
         )
-        guard case .success(let user) = reply else { throw invalid }
+        guard case .success(let user) = reply else {
+            if case .failure(.sessionRevoked) = reply { ended(userID, sessionID) }
+            throw invalid
+        }
         return try await tokens(user: user, sessionID: sessionID, refreshToken: next)
     }
 
@@ -273,6 +295,7 @@ public final class AccountService: Sendable {
         ) {
             throw Failure(failure)
         }
+        ended(caller.userID, caller.sessionID)
     }
 
     // MARK: - Profiles

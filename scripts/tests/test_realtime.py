@@ -3,7 +3,8 @@
 the upgrade; the first frame is `welcome`; `ping` answers; bad frames (not JSON, binary, no op, an
 unknown op, data of the wrong shape) get their error reply and the socket stays open; friends chat
 over it and every socket of both sides gets `chat_message`; a frame over `max_frame_bytes` closes
-the socket with 1009; a logout closes the session's socket with 4001 after `session_revoked`; a
+the socket with 1009; a logout, or a replayed refresh token (which revokes its session), closes
+the session's socket with 4001 after `session_revoked`; a
 client that stops reading is disconnected once its send queue is full. `websockets` is installed
 from PyPI when missing."""
 
@@ -33,7 +34,7 @@ class User:
                                {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
                                timeout=15)
         assert status == 201, (status, body)
-        self.id, self.token = body["user"]["id"], body["access_token"]
+        self.id, self.token, self.refresh = body["user"]["id"], body["access_token"], body["refresh_token"]
 
 
 def ws_url(cluster, token=None):
@@ -169,10 +170,26 @@ def test_a_frame_over_max_frame_bytes_closes_with_1009(cluster):
 
 
 def test_a_logout_closes_the_sessions_socket_with_4001(cluster):
-    from websockets.exceptions import ConnectionClosed
     user = User(cluster, "out")
     socket_, _ = connect(cluster, user)
     assert request(cluster, "n1", "POST", "/v1/auth/logout", token=user.token)[0] == 204
+    expect_revoked(socket_)
+
+
+def test_a_replayed_refresh_token_closes_the_sessions_socket(cluster):
+    """A refresh token presented a second time revokes its session (it was stolen or replayed):
+    the session's socket is told and closed, as for a logout."""
+    user = User(cluster, "rpl")
+    socket_, _ = connect(cluster, user)
+    status, body = request(cluster, "n1", "POST", "/v1/auth/refresh", {"refresh_token": user.refresh})
+    assert status == 200, (status, body)
+    status, body = request(cluster, "n1", "POST", "/v1/auth/refresh", {"refresh_token": user.refresh})
+    assert status == 401, (status, body)
+    expect_revoked(socket_)
+
+
+def expect_revoked(socket_):
+    from websockets.exceptions import ConnectionClosed
     seen = []
     try:
         deadline = time.monotonic() + 10
@@ -235,6 +252,8 @@ def main():
          test_friends_chat_and_every_socket_of_both_sides_gets_the_message),
         ("a frame over max_frame_bytes closes with 1009", test_a_frame_over_max_frame_bytes_closes_with_1009),
         ("a logout closes the session's socket with 4001", test_a_logout_closes_the_sessions_socket_with_4001),
+        ("a replayed refresh token closes the session's socket",
+         test_a_replayed_refresh_token_closes_the_sessions_socket),
         ("a client that stops reading is disconnected", test_a_client_that_stops_reading_is_disconnected),
     ])
 
