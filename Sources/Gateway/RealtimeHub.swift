@@ -249,9 +249,10 @@ final class RealtimeHub: Sendable {
             return watchers
         }
         guard let watchers else { return }
-        deliver(RealtimeProtocol.push("presence", data: PresenceBody(view)), to: [view.userID])
+        let frame = RealtimeProtocol.presencePush(view)
+        deliver(frame, to: [view.userID])
         guard !watchers.isEmpty, let seen = view.seen(byUser: "", isFriend: true) else { return }
-        deliver(RealtimeProtocol.push("presence", data: PresenceBody(seen)), to: watchers)
+        deliver(seen == view ? frame : RealtimeProtocol.presencePush(seen), to: watchers)
     }
 
     /// The last presence delivered here of `user` (as the user sees it), with the nodes that held

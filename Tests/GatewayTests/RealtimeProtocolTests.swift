@@ -1,4 +1,5 @@
 import Foundation
+import GameDomain
 import Testing
 
 @testable import Gateway
@@ -9,6 +10,33 @@ import Testing
     func refusal(_ text: String) -> RealtimeProtocol.Refusal? {
         if case .failure(let refusal) = RealtimeProtocol.parse(text) { return refusal }
         return nil
+    }
+
+    /// The hand-written presence push and string escapes are the JSON the edge's coder writes.
+    @Test func theDirectPresencePushIsTheCodersJSON() throws {
+        let views = [
+            Presence.View(userID: "u1", status: .offline, updatedAt: nil),
+            Presence.View(
+                userID: "u\"2",
+                status: .lookingToPlay,
+                rich: ["map": "dust2", "quote": "say \"gg\"\\n", "tab\t": "é 🎮 \u{1}/x", "connect": "+join 7"],
+                updatedAt: 1_764_740_469.25
+            ),
+        ]
+        for view in views {
+            let direct = try JSONSerialization.jsonObject(with: Data(RealtimeProtocol.presencePush(view).utf8))
+            let coded = try JSONSerialization.jsonObject(
+                with: Data(RealtimeProtocol.push("presence", data: PresenceBody(view)).utf8)
+            )
+            #expect((direct as? NSDictionary) == (coded as? NSDictionary), "\(view)")
+        }
+        for text in ["plain", "quote \" and \\", "ctl \u{0}\u{1f}\u{08}\u{0C}\n\r\t", "é/🎮"] {
+            let decoded = try JSONSerialization.jsonObject(
+                with: Data(RealtimeProtocol.quoted(text).utf8),
+                options: .fragmentsAllowed
+            )
+            #expect(decoded as? String == text)
+        }
     }
 
     @Test func aRequestParsesWithItsIdAsItCame() throws {
