@@ -10,7 +10,8 @@ grace window ends — except for the user who reconnects to another node within 
 shows `offline` and keeps the status they set; and a user whose socket lives elsewhere but whose
 presence owner was the killed node keeps their status and rich presence, their friend seeing
 no change at all. A dropped socket (no close frame) is resumed with `?resume=` on its node and
-on another, with the session and the pushes it missed. `websockets` is installed from PyPI when
+on another, with the session and the pushes it missed; a client that answers no ping is closed
+after a heartbeat (keepalive) and shows `reconnecting`. `websockets` is installed from PyPI when
 missing."""
 
 import json
@@ -263,6 +264,46 @@ def test_a_dropped_socket_is_resumed_with_what_it_missed_on_any_node(cluster):
     watcher.close()
 
 
+def test_a_client_that_answers_no_ping_is_dropped_and_shows_reconnecting(cluster):
+    """Keepalive: heartbeat_ms is 2000 here. A client that upgrades, then neither reads nor answers
+    the server's pings, is closed after a heartbeat without a pong; having sent no close frame, its
+    socket counts as dropped: its friend sees it `reconnecting`."""
+    import base64
+    import socket as sockets
+    a, b = User(cluster, "n1", "png"), User(cluster, "n2", "wat")
+    befriend(cluster, a, b)
+    watcher = Socket(cluster, "n2", b)
+    raw = sockets.create_connection(("127.0.0.1", cluster.nodes["n1"]["http"]), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall((f"GET /v1/ws?token={a.token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += raw.recv(4096)
+    assert received.startswith(b"HTTP/1.1 101"), received[:40]
+    assert watcher.presence_of(a, "online"), "a is online"
+    started = time.monotonic()
+    raw.settimeout(1)
+    closed = False
+    while time.monotonic() - started < 15:
+        try:
+            chunk = raw.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            closed = True
+            break
+        received += chunk
+    elapsed = time.monotonic() - started
+    raw.close()
+    assert b"\x89" in received, "the server pinged"
+    assert closed, "a client that answers no ping is closed"
+    assert 2 <= elapsed <= 10, f"closed after {elapsed:.1f} s (heartbeat 2 s)"
+    assert watcher.presence_of(a, "reconnecting", timeout=5), "a dropped connection shows reconnecting"
+    print(f"  closed {elapsed:.1f} s after the upgrade")
+    watcher.close()
+
+
 def owner(cluster, user, view_node="n1"):
     view = cluster_view(cluster, view_node)
     table = view["shards"]["table"]
@@ -355,7 +396,7 @@ def test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_ba
 
 def main():
     ensure_websockets()
-    cluster = Cluster(3, realtime={"reconnect_grace_ms": GRACE_MS},
+    cluster = Cluster(3, realtime={"reconnect_grace_ms": GRACE_MS, "heartbeat_ms": 2000},
                       membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
     cluster.start_all()
     ready = all(
@@ -375,6 +416,8 @@ def main():
         ("a logout on another node closes the session's socket", test_a_logout_on_another_node_closes_the_sessions_socket),
         ("a dropped socket is resumed with what it missed, on any node",
          test_a_dropped_socket_is_resumed_with_what_it_missed_on_any_node),
+        ("a client that answers no ping is dropped and shows reconnecting",
+         test_a_client_that_answers_no_ping_is_dropped_and_shows_reconnecting),
         ("a killed node's users show reconnecting, then offline unless they come back; its owned presence moves whole",
          test_a_killed_nodes_users_show_reconnecting_then_offline_unless_they_come_back),
     ])
