@@ -16,6 +16,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -296,3 +297,21 @@ def placement_shard(key, shards):
     h = (h * 0xC4CEB9FE1A85EC53) & mask
     h ^= h >> 33
     return h % shards
+
+
+class User:
+    """A user signed up through `node` (a unique name starting with `prefix`)."""
+
+    def __init__(self, cluster, node, prefix):
+        name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        status, body = request(cluster, node, "POST", "/v1/auth/signup",
+                               {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
+                               timeout=15)
+        assert status == 201, f"signup {name} on {node}: {status} {body}"
+        self.id, self.name = body["user"]["id"], name
+        self.token, self.refresh = body["access_token"], body["refresh_token"]
+
+
+def call(cluster, node, method, path, user, body=None):
+    """`request` with `user`'s access token."""
+    return request(cluster, node, method, path, body=body, token=user.token, timeout=15)

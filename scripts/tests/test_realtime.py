@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, request, run_on_cluster, wait_until  # noqa: E402
+from plumetest import Cluster, User, request, run_on_cluster, wait_until  # noqa: E402
 
 
 def ensure_websockets():
@@ -27,14 +27,9 @@ def ensure_websockets():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "websockets"], check=True)
 
 
-class User:
-    def __init__(self, cluster, prefix):
-        name = f"{prefix}{uuid.uuid4().hex[:8]}"
-        status, body = request(cluster, "n1", "POST", "/v1/auth/signup",
-                               {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
-                               timeout=15)
-        assert status == 201, (status, body)
-        self.id, self.token, self.refresh = body["user"]["id"], body["access_token"], body["refresh_token"]
+def signup(cluster, prefix):
+    """A user signed up through n1 (this test's one node)."""
+    return User(cluster, "n1", prefix)
 
 
 def ws_url(cluster, token=None):
@@ -93,7 +88,7 @@ def test_a_missing_or_bad_token_is_refused_before_the_upgrade(cluster):
         path = "/v1/ws" + url.split("/v1/ws")[1]
         status, body = request(cluster, "n1", "GET", path, token="nope" if headers else None)
         assert status == 401 and body["error"]["code"] == "unauthorized", (status, body)
-    user = User(cluster, "tok")
+    user = signup(cluster, "tok")
     status, body = request(cluster, "n1", "GET", "/v1/ws", token=user.token)
     assert status == 426 and body["error"]["code"] == "upgrade_required", (status, body)
     from websockets.sync.client import connect as ws_connect
@@ -102,7 +97,7 @@ def test_a_missing_or_bad_token_is_refused_before_the_upgrade(cluster):
 
 
 def test_welcome_ping_and_bad_frames(cluster):
-    user = User(cluster, "pin")
+    user = signup(cluster, "pin")
     socket_, welcome = connect(cluster, user)
     with socket_:
         data = welcome["data"]
@@ -129,7 +124,7 @@ def test_welcome_ping_and_bad_frames(cluster):
 
 
 def test_friends_chat_and_every_socket_of_both_sides_gets_the_message(cluster):
-    a, b = User(cluster, "ann"), User(cluster, "bob")
+    a, b = signup(cluster, "ann"), signup(cluster, "bob")
     assert request(cluster, "n1", "POST", f"/v1/friends/{b.id}", token=a.token)[0] == 200
     assert request(cluster, "n1", "POST", f"/v1/friends/{a.id}", token=b.token)[1] == {"state": "friend"}
     a1, _ = connect(cluster, a)
@@ -145,7 +140,7 @@ def test_friends_chat_and_every_socket_of_both_sides_gets_the_message(cluster):
             assert got and got[0]["message"] == message, got
         frame = ask(b1, "chat.history", {"with": a.id, "limit": 10})
         assert [m["text"] for m in frame["data"]["messages"]] == ["gg"] and frame["data"]["next_cursor"] is None
-        stranger = User(cluster, "str")
+        stranger = signup(cluster, "str")
         s1, _ = connect(cluster, stranger)
         with s1:
             frame = ask(s1, "chat.send", {"to": a.id, "text": "hi"})
@@ -156,7 +151,7 @@ def test_friends_chat_and_every_socket_of_both_sides_gets_the_message(cluster):
 
 def test_a_frame_over_max_frame_bytes_closes_with_1009(cluster):
     from websockets.exceptions import ConnectionClosed
-    user = User(cluster, "big")
+    user = signup(cluster, "big")
     socket_, _ = connect(cluster, user, max_size=None)
     try:
         socket_.send(json.dumps({"op": "ping", "id": 1, "data": {"pad": "x" * 5000}}))  # max_frame_bytes = 4096
@@ -170,7 +165,7 @@ def test_a_frame_over_max_frame_bytes_closes_with_1009(cluster):
 
 
 def test_a_logout_closes_the_sessions_socket_with_4001(cluster):
-    user = User(cluster, "out")
+    user = signup(cluster, "out")
     socket_, _ = connect(cluster, user)
     assert request(cluster, "n1", "POST", "/v1/auth/logout", token=user.token)[0] == 204
     expect_revoked(socket_)
@@ -179,7 +174,7 @@ def test_a_logout_closes_the_sessions_socket_with_4001(cluster):
 def test_a_replayed_refresh_token_closes_the_sessions_socket(cluster):
     """A refresh token presented a second time revokes its session (it was stolen or replayed):
     the session's socket is told and closed, as for a logout."""
-    user = User(cluster, "rpl")
+    user = signup(cluster, "rpl")
     socket_, _ = connect(cluster, user)
     status, body = request(cluster, "n1", "POST", "/v1/auth/refresh", {"refresh_token": user.refresh})
     assert status == 200, (status, body)
@@ -206,7 +201,7 @@ def test_a_client_that_stops_reading_is_disconnected(cluster):
     most 3,000: a's own queue, which gets each reply and each message too, stays under its
     bound); b's node drops b's socket instead of queueing for ever, and a goes on."""
     from websockets.sync.client import connect as ws_connect
-    a, b = User(cluster, "fst"), User(cluster, "slw")
+    a, b = signup(cluster, "fst"), signup(cluster, "slw")
     assert request(cluster, "n1", "POST", f"/v1/friends/{b.id}", token=a.token)[0] == 200
     assert request(cluster, "n1", "POST", f"/v1/friends/{a.id}", token=b.token)[0] == 200
     raw = socket.create_connection(("127.0.0.1", cluster.nodes["n1"]["http"]))

@@ -12,21 +12,10 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, request, run_on_cluster, wait_until  # noqa: E402
+from plumetest import Cluster, User, call, request, run_on_cluster, wait_until  # noqa: E402
 
 
-class User:
-    def __init__(self, cluster, node, prefix):
-        name = f"{prefix}{uuid.uuid4().hex[:8]}"
-        status, body = request(cluster, node, "POST", "/v1/auth/signup",
-                               {"username": name, "email": f"{name}@example.com", "password": "correct horse"},
-                               timeout=15)
-        assert status == 201, f"signup {name} on {node}: {status} {body}"
-        self.id, self.name, self.token = body["user"]["id"], name, body["access_token"]
 
-
-def call(cluster, node, method, path, user, body=None):
-    return request(cluster, node, method, path, body=body, token=user.token, timeout=15)
 
 
 def entry(cluster, node, user, other):
