@@ -121,10 +121,12 @@ def test_friends_see_each_other_come_online_set_a_status_and_go_offline(cluster)
     print(f"  a's socket on n1 reached b on n2 as 'online' in {1000 * (time.monotonic() - started):.0f} ms")
     assert mine.presence_of(a, "online"), "a's own socket is told too"
 
+    changed = time.monotonic()
     reply = mine.ask("presence.set", {"status": "looking_to_play", "rich": {"map": "dust2", "connect": "+join 7"}})
     assert reply["ok"] and reply["data"]["presence"]["status"] == "looking_to_play", reply
-    seen = watcher.presence_of(a, "looking_to_play")
-    assert seen and seen["rich"] == {"map": "dust2", "connect": "+join 7"}, seen
+    seen = watcher.presence_of(a, "looking_to_play", timeout=1)
+    assert seen and seen["rich"] == {"map": "dust2", "connect": "+join 7"}, "the friend sees the change within 1 s"
+    print(f"  a's status change reached b in {1000 * (time.monotonic() - changed):.0f} ms")
     status, body = call(cluster, "n3", "GET", f"/v1/presence/{a.id}", b)
     assert status == 200 and body["status"] == "looking_to_play", (status, body)
     reply = watcher.ask("presence.get", {"user_ids": [a.id, b.id]})
