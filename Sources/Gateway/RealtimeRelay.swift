@@ -331,14 +331,20 @@ public final class RealtimeRelay: Service, Sendable {
 
     // MARK: - Following the cluster
 
+    /// Follows the cluster until the node shuts down; a graceful shutdown ends it normally (a
+    /// service that throws would make the node exit 1).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            var ticks = 0
-            while !Task.isCancelled {
-                try await Task.sleep(for: self.tick)
-                ticks += 1
-                await self.follow(expire: ticks % 5 == 0)
+        do {
+            try await cancelWhenGracefulShutdown {
+                var ticks = 0
+                while !Task.isCancelled {
+                    try await Task.sleep(for: self.tick)
+                    ticks += 1
+                    await self.follow(expire: ticks % 5 == 0)
+                }
             }
+        } catch is CancellationError {
+            return
         }
     }
 
