@@ -220,10 +220,8 @@ extension Presence {
                 guard live != sockets[node] ?? [] || kept != parked[node] ?? [] else { return [] }
                 if shown == .offline, !live.isEmpty || !kept.isEmpty, let status {
                     // A new owner: back as the edge last saw them (reconnecting if only parked).
-                    return [
-                        .sockets(node: node, ids: live), .parked(node: node, ids: kept),
-                        .shows(status: status, rich: rich ?? [:], lostAt: live.isEmpty ? now : nil, at: now),
-                    ].filter { $0 != .sockets(node: node, ids: []) && $0 != .parked(node: node, ids: []) }
+                    return move(node, live: live, parked: kept, now: now).filter { !$0.isVisible }
+                        + [.shows(status: status, rich: rich ?? [:], lostAt: live.isEmpty ? now : nil, at: now)]
                 }
                 return move(node, live: live, parked: kept, now: now)
             case .nodeLost(let node):

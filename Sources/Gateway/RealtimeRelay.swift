@@ -165,16 +165,14 @@ public final class RealtimeRelay: Service, Sendable {
                 metadata: ["error": "\(error.message)"]
             )
         }
-        guard let presence else { return }
-        do {
-            publish(try await presence.connect(connection.userID, socket: connection.id))
-            if let resumedFrom, resumedFrom != peers.me {
-                // Live here first, then no longer parked there: the user never shows offline.
-                publish(try await presence.disconnect(connection.userID, socket: connection.id, on: resumedFrom))
+        await tellOwner(of: connection.userID) { presence async throws(ServiceFailure) in
+            try await presence.connect(connection.userID, socket: connection.id)
+        }
+        if let resumedFrom, resumedFrom != peers.me {
+            // Live here first, then no longer parked there: the user never shows offline.
+            await tellOwner(of: connection.userID) { presence async throws(ServiceFailure) in
+                try await presence.disconnect(connection.userID, socket: connection.id, on: resumedFrom)
             }
-        } catch {
-            // Told later, with the user's other sockets here.
-            _ = watch.withLock { $0.unannounced.insert(connection.userID) }
         }
     }
 
@@ -184,28 +182,35 @@ public final class RealtimeRelay: Service, Sendable {
     func closed(_ connection: RealtimeHub.Connection, parkAs token: String?) async {
         if let token { hub.park(connection, token: token, until: .now + grace) }
         hub.remove(connection)
-        guard let presence else { return }
-        do {
-            if token != nil {
-                publish(try await presence.drop(connection.userID, socket: connection.id))
-            } else {
-                publish(try await presence.disconnect(connection.userID, socket: connection.id))
-            }
-        } catch {
-            _ = watch.withLock { $0.unannounced.insert(connection.userID) }
+        await tellOwner(of: connection.userID) { presence async throws(ServiceFailure) in
+            token != nil
+                ? try await presence.drop(connection.userID, socket: connection.id)
+                : try await presence.disconnect(connection.userID, socket: connection.id)
         }
     }
 
     /// Parked sockets let go (their time is over, they missed too much, their session ended):
     /// their owner hears they are gone.
     private func letGo(_ parked: [RealtimeHub.Parked]) async {
-        guard let presence else { return }
         for socket in parked {
-            do {
-                publish(try await presence.disconnect(socket.userID, socket: socket.socketID))
-            } catch {
-                _ = watch.withLock { $0.unannounced.insert(socket.userID) }
+            await tellOwner(of: socket.userID) { presence async throws(ServiceFailure) in
+                try await presence.disconnect(socket.userID, socket: socket.socketID)
             }
+        }
+    }
+
+    /// Tells `user`'s presence owner of a change and publishes what others see of it. An owner
+    /// that cannot be told now (still electing) hears of the user's sockets here later, in an
+    /// announcement.
+    private func tellOwner(
+        of user: String,
+        _ change: (PresenceService) async throws(ServiceFailure) -> PresenceService.Answer
+    ) async {
+        guard let presence else { return }
+        do {
+            publish(try await change(presence))
+        } catch {
+            _ = watch.withLock { $0.unannounced.insert(user) }
         }
     }
 

@@ -30,12 +30,7 @@ public enum RealtimeDelivery: Sendable, Equatable {
                 }
             case .presence(let view, let nodes):
                 message.presence = .with {
-                    $0.view = .with {
-                        $0.userID = view.userID
-                        $0.status = view.status.rawValue
-                        $0.rich = view.rich
-                        if let updatedAt = view.updatedAt { $0.updatedAt = updatedAt }
-                    }
+                    $0.view = PresenceKind.wire(view)
                     $0.nodes = nodes
                 }
             case .relationship(let user, let other, let state):
@@ -79,16 +74,10 @@ public enum RealtimeDelivery: Sendable, Equatable {
             switch message.delivery {
             case .push(let m)?: deliveries.append(.push(users: m.users, frame: m.frame))
             case .presence(let m)?:
-                guard let status = Presence.Shown(rawValue: m.view.status) else {
+                guard let view = try? PresenceKind.view(m.view) else {
                     skipped += 1
                     continue
                 }
-                let view = Presence.View(
-                    userID: m.view.userID,
-                    status: status,
-                    rich: m.view.rich,
-                    updatedAt: m.view.hasUpdatedAt ? m.view.updatedAt : nil
-                )
                 deliveries.append(.presence(view, nodes: m.nodes))
             case .relationship(let m)?: deliveries.append(.relationship(user: m.user, other: m.other, state: m.state))
             case .revoke(let m)?: deliveries.append(.revoke(user: m.user, session: m.session))

@@ -118,10 +118,6 @@ public final class SocialService: Sendable {
         let shown = list.relationships.compactMap { other, relationship in
             relationship.shown.map { (other, $0) }
         }.sorted { $0.0 < $1.0 }
-        let accounts = accounts
-        let presence = { @Sendable (user: String) async throws(Failure) -> Presence.View in
-            try await self.presence(user)
-        }
         var friends: [Friend] = []
         var failure: Failure?
         // A bounded number of profile reads at once. A user gone since is left out; a read the
@@ -131,26 +127,11 @@ public final class SocialService: Sendable {
             func add() -> Bool {
                 guard let (other, state) = next.next() else { return false }
                 group.addTask {
-                    let user: User.State
-                    do {
-                        user = try await accounts.user(id: other)
-                    } catch let error as Failure {
-                        if case .notFound = error.kind { return .success(nil) }
-                        return .failure(error)
+                    do throws(Failure) {
+                        return .success(try await self.entry(other, state: state, seenBy: caller))
                     } catch {
-                        return .failure(Failure(kind: .unavailable, message: "\(error)"))
-                    }
-                    let view: Presence.View?
-                    do {
-                        view = state == FriendList.Link.friend.rawValue ? try await presence(other) : nil
-                    } catch let error as Failure {
                         return .failure(error)
-                    } catch {
-                        return .failure(Failure(kind: .unavailable, message: "\(error)"))
                     }
-                    return .success(
-                        Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
-                    )
                 }
                 return true
             }
@@ -168,6 +149,20 @@ public final class SocialService: Sendable {
         return friends.sorted {
             ($0.user.username.lowercased(), $0.user.id ?? "") < ($1.user.username.lowercased(), $1.user.id ?? "")
         }
+    }
+
+    /// One entry of `caller`'s list: `other`'s public profile and, for a friend, their presence as
+    /// the caller sees it; nil for a user gone since.
+    private func entry(_ other: String, state: String, seenBy caller: String) async throws(Failure) -> Friend? {
+        let user: User.State
+        do {
+            user = try await accounts.user(id: other)
+        } catch {
+            if case .notFound = error.kind { return nil }
+            throw error
+        }
+        let view = state == FriendList.Link.friend.rawValue ? try await presence(other) : nil
+        return Friend(user: user, state: state, presence: view?.seen(byUser: caller, isFriend: true))
     }
 
     /// The user's friends' ids (whose presence the user's sockets get).

@@ -183,12 +183,7 @@ extension PresenceKind {
 
     public static func encode(reply: Reply) -> [UInt8] {
         var message = Plume_Presence_Answer()
-        message.view = .with {
-            $0.userID = reply.view.userID
-            $0.status = reply.view.status.rawValue
-            $0.rich = reply.view.rich
-            if let updatedAt = reply.view.updatedAt { $0.updatedAt = updatedAt }
-        }
+        message.view = wire(reply.view)
         message.changed = reply.changed
         message.nodes = reply.nodes
         return Protobuf.bytes(message)
@@ -196,18 +191,29 @@ extension PresenceKind {
 
     public static func decode(reply bytes: [UInt8]) throws(SchemaError) -> Reply {
         let m = try Protobuf.message(bytes, as: Plume_Presence_Answer.self)
-        guard let shown = Presence.Shown(rawValue: m.view.status) else {
-            throw SchemaError.unknownCase("presence status \(m.view.status)")
+        return Reply(view: try view(m.view), changed: m.changed, nodes: m.nodes)
+    }
+
+    /// P on the wire (an answer's, a delivery's).
+    static func wire(_ view: Presence.View) -> Plume_Presence_View {
+        .with {
+            $0.userID = view.userID
+            $0.status = view.status.rawValue
+            $0.rich = view.rich
+            if let updatedAt = view.updatedAt { $0.updatedAt = updatedAt }
         }
-        return Reply(
-            view: Presence.View(
-                userID: m.view.userID,
-                status: shown,
-                rich: m.view.rich,
-                updatedAt: m.view.hasUpdatedAt ? m.view.updatedAt : nil
-            ),
-            changed: m.changed,
-            nodes: m.nodes
+    }
+
+    /// P from the wire; a status this build does not know is refused.
+    static func view(_ m: Plume_Presence_View) throws(SchemaError) -> Presence.View {
+        guard let shown = Presence.Shown(rawValue: m.status) else {
+            throw SchemaError.unknownCase("presence status \(m.status)")
+        }
+        return Presence.View(
+            userID: m.userID,
+            status: shown,
+            rich: m.rich,
+            updatedAt: m.hasUpdatedAt ? m.updatedAt : nil
         )
     }
 
