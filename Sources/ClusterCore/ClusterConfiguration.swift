@@ -77,6 +77,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var authLimits = AuthLimits()
     /// WebSocket sessions, presence and chat (`[realtime]`).
     public var realtime = RealtimeSettings()
+    /// Lobbies (`[lobbies]`).
+    public var lobbies = LobbySettings()
+    /// The matchmaker (`[matchmaking]`).
+    public var matchmaking = MatchmakingSettings()
     /// `gateway.cors_origins`: the web origins (`https://game.example`) whose pages may call the
     /// API from a browser; none by default.
     public var corsOrigins: [String] = []

@@ -256,6 +256,14 @@ public final class ClusterNode<Machine: ShardStateMachine>: Service, Sendable {
             throw ReplicationError.commandTooLarge(bytes: key.utf8.count, limit: Wire.Limits.stringBytesMax)
         }
         let shard = UInt32(Placement.shard(forKey: key, shardCount: settings.configuration.shards))
+        return try await ask(shard: shard, key: key, command: command, deadline: deadline)
+    }
+
+    /// ``ask(key:command:deadline:)`` to the primary of `shard`, whatever shard `key` hashes to:
+    /// for requests about a whole shard (a search of its index) rather than one entity.
+    public func ask(shard: UInt32, key: String, command: [UInt8], deadline: ContinuousClock.Instant) async throws
+        -> [UInt8]
+    {
         var delay = Duration.milliseconds(20)
         while true {
             do {

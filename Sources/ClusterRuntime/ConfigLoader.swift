@@ -41,9 +41,14 @@ public enum ConfigLoader {
     static let realtimeKeys: Set<String> = [
         "reconnect_grace_ms", "max_frame_bytes", "send_queue_max", "heartbeat_ms", "chat_burst", "chat_per_minute",
     ]
+    static let lobbiesKeys: Set<String> = ["empty_ttl_ms", "seat_hold_ms", "game_servers"]
+    static let matchmakingKeys: Set<String> = [
+        "ticket_ttl_ms", "tickets_per_queue_max", "skill_window_start", "skill_window_growth_per_s", "interval_ms",
+    ]
     static let tlsKeys: Set<String> = ["ca", "cert", "key"]
     static let topKeys: Set<String> = [
-        "cluster", "node", "membership", "storage", "entities", "gateway", "accounts", "tls", "realtime",
+        "cluster", "node", "membership", "storage", "entities", "gateway", "accounts", "tls", "realtime", "lobbies",
+        "matchmaking",
     ]
 
     /// Loads and validates the file at `path`.
@@ -329,6 +334,81 @@ public enum ConfigLoader {
             configuration.realtime = realtime
         }
 
+        if let value = root["lobbies"] {
+            let table = try reader.table(value, path: "lobbies")
+            try reader.rejectUnknown(table, path: "lobbies", allowed: lobbiesKeys)
+            var lobbies = configuration.lobbies
+            if let ms = try reader.int(
+                table,
+                "empty_ttl_ms",
+                path: "lobbies",
+                in: LobbySettings.emptyTTLMillisecondsRange,
+                unit: "ms"
+            ) {
+                lobbies.emptyTTL = .milliseconds(ms)
+            }
+            if let ms = try reader.int(
+                table,
+                "seat_hold_ms",
+                path: "lobbies",
+                in: LobbySettings.seatHoldMillisecondsRange,
+                unit: "ms"
+            ) {
+                lobbies.seatHold = .milliseconds(ms)
+            }
+            if let servers = table["game_servers"] {
+                guard let array = servers.array, !array.isEmpty else {
+                    throw reader.error("lobbies.game_servers", "must be a non-empty array such as [\"10.0.0.5:7777\"]")
+                }
+                lobbies.gameServers = try array.enumerated().map { index, element throws(ConfigError) in
+                    guard let text = element.string, (try? NodeAddress(parsing: text)) != nil else {
+                        throw reader.error("lobbies.game_servers", "entry \(index) must be a \"host:port\" string")
+                    }
+                    return text
+                }
+            }
+            configuration.lobbies = lobbies
+        }
+
+        if let value = root["matchmaking"] {
+            let table = try reader.table(value, path: "matchmaking")
+            try reader.rejectUnknown(table, path: "matchmaking", allowed: matchmakingKeys)
+            var matchmaking = configuration.matchmaking
+            func read(_ key: String, in range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int? {
+                try reader.int(table, key, path: "matchmaking", in: range, unit: unit)
+            }
+            if let ms = try read("ticket_ttl_ms", in: MatchmakingSettings.ticketTTLMillisecondsRange, unit: "ms") {
+                matchmaking.ticketTTL = .milliseconds(ms)
+            }
+            if let count = try read(
+                "tickets_per_queue_max",
+                in: MatchmakingSettings.ticketsPerQueueMaxRange,
+                unit: "tickets"
+            ) {
+                matchmaking.ticketsPerQueueMax = count
+            }
+            if let ms = try read("interval_ms", in: MatchmakingSettings.intervalMillisecondsRange, unit: "ms") {
+                matchmaking.interval = .milliseconds(ms)
+            }
+            if let start = try reader.double(
+                table,
+                "skill_window_start",
+                path: "matchmaking",
+                in: MatchmakingSettings.skillWindowRange
+            ) {
+                matchmaking.skillWindowStart = start
+            }
+            if let growth = try reader.double(
+                table,
+                "skill_window_growth_per_s",
+                path: "matchmaking",
+                in: MatchmakingSettings.skillWindowRange
+            ) {
+                matchmaking.skillWindowGrowthPerSecond = growth
+            }
+            configuration.matchmaking = matchmaking
+        }
+
         if let value = root["tls"] {
             let tls = try reader.table(value, path: "tls")
             try reader.rejectUnknown(tls, path: "tls", allowed: tlsKeys)
@@ -385,6 +465,23 @@ public enum ConfigLoader {
         func int(_ table: TOMLTable, _ key: String, path: String) throws(ConfigError) -> Int? {
             guard let value = table[key] else { return nil }
             guard let number = value.int else { throw error("\(path).\(key)", "must be an integer, got \(value.type)") }
+            return number
+        }
+
+        /// A number (integer or float) that must lie in `range`.
+        func double(_ table: TOMLTable, _ key: String, path: String, in range: ClosedRange<Double>)
+            throws(ConfigError) -> Double?
+        {
+            guard let value = table[key] else { return nil }
+            guard let number = value.double ?? value.int.map(Double.init) else {
+                throw error("\(path).\(key)", "must be a number, got \(value.type)")
+            }
+            guard range.contains(number) else {
+                throw error(
+                    "\(path).\(key)",
+                    "must be between \(range.lowerBound) and \(range.upperBound), got \(number)"
+                )
+            }
             return number
         }
 

@@ -237,3 +237,21 @@ extension ReplicationHost {
     /// Proposals made here and not yet answered (committed, failed or expired), all shards together.
     public var proposalsWaiting: Int { inFlight }
 }
+
+extension ReplicationHost {
+    /// Runs `body` on the state of every shard this node serves now (and has not stalled),
+    /// without a read round: for searches and sweeps, where a moment-old answer will do and
+    /// any change still goes through ``execute(shard:deadline:settlement:_:)``. `shards`
+    /// limits it to those listed. Returns the shards it ran on and what `body` gave.
+    public func peekServed<T: Sendable>(shards: [UInt32]? = nil, _ body: (UInt32, Machine) throws -> T) rethrows
+        -> [(shard: UInt32, value: T)]
+    {
+        var found: [(shard: UInt32, value: T)] = []
+        let wanted = shards ?? slots.indices.map { UInt32($0) }
+        for shard in wanted where slots.indices.contains(Int(shard)) {
+            guard slots[Int(shard)].isServing, slots[Int(shard)].stalled == nil else { continue }
+            found.append((shard, try body(shard, machines[Int(shard)])))
+        }
+        return found
+    }
+}

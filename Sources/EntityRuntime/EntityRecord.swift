@@ -72,6 +72,7 @@ public enum EntityRequest<K: EntityKind>: Sendable {
         switch envelope.body {
         case .command(let bytes)?: self = .command(try K.decode(command: Array(bytes)))
         case .read(let bytes)?: self = .read(try K.decode(read: Array(bytes)))
+        case .search?: throw SchemaError("a search is not a request for one entity")
         case nil: throw SchemaError.unknownCase("entity request body")
         }
     }

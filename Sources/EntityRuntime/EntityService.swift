@@ -9,7 +9,7 @@ import Synchronization
 /// reply. A soft kind's state stays in this node's memory (see ``Durability/soft``).
 public final class EntityService: EntityHandler {
     public let registry: EntityRegistry
-    private let host: ReplicationHost<EntityStore>
+    let host: ReplicationHost<EntityStore>
     private let mailboxes: Mailboxes
     private let soft = SoftStates()
     private let clock: @Sendable () -> Double
@@ -42,6 +42,7 @@ public final class EntityService: EntityHandler {
         guard let kind = registry.kind(tag: envelope.kind), key.hasPrefix(kind.keyPrefix) else {
             throw ReplicationError.malformed("no entity kind \(envelope.kind) for \(key) here")
         }
+        if case .search(let search)? = envelope.body { return try await serveSearch(kind, search) }
         return try await serve(kind, envelope, shard: shard, key: key, deadline: deadline)
     }
 

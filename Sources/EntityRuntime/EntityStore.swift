@@ -26,6 +26,8 @@ public struct EntityStore: ShardStateMachine {
     private var arena: [UInt8] = []
     private var passive: [UInt64: Range<Int>] = [:]
     private var passiveBytes = 0
+    /// The index entries of the indexed kinds (``IndexedKind``), by kind position and key.
+    private(set) var indexes: [Int: [String: any Sendable]] = [:]
 
     public init(registry: EntityRegistry) {
         self.registry = registry
@@ -69,6 +71,11 @@ public struct EntityStore: ShardStateMachine {
         try activate(record.key)
         try tables[index].apply(key: record.key, events: record.events)
         touched[record.key] = .now
+        if let indexed = registry.kinds[index] as? any IndexedKind.Type {
+            indexes[index, default: [:]][record.key] = tables[index].state(key: record.key).flatMap {
+                indexed.entry(ofAny: $0)
+            }
+        }
     }
 
     /// Moves a passive entity into its kind's table.
@@ -165,6 +172,27 @@ public struct EntityStore: ShardStateMachine {
         self.passiveBytes = passiveBytes
         self.arena = state
         self.touched = [:]
+        try rebuildIndexes()
+    }
+
+    /// Builds the indexed kinds' entries from every state, active and passive (after a restore).
+    private mutating func rebuildIndexes() throws {
+        indexes = [:]
+        for (index, kind) in registry.kinds.enumerated() {
+            guard let indexed = kind as? any IndexedKind.Type else { continue }
+            var entries: [String: any Sendable] = [:]
+            for key in tables[index].keys {
+                if let entry = tables[index].state(key: key).flatMap({ indexed.entry(ofAny: $0) }) {
+                    entries[key] = entry
+                }
+            }
+            for range in passive.values {
+                let (tag, key, encoded) = ShardStateContainer.entry(in: arena, at: range)
+                guard tag == kind.tag else { continue }
+                if let entry = indexed.entry(ofAny: try kind.decodeState(Array(encoded))) { entries[key] = entry }
+            }
+            indexes[index] = entries
+        }
     }
 
     /// Every entity's state, decoded (tests and tools; a node indexes instead).
@@ -182,6 +210,9 @@ public struct EntityStore: ShardStateMachine {
 /// One kind's active entities, type-erased so that the store can loop over its kinds.
 protocol EntityTable: Sendable {
     var count: Int { get }
+    var keys: [String] { get }
+    /// The active entity's state, nil if this table does not hold it.
+    func state(key: String) -> (any Sendable)?
     /// Decodes every event first, then folds them into the entity's state (nothing half-applied).
     mutating func apply(key: String, events: [[UInt8]]) throws(SchemaError)
     mutating func insert(key: String, encoded: [UInt8]) throws(SchemaError)
@@ -194,6 +225,9 @@ struct Table<K: EntityKind>: EntityTable {
     var states: [String: K.State] = [:]
 
     var count: Int { states.count }
+    var keys: [String] { Array(states.keys) }
+
+    func state(key: String) -> (any Sendable)? { states[key] }
 
     mutating func apply(key: String, events: [[UInt8]]) throws(SchemaError) {
         // In place: no copy of the state (nor of what it holds) for each record.

@@ -1,7 +1,7 @@
 /// A user's notifications: a durable inbox, newest first, bounded.
 ///
 /// Kinds: `friend_request`, `friend_accepted`, `message` (only while the recipient is offline:
-/// the caller decides), and `system` for later features. Each notification carries free-form
+/// the caller decides), `lobby_invite`, and `system` for later features. Each notification carries free-form
 /// string data for the client.
 public enum Inbox {
     /// Notifications kept (the oldest go first when a new one arrives at the bound).
@@ -12,6 +12,7 @@ public enum Inbox {
         case friendRequest = "friend_request"
         case friendAccepted = "friend_accepted"
         case message
+        case lobbyInvite = "lobby_invite"
         case system
     }
 

@@ -18,7 +18,7 @@ public final class SocialService: Sendable {
     }
 
     private let entities: Entities
-    private let accounts: AccountService
+    let accounts: AccountService
     /// Where presence is kept; without it everyone shows offline.
     private let presenceService: PresenceService?
     /// Told of every notification added to a user's inbox (the real-time edge pushes it).
@@ -47,7 +47,7 @@ public final class SocialService: Sendable {
 
     /// Adds a notification to `user`'s inbox (best effort: the change that caused it stands
     /// without it) and tells ``onNotification(_:)``.
-    private func notify(_ user: String, _ kind: Inbox.Kind, data: [String: String]) async {
+    public func notify(_ user: String, _ kind: Inbox.Kind, data: [String: String]) async {
         guard let page = try? await ask(entities.ref(InboxKind.self, user), .add(kind, data: data)) else { return }
         guard let handler = notified.withLock({ $0 }) else { return }
         for notification in page.notifications { handler.take(user, notification) }

@@ -80,6 +80,15 @@ public nonisolated struct Plume_Entity_Request: Sendable {
     set {body = .read(newValue)}
   }
 
+  /// A search of the index of every shard listed (encoded with the kind's schema).
+  public var search: Plume_Entity_Search {
+    get {
+      if case .search(let v)? = body {return v}
+      return Plume_Entity_Search()
+    }
+    set {body = .search(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -87,8 +96,40 @@ public nonisolated struct Plume_Entity_Request: Sendable {
     case command(Data)
     /// A read (encoded with the kind's schema): never changes it.
     case read(Data)
+    /// A search of the index of every shard listed (encoded with the kind's schema).
+    case search(Plume_Entity_Search)
 
   }
+
+  public init() {}
+}
+
+/// A search of the kind's index on the listed shards of the node asked.
+public nonisolated struct Plume_Entity_Search: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shards: [UInt32] = []
+
+  public var query: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What a node found on the shards it searched (those it serves of the ones asked).
+public nonisolated struct Plume_Entity_Found: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shards: [UInt32] = []
+
+  public var found: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -178,7 +219,7 @@ nonisolated extension Plume_Entity_Record: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Plume_Entity_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}command\0\u{1}read\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}command\0\u{1}read\0\u{1}search\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -203,6 +244,19 @@ nonisolated extension Plume_Entity_Request: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .read(v)
         }
       }()
+      case 4: try {
+        var v: Plume_Entity_Search?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .search(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .search(v)
+        }
+      }()
       default: break
       }
     }
@@ -225,6 +279,10 @@ nonisolated extension Plume_Entity_Request: SwiftProtobuf.Message, SwiftProtobuf
       guard case .read(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
     }()
+    case .search?: try {
+      guard case .search(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -233,6 +291,76 @@ nonisolated extension Plume_Entity_Request: SwiftProtobuf.Message, SwiftProtobuf
   public static func ==(lhs: Plume_Entity_Request, rhs: Plume_Entity_Request) -> Bool {
     if lhs.kind != rhs.kind {return false}
     if lhs.body != rhs.body {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_Entity_Search: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Search"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shards\0\u{1}query\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.shards) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.query) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.shards.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.shards, fieldNumber: 1)
+    }
+    if !self.query.isEmpty {
+      try visitor.visitSingularBytesField(value: self.query, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_Entity_Search, rhs: Plume_Entity_Search) -> Bool {
+    if lhs.shards != rhs.shards {return false}
+    if lhs.query != rhs.query {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_Entity_Found: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Found"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shards\0\u{1}found\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.shards) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.found) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.shards.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.shards, fieldNumber: 1)
+    }
+    if !self.found.isEmpty {
+      try visitor.visitSingularBytesField(value: self.found, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_Entity_Found, rhs: Plume_Entity_Found) -> Bool {
+    if lhs.shards != rhs.shards {return false}
+    if lhs.found != rhs.found {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
