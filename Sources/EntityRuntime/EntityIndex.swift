@@ -69,10 +69,11 @@ extension EntityService {
         guard let searchable = kind as? any SearchableKind.Type else {
             throw ReplicationError.malformed("entity kind \(kind.tag) cannot be searched")
         }
-        return try await serveSearch(searchable, search)
+        return try await serveSearchOf(searchable, search)
     }
 
-    private func serveSearch<K: SearchableKind>(_ kind: K.Type, _ search: Plume_Entity_Search) async throws -> [UInt8] {
+    private func serveSearchOf<K: SearchableKind>(_ kind: K.Type, _ search: Plume_Entity_Search) async throws -> [UInt8]
+    {
         let query: K.Query
         do {
             query = try K.decode(query: Array(search.query))

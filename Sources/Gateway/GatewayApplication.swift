@@ -21,6 +21,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService? = nil,
         social: SocialService? = nil,
+        lobbies: LobbyService? = nil,
         relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
@@ -34,6 +35,7 @@ public enum GatewayApplication {
             registry: registry,
             accounts: accounts,
             social: social,
+            lobbies: lobbies,
             relay: relay,
             authLimits: authLimits,
             realtime: realtime,
@@ -51,6 +53,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
         social: SocialService?,
+        lobbies: LobbyService?,
         relay: RealtimeRelay?,
         authLimits: AuthLimits,
         realtime: RealtimeSettings,
@@ -82,6 +85,7 @@ public enum GatewayApplication {
                     ?? RealtimeRelay(
                         social: social,
                         presence: nil,
+                        lobbies: lobbies,
                         peers: .alone(nodeID),
                         settings: realtime,
                         logger: logger
@@ -102,6 +106,9 @@ public enum GatewayApplication {
                 )
                 edge.addRoutes(to: v1)
                 webSocket = edge.webSocketRouter()
+                if let lobbies {
+                    LobbyController(lobbies: lobbies, accounts: accounts, throttle: throttle).addRoutes(to: v1)
+                }
             }
             AccountsController(accounts: accounts, throttle: throttle).addRoutes(to: v1)
         }
@@ -142,6 +149,7 @@ public enum GatewayApplication {
         registry: PrometheusCollectorRegistry,
         accounts: AccountService?,
         social: SocialService? = nil,
+        lobbies: LobbyService? = nil,
         relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
@@ -157,6 +165,7 @@ public enum GatewayApplication {
             registry: registry,
             accounts: accounts,
             social: social,
+            lobbies: lobbies,
             relay: relay,
             authLimits: authLimits,
             realtime: realtime,

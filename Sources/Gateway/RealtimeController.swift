@@ -242,6 +242,14 @@ struct RealtimeSession: Sendable {
         }
     }
 
+    /// A lobby chat message's text, in UTF-8 bytes.
+    static let lobbyChatBytesMax = 4096
+
+    struct LobbyChat: Decodable {
+        let lobbyId: String
+        let text: String
+    }
+
     struct ChatSend: Decodable {
         let to: String
         let text: String
@@ -292,6 +300,35 @@ struct RealtimeSession: Sendable {
             let message = try await social.send(caller.userID, to: body.to, text: body.text)
             let sent = MessageEnvelope(message: MessageBody(message))
             await relay.chatMessage(sent, between: [message.from, message.to])
+            return RealtimeProtocol.reply(id: request.id, data: sent)
+        case "lobby.chat":
+            let body = try RealtimeProtocol.decode(LobbyChat.self, request)
+            guard let lobbies = relay.lobbies else {
+                throw RealtimeProtocol.Refusal(id: request.id, code: "unknown_op", message: "no lobbies on this node")
+            }
+            guard !body.text.isEmpty, body.text.utf8.count <= Self.lobbyChatBytesMax else {
+                throw RealtimeProtocol.Refusal(
+                    id: request.id,
+                    code: "invalid_text",
+                    message: "text must be 1 to \(Self.lobbyChatBytesMax) bytes"
+                )
+            }
+            try chat.admit(caller.userID)
+            let lobby = try await lobbies.get(caller.userID, body.lobbyId)
+            guard lobby.isMember(caller.userID) else {
+                throw RealtimeProtocol.Refusal(
+                    id: request.id,
+                    code: "not_member",
+                    message: "not a member of this lobby"
+                )
+            }
+            let sent = LobbyChatPush(
+                lobbyId: lobby.id,
+                from: caller.userID,
+                text: body.text,
+                sentAt: Timestamp.rfc3339(Date().timeIntervalSince1970)
+            )
+            await relay.lobbyChat(sent, to: lobby.members.map(\.userID))
             return RealtimeProtocol.reply(id: request.id, data: sent)
         case "presence.set":
             let body = try RealtimeProtocol.decode(PresenceSet.self, request)

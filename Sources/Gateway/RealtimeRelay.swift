@@ -62,6 +62,9 @@ public final class RealtimeRelay: Service, Sendable {
     let hub: RealtimeHub
     let presence: PresenceService?
     let social: SocialService
+    /// Lobbies: their changes reach their members here, and a user gone offline hands over the
+    /// lobbies they own (nil: no lobbies on this edge).
+    let lobbies: LobbyService?
     let peers: RealtimePeers
     let logger: Logger
     /// How often the relay looks at the cluster.
@@ -90,12 +93,15 @@ public final class RealtimeRelay: Service, Sendable {
     static let claimTimeout = Duration.seconds(1)
     /// Deliveries in one cluster frame at most.
     static let batchDeliveriesMax = 64
+    /// Users a push asks the owners of where their sockets are; a push to more goes to every node.
+    static let ownerLookupsMax = 8
     /// Announcements (or reports) in flight at once after a change of owners.
     static let announcementsInFlight = 32
 
     public init(
         social: SocialService,
         presence: PresenceService?,
+        lobbies: LobbyService? = nil,
         peers: RealtimePeers,
         settings: RealtimeSettings,
         tick: Duration = .milliseconds(200),
@@ -105,12 +111,28 @@ public final class RealtimeRelay: Service, Sendable {
         self.grace = settings.reconnectGrace
         self.social = social
         self.presence = presence
+        self.lobbies = lobbies
         self.peers = peers
         self.tick = tick
         self.logger = logger
         social.onNotification { [weak self] user, notification in
             let frame = RealtimeProtocol.push("notification", data: NotificationBody(notification))
             Task { await self?.send(.push(users: [user], frame: frame), toSocketsOf: [user]) }
+        }
+        lobbies?.onChange { [weak self] changed in
+            let users = changed.lobby.members.map(\.userID) + changed.alsoTell
+            let frame = RealtimeProtocol.push(
+                "lobby",
+                data: LobbyPush(lobby: LobbyBody(changed.lobby), change: changed.change.rawValue)
+            )
+            Task { await self?.send(.push(users: users, frame: frame), toSocketsOf: users) }
+        }
+        lobbies?.onInvite { [weak self] invitee, lobbyID, from, holdUntil in
+            let frame = RealtimeProtocol.push(
+                "lobby_invite",
+                data: LobbyInvitePush(lobbyId: lobbyID, from: from, heldUntil: Timestamp.rfc3339(holdUntil))
+            )
+            Task { await self?.send(.push(users: [invitee], frame: frame), toSocketsOf: [invitee]) }
         }
     }
 
@@ -233,6 +255,11 @@ public final class RealtimeRelay: Service, Sendable {
         await send(.push(users: users, frame: RealtimeProtocol.push("chat_message", data: body)), toSocketsOf: users)
     }
 
+    /// A message in a lobby, to every member's sockets.
+    func lobbyChat(_ body: LobbyChatPush, to members: [String]) async {
+        await send(.push(users: members, frame: RealtimeProtocol.push("lobby_chat", data: body)), toSocketsOf: members)
+    }
+
     /// A relationship changed: the push `friend` to each side, with their own side of it.
     func relationship(_ user: String, _ other: String, userState: String, otherState: String) async {
         await send(.relationship(user: user, other: other, state: userState), toSocketsOf: [user])
@@ -251,11 +278,19 @@ public final class RealtimeRelay: Service, Sendable {
     }
 
     /// To the nodes that hold the users' sockets, as their owners know them (every live node
-    /// when an owner cannot be asked).
+    /// when an owner cannot be asked or knows of none).
     func send(_ delivery: RealtimeDelivery, toSocketsOf users: [String]) async {
         var nodes: Set<String> = []
+        // Many users (a lobby's members): cheaper to hand every node the frame than to ask
+        // every user's owner where their sockets are.
+        if Set(users).count > Self.ownerLookupsMax {
+            send(delivery, to: peers.topology().members.keys)
+            return
+        }
         for user in Set(users) {
-            guard let presence, let answer = try? await presence.current(user) else {
+            // An owner that cannot be asked, or that lists no socket (it may be one rebuilding
+            // its state after a failover, before the edges' announcements reach it): every node.
+            guard let presence, let answer = try? await presence.current(user), !answer.nodes.isEmpty else {
                 nodes = Set(peers.topology().members.keys)
                 break
             }
@@ -316,7 +351,11 @@ public final class RealtimeRelay: Service, Sendable {
     private func apply(_ delivery: RealtimeDelivery, from node: String) {
         switch delivery {
         case .push(let users, let frame): hub.deliver(frame, to: users)
-        case .presence(let view, let nodes): hub.deliver(presence: view, nodes: nodes)
+        case .presence(let view, let nodes):
+            hub.deliver(presence: view, nodes: nodes)
+            // Every node hears every change: each hands over the lobbies it leads that the
+            // user owned, once they are offline (past the reconnect grace, or closed cleanly).
+            if view.status == .offline, let lobbies { Task { await lobbies.ownerGone(view.userID) } }
         case .relationship(let user, let other, let state): hub.relationship(user: user, other: other, state: state)
         case .revoke(let user, let session):
             let gone = hub.revoke(userID: user, sessionID: session)

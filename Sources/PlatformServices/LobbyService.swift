@@ -1,14 +1,16 @@
 import ClusterCore
+import Crypto
 import EntityRuntime
 import Foundation
 import GameDomain
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Lobbies: create, join, leave, change, search across the cluster, start; the owner moves
 /// when they leave or are gone; empty lobbies end after their TTL. Every change members see
 /// goes to ``onChange(_:)`` (the real-time edge pushes it).
-public final class LobbyService: Sendable {
+public final class LobbyService: Service {
     public typealias Failure = ServiceFailure
 
     /// A change members are told of: the lobby after it, what it was, and who else hears of it
@@ -30,6 +32,8 @@ public final class LobbyService: Sendable {
     private let handler = Mutex<ChangeHandler?>(nil)
     private let invites = Mutex<InviteHandler?>(nil)
     private let nextServer = Atomic<Int>(0)
+    /// Signs the tokens players show a game server.
+    private let tokenKey: SymmetricKey
 
     /// The handlers in structs (a bare closure in a lock's storage gains two thunks per read).
     private struct ChangeHandler: Sendable {
@@ -48,6 +52,7 @@ public final class LobbyService: Sendable {
         entities: Entities,
         social: SocialService,
         settings: LobbySettings,
+        tokenSecret: String,
         local: EntityService? = nil,
         search: (@Sendable (LobbyKind.Query) async throws(ClusterFailure) -> LobbyKind.Found)? = nil,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
@@ -56,6 +61,7 @@ public final class LobbyService: Sendable {
         self.entities = entities
         self.social = social
         self.settings = settings
+        self.tokenKey = SymmetricKey(data: SHA256.hash(data: Data(("plume game server" + tokenSecret).utf8)))
         self.local = local
         self.search = search
         self.clock = clock
@@ -197,16 +203,54 @@ public final class LobbyService: Sendable {
         return lobby
     }
 
-    /// Starts the game: the lobby and the game server it runs on (the pool's next, in turn).
-    /// Refused while a member is not ready, unless `force`.
-    public func start(_ caller: String, _ id: String, force: Bool) async throws(Failure)
-        -> (lobby: Lobby.State, gameServer: String)
-    {
+    /// A started game: the lobby, the game server it runs on, and the token its players show
+    /// that server.
+    public struct Started: Sendable {
+        public var lobby: Lobby.State
+        public var gameServer: String
+        public var token: String
+    }
+
+    /// Starts the game on the pool's next game server (in turn). Refused while a member is not
+    /// ready, unless `force`.
+    public func start(_ caller: String, _ id: String, force: Bool) async throws(Failure) -> Started {
         try Self.check(id)
         let servers = settings.gameServers
         let server = servers[nextServer.wrappingAdd(1, ordering: .relaxed).oldValue % max(1, servers.count)]
         let lobby = try await ask(id, .start(by: caller, gameServer: server, force: force))
-        return (lobby, lobby.gameServer ?? server)
+        let chosen = lobby.gameServer ?? server
+        return Started(lobby: lobby, gameServer: chosen, token: gameServerToken(lobby, server: chosen))
+    }
+
+    /// `<payload>.<signature>`, both base64url: the payload is JSON
+    /// `{"lobby_id","server","players","version"}`, the signature its HMAC-SHA256 under a key
+    /// derived from the cluster secret (`SHA-256("plume game server" + secret)`), which the
+    /// studio's game servers hold to check who may join.
+    func gameServerToken(_ lobby: Lobby.State, server: String) -> String {
+        struct Payload: Encodable {
+            let lobby_id: String
+            let server: String
+            let players: [String]
+            let version: UInt64
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let payload =
+            (try? encoder.encode(
+                Payload(
+                    lobby_id: lobby.id,
+                    server: server,
+                    players: lobby.members.map(\.userID),
+                    version: lobby.version
+                )
+            )) ?? Data()
+        let signature = HMAC<SHA256>.authenticationCode(for: payload, using: tokenKey)
+        return "\(Self.base64URL(payload)).\(Self.base64URL(Data(signature)))"
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     /// The lobbies search lists that match, across the cluster.
@@ -220,6 +264,21 @@ public final class LobbyService: Sendable {
     }
 
     // MARK: - Sweeps (on each lobby's primary)
+
+    /// Deletes empty lobbies past their TTL, every second, until the node shuts down (a
+    /// graceful shutdown ends it normally).
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    await self.expireEmpty()
+                }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
 
     /// A user is gone (offline past the reconnect grace): the lobbies they own on this node's
     /// shards pass to their longest-present other member.

@@ -123,9 +123,24 @@ struct NodeCommand: AsyncParsableCommand {
             owned: { entities.softStates(of: PresenceKind.self) }
         )
         let social = SocialService(entities: reach, accounts: accounts, presence: presence)
+        let transport = NodeEntityTransport(
+            node: clusterNode,
+            local: entities,
+            timeout: settings.configuration.requestTimeout
+        )
+        let lobbies = LobbyService(
+            entities: reach,
+            social: social,
+            settings: settings.configuration.lobbies,
+            tokenSecret: settings.configuration.secret,
+            local: entities,
+            search: { query throws(ClusterFailure) in try await transport.search(LobbyKind.self, query) },
+            logger: logger
+        )
         let relay = RealtimeRelay(
             social: social,
             presence: presence,
+            lobbies: lobbies,
             peers: RealtimePeers(
                 me: settings.nodeID.rawValue,
                 topology: {
@@ -151,6 +166,7 @@ struct NodeCommand: AsyncParsableCommand {
             registry: registry,
             accounts: accounts,
             social: social,
+            lobbies: lobbies,
             relay: relay,
             authLimits: settings.configuration.authLimits,
             realtime: settings.configuration.realtime,
@@ -159,7 +175,7 @@ struct NodeCommand: AsyncParsableCommand {
             nodeID: "\(settings.nodeID)",
             logger: logger
         )
-        var services: [any Service] = [clusterNode, relay, http]
+        var services: [any Service] = [clusterNode, relay, lobbies, http]
         if let address = settings.adminAddress {
             services.append(
                 GatewayApplication.makeAdmin(

@@ -54,9 +54,9 @@ class Cluster:
     """Nodes of a generated loopback cluster, each a `plume node` process."""
 
     def __init__(self, size, name="plume-test", secret="test-secret", membership=None, storage=None, gateway=None,
-                 admin=False, realtime=None):
+                 admin=False, realtime=None, sections=None):
         """admin: each node gets an admin listener (`[[node]] admin`), which alone serves
-        /metrics and /v1/cluster."""
+        /metrics and /v1/cluster. sections: more tables of cluster.conf, {"lobbies": {...}}."""
         self.dir = temporary_directory("plume-test-")
         ports = free_ports(3 * size)
         self.nodes = {
@@ -88,6 +88,8 @@ class Cluster:
             lines += ["", "[gateway]"] + [f"{k} = {v}" for k, v in gateway.items()]
         if realtime:
             lines += ["", "[realtime]"] + [f"{k} = {v}" for k, v in realtime.items()]
+        for section, values in (sections or {}).items():
+            lines += ["", f"[{section}]"] + [f"{k} = {v}" for k, v in values.items()]
         self.config = os.path.join(self.dir, "cluster.conf")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -299,6 +301,12 @@ def placement_shard(key, shards):
     return h % shards
 
 
+def shard_primary(cluster, key, view_node="n1"):
+    """The primary of `key`'s shard, as `view_node` sees the cluster."""
+    view = cluster_view(cluster, view_node)
+    return view["shards"]["table"][placement_shard(key, view["shards"]["count"])]["primary"]
+
+
 class User:
     """A user signed up through `node` (a unique name starting with `prefix`)."""
 
@@ -315,3 +323,80 @@ class User:
 def call(cluster, node, method, path, user, body=None):
     """`request` with `user`'s access token."""
     return request(cluster, node, method, path, body=body, token=user.token, timeout=15)
+
+
+def ensure_websockets():
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "websockets"], check=True)
+
+
+
+
+
+def befriend(cluster, a, b):
+    assert call(cluster, "n1", "POST", f"/v1/friends/{b.id}", a)[0] == 200
+    assert call(cluster, "n2", "POST", f"/v1/friends/{a.id}", b) == (200, {"state": "friend"})
+
+
+class Socket:
+    """A WebSocket of `user` on `node`, whose frames are read into pushes and replies."""
+
+    def __init__(self, cluster, node, user, resume=None):
+        from websockets.sync.client import connect
+        url = cluster.url(node, "/v1/ws").replace("http://", "ws://") + (f"?resume={resume}" if resume else "")
+        self.ws = connect(url, additional_headers={"Authorization": f"Bearer {user.token}"}, open_timeout=10)
+        self.frames = []
+        welcome = self.next(lambda f: f.get("push") == "welcome", timeout=10)
+        assert welcome and welcome["data"]["node"] == node, welcome
+        self.session_id, self.resume_token = welcome["data"]["session_id"], welcome["data"]["resume_token"]
+
+    def drop(self):
+        """Ends the connection without a close frame, as a lost network does."""
+        import socket as sockets
+        self.ws.socket.shutdown(sockets.SHUT_RDWR)
+        self.ws.socket.close()
+
+    def read(self, timeout):
+        try:
+            frame = json.loads(self.ws.recv(timeout=timeout))
+        except TimeoutError:
+            return None
+        self.frames.append(frame)
+        return frame
+
+    def next(self, matches, timeout=10):
+        """The first frame (already read or still to come) that `matches`, taken off the list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self.frames:
+                if matches(frame):
+                    self.frames.remove(frame)
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.read(min(left, 1.0))
+
+    def presence_of(self, user, status, timeout=10):
+        frame = self.next(lambda f: f.get("push") == "presence" and f["data"]["user_id"] == user.id
+                          and f["data"]["status"] == status, timeout)
+        return frame and frame["data"]
+
+    def statuses_of(self, user):
+        """Every presence status pushed so far for `user`, in order (read without waiting more)."""
+        while self.read(0.05) is not None:
+            pass
+        return [f["data"]["status"] for f in self.frames
+                if f.get("push") == "presence" and f["data"]["user_id"] == user.id]
+
+    def ask(self, op, data):
+        id_ = uuid.uuid4().hex[:8]
+        self.ws.send(json.dumps({"op": op, "id": id_, "data": data}))
+        reply = self.next(lambda f: f.get("id") == id_ and "ok" in f)
+        assert reply is not None, f"no reply to {op}"
+        return reply
+
+    def close(self):
+        self.ws.close()

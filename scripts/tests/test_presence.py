@@ -23,87 +23,10 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import (Cluster, User, call, cluster_view, placement_shard, request,  # noqa: E402
-                       run_on_cluster, wait_until)
+from plumetest import (Cluster, Socket, User, befriend, call, cluster_view, ensure_websockets,  # noqa: E402
+                       request, run_on_cluster, shard_primary, wait_until)
 
 GRACE_MS = 4000
-
-
-def ensure_websockets():
-    try:
-        import websockets  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "websockets"], check=True)
-
-
-
-
-
-def befriend(cluster, a, b):
-    assert call(cluster, "n1", "POST", f"/v1/friends/{b.id}", a)[0] == 200
-    assert call(cluster, "n2", "POST", f"/v1/friends/{a.id}", b) == (200, {"state": "friend"})
-
-
-class Socket:
-    """A WebSocket of `user` on `node`, whose frames are read into pushes and replies."""
-
-    def __init__(self, cluster, node, user, resume=None):
-        from websockets.sync.client import connect
-        url = cluster.url(node, "/v1/ws").replace("http://", "ws://") + (f"?resume={resume}" if resume else "")
-        self.ws = connect(url, additional_headers={"Authorization": f"Bearer {user.token}"}, open_timeout=10)
-        self.frames = []
-        welcome = self.next(lambda f: f.get("push") == "welcome", timeout=10)
-        assert welcome and welcome["data"]["node"] == node, welcome
-        self.session_id, self.resume_token = welcome["data"]["session_id"], welcome["data"]["resume_token"]
-
-    def drop(self):
-        """Ends the connection without a close frame, as a lost network does."""
-        import socket as sockets
-        self.ws.socket.shutdown(sockets.SHUT_RDWR)
-        self.ws.socket.close()
-
-    def read(self, timeout):
-        try:
-            frame = json.loads(self.ws.recv(timeout=timeout))
-        except TimeoutError:
-            return None
-        self.frames.append(frame)
-        return frame
-
-    def next(self, matches, timeout=10):
-        """The first frame (already read or still to come) that `matches`, taken off the list."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for frame in self.frames:
-                if matches(frame):
-                    self.frames.remove(frame)
-                    return frame
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.read(min(left, 1.0))
-
-    def presence_of(self, user, status, timeout=10):
-        frame = self.next(lambda f: f.get("push") == "presence" and f["data"]["user_id"] == user.id
-                          and f["data"]["status"] == status, timeout)
-        return frame and frame["data"]
-
-    def statuses_of(self, user):
-        """Every presence status pushed so far for `user`, in order (read without waiting more)."""
-        while self.read(0.05) is not None:
-            pass
-        return [f["data"]["status"] for f in self.frames
-                if f.get("push") == "presence" and f["data"]["user_id"] == user.id]
-
-    def ask(self, op, data):
-        id_ = uuid.uuid4().hex[:8]
-        self.ws.send(json.dumps({"op": op, "id": id_, "data": data}))
-        reply = self.next(lambda f: f.get("id") == id_ and "ok" in f)
-        assert reply is not None, f"no reply to {op}"
-        return reply
-
-    def close(self):
-        self.ws.close()
 
 
 STATE = {}
@@ -296,9 +219,7 @@ def test_a_client_that_answers_no_ping_is_dropped_and_shows_reconnecting(cluster
 
 
 def owner(cluster, user, view_node="n1"):
-    view = cluster_view(cluster, view_node)
-    table = view["shards"]["table"]
-    return table[placement_shard(f"presence/{user.id}", view["shards"]["count"])]["primary"]
+    return shard_primary(cluster, f"presence/{user.id}", view_node)
 
 
 def user_owned(cluster, by_n3):
@@ -391,7 +312,7 @@ def main():
                       membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
     cluster.start_all()
     ready = all(
-        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60) for n in cluster.nodes
+        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60)[0] for n in cluster.nodes
     )
     if not ready:
         print("the cluster did not become ready")

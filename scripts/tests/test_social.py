@@ -163,7 +163,7 @@ def test_everything_acknowledged_survives_a_killed_node(cluster):
         except AssertionError:
             return False
 
-    assert wait_until(answered, timeout=30, interval=0.5), "a's friend list did not come back without n1"
+    assert wait_until(answered, timeout=30, interval=0.5)[0], "a's friend list did not come back without n1"
     status, body = call(cluster, "n3", "GET", f"/v1/messages/{a.id}?limit=100", b)
     assert status == 200, (status, body)
     texts = {m["text"] for m in body["messages"]}
@@ -174,7 +174,7 @@ def main():
     cluster = Cluster(3, realtime={"chat_burst": 4, "chat_per_minute": 1})
     cluster.start_all()
     ready = all(
-        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60) for n in cluster.nodes
+        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60)[0] for n in cluster.nodes
     )
     if not ready:
         print("the cluster did not become ready")
