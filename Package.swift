@@ -178,7 +178,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "GameDomainTests", dependencies: ["GameDomain"], swiftSettings: strict),
+        .testTarget(name: "GameDomainTests", dependencies: ["GameDomain", "ClusterTestKit"], swiftSettings: strict),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "ClusterCore"], swiftSettings: strict),
         .testTarget(
             name: "PlatformServicesTests",

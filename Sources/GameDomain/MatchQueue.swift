@@ -1,0 +1,173 @@
+/// A matchmaking queue: its waiting tickets (a ``Matchmaker``), the matches it decided and has
+/// not yet delivered, and the outcome of recent tickets.
+///
+/// A match is one event: its tickets leave the queue and the match is *pending* in the same
+/// record, so a ticket is in at most one match whatever fails later. Delivering it (the lobby,
+/// the pushes) is done by the queue's primary and retried by the next one until it records
+/// ``Command/delivered(matchID:)``.
+public enum MatchQueue {
+    /// Outcomes of finished tickets kept for reads (the oldest go first).
+    public static let finishedKept = 10_000
+    /// Waits of recently matched tickets kept for the queue's figures.
+    public static let waitsKept = 1000
+    public static let nameBytes = 1...40
+
+    public enum Status: String, Sendable, Equatable {
+        case queued, matched, cancelled, expired
+    }
+
+    /// A ticket, and what became of it.
+    public struct Outcome: Sendable, Equatable {
+        public var ticket: Matchmaker.Ticket
+        public var status: Status
+        public var match: Matchmaker.Match?
+
+        public init(ticket: Matchmaker.Ticket, status: Status, match: Matchmaker.Match? = nil) {
+            self.ticket = ticket
+            self.status = status
+            self.match = match
+        }
+    }
+
+    public enum Failure: Error, Sendable, Equatable {
+        case alreadyQueued
+        case full
+        case notFound
+        case alreadyMatched
+        case invalid(field: String, message: String)
+    }
+
+    public enum Command: Sendable, Equatable {
+        /// Queues `ticket` and runs a round around it; refused when one of its players has a
+        /// ticket queued here, or the queue holds `ticketsMax`.
+        case enqueue(Matchmaker.Ticket, queue: String, settings: Matchmaker.Settings, ticketsMax: Int)
+        /// Cancels a ticket of `by`'s (refused once matched).
+        case cancel(ticketID: String, by: String)
+        /// A timer's round: expiries, then matches of every anchor.
+        case round(queue: String, settings: Matchmaker.Settings)
+        /// The match's lobby exists and its players were told.
+        case delivered(matchID: String)
+    }
+
+    public enum Event: Sendable, Equatable {
+        case queued(Matchmaker.Ticket)
+        case matched(Matchmaker.Match)
+        case cancelled(ticketID: String)
+        case expired(ticketIDs: [String])
+        case delivered(matchID: String)
+    }
+
+    public struct State: Aggregate {
+        public var matchmaker = Matchmaker()
+        /// The queued ticket of each player.
+        public var users: [String: String] = [:]
+        /// Matches decided and not yet delivered, by id.
+        public var pending: [String: Matchmaker.Match] = [:]
+        /// Finished tickets by id, and their ids oldest first.
+        public var finished: [String: Outcome] = [:]
+        public var finishedOrder: [String] = []
+        /// Milliseconds the last matched tickets waited, oldest first.
+        public var waits: [Double] = []
+        /// Matches made so far (the next match's number).
+        public var matches: UInt64 = 0
+
+        public static let initial = State()
+
+        public init() {}
+
+        public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
+            switch command {
+            case .enqueue(let ticket, let queue, let settings, let ticketsMax):
+                guard ticket.isBackfill || !ticket.players.isEmpty else {
+                    throw .invalid(field: "players", message: "a ticket needs a player")
+                }
+                if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
+                if matchmaker.tickets[ticket.id] != nil || finished[ticket.id] != nil {
+                    throw .invalid(field: "id", message: "is taken")
+                }
+                guard matchmaker.count < ticketsMax else { throw .full }
+                let found = matchmaker.round(at: now, settings: settings, adding: ticket) { index in
+                    Self.matchID(queue, matches + UInt64(index) + 1)
+                }
+                return [.queued(ticket)] + found.map(Event.matched)
+            case .cancel(let id, let by):
+                if let ticket = matchmaker.tickets[id] {
+                    guard ticket.players.contains(by) || ticket.players.isEmpty else { throw .notFound }
+                    return [.cancelled(ticketID: id)]
+                }
+                guard let outcome = finished[id], outcome.ticket.players.contains(by) || outcome.ticket.players.isEmpty
+                else { throw .notFound }
+                if outcome.status == .matched { throw .alreadyMatched }
+                return []
+            case .round(let queue, let settings):
+                let expired = matchmaker.expired(at: now, settings: settings).map(\.id)
+                let found = matchmaker.round(at: now, settings: settings) { index in
+                    Self.matchID(queue, matches + UInt64(index) + 1)
+                }
+                return (expired.isEmpty ? [] : [.expired(ticketIDs: expired)]) + found.map(Event.matched)
+            case .delivered(let id):
+                return pending[id] == nil ? [] : [.delivered(matchID: id)]
+            }
+        }
+
+        public mutating func apply(_ event: Event) {
+            switch event {
+            case .queued(let ticket):
+                matchmaker.add(ticket)
+                for player in ticket.players { users[player] = ticket.id }
+            case .matched(let match):
+                for id in match.ticketIDs {
+                    guard let ticket = leave(id) else { continue }
+                    finish(Outcome(ticket: ticket, status: .matched, match: match))
+                    waits.append(max(0, match.createdAt - ticket.createdAt) * 1000)
+                }
+                if waits.count > MatchQueue.waitsKept { waits.removeFirst(waits.count - MatchQueue.waitsKept) }
+                pending[match.id] = match
+                matches += 1
+            case .cancelled(let id):
+                if let ticket = leave(id) { finish(Outcome(ticket: ticket, status: .cancelled)) }
+            case .expired(let ids):
+                for id in ids {
+                    if let ticket = leave(id) { finish(Outcome(ticket: ticket, status: .expired)) }
+                }
+            case .delivered(let id):
+                pending[id] = nil
+            }
+        }
+
+        private mutating func leave(_ id: String) -> Matchmaker.Ticket? {
+            guard let ticket = matchmaker.remove(id) else { return nil }
+            for player in ticket.players where users[player] == id { users[player] = nil }
+            return ticket
+        }
+
+        private mutating func finish(_ outcome: Outcome) {
+            finished[outcome.ticket.id] = outcome
+            finishedOrder.append(outcome.ticket.id)
+            if finishedOrder.count > MatchQueue.finishedKept {
+                let gone = finishedOrder.count - MatchQueue.finishedKept
+                for id in finishedOrder.prefix(gone) { finished[id] = nil }
+                finishedOrder.removeFirst(gone)
+            }
+        }
+
+        /// A ticket: waiting, or finished recently.
+        public func outcome(of id: String) -> Outcome? {
+            if let ticket = matchmaker.tickets[id] { return Outcome(ticket: ticket, status: .queued) }
+            return finished[id]
+        }
+
+        /// The median and 90th percentile of the last matched tickets' waits (ms).
+        public var waitPercentiles: (median: Double, p90: Double) {
+            guard !waits.isEmpty else { return (0, 0) }
+            let sorted = waits.sorted()
+            func at(_ q: Double) -> Double {
+                sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+            }
+            return (at(0.5), at(0.9))
+        }
+
+        /// The id of a queue's n-th match.
+        public static func matchID(_ queue: String, _ number: UInt64) -> String { "\(queue).m\(number)" }
+    }
+}
