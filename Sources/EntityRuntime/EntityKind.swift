@@ -35,6 +35,11 @@ public protocol EntityKind: Sendable {
     /// The start of every key of this kind, ending in `/` (`"user/"`).
     static var keyPrefix: String { get }
     static var durability: Durability { get }
+    /// Whether ``reply(to:events:state:)`` reads the state after the events (true unless the
+    /// kind says otherwise). A kind whose reply needs only the events says false: a replicated
+    /// entity is then never copied to apply them before the commit (a queue of 10,000 tickets
+    /// would be copied for every enqueue), and `reply` gets the state *before* the events.
+    static var replyReadsState: Bool { get }
 
     /// The reply to `command`, once its `events` are applied and `state` is the result. May refuse
     /// even though events were written (a replayed refresh token revokes its session, then fails).
@@ -59,6 +64,8 @@ public protocol EntityKind: Sendable {
 }
 
 extension EntityKind {
+    public static var replyReadsState: Bool { true }
+
     /// The key of the entity `id` of this kind.
     public static func key(_ id: String) -> String { keyPrefix + id }
 }

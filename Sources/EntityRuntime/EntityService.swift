@@ -160,7 +160,8 @@ public final class EntityService: EntityHandler {
         soft.states(of: K.self) { [host] shard in host.servingTerm(shard: shard) }
     }
 
-    /// The aggregate's decision on `command`: its events, the state after them, and the reply.
+    /// The aggregate's decision on `command`: its events, the state after them (before them for a
+    /// replicated kind whose reply does not read it: see ``EntityKind/replyReadsState``), and the reply.
     static func decide<K: EntityKind>(_ kind: K.Type, _ command: K.State.Command, on state: K.State, now: Double)
         -> (events: [K.State.Event], state: K.State, result: Result<K.Reply, K.Failure>)
     {
@@ -171,7 +172,10 @@ public final class EntityService: EntityHandler {
         } catch {
             return ([], state, .failure(error))
         }
-        for event in events { state.apply(event) }
+        // The state after the events is needed for the reply, and by a soft kind (which keeps it).
+        if K.replyReadsState || K.durability == .soft {
+            for event in events { state.apply(event) }
+        }
         let result = Result { () throws(K.Failure) in try K.reply(to: command, events: events, state: state) }
         return (events, state, result)
     }

@@ -116,6 +116,9 @@ public enum Lobby {
         case ownerGone(user: String)
         /// Deletes the lobby if it has been empty since at least `emptySince` (its TTL passed).
         case expire(emptyBefore: Double)
+        /// Seats a match's players in a started lobby (a backfill): the matchmaker decided, so
+        /// neither visibility nor joinable applies; players already in are skipped.
+        case admit(users: [String])
     }
 
     public enum Event: Sendable, Equatable {
@@ -287,6 +290,10 @@ public enum Lobby {
             case .expire(let emptyBefore):
                 guard let emptySince, emptySince <= emptyBefore else { return [] }
                 return [.deleted]
+            case .admit(let users):
+                let newcomers = users.filter { !isMember($0) }
+                guard members.count + newcomers.count <= maxMembers else { throw .full }
+                return newcomers.map { .joined(Member(userID: $0, joinedAt: now)) }
             }
         }
 

@@ -35,11 +35,30 @@ public enum MatchQueue {
         case notFound
         case alreadyMatched
         case invalid(field: String, message: String)
+
+        /// The code clients see (`invalid` for ``invalid(field:message:)``).
+        public var code: String {
+            switch self {
+            case .alreadyQueued: "already_queued"
+            case .full: "queue_full"
+            case .notFound: "not_found"
+            case .alreadyMatched: "already_matched"
+            case .invalid: "invalid"
+            }
+        }
+
+        /// The failure with `code` (not ``invalid(field:message:)``).
+        public init?(code: String) {
+            let all: [Failure] = [.alreadyQueued, .full, .notFound, .alreadyMatched]
+            guard let failure = all.first(where: { $0.code == code }) else { return nil }
+            self = failure
+        }
     }
 
     public enum Command: Sendable, Equatable {
         /// Queues `ticket` and runs a round around it; refused when one of its players has a
-        /// ticket queued here, or the queue holds `ticketsMax`.
+        /// ticket queued here, or the queue holds `ticketsMax`. A ticket whose id the queue
+        /// knows already (a retry) changes nothing.
         case enqueue(Matchmaker.Ticket, queue: String, settings: Matchmaker.Settings, ticketsMax: Int)
         /// Cancels a ticket of `by`'s (refused once matched).
         case cancel(ticketID: String, by: String)
@@ -75,16 +94,40 @@ public enum MatchQueue {
 
         public init() {}
 
+        /// A queue holding `tickets` (what a snapshot restores; `finished` oldest first).
+        public init(
+            tickets: [Matchmaker.Ticket],
+            pending: [Matchmaker.Match],
+            finished: [Outcome],
+            waits: [Double],
+            matches: UInt64
+        ) {
+            matchmaker = Matchmaker(tickets: tickets)
+            for ticket in tickets {
+                for player in ticket.players { users[player] = ticket.id }
+            }
+            self.pending = Dictionary(pending.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+            self.finished = Dictionary(finished.map { ($0.ticket.id, $0) }, uniquingKeysWith: { $1 })
+            finishedOrder = finished.map(\.ticket.id)
+            self.waits = waits
+            self.matches = matches
+        }
+
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
             switch command {
             case .enqueue(let ticket, let queue, let settings, let ticketsMax):
                 guard ticket.isBackfill || !ticket.players.isEmpty else {
                     throw .invalid(field: "players", message: "a ticket needs a player")
                 }
-                if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
-                if matchmaker.tickets[ticket.id] != nil || finished[ticket.id] != nil {
-                    throw .invalid(field: "id", message: "is taken")
+                // The same ticket again (a client retrying with its idempotency key): nothing
+                // new; the answer is the ticket as it is.
+                if let existing = outcome(of: ticket.id) {
+                    guard existing.ticket.players == ticket.players else {
+                        throw .invalid(field: "id", message: "is taken")
+                    }
+                    return []
                 }
+                if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
                 guard matchmaker.count < ticketsMax else { throw .full }
                 let found = matchmaker.round(at: now, settings: settings, adding: ticket) { index in
                     Self.matchID(queue, matches + UInt64(index) + 1)

@@ -99,6 +99,7 @@ extension APIError {
         case .forbidden(let code): self.init(.forbidden, code: code, message: failure.message)
         case .conflict(let code): self.init(.conflict, code: code, message: failure.message)
         case .unprocessable(let code): self.init(.unprocessableContent, code: code, message: failure.message)
+        case .tooMany(let code): self.init(.tooManyRequests, code: code, message: failure.message, retryAfterSeconds: 1)
         case .overloaded:
             self.init(.serviceUnavailable, code: "overloaded", message: failure.message, retryAfterSeconds: 1)
         case .timeout:

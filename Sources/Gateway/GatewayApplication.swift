@@ -22,6 +22,7 @@ public enum GatewayApplication {
         accounts: AccountService? = nil,
         social: SocialService? = nil,
         lobbies: LobbyService? = nil,
+        matchmaking: MatchmakingService? = nil,
         relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
@@ -36,6 +37,7 @@ public enum GatewayApplication {
             accounts: accounts,
             social: social,
             lobbies: lobbies,
+            matchmaking: matchmaking,
             relay: relay,
             authLimits: authLimits,
             realtime: realtime,
@@ -54,6 +56,7 @@ public enum GatewayApplication {
         accounts: AccountService?,
         social: SocialService?,
         lobbies: LobbyService?,
+        matchmaking: MatchmakingService?,
         relay: RealtimeRelay?,
         authLimits: AuthLimits,
         realtime: RealtimeSettings,
@@ -86,6 +89,7 @@ public enum GatewayApplication {
                         social: social,
                         presence: nil,
                         lobbies: lobbies,
+                        matchmaking: matchmaking,
                         peers: .alone(nodeID),
                         settings: realtime,
                         logger: logger
@@ -108,6 +112,10 @@ public enum GatewayApplication {
                 webSocket = edge.webSocketRouter()
                 if let lobbies {
                     LobbyController(lobbies: lobbies, accounts: accounts, throttle: throttle).addRoutes(to: v1)
+                }
+                if let matchmaking {
+                    MatchmakingController(matchmaking: matchmaking, accounts: accounts, throttle: throttle)
+                        .addRoutes(to: v1)
                 }
             }
             AccountsController(accounts: accounts, throttle: throttle).addRoutes(to: v1)
@@ -150,6 +158,7 @@ public enum GatewayApplication {
         accounts: AccountService?,
         social: SocialService? = nil,
         lobbies: LobbyService? = nil,
+        matchmaking: MatchmakingService? = nil,
         relay: RealtimeRelay? = nil,
         authLimits: AuthLimits = AuthLimits(),
         realtime: RealtimeSettings = RealtimeSettings(),
@@ -166,6 +175,7 @@ public enum GatewayApplication {
             accounts: accounts,
             social: social,
             lobbies: lobbies,
+            matchmaking: matchmaking,
             relay: relay,
             authLimits: authLimits,
             realtime: realtime,

@@ -102,6 +102,7 @@ public final class RealtimeRelay: Service, Sendable {
         social: SocialService,
         presence: PresenceService?,
         lobbies: LobbyService? = nil,
+        matchmaking: MatchmakingService? = nil,
         peers: RealtimePeers,
         settings: RealtimeSettings,
         tick: Duration = .milliseconds(200),
@@ -126,6 +127,12 @@ public final class RealtimeRelay: Service, Sendable {
                 data: LobbyPush(lobby: LobbyBody(changed.lobby), change: changed.change.rawValue)
             )
             Task { await self?.send(.push(users: users, frame: frame), toSocketsOf: users) }
+        }
+        matchmaking?.onMatch { [weak self] found in
+            for one in found {
+                let frame = RealtimeProtocol.push("match_found", data: MatchFoundPush(one))
+                Task { await self?.send(.push(users: [one.player], frame: frame), toSocketsOf: [one.player]) }
+            }
         }
         lobbies?.onInvite { [weak self] invitee, lobbyID, from, holdUntil in
             let frame = RealtimeProtocol.push(

@@ -121,6 +121,12 @@ public final class LobbyService: Service {
         )
     }
 
+    /// Seats a match's players in a started lobby (a backfill); those already in are skipped.
+    public func admit(_ id: String, users: [String]) async throws(Failure) -> Lobby.State {
+        try Self.check(id)
+        return try await ask(id, .admit(users: users))
+    }
+
     /// The lobby, if `caller` may see it (members; anyone for a public lobby): else not found.
     public func get(_ caller: String, _ id: String) async throws(Failure) -> Lobby.State {
         try Self.check(id)

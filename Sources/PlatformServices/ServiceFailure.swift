@@ -16,6 +16,8 @@ public struct ServiceFailure: Error, Equatable, Sendable {
         case forbidden(code: String)
         case conflict(code: String)
         case unprocessable(code: String)
+        /// Refused for now, with the code the client sees (429: `queue_full`): retry later.
+        case tooMany(code: String)
         /// The entity's queue or the node's in-flight writes are full: retry shortly.
         case overloaded
         /// The deadline passed before the answer: a write may or may not have been applied.

@@ -137,10 +137,18 @@ struct NodeCommand: AsyncParsableCommand {
             search: { query throws(ClusterFailure) in try await transport.search(LobbyKind.self, query) },
             logger: logger
         )
+        let matchmaking = MatchmakingService(
+            entities: reach,
+            lobbies: lobbies,
+            settings: settings.configuration.matchmaking,
+            local: entities,
+            logger: logger
+        )
         let relay = RealtimeRelay(
             social: social,
             presence: presence,
             lobbies: lobbies,
+            matchmaking: matchmaking,
             peers: RealtimePeers(
                 me: settings.nodeID.rawValue,
                 topology: {
@@ -167,6 +175,7 @@ struct NodeCommand: AsyncParsableCommand {
             accounts: accounts,
             social: social,
             lobbies: lobbies,
+            matchmaking: matchmaking,
             relay: relay,
             authLimits: settings.configuration.authLimits,
             realtime: settings.configuration.realtime,
@@ -175,7 +184,7 @@ struct NodeCommand: AsyncParsableCommand {
             nodeID: "\(settings.nodeID)",
             logger: logger
         )
-        var services: [any Service] = [clusterNode, relay, lobbies, http]
+        var services: [any Service] = [clusterNode, relay, lobbies, matchmaking, http]
         if let address = settings.adminAddress {
             services.append(
                 GatewayApplication.makeAdmin(

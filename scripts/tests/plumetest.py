@@ -266,11 +266,13 @@ def run_on_cluster(cluster, tests):
     return runner.finish()
 
 
-def request(cluster, node, method, path, body=None, token=None, timeout=6.0):
+def request(cluster, node, method, path, body=None, token=None, timeout=6.0, headers=None):
     """(status, json) of one API request to a node, or (None, error) when the node did not answer."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(cluster.url(node, path), data=data, method=method)
     req.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
@@ -320,9 +322,9 @@ class User:
         self.token, self.refresh = body["access_token"], body["refresh_token"]
 
 
-def call(cluster, node, method, path, user, body=None):
+def call(cluster, node, method, path, user, body=None, headers=None):
     """`request` with `user`'s access token."""
-    return request(cluster, node, method, path, body=body, token=user.token, timeout=15)
+    return request(cluster, node, method, path, body=body, token=user.token, timeout=15, headers=headers)
 
 
 def ensure_websockets():

@@ -123,6 +123,7 @@ extension LobbyKind {
             }
         case .ownerGone(let user): message.ownerGone = .with { $0.user = user }
         case .expire(let emptyBefore): message.expire = .with { $0.emptyBefore = emptyBefore }
+        case .admit(let users): message.admit = .with { $0.users = users }
         }
         return Protobuf.bytes(message)
     }
@@ -165,6 +166,7 @@ extension LobbyKind {
         case .start(let m)?: .start(by: m.by, gameServer: m.gameServer, force: m.force)
         case .ownerGone(let m)?: .ownerGone(user: m.user)
         case .expire(let m)?: .expire(emptyBefore: m.emptyBefore)
+        case .admit(let m)?: .admit(users: m.users)
         case nil: throw SchemaError.unknownCase("lobby command")
         }
     }

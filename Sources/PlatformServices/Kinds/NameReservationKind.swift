@@ -39,6 +39,6 @@ public enum NameReservationKind: EntityKind {
 public enum PlatformKinds {
     public static let registry = EntityRegistry([
         UserKind.self, NameReservationKind.self, FriendListKind.self, ConversationKind.self, InboxKind.self,
-        PresenceKind.self, LobbyKind.self,
+        PresenceKind.self, LobbyKind.self, MatchQueueKind.self,
     ])
 }

@@ -214,6 +214,15 @@ public nonisolated struct Plume_Lobby_Command: Sendable {
     set {command = .expire(newValue)}
   }
 
+  /// A match's players seated in a started lobby (a backfill).
+  public var admit: Plume_Lobby_Command.Users {
+    get {
+      if case .admit(let v)? = command {return v}
+      return Plume_Lobby_Command.Users()
+    }
+    set {command = .admit(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Command: Equatable, Sendable {
@@ -229,6 +238,8 @@ public nonisolated struct Plume_Lobby_Command: Sendable {
     case start(Plume_Lobby_Command.Start)
     case ownerGone(Plume_Lobby_Command.User)
     case expire(Plume_Lobby_Command.Expire)
+    /// A match's players seated in a started lobby (a backfill).
+    case admit(Plume_Lobby_Command.Users)
 
   }
 
@@ -430,6 +441,18 @@ public nonisolated struct Plume_Lobby_Command: Sendable {
     // methods supported on all messages.
 
     public var emptyBefore: Double = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public nonisolated struct Users: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var users: [String] = []
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1105,7 +1128,7 @@ nonisolated extension Plume_Lobby_State: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Plume_Lobby_Command: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Command"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}create\0\u{1}join\0\u{1}leave\0\u{1}update\0\u{3}set_member\0\u{1}kick\0\u{1}ban\0\u{1}invite\0\u{1}transfer\0\u{1}start\0\u{3}owner_gone\0\u{1}expire\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}create\0\u{1}join\0\u{1}leave\0\u{1}update\0\u{3}set_member\0\u{1}kick\0\u{1}ban\0\u{1}invite\0\u{1}transfer\0\u{1}start\0\u{3}owner_gone\0\u{1}expire\0\u{1}admit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1269,6 +1292,19 @@ nonisolated extension Plume_Lobby_Command: SwiftProtobuf.Message, SwiftProtobuf.
           self.command = .expire(v)
         }
       }()
+      case 13: try {
+        var v: Plume_Lobby_Command.Users?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .admit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .admit(v)
+        }
+      }()
       default: break
       }
     }
@@ -1327,6 +1363,10 @@ nonisolated extension Plume_Lobby_Command: SwiftProtobuf.Message, SwiftProtobuf.
     case .expire?: try {
       guard case .expire(let v)? = self.command else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .admit?: try {
+      guard case .admit(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     }()
     case nil: break
     }
@@ -1707,6 +1747,36 @@ nonisolated extension Plume_Lobby_Command.Expire: SwiftProtobuf.Message, SwiftPr
 
   public static func ==(lhs: Plume_Lobby_Command.Expire, rhs: Plume_Lobby_Command.Expire) -> Bool {
     if lhs.emptyBefore != rhs.emptyBefore {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Plume_Lobby_Command.Users: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Plume_Lobby_Command.protoMessageName + ".Users"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}users\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.users) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.users.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.users, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Plume_Lobby_Command.Users, rhs: Plume_Lobby_Command.Users) -> Bool {
+    if lhs.users != rhs.users {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
