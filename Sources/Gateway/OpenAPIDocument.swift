@@ -1168,6 +1168,1242 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/v1/lobbies": {
+      "post": {
+        "operationId": "createLobby",
+        "summary": "Create a lobby; the caller is its owner and first member",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CreateLobby"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_type`, `invalid_max_members` (2-250), `invalid_data` (8 KiB in all, keys 1-64 bytes), `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/search": {
+      "post": {
+        "operationId": "searchLobbies",
+        "summary": "Search the listed lobbies across the cluster: public and invisible, joinable, with free seats",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LobbySearch"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the first `limit` lobbies in order (nearest first with `near`, else newest) and how many matched",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbySearchResult"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_filters`, `invalid_slots_available`, `invalid_limit` (1-50), `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}": {
+      "get": {
+        "operationId": "getLobby",
+        "summary": "A lobby: for its members, and for anyone when it is public",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      },
+      "patch": {
+        "operationId": "updateLobby",
+        "summary": "Change a lobby (owner only): data merges key by key, an empty value deletes a key",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UpdateLobby"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_type`, `invalid_max_members`, `invalid_data`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/join": {
+      "post": {
+        "operationId": "joinLobby",
+        "summary": "Join a lobby",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_joinable`, `banned`, `not_invited` (private, or friends-only and not the owner's friend)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "error codes: `lobby_full` (seats held for invitees count)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/leave": {
+      "post": {
+        "operationId": "leaveLobby",
+        "summary": "Leave a lobby; an owner who leaves hands it to the longest-present member",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "left (or was not a member)"
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/members/me": {
+      "put": {
+        "operationId": "setLobbyMember",
+        "summary": "Set the caller's member data (merged key by key) and ready flag",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/MemberChange"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_member`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_data`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/kick": {
+      "post": {
+        "operationId": "kickLobbyMember",
+        "summary": "Remove a member (owner only)",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UserRef"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby or user)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_user_id`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`, `not_member`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/ban": {
+      "post": {
+        "operationId": "banLobbyUser",
+        "summary": "Remove a member, or anyone, for good (owner only)",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UserRef"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby or user)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_user_id`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/invite": {
+      "post": {
+        "operationId": "inviteToLobby",
+        "summary": "Invite a user (owner only): a seat held for `[lobbies] seat_hold_ms`, a `lobby_invite` notification and push",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UserRef"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby or user)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_user_id`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`, `banned`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "error codes: `lobby_full`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/owner": {
+      "post": {
+        "operationId": "transferLobby",
+        "summary": "Hand the lobby to another member (owner only)",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/UserRef"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LobbyEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby or user)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_user_id`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`, `not_member`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/lobbies/{id}/start": {
+      "post": {
+        "operationId": "startLobby",
+        "summary": "Start the game (owner only) on the next game server of `[lobbies] game_servers`; refused while a member is not ready unless `force`",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a lobby's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/StartLobby"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "the lobby and its game server",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StartedLobby"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby, or one you may not see)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "error codes: `not_ready`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/matchmaking/tickets": {
+      "post": {
+        "operationId": "createTicket",
+        "summary": "Queue a ticket: alone, for a party's lobby (`party_lobby_id`, owner only), or for a started lobby's open seats (`backfill_lobby_id`). An `Idempotency-Key` header makes a retry return the same ticket",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "a key for a request the client may retry: the same key gives the same ticket",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CreateTicket"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "the ticket: `queued`, or `matched` when it completed a match",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/TicketEnvelope"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "error codes: `not_owner`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found` (no such lobby)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "error codes: `already_queued` (a player of the ticket has a live ticket in this queue), `lobby_full`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_queue`, `invalid_skill`, `invalid_count_min`, `invalid_count_multiple`, `invalid_teams`, `invalid_latency_ms`, `invalid_tags`, `invalid_party_lobby_id`, `invalid_idempotency_key`, `unknown_field`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "400": {
+            "$ref": "#/components/responses/MalformedJSON"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/matchmaking/tickets/{id}": {
+      "get": {
+        "operationId": "getTicket",
+        "summary": "A ticket of the caller's",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a ticket's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "the ticket",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/TicketEnvelope"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "error codes: `not_found`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "cancelTicket",
+        "summary": "Cancel a queued ticket",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "a ticket's id",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "cancelled (or it had ended)"
+          },
+          "404": {
+            "description": "error codes: `not_found`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "error codes: `already_matched`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
+    },
+    "/v1/matchmaking/queues/{queue}": {
+      "get": {
+        "operationId": "getQueue",
+        "summary": "A queue's figures: tickets waiting and the waits of the last 1,000 matched",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "queue",
+            "in": "path",
+            "required": true,
+            "description": "a queue's name",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "the figures",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Queue"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "error codes: `invalid_queue`",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/Timeout"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1747,6 +2983,7 @@ enum OpenAPIDocument {
               "friend_request",
               "friend_accepted",
               "message",
+              "lobby_invite",
               "system"
             ]
           },
@@ -1809,6 +3046,476 @@ enum OpenAPIDocument {
                 }
               ]
             }
+          }
+        }
+      },
+      "LobbyMember": {
+        "type": "object",
+        "required": [
+          "user_id",
+          "data",
+          "ready"
+        ],
+        "properties": {
+          "user_id": {
+            "type": "string"
+          },
+          "data": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "ready": {
+            "type": "boolean"
+          }
+        }
+      },
+      "Lobby": {
+        "type": "object",
+        "description": "L: a lobby",
+        "required": [
+          "id",
+          "type",
+          "owner_id",
+          "max_members",
+          "joinable",
+          "data",
+          "members",
+          "version",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "public",
+              "friends_only",
+              "private",
+              "invisible"
+            ]
+          },
+          "owner_id": {
+            "type": "string"
+          },
+          "max_members": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 250
+          },
+          "joinable": {
+            "type": "boolean"
+          },
+          "data": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "members": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/LobbyMember"
+            }
+          },
+          "version": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "grows with every change members see"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "LobbyEnvelope": {
+        "type": "object",
+        "required": [
+          "lobby"
+        ],
+        "properties": {
+          "lobby": {
+            "$ref": "#/components/schemas/Lobby"
+          }
+        }
+      },
+      "CreateLobby": {
+        "type": "object",
+        "required": [
+          "type",
+          "max_members"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "type": {
+            "type": "string",
+            "enum": [
+              "public",
+              "friends_only",
+              "private",
+              "invisible"
+            ]
+          },
+          "max_members": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 250
+          },
+          "data": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "joinable": {
+            "type": "boolean"
+          }
+        }
+      },
+      "UpdateLobby": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "data": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "public",
+              "friends_only",
+              "private",
+              "invisible"
+            ]
+          },
+          "joinable": {
+            "type": "boolean"
+          },
+          "max_members": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 250
+          }
+        }
+      },
+      "MemberChange": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "data": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "ready": {
+            "type": "boolean"
+          }
+        }
+      },
+      "UserRef": {
+        "type": "object",
+        "required": [
+          "user_id"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "user_id": {
+            "type": "string"
+          }
+        }
+      },
+      "StartLobby": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "force": {
+            "type": "boolean",
+            "description": "start even if a member is not ready"
+          }
+        }
+      },
+      "StartedLobby": {
+        "type": "object",
+        "required": [
+          "lobby",
+          "game_server"
+        ],
+        "properties": {
+          "lobby": {
+            "$ref": "#/components/schemas/Lobby"
+          },
+          "game_server": {
+            "type": "object",
+            "required": [
+              "address",
+              "token"
+            ],
+            "properties": {
+              "address": {
+                "type": "string",
+                "description": "host:port"
+              },
+              "token": {
+                "type": "string",
+                "description": "base64url JSON {lobby_id, server, players, version}, a dot, base64url HMAC-SHA256 under SHA-256(\"plume game server\" + cluster secret)"
+              }
+            }
+          }
+        }
+      },
+      "LobbySearch": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "filters": {
+            "type": "array",
+            "maxItems": 32,
+            "items": {
+              "type": "object",
+              "required": [
+                "key",
+                "op",
+                "value"
+              ],
+              "properties": {
+                "key": {
+                  "type": "string"
+                },
+                "op": {
+                  "type": "string",
+                  "enum": [
+                    "eq",
+                    "ne",
+                    "lt",
+                    "le",
+                    "gt",
+                    "ge"
+                  ]
+                },
+                "value": {
+                  "type": [
+                    "string",
+                    "number"
+                  ]
+                }
+              }
+            }
+          },
+          "near": {
+            "type": "object",
+            "required": [
+              "key",
+              "value"
+            ],
+            "properties": {
+              "key": {
+                "type": "string"
+              },
+              "value": {
+                "type": "number"
+              }
+            }
+          },
+          "slots_available": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 250
+          },
+          "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 50
+          }
+        }
+      },
+      "LobbySearchResult": {
+        "type": "object",
+        "required": [
+          "lobbies",
+          "total"
+        ],
+        "properties": {
+          "lobbies": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Lobby"
+            }
+          },
+          "total": {
+            "type": "integer",
+            "minimum": 0
+          }
+        }
+      },
+      "TicketMatch": {
+        "type": "object",
+        "required": [
+          "match_id",
+          "lobby_id",
+          "team",
+          "players"
+        ],
+        "properties": {
+          "match_id": {
+            "type": "string"
+          },
+          "lobby_id": {
+            "type": "string"
+          },
+          "team": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "the caller's team"
+          },
+          "players": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "Ticket": {
+        "type": "object",
+        "description": "T: a matchmaking ticket",
+        "required": [
+          "id",
+          "queue",
+          "status",
+          "created_at",
+          "match"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "queue": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "queued",
+              "matched",
+              "cancelled",
+              "expired"
+            ]
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "match": {
+            "oneOf": [
+              {
+                "type": "null"
+              },
+              {
+                "$ref": "#/components/schemas/TicketMatch"
+              }
+            ]
+          }
+        }
+      },
+      "TicketEnvelope": {
+        "type": "object",
+        "required": [
+          "ticket"
+        ],
+        "properties": {
+          "ticket": {
+            "$ref": "#/components/schemas/Ticket"
+          }
+        }
+      },
+      "CreateTicket": {
+        "type": "object",
+        "required": [
+          "queue",
+          "count_min",
+          "count_max"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "queue": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{1,40}$"
+          },
+          "skill": {
+            "type": "number"
+          },
+          "count_min": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 250
+          },
+          "count_max": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 250
+          },
+          "count_multiple": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "teams": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 16
+          },
+          "latency_ms": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "number",
+              "minimum": 0
+            }
+          },
+          "tags": {
+            "type": "array",
+            "maxItems": 16,
+            "items": {
+              "type": "string"
+            }
+          },
+          "party_lobby_id": {
+            "type": "string"
+          },
+          "backfill_lobby_id": {
+            "type": "string"
+          }
+        }
+      },
+      "Queue": {
+        "type": "object",
+        "required": [
+          "queue",
+          "waiting",
+          "median_wait_ms",
+          "p90_wait_ms"
+        ],
+        "properties": {
+          "queue": {
+            "type": "string"
+          },
+          "waiting": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "median_wait_ms": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "p90_wait_ms": {
+            "type": "integer",
+            "minimum": 0
           }
         }
       }

@@ -31,7 +31,21 @@ import Testing
         )
         let view = GatewayTests.view(joined: true)
         let social = SocialService(entities: Entities(NeverTransport()), accounts: accounts)
-        let router = GatewayApplication.router(view: { view }, registry: .init(), accounts: accounts, social: social)
+        let lobbies = LobbyService(
+            entities: Entities(NeverTransport()),
+            social: social,
+            settings: .init(),
+            tokenSecret: "openapi"
+        )
+        let matchmaking = MatchmakingService(entities: Entities(NeverTransport()), lobbies: lobbies, settings: .init())
+        let router = GatewayApplication.router(
+            view: { view },
+            registry: .init(),
+            accounts: accounts,
+            social: social,
+            lobbies: lobbies,
+            matchmaking: matchmaking
+        )
         let routed = Set(router.routes.map { "\($0.method) \($0.path)" })
         let documented = try Self.documented()
         #expect(routed.subtracting(documented).isEmpty, "undocumented: \(routed.subtracting(documented).sorted())")

@@ -477,9 +477,12 @@ import WireProtocol
         #expect(ConversationKind.tag == 4 && ConversationKind.keyPrefix == "conversation/")
         #expect(InboxKind.tag == 5 && InboxKind.keyPrefix == "inbox/")
         #expect(PresenceKind.tag == 6 && PresenceKind.keyPrefix == "presence/")
-        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2, 3, 4, 5, 6])
+        #expect(LobbyKind.tag == 7 && LobbyKind.keyPrefix == "lobby/")
+        #expect(MatchQueueKind.tag == 8 && MatchQueueKind.keyPrefix == "queue/")
+        #expect(PlatformKinds.registry.kinds.map { $0.tag } == [1, 2, 3, 4, 5, 6, 7, 8])
         #expect(
-            PlatformKinds.registry.kinds.map { $0.durability == .soft } == [false, false, false, false, false, true]
+            PlatformKinds.registry.kinds.map { $0.durability == .soft }
+                == [false, false, false, false, false, true, false, false]
         )
         let frames: [Wire.MessageType: UInt8] = [
             .hello: 1, .challenge: 2, .proof: 3, .accept: 4, .reject: 5, .error: 6,
