@@ -77,6 +77,10 @@ import Testing
         #expect(inbox.notifications.count == Inbox.keptMax)
         #expect(inbox.notifications.first?.id == 11)
         #expect(Inbox.State.replay(events) == inbox)
-        #expect(Inbox.Kind.allCases.map(\.rawValue) == ["friend_request", "friend_accepted", "message", "lobby_invite", "system"])
+        #expect(
+            Inbox.Kind.allCases.map(\.rawValue) == [
+                "friend_request", "friend_accepted", "message", "lobby_invite", "system",
+            ]
+        )
     }
 }

@@ -126,6 +126,69 @@ import WireProtocol
             "0a1a2a180a066e312e616263120275311a02733122026e322a0263310a2932270a02633112026b311a1d7b2270757368223a2270726573656e6365222c2264617461223a7b7d7d0a0632040a026332",
         "presence.event.parked": "22080a026e3112027331",
         "presence.state.parked": "0a04617761791900004041fc54d9412900004041fc54d941320a0a026e3312040a027339",
+        "queue.command.enqueue":
+            "0a730a490a0a6172656e612e3030666612027531120275321900000000007097402004280830023802420d0a026575110000000000003e404a0672616e6b6564510000004032c3da415a024c3112056172656e611a1b090000000000005940110000000000004940190000000000c0724020a08d06",
+        "queue.command.enqueueBackfill":
+            "0a4b0a230a0a6172656e612e303130302002280230013801510000404032c3da4162024c32680312056172656e611a1b090000000000005940110000000000004940190000000000c07240200a",
+        "queue.command.cancel": "12100a0a6172656e612e3030666612027531",
+        "queue.command.round": "1a240a056172656e61121b090000000000005940110000000000004940190000000000c07240",
+        "queue.command.delivered": "220a0a086172656e612e6d31",
+        "queue.event.queued":
+            "0a490a0a6172656e612e3030666612027531120275321900000000007097402004280830023802420d0a026575110000000000003e404a0672616e6b6564510000004032c3da415a024c31",
+        "queue.event.matched":
+            "12430a086172656e612e6d31120a6172656e612e30306666120a6172656e612e303130311a080a0275310a0275321a080a0275330a02753422026575310000404132c3da41",
+        "queue.event.cancelled": "1a0c0a0a6172656e612e30313032",
+        "queue.event.expired": "22180a0a6172656e612e303130330a0a6172656e612e30313034",
+        "queue.event.delivered": "2a0a0a086172656e612e6d31",
+        "queue.state":
+            "0a230a0a6172656e612e303130302002280230013801510000404032c3da4162024c32680312430a086172656e612e6d31120a6172656e612e30306666120a6172656e612e303130311a080a0275310a0275321a080a0275330a02753422026575310000404132c3da411a99010a490a0a6172656e612e3030666612027531120275321900000000007097402004280830023802420d0a026575110000000000003e404a0672616e6b6564510000004032c3da415a024c3112076d6174636865641a430a086172656e612e6d31120a6172656e612e30306666120a6172656e612e303130311a080a0275310a0275321a080a0275330a02753422026575310000404132c3da412208000000000088b3402801",
+        "queue.read.ticket": "0a0c0a0a6172656e612e30306666",
+        "queue.read.stats": "1200",
+        "queue.read.pending": "1a00",
+        "queue.reply":
+            "0a99010a490a0a6172656e612e3030666612027531120275321900000000007097402004280830023802420d0a026575110000000000003e404a0672616e6b6564510000004032c3da415a024c3112076d6174636865641a430a086172656e612e6d31120a6172656e612e30306666120a6172656e612e303130311a080a0275310a0275321a080a0275330a02753422026575310000404132c3da4112430a086172656e612e6d31120a6172656e612e30306666120a6172656e612e303130311a080a0275310a0275321a080a0275330a02753422026575310000404132c3da411a140803110000000000c0924019000000000040af40",
+        "queue.failure.alreadyQueued": "0a0e616c72656164795f717565756564",
+        "queue.failure.full": "0a0a71756575655f66756c6c",
+        "queue.failure.invalid": "12220a07706c6179657273121761207469636b6574206e65656473206120706c61796572",
+        "lobby.command.create": "0a270a024c31120c667269656e64735f6f6e6c791804220b0a036d6170120464757374280132027531",
+        "lobby.command.createForMatch": "0a1f0a04712e6d31120770726976617465180232027531320275323a04712e6d31",
+        "lobby.command.join": "12060a0275321001",
+        "lobby.command.leave": "1a040a027532",
+        "lobby.command.update": "221b0a02753112090a070a036d617012001a067075626c696320002808",
+        "lobby.command.updateData": "22060a0275311200",
+        "lobby.command.setMember": "2a160a027532120e0a0c0a047465616d1204626c75651800",
+        "lobby.command.kick": "32080a02753112027532",
+        "lobby.command.ban": "3a080a02753112027533",
+        "lobby.command.invite": "42110a02753112027534190000804732c3da41",
+        "lobby.command.transfer": "4a080a02753112027532",
+        "lobby.command.start": "52150a027531120d31302e302e302e353a373737371801",
+        "lobby.command.ownerGone": "5a040a027531",
+        "lobby.command.expire": "6209090000004f32c3da41",
+        "lobby.command.admit": "6a080a0275350a027536",
+        "lobby.event.created":
+            "0a4d0a024c311209696e76697369626c651804220b0a036d61701204647573742801321c0a027531120b0a047465616d12037265641801210000004032c3da413a04712e6d31410000004032c3da41",
+        "lobby.event.joined": "120d0a027532210000404032c3da41",
+        "lobby.event.left": "1a1e0a027531120b6d656d6265725f6c6566741a027532210000804032c3da41",
+        "lobby.event.kicked": "1a150a02753312066b69636b6564210000c04032c3da41",
+        "lobby.event.banned": "22040a027534",
+        "lobby.event.updated": "2a160a070a036d6170120012077072697661746518002006",
+        "lobby.event.memberSet": "32140a027532120c0a047465616d1204626c75651801",
+        "lobby.event.invited": "3a0d0a027535110000804732c3da41",
+        "lobby.event.ownerSet": "42040a027532",
+        "lobby.event.started": "4a180a0d31302e302e302e353a37373737110000004a32c3da41",
+        "lobby.event.deleted": "5200",
+        "lobby.state":
+            "0a024c311209696e76697369626c651a02753220042801320b0a036d61701204647573743a0d0a027532210000404032c3da414006490000004032c3da41520d0a027535110000804732c3da415a0275396a0d31302e302e302e353a373737377204712e6d31",
+        "lobby.read.get": "0a00",
+        "lobby.reply":
+            "0a660a024c311209696e76697369626c651a02753220042801320b0a036d61701204647573743a0d0a027532210000404032c3da414006490000004032c3da41520d0a027535110000804732c3da415a0275396a0d31302e302e302e353a373737377204712e6d3112056f776e6572",
+        "lobby.failure.full": "0a0a6c6f6262795f66756c6c",
+        "lobby.failure.notInvited": "0a0b6e6f745f696e7669746564",
+        "lobby.failure.invalid": "120f0a04646174611207746f6f20626967",
+        "lobby.query":
+            "0a140a056c6576656c120267652100000000000024400a0f0a046d6f6465120265711a0363746612100a056c6576656c11000000000000284018022014290000804c32c3da41",
+        "lobby.found":
+            "0a660a024c311209696e76697369626c651a02753220042801320b0a036d61701204647573743a0d0a027532210000404032c3da414006490000004032c3da41520d0a027535110000804732c3da415a0275396a0d31302e302e302e353a373737377204712e6d311007",
     ]
 
     static func bytes(_ name: String) throws -> [UInt8] {
@@ -443,6 +506,193 @@ import WireProtocol
         let newer = try Self.bytes("realtime.batch") + [0x0A, 0x02, 0x4A, 0x00]
         let decoded = try RealtimeDelivery.decode(newer)
         #expect(decoded.deliveries == batch && decoded.skipped == 1)
+    }
+
+    @Test func lobbyMessages() throws {
+        typealias Kind = LobbyKind
+        let owner = Lobby.Member(userID: "u1", data: ["team": "red"], isReady: true, joinedAt: 1_796_000_000)
+        let commands: [(String, Lobby.Command)] = [
+            (
+                "create",
+                .create(
+                    id: "L1",
+                    visibility: .friendsOnly,
+                    maxMembers: 4,
+                    data: ["map": "dust"],
+                    joinable: true,
+                    members: ["u1"],
+                    matchID: nil
+                )
+            ),
+            (
+                "createForMatch",
+                .create(
+                    id: "q.m1",
+                    visibility: .private,
+                    maxMembers: 2,
+                    data: [:],
+                    joinable: false,
+                    members: ["u1", "u2"],
+                    matchID: "q.m1"
+                )
+            ),
+            ("join", .join(user: "u2", isOwnersFriend: true)), ("leave", .leave(user: "u2")),
+            ("update", .update(by: "u1", data: ["map": ""], visibility: .public, joinable: false, maxMembers: 8)),
+            ("updateData", .update(by: "u1", data: [:], visibility: nil, joinable: nil, maxMembers: nil)),
+            ("setMember", .setMember(user: "u2", data: ["team": "blue"], isReady: false)),
+            ("kick", .kick(by: "u1", user: "u2")), ("ban", .ban(by: "u1", user: "u3")),
+            ("invite", .invite(by: "u1", user: "u4", holdUntil: 1_796_000_030)),
+            ("transfer", .transfer(by: "u1", to: "u2")),
+            ("start", .start(by: "u1", gameServer: "10.0.0.5:7777", force: true)),
+            ("ownerGone", .ownerGone(user: "u1")), ("expire", .expire(emptyBefore: 1_796_000_060)),
+            ("admit", .admit(users: ["u5", "u6"])),
+        ]
+        for (name, value) in commands {
+            try Self.check("lobby.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+        }
+        let events: [(String, Lobby.Event)] = [
+            (
+                "created",
+                .created(
+                    id: "L1",
+                    visibility: .invisible,
+                    maxMembers: 4,
+                    data: ["map": "dust"],
+                    joinable: true,
+                    members: [owner],
+                    matchID: "q.m1",
+                    at: 1_796_000_000
+                )
+            ),
+            ("joined", .joined(Lobby.Member(userID: "u2", joinedAt: 1_796_000_001))),
+            ("left", .left(user: "u1", reason: .memberLeft, owner: "u2", at: 1_796_000_002)),
+            ("kicked", .left(user: "u3", reason: .kicked, owner: nil, at: 1_796_000_003)),
+            ("banned", .banned(user: "u4")),
+            ("updated", .updated(data: ["map": ""], visibility: .private, joinable: false, maxMembers: 6)),
+            ("memberSet", .memberSet(user: "u2", data: ["team": "blue"], isReady: true)),
+            ("invited", .invited(user: "u5", holdUntil: 1_796_000_030)), ("ownerSet", .ownerSet(user: "u2")),
+            ("started", .started(gameServer: "10.0.0.5:7777", at: 1_796_000_040)), ("deleted", .deleted),
+        ]
+        for (name, value) in events {
+            try Self.check("lobby.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
+        }
+        var state = Lobby.State.replay(events.prefix(4).map(\.1))
+        state.apply(.invited(user: "u5", holdUntil: 1_796_000_030))
+        state.apply(.banned(user: "u9"))
+        state.apply(.started(gameServer: "10.0.0.5:7777", at: 1_796_000_040))
+        try Self.check("lobby.state", state, encode: Kind.encode(state:), decode: Kind.decode(state:))
+        try Self.check("lobby.read.get", Kind.Read.get, encode: Kind.encode(read:), decode: Kind.decode(read:))
+        try Self.check(
+            "lobby.reply",
+            Kind.Reply(lobby: state, change: .owner),
+            encode: Kind.encode(reply:),
+            decode: Kind.decode(reply:)
+        )
+        for (name, value) in [
+            ("full", Lobby.Failure.full), ("notInvited", .notInvited),
+            ("invalid", .invalid(field: "data", message: "too big")),
+        ] {
+            try Self.check("lobby.failure.\(name)", value, encode: Kind.encode(failure:), decode: Kind.decode(failure:))
+        }
+        let query = Kind.Query(
+            Lobby.Query(
+                filters: [
+                    .init(key: "level", op: .ge, value: .number(10)),
+                    .init(key: "mode", op: .eq, value: .string("ctf")),
+                ],
+                near: ("level", 12),
+                slotsAvailable: 2,
+                limit: 20
+            ),
+            now: 1_796_000_050
+        )
+        try Self.check("lobby.query", query, encode: Kind.encode(query:), decode: Kind.decode(query:))
+        try Self.check(
+            "lobby.found",
+            Kind.Found(lobbies: [state], total: 7),
+            encode: Kind.encode(found:),
+            decode: Kind.decode(found:)
+        )
+    }
+
+    @Test func matchQueueMessages() throws {
+        typealias Kind = MatchQueueKind
+        let settings = Matchmaker.Settings(skillWindowStart: 100, skillWindowGrowthPerSecond: 50, ticketTTL: 300)
+        let ticket = Matchmaker.Ticket(
+            id: "arena.00ff",
+            players: ["u1", "u2"],
+            skill: 1500,
+            countMin: 4,
+            countMax: 8,
+            countMultiple: 2,
+            teams: 2,
+            latencies: ["eu": 30],
+            tags: ["ranked"],
+            createdAt: 1_796_000_000,
+            partyLobbyID: "L1"
+        )
+        let backfill = Matchmaker.Ticket(
+            id: "arena.0100",
+            players: [],
+            createdAt: 1_796_000_001,
+            backfillLobbyID: "L2",
+            openSeats: 3
+        )
+        let match = Matchmaker.Match(
+            id: "arena.m1",
+            ticketIDs: ["arena.00ff", "arena.0101"],
+            teams: [["u1", "u2"], ["u3", "u4"]],
+            region: "eu",
+            backfillLobbyID: nil,
+            createdAt: 1_796_000_005
+        )
+        let commands: [(String, MatchQueue.Command)] = [
+            ("enqueue", .enqueue(ticket, queue: "arena", settings: settings, ticketsMax: 100_000)),
+            ("enqueueBackfill", .enqueue(backfill, queue: "arena", settings: settings, ticketsMax: 10)),
+            ("cancel", .cancel(ticketID: "arena.00ff", by: "u1")),
+            ("round", .round(queue: "arena", settings: settings)),
+            ("delivered", .delivered(matchID: "arena.m1")),
+        ]
+        for (name, value) in commands {
+            try Self.check("queue.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
+        }
+        let events: [(String, MatchQueue.Event)] = [
+            ("queued", .queued(ticket)), ("matched", .matched(match)),
+            ("cancelled", .cancelled(ticketID: "arena.0102")),
+            ("expired", .expired(ticketIDs: ["arena.0103", "arena.0104"])),
+            ("delivered", .delivered(matchID: "arena.m1")),
+        ]
+        for (name, value) in events {
+            try Self.check("queue.event.\(name)", value, encode: Kind.encode(event:), decode: Kind.decode(event:))
+        }
+        let state = MatchQueue.State(
+            tickets: [backfill],
+            pending: [match],
+            finished: [MatchQueue.Outcome(ticket: ticket, status: .matched, match: match)],
+            waits: [5000],
+            matches: 1
+        )
+        try Self.check("queue.state", state, encode: Kind.encode(state:), decode: Kind.decode(state:))
+        for (name, value) in [("ticket", Kind.Read.ticket(id: "arena.00ff")), ("stats", .stats), ("pending", .pending)]
+        {
+            try Self.check("queue.read.\(name)", value, encode: Kind.encode(read:), decode: Kind.decode(read:))
+        }
+        try Self.check(
+            "queue.reply",
+            Kind.Reply(
+                outcome: MatchQueue.Outcome(ticket: ticket, status: .matched, match: match),
+                matches: [match],
+                stats: .init(waiting: 3, medianWaitMS: 1200, p90WaitMS: 4000)
+            ),
+            encode: Kind.encode(reply:),
+            decode: Kind.decode(reply:)
+        )
+        for (name, value) in [
+            ("alreadyQueued", MatchQueue.Failure.alreadyQueued), ("full", .full),
+            ("invalid", .invalid(field: "players", message: "a ticket needs a player")),
+        ] {
+            try Self.check("queue.failure.\(name)", value, encode: Kind.encode(failure:), decode: Kind.decode(failure:))
+        }
     }
 
     @Test func envelopes() throws {

@@ -12,6 +12,12 @@ public enum MatchQueueKind: IndexedKind {
         public var waiting: Int
         public var medianWaitMS: Double
         public var p90WaitMS: Double
+
+        public init(waiting: Int, medianWaitMS: Double, p90WaitMS: Double) {
+            self.waiting = waiting
+            self.medianWaitMS = medianWaitMS
+            self.p90WaitMS = p90WaitMS
+        }
     }
 
     /// A ticket's outcome (enqueue, a ticket read), the matches a command made or that wait to be
