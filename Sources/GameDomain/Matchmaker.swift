@@ -129,13 +129,34 @@ public struct Matchmaker: Sendable, Equatable {
 
     /// The tickets waiting, by id.
     public private(set) var tickets: [String: Ticket] = [:]
-    /// The tickets by skill (then age): where an anchor finds the tickets its window reaches.
-    private var bySkill: [SkillKey] = []
+    /// The tickets by shape, each shape's by skill (then age): where an anchor finds the tickets
+    /// its window reaches among those it could share a match with, and no others.
+    private var buckets: [Shape: [SkillKey]] = [:]
+
+    /// What tickets must share to be in one match: teams and multiple; backfill tickets apart
+    /// (two never share a match).
+    struct Shape: Hashable, Sendable {
+        var teams: Int
+        var multiple: Int
+        var backfill: Bool
+
+        init(_ ticket: Ticket, backfill: Bool? = nil) {
+            teams = ticket.teams
+            multiple = ticket.countMultiple
+            self.backfill = backfill ?? ticket.isBackfill
+        }
+    }
 
     private struct SkillKey: Sendable, Equatable, Comparable {
         var skill: Double
         var createdAt: Double
         var id: String
+
+        init(_ ticket: Ticket) {
+            skill = ticket.skill
+            createdAt = ticket.createdAt
+            id = ticket.id
+        }
 
         static func < (a: SkillKey, b: SkillKey) -> Bool {
             (a.skill, a.createdAt, a.id) < (b.skill, b.createdAt, b.id)
@@ -155,37 +176,50 @@ public struct Matchmaker: Sendable, Equatable {
     public mutating func add(_ ticket: Ticket) {
         if tickets[ticket.id] != nil { remove(ticket.id) }
         tickets[ticket.id] = ticket
-        let key = SkillKey(skill: ticket.skill, createdAt: ticket.createdAt, id: ticket.id)
-        bySkill.insert(key, at: insertionIndex(key))
+        let key = SkillKey(ticket)
+        buckets[Shape(ticket), default: []].insert(key, at: Self.insertionIndex(key, in: buckets[Shape(ticket)] ?? []))
     }
 
     @discardableResult
     public mutating func remove(_ id: String) -> Ticket? {
         guard let ticket = tickets.removeValue(forKey: id) else { return nil }
-        let key = SkillKey(skill: ticket.skill, createdAt: ticket.createdAt, id: ticket.id)
-        let index = insertionIndex(key)
-        if index < bySkill.count, bySkill[index] == key { bySkill.remove(at: index) }
+        let key = SkillKey(ticket)
+        let shape = Shape(ticket)
+        guard let bucket = buckets[shape] else { return ticket }
+        let index = Self.insertionIndex(key, in: bucket)
+        if index < bucket.count, bucket[index] == key {
+            if bucket.count == 1 { buckets[shape] = nil } else { buckets[shape]!.remove(at: index) }
+        }
         return ticket
     }
 
-    private func insertionIndex(_ key: SkillKey) -> Int {
+    private static func insertionIndex(_ key: SkillKey, in bucket: [SkillKey]) -> Int {
         var low = 0
-        var high = bySkill.count
+        var high = bucket.count
         while low < high {
             let middle = (low + high) / 2
-            if bySkill[middle] < key { low = middle + 1 } else { high = middle }
+            if bucket[middle] < key { low = middle + 1 } else { high = middle }
         }
         return low
     }
 
-    private func firstIndex(atLeast skill: Double) -> Int {
+    /// The tickets of `shape` whose skill lies in `range`, by skill.
+    private func tickets(of shape: Shape, skills range: ClosedRange<Double>) -> some Sequence<Ticket> {
+        let bucket = buckets[shape] ?? []
         var low = 0
-        var high = bySkill.count
+        var high = bucket.count
         while low < high {
             let middle = (low + high) / 2
-            if bySkill[middle].skill < skill { low = middle + 1 } else { high = middle }
+            if bucket[middle].skill < range.lowerBound { low = middle + 1 } else { high = middle }
         }
-        return low
+        return bucket[low...].lazy.prefix { $0.skill <= range.upperBound }.map { self.tickets[$0.id]! }
+    }
+
+    /// The shapes a ticket can share a match with: its own player tickets, and backfills of its
+    /// shape for a player ticket.
+    private static func partners(of ticket: Ticket) -> [Shape] {
+        ticket.isBackfill
+            ? [Shape(ticket, backfill: false)] : [Shape(ticket, backfill: false), Shape(ticket, backfill: true)]
     }
 
     // MARK: - Rounds
@@ -237,19 +271,16 @@ public struct Matchmaker: Sendable, Equatable {
 
     /// The tickets whose own windows (now) reach `ticket`'s skill: the anchors it may complete.
     private func reach(of ticket: Ticket, now: Double, settings: Settings) -> [Ticket] {
-        // The widest window any ticket has: the oldest ticket's.
-        let oldest = tickets.values.lazy.map(\.createdAt).min() ?? now
-        let widest = settings.window(createdAt: oldest, now: now)
+        // No live ticket is older than the TTL: no window is wider than the TTL's.
+        let widest = settings.window(createdAt: now - settings.ticketTTL, now: now)
         var found: [Ticket] = []
-        var index = firstIndex(atLeast: ticket.skill - widest)
-        while index < bySkill.count, bySkill[index].skill <= ticket.skill + widest {
-            let other = tickets[bySkill[index].id]!
-            if other.id != ticket.id,
-                abs(other.skill - ticket.skill) <= settings.window(createdAt: other.createdAt, now: now)
+        for shape in Self.partners(of: ticket) {
+            for other in tickets(of: shape, skills: (ticket.skill - widest)...(ticket.skill + widest))
+            where other.id != ticket.id
+                && abs(other.skill - ticket.skill) <= settings.window(createdAt: other.createdAt, now: now)
             {
                 found.append(other)
             }
-            index += 1
         }
         return found
     }
@@ -272,10 +303,8 @@ public struct Matchmaker: Sendable, Equatable {
                 && abs(other.skill - anchor.skill) <= window
         }
         var candidates: [Ticket] = []
-        var index = firstIndex(atLeast: anchor.skill - window)
-        while index < bySkill.count, bySkill[index].skill <= anchor.skill + window {
-            if let other = tickets[bySkill[index].id], fits(other) { candidates.append(other) }
-            index += 1
+        for shape in Self.partners(of: anchor) {
+            candidates += tickets(of: shape, skills: (anchor.skill - window)...(anchor.skill + window)).filter(fits)
         }
         if let extra, fits(extra) { candidates.append(extra) }
         candidates.sort { $0.isOlder(than: $1) }
