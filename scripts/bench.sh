@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (never pass/fail). Builds the release binary first.
 #   scripts/bench.sh              wire + gossip + membership
-#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http|sockets|presence [extra args]
+#   scripts/bench.sh wire|gossip|membership|writes|failover|recovery|http|sockets|presence|matchmaking [extra args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product plume >/dev/null
@@ -23,6 +23,7 @@ recovery) "$bin" bench recovery "$@" ;;
 http) PLUME_BIN=$PWD/$bin python3 scripts/bench_http.py "$@" ;;
 sockets) PLUME_BIN=$PWD/$bin python3 scripts/bench_sockets.py "$@" ;;
 presence) PLUME_BIN=$PWD/$bin python3 scripts/bench_presence.py "$@" ;;
+matchmaking) PLUME_BIN=$PWD/$bin python3 scripts/bench_matchmaking.py "$@" ;;
 all)
     "$bin" bench wire
     "$bin" bench gossip
@@ -34,5 +35,8 @@ all)
     PLUME_BIN=$PWD/$bin python3 scripts/bench_failover.py
     "$bin" bench recovery
     ;;
-*) echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover|recovery|http]" >&2; exit 2 ;;
+*)
+    echo "usage: scripts/bench.sh [wire|gossip|membership|writes|failover|recovery|http|sockets|presence|matchmaking]" >&2
+    exit 2
+    ;;
 esac

@@ -53,6 +53,10 @@ extension EntityService {
         await host.peekServed { _, store in store.indexed(K.self) }.map { ($0.shard, $0.value) }
     }
 
+    /// While this node serves `shard`, a number that changes each time it starts serving it
+    /// anew (see ``ReplicationHost/servingTerm(shard:)``): what tells a new primary.
+    public func servingTerm(shard: UInt32) -> UInt64? { host.servingTerm(shard: shard) }
+
     /// Searches the index of `K` on those of `shards` this node serves: the shards searched and
     /// what they hold that matches.
     public func search<K: SearchableKind>(_ kind: K.Type, _ query: K.Query, shards: [UInt32]) async

@@ -26,3 +26,23 @@ extension Aggregate {
         return state
     }
 }
+
+/// A domain failure that clients see as a code (`lobby_full`, `already_queued` …), plus one case
+/// for invalid input: how such failures cross between nodes, one way for every kind.
+public protocol CodedRefusal: Error, Sendable, Equatable {
+    /// Every failure but the invalid one (to find one by its code).
+    static var refusals: [Self] { get }
+    static func invalid(field: String, message: String) -> Self
+    /// The code clients see.
+    var code: String { get }
+    /// The field and what is wrong, for the invalid failure; nil for the others.
+    var invalidInput: (field: String, message: String)? { get }
+}
+
+extension CodedRefusal {
+    /// The failure with `code` (not the invalid one).
+    public init?(code: String) {
+        guard let failure = Self.refusals.first(where: { $0.code == code }) else { return nil }
+        self = failure
+    }
+}

@@ -50,7 +50,7 @@ public enum Lobby {
         case started
     }
 
-    public enum Failure: Error, Sendable, Equatable {
+    public enum Failure: CodedRefusal {
         case notFound
         case exists
         case full
@@ -62,7 +62,10 @@ public enum Lobby {
         case notReady
         case invalid(field: String, message: String)
 
-        /// The code clients see (`invalid` for ``invalid(field:message:)``).
+        public static let refusals: [Failure] = [
+            .notFound, .exists, .full, .notJoinable, .banned, .notInvited, .notOwner, .notMember, .notReady,
+        ]
+
         public var code: String {
             switch self {
             case .notFound: "not_found"
@@ -78,13 +81,8 @@ public enum Lobby {
             }
         }
 
-        /// The failure with `code` (not ``invalid(field:message:)``).
-        public init?(code: String) {
-            let all: [Failure] = [
-                .notFound, .exists, .full, .notJoinable, .banned, .notInvited, .notOwner, .notMember, .notReady,
-            ]
-            guard let failure = all.first(where: { $0.code == code }) else { return nil }
-            self = failure
+        public var invalidInput: (field: String, message: String)? {
+            if case .invalid(let field, let message) = self { (field, message) } else { nil }
         }
     }
 

@@ -29,14 +29,15 @@ public enum MatchQueue {
         }
     }
 
-    public enum Failure: Error, Sendable, Equatable {
+    public enum Failure: CodedRefusal {
         case alreadyQueued
         case full
         case notFound
         case alreadyMatched
         case invalid(field: String, message: String)
 
-        /// The code clients see (`invalid` for ``invalid(field:message:)``).
+        public static let refusals: [Failure] = [.alreadyQueued, .full, .notFound, .alreadyMatched]
+
         public var code: String {
             switch self {
             case .alreadyQueued: "already_queued"
@@ -47,11 +48,8 @@ public enum MatchQueue {
             }
         }
 
-        /// The failure with `code` (not ``invalid(field:message:)``).
-        public init?(code: String) {
-            let all: [Failure] = [.alreadyQueued, .full, .notFound, .alreadyMatched]
-            guard let failure = all.first(where: { $0.code == code }) else { return nil }
-            self = failure
+        public var invalidInput: (field: String, message: String)? {
+            if case .invalid(let field, let message) = self { (field, message) } else { nil }
         }
     }
 

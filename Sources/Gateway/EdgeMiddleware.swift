@@ -33,7 +33,7 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         let scheme = "bearer ".utf8
         guard bytes.count > scheme.count,
             zip(bytes, scheme).allSatisfy({ byte, expected in expected == 0x20 ? byte == 0x20 : byte | 0x20 == expected
-                })
+            })
         else { return nil }
         func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
         var token = bytes.dropFirst(scheme.count)

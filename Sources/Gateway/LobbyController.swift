@@ -15,11 +15,7 @@ public struct LobbyController: Sendable {
     let throttle: AuthThrottle
 
     public func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {
-        v1.group("lobbies")
-            .add(middleware: BearerAuthenticator(accounts: accounts))
-            .add(middleware: RequireCaller())
-            .add(middleware: UserWriteThrottle(throttle: throttle))
-            .add(middleware: RequireOpenSession(accounts: accounts))
+        v1.group("lobbies").signedIn(accounts: accounts, throttle: throttle)
             .post(use: create)
             .post("search", use: search)
             .get(":id", use: get)

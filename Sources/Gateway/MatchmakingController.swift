@@ -15,11 +15,7 @@ public struct MatchmakingController: Sendable {
     let throttle: AuthThrottle
 
     public func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {
-        v1.group("matchmaking")
-            .add(middleware: BearerAuthenticator(accounts: accounts))
-            .add(middleware: RequireCaller())
-            .add(middleware: UserWriteThrottle(throttle: throttle))
-            .add(middleware: RequireOpenSession(accounts: accounts))
+        v1.group("matchmaking").signedIn(accounts: accounts, throttle: throttle)
             .post("tickets", use: enqueue)
             .get("tickets/:id", use: ticket)
             .delete("tickets/:id", use: cancel)

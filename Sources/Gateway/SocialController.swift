@@ -32,11 +32,7 @@ public struct SocialController: Sendable {
     }
 
     public func addRoutes(to v1: RouterGroup<PlumeRequestContext>) {
-        v1.group()
-            .add(middleware: BearerAuthenticator(accounts: accounts))
-            .add(middleware: RequireCaller())
-            .add(middleware: UserWriteThrottle(throttle: throttle))
-            .add(middleware: RequireOpenSession(accounts: accounts))
+        v1.group().signedIn(accounts: accounts, throttle: throttle)
             .get("friends", use: friends)
             .post("friends/:id", use: request)
             .delete("friends/:id", use: remove)
@@ -225,6 +221,17 @@ public struct SocialController: Sendable {
             limit = value
         }
         return (before, limit)
+    }
+}
+
+extension RouterGroup<PlumeRequestContext> {
+    /// The group's routes need a bearer token of a session that is still open, and spend the
+    /// caller's writes (social, lobby and matchmaking routes).
+    func signedIn(accounts: AccountService, throttle: AuthThrottle) -> RouterGroup<PlumeRequestContext> {
+        add(middleware: BearerAuthenticator(accounts: accounts))
+            .add(middleware: RequireCaller())
+            .add(middleware: UserWriteThrottle(throttle: throttle))
+            .add(middleware: RequireOpenSession(accounts: accounts))
     }
 }
 

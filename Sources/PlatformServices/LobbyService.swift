@@ -32,6 +32,8 @@ public final class LobbyService: Service {
     private let handler = Mutex<ChangeHandler?>(nil)
     private let invites = Mutex<InviteHandler?>(nil)
     private let nextServer = Atomic<Int>(0)
+    /// The serving term of each shard whose lobbies this node last swept.
+    private let terms = Mutex<[UInt32: UInt64]>([:])
     /// Signs the tokens players show a game server.
     private let tokenKey: SymmetricKey
 
@@ -297,11 +299,24 @@ public final class LobbyService: Service {
         }
     }
 
-    /// Deletes the lobbies on this node's shards that have been empty for `empty_ttl_ms`.
+    /// Deletes the lobbies on this node's shards that have been empty for `empty_ttl_ms`; for a
+    /// shard this node has just started to lead (its primary died, say), sends every member of
+    /// its lobbies the lobby again (`data`, at its version), since pushes the old primary owed
+    /// may be lost.
     public func expireEmpty() async {
         guard let local else { return }
         let before = clock() - settings.emptyTTL.seconds
-        for (_, entries) in await local.indexed(LobbyKind.self) {
+        for (shard, entries) in await local.indexed(LobbyKind.self) {
+            let term = local.servingTerm(shard: shard)
+            let isNew = terms.withLock { terms in
+                defer { terms[shard] = term }
+                return term != nil && terms[shard] != term
+            }
+            if isNew {
+                for lobby in entries.values where !lobby.members.isEmpty {
+                    publish(LobbyKind.Reply(lobby: lobby, change: .data))
+                }
+            }
             for (_, lobby) in entries {
                 guard let since = lobby.emptySince, since <= before else { continue }
                 do {

@@ -247,6 +247,19 @@ class Runner:
         return 0 if self.failed == 0 else 1
 
 
+def start_ready(cluster, timeout=60):
+    """Starts every node of `cluster` and waits until each answers /ready; if one does not, prints
+    the logs, ends the nodes and returns False."""
+    cluster.start_all()
+    ready, _ = wait_until(lambda: all(request(cluster, n, "GET", "/ready")[0] == 200 for n in cluster.nodes), timeout)
+    if not ready:
+        print("the cluster did not become ready")
+        for node in cluster.nodes:
+            print(cluster.log_excerpt(node))
+        cluster.stop_all()
+    return ready
+
+
 def run_on_cluster(cluster, tests):
     """Runs each (name, function) of `tests` on `cluster`, then ends the cluster's processes by PID
     (resuming any it left paused first) and prints each node's log excerpt if a test failed;

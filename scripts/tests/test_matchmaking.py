@@ -17,8 +17,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import (Cluster, Socket, User, call, ensure_websockets, request,  # noqa: E402
-                       run_on_cluster, shard_primary, wait_until)
+from plumetest import (Cluster, Socket, User, call, ensure_websockets,  # noqa: E402
+                       run_on_cluster, start_ready, shard_primary, wait_until)
 
 T_KEYS = {"id", "queue", "status", "created_at", "match"}
 
@@ -222,13 +222,7 @@ def main():
                       realtime={"heartbeat_ms": 2000, "reconnect_grace_ms": 4000},
                       gateway={"auth_burst": 1000, "auth_per_minute": 100000},
                       sections={"matchmaking": {"interval_ms": 200}})
-    cluster.start_all()
-    ready, _ = wait_until(lambda: all(request(cluster, n, "GET", "/ready")[0] == 200 for n in cluster.nodes), 60)
-    if not ready:
-        print("the cluster did not become ready")
-        for node in cluster.nodes:
-            print(cluster.log_excerpt(node))
-        cluster.stop_all()
+    if not start_ready(cluster):
         return 1
     return run_on_cluster(cluster, [
         ("the ticket contract, a match, a party and a backfill",

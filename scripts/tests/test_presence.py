@@ -14,17 +14,14 @@ on another, with the session and the pushes it missed; a client that answers no 
 after a heartbeat (keepalive) and shows `reconnecting`. `websockets` is installed from PyPI when
 missing."""
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import (Cluster, Socket, User, befriend, call, cluster_view, ensure_websockets,  # noqa: E402
-                       request, run_on_cluster, shard_primary, wait_until)
+from plumetest import (Cluster, Socket, User, befriend, call, ensure_websockets,  # noqa: E402
+                       run_on_cluster, start_ready, shard_primary)
 
 GRACE_MS = 4000
 
@@ -310,15 +307,7 @@ def main():
     ensure_websockets()
     cluster = Cluster(3, realtime={"reconnect_grace_ms": GRACE_MS, "heartbeat_ms": 2000},
                       membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800})
-    cluster.start_all()
-    ready = all(
-        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60)[0] for n in cluster.nodes
-    )
-    if not ready:
-        print("the cluster did not become ready")
-        for node in cluster.nodes:
-            print(cluster.log_excerpt(node))
-        cluster.stop_all()
+    if not start_ready(cluster):
         return 1
     return run_on_cluster(cluster, [
         ("friends see each other come online, set a status and go offline",

@@ -12,7 +12,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plumetest import Cluster, User, call, request, run_on_cluster, wait_until  # noqa: E402
+from plumetest import Cluster, User, call, run_on_cluster, start_ready, wait_until  # noqa: E402
 
 
 
@@ -172,15 +172,7 @@ def test_everything_acknowledged_survives_a_killed_node(cluster):
 
 def main():
     cluster = Cluster(3, realtime={"chat_burst": 4, "chat_per_minute": 1})
-    cluster.start_all()
-    ready = all(
-        wait_until(lambda n=n: request(cluster, n, "GET", "/ready")[0] == 200, timeout=60)[0] for n in cluster.nodes
-    )
-    if not ready:
-        print("the cluster did not become ready")
-        for node in cluster.nodes:
-            print(cluster.log_excerpt(node))
-        cluster.stop_all()
+    if not start_ready(cluster):
         return 1
     return run_on_cluster(cluster, [
         ("two users on different nodes become friends", test_two_users_on_different_nodes_become_friends),

@@ -287,27 +287,10 @@ extension LobbyKind {
         return Reply(lobby: try lobby(m.state), change: m.hasChange ? try reason(m.change) : nil)
     }
 
-    public static func encode(failure: Failure) -> [UInt8] {
-        var message = Plume_Lobby_Failure()
-        if case .invalid(let field, let text) = failure {
-            message.invalid = .with {
-                $0.field = field
-                $0.message = text
-            }
-        } else {
-            message.refused = failure.code
-        }
-        return Protobuf.bytes(message)
-    }
+    public static func encode(failure: Failure) -> [UInt8] { Refusal.encode(failure) }
 
     public static func decode(failure bytes: [UInt8]) throws(SchemaError) -> Failure {
-        switch try Protobuf.message(bytes, as: Plume_Lobby_Failure.self).failure {
-        case .invalid(let m)?: return .invalid(field: m.field, message: m.message)
-        case .refused(let code)?:
-            guard let failure = Failure(code: code) else { throw SchemaError.unknownCase("lobby failure \(code)") }
-            return failure
-        case nil: throw SchemaError.unknownCase("lobby failure")
-        }
+        try Refusal.decode(bytes, as: Failure.self, kind: "lobby")
     }
 
     public static func encode(query: Query) -> [UInt8] {

@@ -223,27 +223,10 @@ extension MatchQueueKind {
         )
     }
 
-    public static func encode(failure: Failure) -> [UInt8] {
-        var message = Plume_Queue_Failure()
-        if case .invalid(let field, let text) = failure {
-            message.invalid = .with {
-                $0.field = field
-                $0.message = text
-            }
-        } else {
-            message.refused = failure.code
-        }
-        return Protobuf.bytes(message)
-    }
+    public static func encode(failure: Failure) -> [UInt8] { Refusal.encode(failure) }
 
     public static func decode(failure bytes: [UInt8]) throws(SchemaError) -> Failure {
-        switch try Protobuf.message(bytes, as: Plume_Queue_Failure.self).failure {
-        case .invalid(let m)?: return .invalid(field: m.field, message: m.message)
-        case .refused(let code)?:
-            guard let failure = Failure(code: code) else { throw SchemaError.unknownCase("queue failure \(code)") }
-            return failure
-        case nil: throw SchemaError.unknownCase("queue failure")
-        }
+        try Refusal.decode(bytes, as: Failure.self, kind: "queue")
     }
 
     static func wire(_ ticket: Matchmaker.Ticket) -> Plume_Queue_Ticket {

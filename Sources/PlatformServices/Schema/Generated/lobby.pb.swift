@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The Lobby entity kind (tag 7, keys `lobby/<lobby id>`): a lobby, replicated. Its commands,
-/// events, state and replies.
+/// events, state and replies; its failures are `plume.refusal.Refusal`.
 ///
 /// Rules: field numbers are never reused; new fields are optional with defaults; unknown
 /// fields are preserved; a removed field is `reserved`. Golden bytes of every message are
@@ -827,56 +827,6 @@ public nonisolated struct Plume_Lobby_Reply: Sendable {
 
   fileprivate var _state: Plume_Lobby_State? = nil
   fileprivate var _change: String? = nil
-}
-
-public nonisolated struct Plume_Lobby_Failure: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  /// not_found, exists, full, not_joinable, banned, not_invited, not_owner, not_member, not_ready.
-  public var failure: Plume_Lobby_Failure.OneOf_Failure? = nil
-
-  public var refused: String {
-    get {
-      if case .refused(let v)? = failure {return v}
-      return String()
-    }
-    set {failure = .refused(newValue)}
-  }
-
-  public var invalid: Plume_Lobby_Failure.Invalid {
-    get {
-      if case .invalid(let v)? = failure {return v}
-      return Plume_Lobby_Failure.Invalid()
-    }
-    set {failure = .invalid(newValue)}
-  }
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  /// not_found, exists, full, not_joinable, banned, not_invited, not_owner, not_member, not_ready.
-  public nonisolated enum OneOf_Failure: Equatable, Sendable {
-    case refused(String)
-    case invalid(Plume_Lobby_Failure.Invalid)
-
-  }
-
-  public nonisolated struct Invalid: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var field: String = String()
-
-    public var message: String = String()
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public init() {}
 }
 
 /// A search of the lobbies a shard lists (Lobby.Query).
@@ -2444,103 +2394,6 @@ nonisolated extension Plume_Lobby_Reply: SwiftProtobuf.Message, SwiftProtobuf._M
   public static func ==(lhs: Plume_Lobby_Reply, rhs: Plume_Lobby_Reply) -> Bool {
     if lhs._state != rhs._state {return false}
     if lhs._change != rhs._change {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Plume_Lobby_Failure: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Failure"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}refused\0\u{1}invalid\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try {
-        var v: String?
-        try decoder.decodeSingularStringField(value: &v)
-        if let v = v {
-          if self.failure != nil {try decoder.handleConflictingOneOf()}
-          self.failure = .refused(v)
-        }
-      }()
-      case 2: try {
-        var v: Plume_Lobby_Failure.Invalid?
-        var hadOneofValue = false
-        if let current = self.failure {
-          hadOneofValue = true
-          if case .invalid(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.failure = .invalid(v)
-        }
-      }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    switch self.failure {
-    case .refused?: try {
-      guard case .refused(let v)? = self.failure else { preconditionFailure() }
-      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
-    }()
-    case .invalid?: try {
-      guard case .invalid(let v)? = self.failure else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case nil: break
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Plume_Lobby_Failure, rhs: Plume_Lobby_Failure) -> Bool {
-    if lhs.failure != rhs.failure {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Plume_Lobby_Failure.Invalid: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Plume_Lobby_Failure.protoMessageName + ".Invalid"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}message\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.field) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.field.isEmpty {
-      try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
-    }
-    if !self.message.isEmpty {
-      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Plume_Lobby_Failure.Invalid, rhs: Plume_Lobby_Failure.Invalid) -> Bool {
-    if lhs.field != rhs.field {return false}
-    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

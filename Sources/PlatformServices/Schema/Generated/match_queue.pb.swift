@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The MatchQueue entity kind (tag 8, keys `queue/<queue name>`): a matchmaking queue,
-/// replicated. Its commands, events, state and replies.
+/// replicated. Its commands, events, state and replies; its failures are `plume.refusal.Refusal`.
 ///
 /// Rules: field numbers are never reused; new fields are optional with defaults; unknown
 /// fields are preserved; a removed field is `reserved`. Golden bytes of every message are
@@ -565,56 +565,6 @@ public nonisolated struct Plume_Queue_Reply: Sendable {
 
   fileprivate var _outcome: Plume_Queue_Outcome? = nil
   fileprivate var _stats: Plume_Queue_Stats? = nil
-}
-
-public nonisolated struct Plume_Queue_Failure: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  /// already_queued, queue_full, not_found, already_matched.
-  public var failure: Plume_Queue_Failure.OneOf_Failure? = nil
-
-  public var refused: String {
-    get {
-      if case .refused(let v)? = failure {return v}
-      return String()
-    }
-    set {failure = .refused(newValue)}
-  }
-
-  public var invalid: Plume_Queue_Failure.Invalid {
-    get {
-      if case .invalid(let v)? = failure {return v}
-      return Plume_Queue_Failure.Invalid()
-    }
-    set {failure = .invalid(newValue)}
-  }
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  /// already_queued, queue_full, not_found, already_matched.
-  public nonisolated enum OneOf_Failure: Equatable, Sendable {
-    case refused(String)
-    case invalid(Plume_Queue_Failure.Invalid)
-
-  }
-
-  public nonisolated struct Invalid: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var field: String = String()
-
-    public var message: String = String()
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-  }
-
-  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1713,103 +1663,6 @@ nonisolated extension Plume_Queue_Reply: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs._outcome != rhs._outcome {return false}
     if lhs.matches != rhs.matches {return false}
     if lhs._stats != rhs._stats {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Plume_Queue_Failure: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Failure"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}refused\0\u{1}invalid\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try {
-        var v: String?
-        try decoder.decodeSingularStringField(value: &v)
-        if let v = v {
-          if self.failure != nil {try decoder.handleConflictingOneOf()}
-          self.failure = .refused(v)
-        }
-      }()
-      case 2: try {
-        var v: Plume_Queue_Failure.Invalid?
-        var hadOneofValue = false
-        if let current = self.failure {
-          hadOneofValue = true
-          if case .invalid(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.failure = .invalid(v)
-        }
-      }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    switch self.failure {
-    case .refused?: try {
-      guard case .refused(let v)? = self.failure else { preconditionFailure() }
-      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
-    }()
-    case .invalid?: try {
-      guard case .invalid(let v)? = self.failure else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case nil: break
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Plume_Queue_Failure, rhs: Plume_Queue_Failure) -> Bool {
-    if lhs.failure != rhs.failure {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Plume_Queue_Failure.Invalid: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Plume_Queue_Failure.protoMessageName + ".Invalid"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}message\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.field) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.field.isEmpty {
-      try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
-    }
-    if !self.message.isEmpty {
-      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Plume_Queue_Failure.Invalid, rhs: Plume_Queue_Failure.Invalid) -> Bool {
-    if lhs.field != rhs.field {return false}
-    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
