@@ -5,9 +5,10 @@ ready, kick, ban, invite with its notification and push, hand-over, start on a g
 `[lobbies] game_servers`, search across the cluster with filters, `near` and free seats) and the
 push `lobby` every member gets for each change with a version that grows by one; `lobby.chat`
 over the socket. The owner's socket closes: ownership moves to the longest-present member and
-every member is told. A lobby's primary is killed with SIGKILL: its members keep the lobby, its
-data and its owner, read it from any node, receive it again from the new primary, and the next
-change reaches them all with the next version. `websockets` is installed from PyPI when missing."""
+every member is told. An empty lobby is deleted after `empty_ttl_ms`. A lobby's primary is
+killed with SIGKILL: its members keep the lobby, its data and its owner, read it from any node,
+receive it again from the new primary, and the next change reaches them all with the next
+version. `websockets` is installed from PyPI when missing."""
 
 import os
 import signal
@@ -20,6 +21,7 @@ from plumetest import (Cluster, Socket, User, befriend, call, ensure_websockets,
                        run_on_cluster, start_ready, shard_primary, wait_until)
 
 GAME_SERVERS = ["10.1.0.5:7777", "10.1.0.6:7777"]
+EMPTY_TTL_MS = 1000
 L_KEYS = {"id", "type", "owner_id", "max_members", "joinable", "data", "members", "version", "created_at"}
 
 
@@ -195,6 +197,19 @@ def test_the_owner_disconnects_and_ownership_moves(cluster):
     sc.close()
 
 
+def test_an_empty_lobby_is_deleted_after_its_ttl(cluster):
+    a = User(cluster, "n2", "ttl")
+    lid = call(cluster, "n2", "POST", "/v1/lobbies", a, {"type": "public", "max_members": 2})[1]["lobby"]["id"]
+    assert call(cluster, "n1", "POST", f"/v1/lobbies/{lid}/leave", a)[0] == 204
+    left = time.monotonic()
+    status, body = call(cluster, "n3", "GET", f"/v1/lobbies/{lid}", a)
+    assert status == 200 and body["lobby"]["members"] == [], "an empty public lobby is there until its TTL"
+    gone, _ = wait_until(lambda: call(cluster, "n3", "GET", f"/v1/lobbies/{lid}", a)[0] == 404, timeout=15,
+                         interval=0.2)
+    assert gone, "the empty lobby was never deleted"
+    print(f"  deleted {time.monotonic() - left:.1f} s after it became empty (empty_ttl_ms {EMPTY_TTL_MS})")
+
+
 def test_a_lobbys_primary_is_killed_and_its_members_keep_it(cluster):
     a, b = User(cluster, "n1", "kay"), User(cluster, "n2", "lee")
     # A lobby whose primary is n3, with members whose sockets live on n1 and n2.
@@ -249,12 +264,13 @@ def main():
                       membership={"probe_interval_ms": 300, "probe_timeout_ms": 120, "suspicion_min_ms": 800},
                       realtime={"heartbeat_ms": 2000, "reconnect_grace_ms": 4000},
                       sections={"lobbies": {"game_servers": "[" + ", ".join(f'"{s}"' for s in GAME_SERVERS) + "]",
-                                            "seat_hold_ms": 5000}})
+                                            "seat_hold_ms": 5000, "empty_ttl_ms": EMPTY_TTL_MS}})
     if not start_ready(cluster):
         return 1
     return run_on_cluster(cluster, [
         ("the lobby contract and its pushes", test_the_lobby_contract_and_its_pushes),
         ("the owner disconnects and ownership moves", test_the_owner_disconnects_and_ownership_moves),
+        ("an empty lobby is deleted after its TTL", test_an_empty_lobby_is_deleted_after_its_ttl),
         ("a lobby's primary is killed and its members keep it", test_a_lobbys_primary_is_killed_and_its_members_keep_it),
     ])
 
