@@ -4,7 +4,7 @@
 /// A match is one event: its tickets leave the queue and the match is *pending* in the same
 /// record, so a ticket is in at most one match whatever fails later. Delivering it (the lobby,
 /// the pushes) is done by the queue's primary and retried by the next one until it records
-/// ``Command/delivered(matchID:)``.
+/// ``Command/delivered(matchIDs:)``.
 public enum MatchQueue {
     /// Outcomes of finished tickets kept for reads (the oldest go first).
     public static let finishedKept = 10_000
@@ -54,16 +54,18 @@ public enum MatchQueue {
     }
 
     public enum Command: Sendable, Equatable {
-        /// Queues `ticket` and runs a round around it; refused when one of its players has a
+        /// Queues each ticket and runs a round around it; refused when one of its players has a
         /// ticket queued here, or the queue holds `ticketsMax`. A ticket whose id the queue
-        /// knows already (a retry) changes nothing.
-        case enqueue(Matchmaker.Ticket, queue: String, settings: Matchmaker.Settings, ticketsMax: Int)
+        /// knows already (a retry) changes nothing. Alone, a refused ticket fails the command;
+        /// in a batch (what a node gathers while the queue decides the batch before) it is left
+        /// out and the others stand.
+        case enqueue([Matchmaker.Ticket], queue: String, settings: Matchmaker.Settings, ticketsMax: Int)
         /// Cancels a ticket of `by`'s (refused once matched).
         case cancel(ticketID: String, by: String)
         /// A timer's round: expiries, then matches of every anchor.
         case round(queue: String, settings: Matchmaker.Settings)
-        /// The match's lobby exists and its players were told.
-        case delivered(matchID: String)
+        /// The matches' lobbies exist and their players were told.
+        case delivered(matchIDs: [String])
     }
 
     public enum Event: Sendable, Equatable {
@@ -113,24 +115,28 @@ public enum MatchQueue {
 
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
             switch command {
-            case .enqueue(let ticket, let queue, let settings, let ticketsMax):
-                guard ticket.isBackfill || !ticket.players.isEmpty else {
-                    throw .invalid(field: "players", message: "a ticket needs a player")
+            case .enqueue(let tickets, let queue, let settings, let ticketsMax):
+                if tickets.count == 1 {
+                    return try enqueue(tickets[0], queue: queue, settings: settings, ticketsMax: ticketsMax, now: now)
                 }
-                // The same ticket again (a client retrying with its idempotency key): nothing
-                // new; the answer is the ticket as it is.
-                if let existing = outcome(of: ticket.id) {
-                    guard existing.ticket.players == ticket.players else {
-                        throw .invalid(field: "id", message: "is taken")
-                    }
-                    return []
+                // A batch: each ticket decided on the queue as the ones before it left it; one
+                // that is refused is left out (its sender asks again alone, to learn why).
+                var working = self
+                var events: [Event] = []
+                for ticket in tickets {
+                    guard
+                        let decided = try? working.enqueue(
+                            ticket,
+                            queue: queue,
+                            settings: settings,
+                            ticketsMax: ticketsMax,
+                            now: now
+                        )
+                    else { continue }
+                    for event in decided { working.apply(event) }
+                    events += decided
                 }
-                if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
-                guard matchmaker.count < ticketsMax else { throw .full }
-                let found = matchmaker.round(at: now, settings: settings, adding: ticket) { index in
-                    Self.matchID(queue, matches + UInt64(index) + 1)
-                }
-                return [.queued(ticket)] + found.map(Event.matched)
+                return events
             case .cancel(let id, let by):
                 if let ticket = matchmaker.tickets[id] {
                     guard ticket.players.contains(by) || ticket.players.isEmpty else { throw .notFound }
@@ -146,9 +152,38 @@ public enum MatchQueue {
                     Self.matchID(queue, matches + UInt64(index) + 1)
                 }
                 return (expired.isEmpty ? [] : [.expired(ticketIDs: expired)]) + found.map(Event.matched)
-            case .delivered(let id):
-                return pending[id] == nil ? [] : [.delivered(matchID: id)]
+            case .delivered(let ids):
+                return ids.filter { pending[$0] != nil }.map { .delivered(matchID: $0) }
             }
+        }
+
+        /// One ticket queued, and the matches a round around it makes.
+        func enqueue(
+            _ ticket: Matchmaker.Ticket,
+            queue: String,
+            settings: Matchmaker.Settings,
+            ticketsMax: Int,
+            now: Double
+        )
+            throws(Failure) -> [Event]
+        {
+            guard ticket.isBackfill || !ticket.players.isEmpty else {
+                throw .invalid(field: "players", message: "a ticket needs a player")
+            }
+            // The same ticket again (a client retrying with its idempotency key): nothing new;
+            // the answer is the ticket as it is.
+            if let existing = outcome(of: ticket.id) {
+                guard existing.ticket.players == ticket.players else {
+                    throw .invalid(field: "id", message: "is taken")
+                }
+                return []
+            }
+            if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
+            guard matchmaker.count < ticketsMax else { throw .full }
+            let found = matchmaker.round(at: now, settings: settings, adding: ticket) { index in
+                Self.matchID(queue, matches + UInt64(index) + 1)
+            }
+            return [.queued(ticket)] + found.map(Event.matched)
         }
 
         public mutating func apply(_ event: Event) {

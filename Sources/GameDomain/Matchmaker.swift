@@ -104,6 +104,8 @@ public struct Matchmaker: Sendable, Equatable {
         /// The started lobby the players join (a backfill), else nil: a new lobby.
         public var backfillLobbyID: String?
         public var createdAt: Double
+        /// Each player's ticket.
+        public var playerTickets: [String: String]
 
         public init(
             id: String,
@@ -111,7 +113,8 @@ public struct Matchmaker: Sendable, Equatable {
             teams: [[String]],
             region: String?,
             backfillLobbyID: String?,
-            createdAt: Double
+            createdAt: Double,
+            playerTickets: [String: String] = [:]
         ) {
             self.id = id
             self.ticketIDs = ticketIDs
@@ -119,6 +122,7 @@ public struct Matchmaker: Sendable, Equatable {
             self.region = region
             self.backfillLobbyID = backfillLobbyID
             self.createdAt = createdAt
+            self.playerTickets = playerTickets
         }
 
         public var players: [String] { teams.flatMap { $0 } }
@@ -326,7 +330,11 @@ public struct Matchmaker: Sendable, Equatable {
             teams: best.teams,
             region: best.region,
             backfillLobbyID: best.tickets.first(where: \.isBackfill)?.backfillLobbyID,
-            createdAt: now
+            createdAt: now,
+            playerTickets: Dictionary(
+                best.tickets.flatMap { ticket in ticket.players.map { ($0, ticket.id) } },
+                uniquingKeysWith: { first, _ in first }
+            )
         )
     }
 

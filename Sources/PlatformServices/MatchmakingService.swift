@@ -76,6 +76,8 @@ public final class MatchmakingService: Service {
     private let handler = Mutex<MatchHandler?>(nil)
     /// Matches being delivered by this node now (a round and an enqueue may both find one).
     private let delivering = Mutex<Set<String>>([])
+    /// Tickets waiting for their queue's batch in flight, by queue (a queue is listed while one is).
+    private let batches = Mutex<[String: [Waiter]]>([:])
 
     private struct MatchHandler: Sendable {
         let take: @Sendable ([Found]) -> Void
@@ -159,23 +161,112 @@ public final class MatchmakingService: Service {
             backfillLobbyID: request.backfillLobbyID,
             openSeats: openSeats
         )
-        let reply = try await ask(
-            request.queue,
-            .enqueue(
-                ticket,
-                queue: request.queue,
-                settings: matcherSettings,
-                ticketsMax: settings.ticketsPerQueueMax
+        return try await submit(ticket, queue: request.queue)
+    }
+
+    // MARK: - Batches
+
+    /// Tickets are sent to their queue in batches: while a queue decides one batch from this node,
+    /// the tickets that arrive wait and go together next (a queue decides one command at a time,
+    /// each durable before the next: one ticket per command would cap a queue at one commit
+    /// per ticket).
+    private struct Waiter: Sendable {
+        let ticket: Matchmaker.Ticket
+        let continuation: CheckedContinuation<Result<MatchQueue.Outcome, Failure>, Never>
+    }
+
+    /// Tickets in one command at most.
+    static let batchMax = 1024
+
+    private func submit(_ ticket: Matchmaker.Ticket, queue: String) async throws(Failure) -> MatchQueue.Outcome {
+        let result = await withCheckedContinuation { continuation in
+            let waiter = Waiter(ticket: ticket, continuation: continuation)
+            let start = batches.withLock { batches -> Bool in
+                if batches[queue] != nil {
+                    batches[queue]!.append(waiter)
+                    return false
+                }
+                batches[queue] = [waiter]
+                return true
+            }
+            if start { Task { await self.send(queue: queue) } }
+        }
+        return try result.get()
+    }
+
+    /// One ticket in a command of its own: its outcome, or why it is refused.
+    private func enqueueAlone(_ ticket: Matchmaker.Ticket, queue: String) async -> Result<MatchQueue.Outcome, Failure> {
+        do throws(Failure) {
+            let reply = try await ask(
+                queue,
+                .enqueue([ticket], queue: queue, settings: matcherSettings, ticketsMax: settings.ticketsPerQueueMax)
             )
-        )
-        for match in reply.matches { await deliver(match, queue: request.queue) }
-        return reply.outcome ?? MatchQueue.Outcome(ticket: ticket, status: .queued)
+            await deliver(reply.matches, queue: queue)
+            return .success(reply.outcomes.first ?? MatchQueue.Outcome(ticket: ticket, status: .queued))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Sends the queue's waiting tickets, batch after batch, until none wait.
+    private func send(queue: String) async {
+        while true {
+            let waiters = batches.withLock { batches -> [Waiter] in
+                let waiting = batches[queue] ?? []
+                if waiting.isEmpty {
+                    batches[queue] = nil
+                    return []
+                }
+                let taken = Array(waiting.prefix(Self.batchMax))
+                batches[queue] = Array(waiting.dropFirst(taken.count))
+                return taken
+            }
+            if waiters.isEmpty { return }
+            let reply: MatchQueueKind.Reply
+            do {
+                reply = try await ask(
+                    queue,
+                    .enqueue(
+                        waiters.map(\.ticket),
+                        queue: queue,
+                        settings: matcherSettings,
+                        ticketsMax: settings.ticketsPerQueueMax
+                    )
+                )
+            } catch {
+                for waiter in waiters { waiter.continuation.resume(returning: .failure(error)) }
+                continue
+            }
+            let outcomes = Dictionary(
+                reply.outcomes.map { ($0.ticket.id, $0) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            var matched: [(Waiter, MatchQueue.Outcome)] = []
+            for waiter in waiters {
+                guard let outcome = outcomes[waiter.ticket.id] else {
+                    // Refused in the batch: alone, it tells why.
+                    Task { waiter.continuation.resume(returning: await self.enqueueAlone(waiter.ticket, queue: queue)) }
+                    continue
+                }
+                if outcome.status == .matched && reply.matches.contains(where: { $0.id == outcome.match?.id }) {
+                    matched.append((waiter, outcome))
+                } else {
+                    waiter.continuation.resume(returning: .success(outcome))
+                }
+            }
+            // Players whose ticket completed a match hear of it once its lobby exists.
+            let matches = reply.matches
+            Task {
+                await self.deliver(matches, queue: queue)
+                for (waiter, outcome) in matched { waiter.continuation.resume(returning: .success(outcome)) }
+            }
+        }
     }
 
     /// A ticket, for one of its players (a backfill ticket: for whoever holds its id).
     public func ticket(_ caller: String, _ id: String) async throws(Failure) -> MatchQueue.Outcome {
         let queue = try Self.queue(ofTicket: id)
-        let outcome = try await read(queue, .ticket(id: id)).outcome
+        let outcome = try await read(queue, .ticket(id: id)).outcomes.first
         guard let outcome, outcome.ticket.players.isEmpty || outcome.ticket.players.contains(caller) else {
             throw Self.refused(.notFound)
         }
@@ -216,11 +307,11 @@ public final class MatchmakingService: Service {
         for (_, entries) in await local.indexed(MatchQueueKind.self) {
             for (key, entry) in entries {
                 let queue = String(key.dropFirst(MatchQueueKind.keyPrefix.count))
-                for match in entry.pending { await deliver(match, queue: queue) }
+                await deliver(entry.pending, queue: queue)
                 guard entry.waiting > 0 else { continue }
                 do {
                     let reply = try await ask(queue, .round(queue: queue, settings: matcherSettings))
-                    for match in reply.matches { await deliver(match, queue: queue) }
+                    await deliver(reply.matches, queue: queue)
                 } catch {
                     logger.debug(
                         "a queue's round did not run",
@@ -231,12 +322,45 @@ public final class MatchmakingService: Service {
         }
     }
 
-    /// Delivers a match: its lobby (the same one if it exists), `match_found` to its players,
-    /// then the record that it was delivered. Left pending if a step fails: the next pass, here
-    /// or on the queue's next primary, does it again.
-    func deliver(_ match: Matchmaker.Match, queue: String) async {
-        guard delivering.withLock({ $0.insert(match.id).inserted }) else { return }
-        defer { _ = delivering.withLock { $0.remove(match.id) } }
+    /// Matches delivered at once at most.
+    static let deliveriesInFlight = 64
+
+    /// Delivers matches: each one's lobby (the same one if it exists), `match_found` to its
+    /// players, then one record that they were delivered. A match whose step fails stays
+    /// pending: the next pass, here or on the queue's next primary, does it again.
+    func deliver(_ matches: [Matchmaker.Match], queue: String) async {
+        let mine = delivering.withLock { delivering in matches.filter { delivering.insert($0.id).inserted } }
+        guard !mine.isEmpty else { return }
+        defer { delivering.withLock { delivering in for match in mine { delivering.remove(match.id) } } }
+        let done = await withTaskGroup(of: String?.self) { group in
+            var next = 0
+            func add() {
+                guard next < mine.count else { return }
+                let match = mine[next]
+                next += 1
+                group.addTask { await self.seat(match, queue: queue) ? match.id : nil }
+            }
+            for _ in 0..<Self.deliveriesInFlight { add() }
+            var done: [String] = []
+            for await id in group {
+                if let id { done.append(id) }
+                add()
+            }
+            return done
+        }
+        guard !done.isEmpty else { return }
+        do {
+            _ = try await ask(queue, .delivered(matchIDs: done))
+        } catch {
+            logger.warning(
+                "delivered matches were not recorded yet; they will be delivered again",
+                metadata: ["queue": "\(queue)", "matches": "\(done.count)", "error": "\(error.message)"]
+            )
+        }
+    }
+
+    /// A match's lobby, then `match_found` to its players; whether both were done.
+    private func seat(_ match: Matchmaker.Match, queue: String) async -> Bool {
         do {
             let lobbyID: String
             if let backfill = match.backfillLobbyID {
@@ -251,31 +375,26 @@ public final class MatchmakingService: Service {
                     data: data
                 ).id
             }
-            let tickets = try await ticketsOf(match, queue: queue)
             if let handler = handler.withLock({ $0 }) {
                 handler.take(
                     match.players.map { player in
-                        Found(player: player, ticketID: tickets[player] ?? "", match: match, lobbyID: lobbyID)
+                        Found(
+                            player: player,
+                            ticketID: match.playerTickets[player] ?? "",
+                            match: match,
+                            lobbyID: lobbyID
+                        )
                     }
                 )
             }
-            _ = try await ask(queue, .delivered(matchID: match.id))
+            return true
         } catch {
             logger.warning(
                 "a match was not delivered yet; it will be again",
                 metadata: ["match": "\(match.id)", "error": "\(error.message)"]
             )
+            return false
         }
-    }
-
-    /// Each player's ticket in `match`.
-    private func ticketsOf(_ match: Matchmaker.Match, queue: String) async throws(Failure) -> [String: String] {
-        var tickets: [String: String] = [:]
-        for id in match.ticketIDs {
-            guard let outcome = try await read(queue, .ticket(id: id)).outcome else { continue }
-            for player in outcome.ticket.players { tickets[player] = id }
-        }
-        return tickets
     }
 
     // MARK: - Helpers

@@ -65,7 +65,7 @@ import Testing
             now += Double(random.next() % 500) / 1000
             let ticket = randomTicket(n, at: now, &random)
             seen[ticket.id] = ticket
-            run(.enqueue(ticket, queue: "q", settings: settings, ticketsMax: 10_000))
+            run(.enqueue([ticket], queue: "q", settings: settings, ticketsMax: 10_000))
             if random.next() % 10 == 0, let player = state.users.keys.sorted().first {
                 run(.cancel(ticketID: state.users[player]!, by: player))
             }
@@ -257,11 +257,11 @@ import Testing
             return events
         }
         let a = Matchmaker.Ticket(id: "q.a", players: ["a"], skill: 1, createdAt: 0)
-        _ = try run(.enqueue(a, queue: "q", settings: settings, ticketsMax: 2), at: 0)
+        _ = try run(.enqueue([a], queue: "q", settings: settings, ticketsMax: 2), at: 0)
         #expect(throws: MatchQueue.Failure.alreadyQueued) {
             try run(
                 .enqueue(
-                    Matchmaker.Ticket(id: "q.a2", players: ["a"], createdAt: 0),
+                    [Matchmaker.Ticket(id: "q.a2", players: ["a"], createdAt: 0)],
                     queue: "q",
                     settings: settings,
                     ticketsMax: 2
@@ -271,7 +271,7 @@ import Testing
         }
         _ = try run(
             .enqueue(
-                Matchmaker.Ticket(id: "q.b", players: ["b"], skill: 500, createdAt: 0),
+                [Matchmaker.Ticket(id: "q.b", players: ["b"], skill: 500, createdAt: 0)],
                 queue: "q",
                 settings: settings,
                 ticketsMax: 2
@@ -281,7 +281,7 @@ import Testing
         #expect(throws: MatchQueue.Failure.full) {
             try run(
                 .enqueue(
-                    Matchmaker.Ticket(id: "q.c", players: ["c"], createdAt: 0),
+                    [Matchmaker.Ticket(id: "q.c", players: ["c"], createdAt: 0)],
                     queue: "q",
                     settings: settings,
                     ticketsMax: 2
@@ -295,7 +295,7 @@ import Testing
         // c matches a; then a's ticket cannot be cancelled, and a may queue again.
         let events = try run(
             .enqueue(
-                Matchmaker.Ticket(id: "q.c", players: ["c"], skill: 1, createdAt: 2),
+                [Matchmaker.Ticket(id: "q.c", players: ["c"], skill: 1, createdAt: 2)],
                 queue: "q",
                 settings: settings,
                 ticketsMax: 2
@@ -306,12 +306,12 @@ import Testing
         #expect(match.id == "q.m1" && Set(match.ticketIDs) == ["q.a", "q.c"])
         #expect(throws: MatchQueue.Failure.alreadyMatched) { try run(.cancel(ticketID: "q.a", by: "a"), at: 3) }
         #expect(state.pending["q.m1"] == match)
-        #expect(try run(.delivered(matchID: "q.m1"), at: 3) == [.delivered(matchID: "q.m1")])
-        #expect(try run(.delivered(matchID: "q.m1"), at: 3).isEmpty, "delivered once")
+        #expect(try run(.delivered(matchIDs: ["q.m1"]), at: 3) == [.delivered(matchID: "q.m1")])
+        #expect(try run(.delivered(matchIDs: ["q.m1"]), at: 3).isEmpty, "delivered once")
         // A ticket past the TTL expires on the next round.
         _ = try run(
             .enqueue(
-                Matchmaker.Ticket(id: "q.d", players: ["a"], skill: 900, createdAt: 4),
+                [Matchmaker.Ticket(id: "q.d", players: ["a"], skill: 900, createdAt: 4)],
                 queue: "q",
                 settings: settings,
                 ticketsMax: 2
@@ -320,6 +320,39 @@ import Testing
         )
         #expect(try run(.round(queue: "q", settings: settings), at: 14) == [.expired(ticketIDs: ["q.d"])])
         #expect(state.waitPercentiles.median == 2000)
+    }
+
+    @Test func aBatchLeavesOutARefusedTicketAndDecidesEachOnTheOnesBefore() throws {
+        let settings = Matchmaker.Settings(skillWindowStart: 10, skillWindowGrowthPerSecond: 0, ticketTTL: 10)
+        var state = MatchQueue.State()
+        let batch = [
+            Matchmaker.Ticket(id: "q.a", players: ["a"], skill: 1, createdAt: 0),
+            Matchmaker.Ticket(id: "q.a2", players: ["a"], skill: 1, createdAt: 0),
+            Matchmaker.Ticket(id: "q.b", players: ["b"], skill: 2, createdAt: 0),
+            Matchmaker.Ticket(id: "q.c", players: ["c"], skill: 3, createdAt: 0),
+        ]
+        let events = try state.handle(.enqueue(batch, queue: "q", settings: settings, ticketsMax: 10), now: 1)
+        for event in events { state.apply(event) }
+        // a2 is a's second ticket: left out. b completes a's match; c waits.
+        #expect(events.compactMap { if case .queued(let t) = $0 { t.id } else { nil } } == ["q.a", "q.b", "q.c"])
+        let matches = events.compactMap { if case .matched(let m) = $0 { m } else { nil } }
+        #expect(matches.map(\.ticketIDs) == [["q.a", "q.b"]])
+        #expect(matches.first?.playerTickets == ["a": "q.a", "b": "q.b"])
+        #expect(state.outcome(of: "q.c")?.status == .queued && state.outcome(of: "q.a2") == nil)
+        // Alone, the refused ticket says why.
+        #expect(throws: MatchQueue.Failure.alreadyQueued) {
+            try state.handle(
+                .enqueue(
+                    [batch[3]].map {
+                        var t = $0; t.id = "q.c2"; return t
+                    },
+                    queue: "q",
+                    settings: settings,
+                    ticketsMax: 10
+                ),
+                now: 2
+            )
+        }
     }
 
     @Test(arguments: 1...5 as ClosedRange<UInt64>)
@@ -333,7 +366,7 @@ import Testing
             let command: MatchQueue.Command =
                 n % 20 == 0
                 ? .round(queue: "q", settings: settings)
-                : .enqueue(ticket, queue: "q", settings: settings, ticketsMax: 1000)
+                : .enqueue([ticket], queue: "q", settings: settings, ticketsMax: 1000)
             guard let decided = try? state.handle(command, now: Double(n)) else { continue }
             for event in decided { state.apply(event) }
             events += decided

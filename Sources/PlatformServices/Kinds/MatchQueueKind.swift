@@ -20,15 +20,15 @@ public enum MatchQueueKind: IndexedKind {
         }
     }
 
-    /// A ticket's outcome (enqueue, a ticket read), the matches a command made or that wait to be
-    /// delivered, the queue's figures.
+    /// The tickets' outcomes (those an enqueue queued, a ticket read), the matches a command
+    /// made or that wait to be delivered, the queue's figures.
     public struct Reply: Sendable, Equatable {
-        public var outcome: MatchQueue.Outcome?
+        public var outcomes: [MatchQueue.Outcome]
         public var matches: [Matchmaker.Match]
         public var stats: Stats?
 
-        public init(outcome: MatchQueue.Outcome? = nil, matches: [Matchmaker.Match] = [], stats: Stats? = nil) {
-            self.outcome = outcome
+        public init(outcomes: [MatchQueue.Outcome] = [], matches: [Matchmaker.Match] = [], stats: Stats? = nil) {
+            self.outcomes = outcomes
             self.matches = matches
             self.stats = stats
         }
@@ -57,22 +57,31 @@ public enum MatchQueueKind: IndexedKind {
         let matches = events.compactMap { event -> Matchmaker.Match? in
             if case .matched(let match) = event { match } else { nil }
         }
-        guard case .enqueue(let ticket, _, _, _) = command else { return Reply(matches: matches) }
-        // A retried enqueue: the ticket as the queue holds it (`state` is the queue before the
-        // command, which changed nothing).
-        if events.isEmpty, let existing = state.outcome(of: ticket.id) { return Reply(outcome: existing) }
-        let match = matches.first { $0.ticketIDs.contains(ticket.id) }
-        return Reply(
-            outcome: MatchQueue.Outcome(ticket: ticket, status: match == nil ? .queued : .matched, match: match),
-            matches: matches
+        guard case .enqueue(let tickets, _, _, _) = command else { return Reply(matches: matches) }
+        let matchOf = Dictionary(
+            matches.flatMap { match in match.ticketIDs.map { ($0, match) } },
+            uniquingKeysWith: { first, _ in first }
         )
+        var outcomes: [MatchQueue.Outcome] = []
+        for case .queued(let ticket) in events {
+            let match = matchOf[ticket.id]
+            outcomes.append(MatchQueue.Outcome(ticket: ticket, status: match == nil ? .queued : .matched, match: match))
+        }
+        // A retried enqueue changed nothing: the ticket as the queue holds it (`state` is the
+        // queue before the command).
+        for ticket in tickets where !outcomes.contains(where: { $0.ticket.id == ticket.id }) {
+            if let existing = state.outcome(of: ticket.id), existing.ticket.players == ticket.players {
+                outcomes.append(existing)
+            }
+        }
+        return Reply(outcomes: outcomes, matches: matches)
     }
 
     public static func read(_ read: Read, state: State) throws(Failure) -> Reply {
         switch read {
         case .ticket(let id):
             guard let outcome = state.outcome(of: id) else { throw .notFound }
-            return Reply(outcome: outcome)
+            return Reply(outcomes: [outcome])
         case .stats:
             let (median, p90) = state.waitPercentiles
             return Reply(stats: Stats(waiting: state.matchmaker.count, medianWaitMS: median, p90WaitMS: p90))
@@ -92,9 +101,9 @@ extension MatchQueueKind {
     public static func encode(command: State.Command) -> [UInt8] {
         var message = Plume_Queue_Command()
         switch command {
-        case .enqueue(let ticket, let queue, let settings, let ticketsMax):
+        case .enqueue(let tickets, let queue, let settings, let ticketsMax):
             message.enqueue = .with {
-                $0.ticket = wire(ticket)
+                $0.tickets = tickets.map(wire)
                 $0.queue = queue
                 $0.settings = wire(settings)
                 $0.ticketsMax = UInt32(clamping: ticketsMax)
@@ -109,7 +118,7 @@ extension MatchQueueKind {
                 $0.queue = queue
                 $0.settings = wire(settings)
             }
-        case .delivered(let id): message.delivered = .with { $0.matchID = id }
+        case .delivered(let ids): message.delivered = .with { $0.matchIds = ids }
         }
         return Protobuf.bytes(message)
     }
@@ -117,10 +126,15 @@ extension MatchQueueKind {
     public static func decode(command bytes: [UInt8]) throws(SchemaError) -> State.Command {
         switch try Protobuf.message(bytes, as: Plume_Queue_Command.self).command {
         case .enqueue(let m)?:
-            .enqueue(ticket(m.ticket), queue: m.queue, settings: settings(m.settings), ticketsMax: Int(m.ticketsMax))
+            .enqueue(
+                m.tickets.map(ticket),
+                queue: m.queue,
+                settings: settings(m.settings),
+                ticketsMax: Int(m.ticketsMax)
+            )
         case .cancel(let m)?: .cancel(ticketID: m.ticketID, by: m.by)
         case .round(let m)?: .round(queue: m.queue, settings: settings(m.settings))
-        case .delivered(let m)?: .delivered(matchID: m.matchID)
+        case .delivered(let m)?: .delivered(matchIDs: m.matchIds)
         case nil: throw SchemaError.unknownCase("queue command")
         }
     }
@@ -195,7 +209,7 @@ extension MatchQueueKind {
     public static func encode(reply: Reply) -> [UInt8] {
         Protobuf.bytes(
             Plume_Queue_Reply.with { m in
-                if let outcome = reply.outcome { m.outcome = wire(outcome) }
+                m.outcomes = reply.outcomes.map(wire)
                 m.matches = reply.matches.map(wire)
                 if let stats = reply.stats {
                     m.stats = .with {
@@ -210,8 +224,10 @@ extension MatchQueueKind {
 
     public static func decode(reply bytes: [UInt8]) throws(SchemaError) -> Reply {
         let m = try Protobuf.message(bytes, as: Plume_Queue_Reply.self)
+        var outcomes: [MatchQueue.Outcome] = []
+        for outcome in m.outcomes { outcomes.append(try self.outcome(outcome)) }
         return Reply(
-            outcome: m.hasOutcome ? try outcome(m.outcome) : nil,
+            outcomes: outcomes,
             matches: m.matches.map(match),
             stats: m.hasStats
                 ? Stats(
@@ -273,6 +289,7 @@ extension MatchQueueKind {
             if let region = match.region { $0.region = region }
             if let backfill = match.backfillLobbyID { $0.backfillLobbyID = backfill }
             $0.createdAt = match.createdAt
+            $0.playerTickets = match.playerTickets
         }
     }
 
@@ -283,7 +300,8 @@ extension MatchQueueKind {
             teams: m.teams.map(\.players),
             region: m.hasRegion ? m.region : nil,
             backfillLobbyID: m.hasBackfillLobbyID ? m.backfillLobbyID : nil,
-            createdAt: m.createdAt
+            createdAt: m.createdAt,
+            playerTickets: m.playerTickets
         )
     }
 

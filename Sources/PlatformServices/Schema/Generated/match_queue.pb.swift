@@ -124,6 +124,9 @@ public nonisolated struct Plume_Queue_Match: Sendable {
 
   public var createdAt: Double = 0
 
+  /// Each player's ticket.
+  public var playerTickets: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -254,44 +257,32 @@ public nonisolated struct Plume_Queue_Command: Sendable {
 
   }
 
-  public nonisolated struct Enqueue: @unchecked Sendable {
+  public nonisolated struct Enqueue: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    public var ticket: Plume_Queue_Ticket {
-      get {_storage._ticket ?? Plume_Queue_Ticket()}
-      set {_uniqueStorage()._ticket = newValue}
-    }
-    /// Returns true if `ticket` has been explicitly set.
-    public var hasTicket: Bool {_storage._ticket != nil}
-    /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
-    public mutating func clearTicket() {_uniqueStorage()._ticket = nil}
+    /// One ticket, or a batch a node gathered.
+    public var tickets: [Plume_Queue_Ticket] = []
 
-    public var queue: String {
-      get {_storage._queue}
-      set {_uniqueStorage()._queue = newValue}
-    }
+    public var queue: String = String()
 
     public var settings: Plume_Queue_Settings {
-      get {_storage._settings ?? Plume_Queue_Settings()}
-      set {_uniqueStorage()._settings = newValue}
+      get {_settings ?? Plume_Queue_Settings()}
+      set {_settings = newValue}
     }
     /// Returns true if `settings` has been explicitly set.
-    public var hasSettings: Bool {_storage._settings != nil}
+    public var hasSettings: Bool {self._settings != nil}
     /// Clears the value of `settings`. Subsequent reads from it will return its default value.
-    public mutating func clearSettings() {_uniqueStorage()._settings = nil}
+    public mutating func clearSettings() {self._settings = nil}
 
-    public var ticketsMax: UInt32 {
-      get {_storage._ticketsMax}
-      set {_uniqueStorage()._ticketsMax = newValue}
-    }
+    public var ticketsMax: UInt32 = 0
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
 
-    fileprivate var _storage = _StorageClass.defaultInstance
+    fileprivate var _settings: Plume_Queue_Settings? = nil
   }
 
   public nonisolated struct Cancel: Sendable {
@@ -336,7 +327,7 @@ public nonisolated struct Plume_Queue_Command: Sendable {
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    public var matchID: String = String()
+    public var matchIds: [String] = []
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -539,14 +530,8 @@ public nonisolated struct Plume_Queue_Reply: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var outcome: Plume_Queue_Outcome {
-    get {_outcome ?? Plume_Queue_Outcome()}
-    set {_outcome = newValue}
-  }
-  /// Returns true if `outcome` has been explicitly set.
-  public var hasOutcome: Bool {self._outcome != nil}
-  /// Clears the value of `outcome`. Subsequent reads from it will return its default value.
-  public mutating func clearOutcome() {self._outcome = nil}
+  /// The tickets a command queued (or the one read).
+  public var outcomes: [Plume_Queue_Outcome] = []
 
   public var matches: [Plume_Queue_Match] = []
 
@@ -563,7 +548,6 @@ public nonisolated struct Plume_Queue_Reply: Sendable {
 
   public init() {}
 
-  fileprivate var _outcome: Plume_Queue_Outcome? = nil
   fileprivate var _stats: Plume_Queue_Stats? = nil
 }
 
@@ -697,7 +681,7 @@ nonisolated extension Plume_Queue_Team: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Plume_Queue_Match: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Match"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}ticket_ids\0\u{1}teams\0\u{1}region\0\u{3}backfill_lobby_id\0\u{3}created_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}ticket_ids\0\u{1}teams\0\u{1}region\0\u{3}backfill_lobby_id\0\u{3}created_at\0\u{3}player_tickets\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -711,6 +695,7 @@ nonisolated extension Plume_Queue_Match: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularStringField(value: &self._region) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self._backfillLobbyID) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.createdAt) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.playerTickets) }()
       default: break
       }
     }
@@ -739,6 +724,9 @@ nonisolated extension Plume_Queue_Match: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.createdAt.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.createdAt, fieldNumber: 6)
     }
+    if !self.playerTickets.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.playerTickets, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -749,6 +737,7 @@ nonisolated extension Plume_Queue_Match: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs._region != rhs._region {return false}
     if lhs._backfillLobbyID != rhs._backfillLobbyID {return false}
     if lhs.createdAt != rhs.createdAt {return false}
+    if lhs.playerTickets != rhs.playerTickets {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1031,90 +1020,48 @@ nonisolated extension Plume_Queue_Command: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Plume_Queue_Command.Enqueue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Plume_Queue_Command.protoMessageName + ".Enqueue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}queue\0\u{1}settings\0\u{3}tickets_max\0")
-
-  fileprivate class _StorageClass {
-    var _ticket: Plume_Queue_Ticket? = nil
-    var _queue: String = String()
-    var _settings: Plume_Queue_Settings? = nil
-    var _ticketsMax: UInt32 = 0
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _ticket = source._ticket
-      _queue = source._queue
-      _settings = source._settings
-      _ticketsMax = source._ticketsMax
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tickets\0\u{1}queue\0\u{1}settings\0\u{3}tickets_max\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._ticket) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._queue) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._settings) }()
-        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._ticketsMax) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tickets) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.queue) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._settings) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.ticketsMax) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._ticket {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if !_storage._queue.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._queue, fieldNumber: 2)
-      }
-      try { if let v = _storage._settings {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
-      if _storage._ticketsMax != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._ticketsMax, fieldNumber: 4)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.tickets.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tickets, fieldNumber: 1)
+    }
+    if !self.queue.isEmpty {
+      try visitor.visitSingularStringField(value: self.queue, fieldNumber: 2)
+    }
+    try { if let v = self._settings {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if self.ticketsMax != 0 {
+      try visitor.visitSingularUInt32Field(value: self.ticketsMax, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Plume_Queue_Command.Enqueue, rhs: Plume_Queue_Command.Enqueue) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._ticket != rhs_storage._ticket {return false}
-        if _storage._queue != rhs_storage._queue {return false}
-        if _storage._settings != rhs_storage._settings {return false}
-        if _storage._ticketsMax != rhs_storage._ticketsMax {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.tickets != rhs.tickets {return false}
+    if lhs.queue != rhs.queue {return false}
+    if lhs._settings != rhs._settings {return false}
+    if lhs.ticketsMax != rhs.ticketsMax {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1196,7 +1143,7 @@ nonisolated extension Plume_Queue_Command.Round: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Plume_Queue_Command.Delivered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Plume_Queue_Command.protoMessageName + ".Delivered"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}match_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}match_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1204,21 +1151,21 @@ nonisolated extension Plume_Queue_Command.Delivered: SwiftProtobuf.Message, Swif
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.matchID) }()
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.matchIds) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.matchID.isEmpty {
-      try visitor.visitSingularStringField(value: self.matchID, fieldNumber: 1)
+    if !self.matchIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.matchIds, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Plume_Queue_Command.Delivered, rhs: Plume_Queue_Command.Delivered) -> Bool {
-    if lhs.matchID != rhs.matchID {return false}
+    if lhs.matchIds != rhs.matchIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1626,7 +1573,7 @@ nonisolated extension Plume_Queue_Stats: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Plume_Queue_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{1}matches\0\u{1}stats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcomes\0\u{1}matches\0\u{1}stats\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1634,7 +1581,7 @@ nonisolated extension Plume_Queue_Reply: SwiftProtobuf.Message, SwiftProtobuf._M
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._outcome) }()
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.outcomes) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.matches) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
       default: break
@@ -1647,9 +1594,9 @@ nonisolated extension Plume_Queue_Reply: SwiftProtobuf.Message, SwiftProtobuf._M
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._outcome {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
+    if !self.outcomes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.outcomes, fieldNumber: 1)
+    }
     if !self.matches.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.matches, fieldNumber: 2)
     }
@@ -1660,7 +1607,7 @@ nonisolated extension Plume_Queue_Reply: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 
   public static func ==(lhs: Plume_Queue_Reply, rhs: Plume_Queue_Reply) -> Bool {
-    if lhs._outcome != rhs._outcome {return false}
+    if lhs.outcomes != rhs.outcomes {return false}
     if lhs.matches != rhs.matches {return false}
     if lhs._stats != rhs._stats {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
