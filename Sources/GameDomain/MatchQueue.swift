@@ -116,24 +116,34 @@ public enum MatchQueue {
         public func handle(_ command: Command, now: Double) throws(Failure) -> [Event] {
             switch command {
             case .enqueue(let tickets, let queue, let settings, let ticketsMax):
+                var working = Working(matchmaker: matchmaker, users: users, matches: matches)
                 if tickets.count == 1 {
-                    return try enqueue(tickets[0], queue: queue, settings: settings, ticketsMax: ticketsMax, now: now)
+                    return try enqueue(
+                        tickets[0],
+                        queue: queue,
+                        settings: settings,
+                        ticketsMax: ticketsMax,
+                        now: now,
+                        working: &working,
+                        update: false
+                    )
                 }
-                // A batch: each ticket decided on the queue as the ones before it left it; one
-                // that is refused is left out (its sender asks again alone, to learn why).
-                var working = self
+                // A batch: each ticket decided on the queue as the ones before it left it (only
+                // what those change is copied: the waiting tickets and who holds one); one that is
+                // refused is left out (its sender asks again alone, to learn why).
                 var events: [Event] = []
                 for ticket in tickets {
                     guard
-                        let decided = try? working.enqueue(
+                        let decided = try? enqueue(
                             ticket,
                             queue: queue,
                             settings: settings,
                             ticketsMax: ticketsMax,
-                            now: now
+                            now: now,
+                            working: &working,
+                            update: true
                         )
                     else { continue }
-                    for event in decided { working.apply(event) }
                     events += decided
                 }
                 return events
@@ -157,31 +167,53 @@ public enum MatchQueue {
             }
         }
 
-        /// One ticket queued, and the matches a round around it makes.
+        /// What the tickets of a batch change as each is decided: the waiting tickets, who holds
+        /// one, the matches made, the tickets decided.
+        struct Working {
+            var matchmaker: Matchmaker
+            var users: [String: String]
+            var matches: UInt64
+            var decided: Set<String> = []
+        }
+
+        /// One ticket queued, and the matches a round around it makes; with `update`, `working`
+        /// takes what they change (for the next ticket of a batch).
         func enqueue(
             _ ticket: Matchmaker.Ticket,
             queue: String,
             settings: Matchmaker.Settings,
             ticketsMax: Int,
-            now: Double
-        )
-            throws(Failure) -> [Event]
-        {
+            now: Double,
+            working: inout Working,
+            update: Bool
+        ) throws(Failure) -> [Event] {
             guard ticket.isBackfill || !ticket.players.isEmpty else {
                 throw .invalid(field: "players", message: "a ticket needs a player")
             }
             // The same ticket again (a client retrying with its idempotency key): nothing new;
             // the answer is the ticket as it is.
-            if let existing = outcome(of: ticket.id) {
-                guard existing.ticket.players == ticket.players else {
-                    throw .invalid(field: "id", message: "is taken")
-                }
+            if let existing = working.matchmaker.tickets[ticket.id] ?? finished[ticket.id]?.ticket {
+                guard existing.players == ticket.players else { throw .invalid(field: "id", message: "is taken") }
                 return []
             }
-            if ticket.players.contains(where: { users[$0] != nil }) { throw .alreadyQueued }
-            guard matchmaker.count < ticketsMax else { throw .full }
-            let found = matchmaker.round(at: now, settings: settings, adding: ticket) { index in
+            if working.decided.contains(ticket.id) { return [] }
+            if ticket.players.contains(where: { working.users[$0] != nil }) { throw .alreadyQueued }
+            guard working.matchmaker.count < ticketsMax else { throw .full }
+            let matches = working.matches
+            let found = working.matchmaker.round(at: now, settings: settings, adding: ticket) { index in
                 Self.matchID(queue, matches + UInt64(index) + 1)
+            }
+            if update {
+                working.decided.insert(ticket.id)
+                working.matchmaker.add(ticket)
+                for player in ticket.players { working.users[player] = ticket.id }
+                for match in found {
+                    for id in match.ticketIDs {
+                        guard let gone = working.matchmaker.remove(id) else { continue }
+                        for player in gone.players where working.users[player] == id { working.users[player] = nil }
+                    }
+                    working.matches += 1
+                }
             }
             return [.queued(ticket)] + found.map(Event.matched)
         }

@@ -32,6 +32,8 @@ public final class LobbyService: Service {
     private let handler = Mutex<ChangeHandler?>(nil)
     private let invites = Mutex<InviteHandler?>(nil)
     private let nextServer = Atomic<Int>(0)
+    /// Users gone offline, waiting for the next pass over the lobbies this node leads.
+    private let gone = Mutex<Set<String>>([])
     /// The serving term of each shard whose lobbies this node last swept.
     private let terms = Mutex<[UInt32: UInt64]>([:])
     /// Signs the tokens players show a game server.
@@ -291,10 +293,21 @@ public final class LobbyService: Service {
     /// A user is gone (offline past the reconnect grace): the lobbies they own on this node's
     /// shards pass to their longest-present other member.
     public func ownerGone(_ user: String) async {
-        guard let local else { return }
+        // Users gone at about the same time (a node's sockets, say) are handled in one pass
+        // over the index, not one each.
+        let first = gone.withLock { gone in
+            defer { gone.insert(user) }
+            return gone.isEmpty
+        }
+        guard first, let local else { return }
+        try? await Task.sleep(for: .milliseconds(100))
+        let users = gone.withLock { gone in
+            defer { gone = [] }
+            return gone
+        }
         for (_, entries) in await local.indexed(LobbyKind.self) {
-            for (_, lobby) in entries where lobby.ownerID == user && lobby.members.count > 1 {
-                _ = try? await ask(lobby.id, .ownerGone(user: user))
+            for (_, lobby) in entries where users.contains(lobby.ownerID) && lobby.members.count > 1 {
+                _ = try? await ask(lobby.id, .ownerGone(user: lobby.ownerID))
             }
         }
     }
