@@ -149,10 +149,10 @@ public enum MatchQueue {
                 return events
             case .cancel(let id, let by):
                 if let ticket = matchmaker.tickets[id] {
-                    guard ticket.players.contains(by) || ticket.players.isEmpty else { throw .notFound }
+                    guard ticket.belongs(to: by) else { throw .notFound }
                     return [.cancelled(ticketID: id)]
                 }
-                guard let outcome = finished[id], outcome.ticket.players.contains(by) || outcome.ticket.players.isEmpty
+                guard let outcome = finished[id], outcome.ticket.belongs(to: by)
                 else { throw .notFound }
                 if outcome.status == .matched { throw .alreadyMatched }
                 return []

@@ -55,6 +55,8 @@ public struct Matchmaker: Sendable, Equatable {
         /// A started lobby's open seats, filled by this ticket's match.
         public var backfillLobbyID: String?
         public var openSeats: Int
+        /// Who queued the ticket (the party's or the lobby's owner; the player).
+        public var owner: String?
 
         public init(
             id: String,
@@ -69,7 +71,8 @@ public struct Matchmaker: Sendable, Equatable {
             createdAt: Double,
             partyLobbyID: String? = nil,
             backfillLobbyID: String? = nil,
-            openSeats: Int = 0
+            openSeats: Int = 0,
+            owner: String? = nil
         ) {
             self.id = id
             self.players = players
@@ -84,7 +87,11 @@ public struct Matchmaker: Sendable, Equatable {
             self.partyLobbyID = partyLobbyID
             self.backfillLobbyID = backfillLobbyID
             self.openSeats = openSeats
+            self.owner = owner
         }
+
+        /// Whether `user` may read or cancel the ticket: one of its players, or who queued it.
+        public func belongs(to user: String) -> Bool { players.contains(user) || owner == user }
 
         public var isBackfill: Bool { backfillLobbyID != nil }
 

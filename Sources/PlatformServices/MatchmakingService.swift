@@ -159,7 +159,8 @@ public final class MatchmakingService: Service {
             createdAt: clock(),
             partyLobbyID: request.partyLobbyID,
             backfillLobbyID: request.backfillLobbyID,
-            openSeats: openSeats
+            openSeats: openSeats,
+            owner: caller
         )
         return try await submit(ticket, queue: request.queue)
     }
@@ -263,11 +264,11 @@ public final class MatchmakingService: Service {
         }
     }
 
-    /// A ticket, for one of its players (a backfill ticket: for whoever holds its id).
+    /// A ticket, for one of its players or who queued it.
     public func ticket(_ caller: String, _ id: String) async throws(Failure) -> MatchQueue.Outcome {
         let queue = try Self.queue(ofTicket: id)
         let outcome = try await read(queue, .ticket(id: id)).outcomes.first
-        guard let outcome, outcome.ticket.players.isEmpty || outcome.ticket.players.contains(caller) else {
+        guard let outcome, outcome.ticket.belongs(to: caller) else {
             throw Self.refused(.notFound)
         }
         return outcome

@@ -189,6 +189,8 @@ import WireProtocol
         "queue.failure.alreadyQueued": "0a0e616c72656164795f717565756564",
         "queue.failure.full": "0a0a71756575655f66756c6c",
         "queue.failure.invalid": "12220a07706c6179657273121761207469636b6574206e65656473206120706c61796572",
+        "queue.event.queuedBackfill":
+            "0a270a0a6172656e612e303130302002280230013801510000404032c3da4162024c32680372027539",
     ]
 
     static func bytes(_ name: String) throws -> [UInt8] {
@@ -638,6 +640,8 @@ import WireProtocol
             backfillLobbyID: "L2",
             openSeats: 3
         )
+        var ownedBackfill = backfill
+        ownedBackfill.owner = "u9"
         let match = Matchmaker.Match(
             id: "arena.m1",
             ticketIDs: ["arena.00ff", "arena.0101"],
@@ -658,7 +662,7 @@ import WireProtocol
             try Self.check("queue.command.\(name)", value, encode: Kind.encode(command:), decode: Kind.decode(command:))
         }
         let events: [(String, MatchQueue.Event)] = [
-            ("queued", .queued(ticket)), ("matched", .matched(match)),
+            ("queued", .queued(ticket)), ("queuedBackfill", .queued(ownedBackfill)), ("matched", .matched(match)),
             ("cancelled", .cancelled(ticketID: "arena.0102")),
             ("expired", .expired(ticketIDs: ["arena.0103", "arena.0104"])),
             ("delivered", .delivered(matchID: "arena.m1")),

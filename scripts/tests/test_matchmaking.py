@@ -86,6 +86,10 @@ def test_the_ticket_contract_a_match_a_party_and_a_backfill(cluster):
     status, body = call(cluster, "n1", "POST", "/v1/matchmaking/tickets", a,
                         {"queue": fill, "count_min": 1, "count_max": 1, "backfill_lobby_id": game})
     assert status == 201 and body["ticket"]["status"] == "queued", (status, body)
+    backfill = body["ticket"]["id"]
+    assert call(cluster, "n2", "GET", f"/v1/matchmaking/tickets/{backfill}", c)[0] == 404, "only its owner reads it"
+    assert call(cluster, "n2", "DELETE", f"/v1/matchmaking/tickets/{backfill}", c)[0] == 404, "or cancels it"
+    assert call(cluster, "n3", "GET", f"/v1/matchmaking/tickets/{backfill}", a)[0] == 200
     status, body = call(cluster, "n3", "POST", "/v1/matchmaking/tickets", c,
                         {"queue": fill, "count_min": 1, "count_max": 1})
     assert status == 201 and body["ticket"]["match"]["lobby_id"] == game, (status, body)

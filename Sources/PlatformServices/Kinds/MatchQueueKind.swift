@@ -260,6 +260,7 @@ extension MatchQueueKind {
             if let party = ticket.partyLobbyID { $0.partyLobbyID = party }
             if let backfill = ticket.backfillLobbyID { $0.backfillLobbyID = backfill }
             $0.openSeats = UInt32(clamping: ticket.openSeats)
+            if let owner = ticket.owner { $0.owner = owner }
         }
     }
 
@@ -277,7 +278,8 @@ extension MatchQueueKind {
             createdAt: m.createdAt,
             partyLobbyID: m.hasPartyLobbyID ? m.partyLobbyID : nil,
             backfillLobbyID: m.hasBackfillLobbyID ? m.backfillLobbyID : nil,
-            openSeats: Int(m.openSeats)
+            openSeats: Int(m.openSeats),
+            owner: m.hasOwner ? m.owner : nil
         )
     }
 

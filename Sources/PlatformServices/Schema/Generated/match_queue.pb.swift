@@ -73,12 +73,23 @@ public nonisolated struct Plume_Queue_Ticket: Sendable {
 
   public var openSeats: UInt32 = 0
 
+  /// Who queued it (the player, or the party's or lobby's owner).
+  public var owner: String {
+    get {_owner ?? String()}
+    set {_owner = newValue}
+  }
+  /// Returns true if `owner` has been explicitly set.
+  public var hasOwner: Bool {self._owner != nil}
+  /// Clears the value of `owner`. Subsequent reads from it will return its default value.
+  public mutating func clearOwner() {self._owner = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _partyLobbyID: String? = nil
   fileprivate var _backfillLobbyID: String? = nil
+  fileprivate var _owner: String? = nil
 }
 
 public nonisolated struct Plume_Queue_Team: Sendable {
@@ -557,7 +568,7 @@ fileprivate nonisolated let _protobuf_package = "plume.queue"
 
 nonisolated extension Plume_Queue_Ticket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Ticket"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}players\0\u{1}skill\0\u{3}count_min\0\u{3}count_max\0\u{3}count_multiple\0\u{1}teams\0\u{1}latencies\0\u{1}tags\0\u{3}created_at\0\u{3}party_lobby_id\0\u{3}backfill_lobby_id\0\u{3}open_seats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}players\0\u{1}skill\0\u{3}count_min\0\u{3}count_max\0\u{3}count_multiple\0\u{1}teams\0\u{1}latencies\0\u{1}tags\0\u{3}created_at\0\u{3}party_lobby_id\0\u{3}backfill_lobby_id\0\u{3}open_seats\0\u{1}owner\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -578,6 +589,7 @@ nonisolated extension Plume_Queue_Ticket: SwiftProtobuf.Message, SwiftProtobuf._
       case 11: try { try decoder.decodeSingularStringField(value: &self._partyLobbyID) }()
       case 12: try { try decoder.decodeSingularStringField(value: &self._backfillLobbyID) }()
       case 13: try { try decoder.decodeSingularUInt32Field(value: &self.openSeats) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self._owner) }()
       default: break
       }
     }
@@ -627,6 +639,9 @@ nonisolated extension Plume_Queue_Ticket: SwiftProtobuf.Message, SwiftProtobuf._
     if self.openSeats != 0 {
       try visitor.visitSingularUInt32Field(value: self.openSeats, fieldNumber: 13)
     }
+    try { if let v = self._owner {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 14)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -644,6 +659,7 @@ nonisolated extension Plume_Queue_Ticket: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs._partyLobbyID != rhs._partyLobbyID {return false}
     if lhs._backfillLobbyID != rhs._backfillLobbyID {return false}
     if lhs.openSeats != rhs.openSeats {return false}
+    if lhs._owner != rhs._owner {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
