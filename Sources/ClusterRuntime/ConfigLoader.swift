@@ -361,9 +361,10 @@ public enum ConfigLoader {
                     throw reader.error("lobbies.game_servers", "must be a non-empty array such as [\"10.0.0.5:7777\"]")
                 }
                 lobbies.gameServers = try array.enumerated().map { index, element throws(ConfigError) in
-                    guard let text = element.string, (try? NodeAddress(parsing: text)) != nil else {
+                    guard let text = element.string else {
                         throw reader.error("lobbies.game_servers", "entry \(index) must be a \"host:port\" string")
                     }
+                    _ = try reader.address(text, key: "lobbies.game_servers")
                     return text
                 }
             }

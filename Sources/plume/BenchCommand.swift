@@ -12,7 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures.",
-        subcommands: [WireBench.self, GossipBench.self, WritesBench.self, RecoveryBench.self, PresenceBench.self, MatchmakingBench.self]
+        subcommands: [
+            WireBench.self, GossipBench.self, WritesBench.self, RecoveryBench.self, PresenceBench.self,
+            MatchmakingBench.self,
+        ]
     )
 }
 

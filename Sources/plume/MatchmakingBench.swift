@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import ClusterCore
 import Foundation
 import Logging
 import NIOCore
@@ -156,11 +157,11 @@ struct MatchmakingBench: AsyncParsableCommand {
                 if (number + 1) % 10 == 0 {
                     print(
                         "  \(number + 1) rounds, \(round.found.load(ordering: .relaxed)) tickets matched, "
-                            + String(format: "%.1f s", PresenceBench.seconds(ContinuousClock.now - started))
+                            + String(format: "%.1f s", (ContinuousClock.now - started).seconds)
                     )
                 }
             }
-            let elapsed = PresenceBench.seconds(ContinuousClock.now - started)
+            let elapsed = (ContinuousClock.now - started).seconds
             let cpu = PresenceBench.cpuSeconds(pids) - cpuBefore
             stopper.finish()
             group.cancelAll()
@@ -282,7 +283,7 @@ struct MatchmakingBench: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        let elapsed = PresenceBench.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         let cpu = PresenceBench.cpuSeconds(pids) - cpuBefore
         let done = counts.joins.load(ordering: .relaxed)
         print(

@@ -118,8 +118,7 @@ struct NodeCommand: AsyncParsableCommand {
         let presence = PresenceService(
             entities: reach,
             node: settings.nodeID.rawValue,
-            graceSeconds: Double(settings.configuration.realtime.reconnectGrace.components.seconds)
-                + Double(settings.configuration.realtime.reconnectGrace.components.attoseconds) / 1e18,
+            graceSeconds: settings.configuration.realtime.reconnectGrace.seconds,
             owned: { entities.softStates(of: PresenceKind.self) }
         )
         let social = SocialService(entities: reach, accounts: accounts, presence: presence)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterCore
 import Foundation
 import Logging
 import NIOCore
@@ -112,14 +113,14 @@ struct PresenceBench: AsyncParsableCommand {
                 }
                 done += 1
                 if done % 50 == 0 {
-                    let elapsed = Self.seconds(ContinuousClock.now - started)
+                    let elapsed = (ContinuousClock.now - started).seconds
                     print(
                         "  \(done) rounds, \(round.delivered.load(ordering: .relaxed)) deliveries, "
                             + String(format: "%.1f s", elapsed)
                     )
                 }
             }
-            let elapsed = Self.seconds(ContinuousClock.now - started)
+            let elapsed = (ContinuousClock.now - started).seconds
             let cpu = Self.cpuSeconds(pids) - cpuBefore
             for sender in senders { sender.finish() }
             try await group.waitForAll()
@@ -205,10 +206,6 @@ struct PresenceBench: AsyncParsableCommand {
         guard let start = text.range(of: "\"\(name)\":\"") else { return nil }
         guard let end = text[start.upperBound...].firstIndex(of: "\"") else { return nil }
         return String(text[start.upperBound..<end])
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// User + system CPU seconds of these processes so far (Linux `/proc/<pid>/stat`).

@@ -4,7 +4,7 @@ import Foundation
 import Gateway
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 struct StatusCommand: AsyncParsableCommand {
@@ -33,7 +33,9 @@ struct StatusCommand: AsyncParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("error: cannot reach \(endpoint): \(error.localizedDescription)\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: cannot reach \(endpoint): \(error.localizedDescription)\n".utf8)
+            )
             throw ExitCode(1)
         }
         if json {
@@ -72,7 +74,9 @@ enum StatusReport {
             "cluster view of \(cluster.node) (ready: \(cluster.ready)); \(cluster.shards.count) shards, replication \(cluster.shards.replication)"
         ]
         for row in rows {
-            let padded = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            let padded = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(
+                separator: "  "
+            )
             lines.append(String(padded.reversed().drop(while: { $0 == " " }).reversed()))
         }
         return lines.joined(separator: "\n")

@@ -179,6 +179,50 @@ import Testing
         #expect(error.message.contains("between 100 and 60000 (ms)"), "\(error.message)")
     }
 
+    @Test func lobbiesAndMatchmakingLoadAndBadValuesAreNamed() throws {
+        let sections = """
+
+            [lobbies]
+            empty_ttl_ms = 5000
+            seat_hold_ms = 2000
+            game_servers = ["10.0.0.5:7777", "10.0.0.6:7777"]
+
+            [matchmaking]
+            ticket_ttl_ms = 60000
+            tickets_per_queue_max = 500
+            skill_window_start = 50
+            skill_window_growth_per_s = 12.5
+            interval_ms = 250
+            """
+        let configuration = try ConfigLoader.parse(Self.good + sections)
+        #expect(configuration.lobbies.emptyTTL == .milliseconds(5000))
+        #expect(configuration.lobbies.seatHold == .milliseconds(2000))
+        #expect(configuration.lobbies.gameServers == ["10.0.0.5:7777", "10.0.0.6:7777"])
+        #expect(configuration.matchmaking.ticketTTL == .milliseconds(60000))
+        #expect(configuration.matchmaking.ticketsPerQueueMax == 500)
+        #expect(configuration.matchmaking.skillWindowStart == 50)
+        #expect(configuration.matchmaking.skillWindowGrowthPerSecond == 12.5)
+        #expect(configuration.matchmaking.interval == .milliseconds(250))
+
+        let server = try #require(
+            error(Self.good + sections.replacingOccurrences(of: "10.0.0.6:7777", with: "nowhere"))
+        )
+        #expect(server.key == "lobbies.game_servers")
+        #expect(
+            error(Self.good + sections.replacingOccurrences(of: "game_servers = [", with: "game_servers = [1, "))?.key
+                == "lobbies.game_servers"
+        )
+        #expect(
+            error(Self.good + sections.replacingOccurrences(of: "interval_ms = 250", with: "interval_ms = 1"))?.key
+                == "matchmaking.interval_ms"
+        )
+        #expect(
+            error(Self.good + sections.replacingOccurrences(of: "= 12.5", with: "= \"fast\""))?.key
+                == "matchmaking.skill_window_growth_per_s"
+        )
+        #expect(error(Self.good + sections + "\nwindow = 3\n")?.key == "matchmaking.window")
+    }
+
     @Test func theRepositoryClusterConfLoads() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("cluster.conf").path
